@@ -1,0 +1,36 @@
+"""The ``hydra-lambda`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hydra-lambda", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the API locally with the real handlers")
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=None, help="default: $PORT or 4444")
+    serve.add_argument("--template", default="", help="path to template.yaml")
+    serve.add_argument("--verbose", action="store_true", help="log every request")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        from hydra_lambda.local.serve import serve
+
+        try:
+            port = args.port if args.port is not None else int(os.environ.get("PORT") or 4444)
+        except ValueError:
+            print("hydra-lambda: PORT must be a number", file=sys.stderr)
+            return 2
+        return serve(args.host, port, args.template, args.verbose)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

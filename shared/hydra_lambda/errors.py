@@ -1,0 +1,211 @@
+"""The one error hierarchy. Each error knows its status and renders itself in its wire format.
+
+OAuth endpoints answer RFC 6749 section 5.2 JSON; admin endpoints answer the classic Hydra
+shape ``{"error": {"code", "status", "request", "reason", "message"}}``.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+
+class HydraError(Exception):
+    """Base of every error a request can end in."""
+
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str = "", *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers: dict[str, str] = dict(headers or {})
+
+    def body(self, request_id: str = "") -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class OAuth2Error(HydraError):
+    """An RFC 6749 error: ``error``, ``error_description`` and an optional ``error_hint``."""
+
+    error: ClassVar[str] = "server_error"
+    default_description: ClassVar[str] = "The authorization server encountered an unexpected condition."
+
+    def __init__(
+        self,
+        description: str = "",
+        *,
+        hint: str = "",
+        headers: dict[str, str] | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(description or self.default_description, headers=headers)
+        self.description = description or self.default_description
+        self.hint = hint
+        if status is not None:
+            self.status = status  # type: ignore[misc]
+
+    def body(self, request_id: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {"error": self.error, "error_description": self.description}
+        if self.hint:
+            out["error_hint"] = self.hint
+        return out
+
+    def redirect_params(self) -> dict[str, str]:
+        """The error as authorization-response parameters (RFC 6749 section 4.1.2.1)."""
+        return {key: str(value) for key, value in self.body().items()}
+
+
+class InvalidRequest(OAuth2Error):
+    status = 400
+    error = "invalid_request"
+    default_description = "The request is missing a required parameter or is otherwise malformed."
+
+
+class InvalidClient(OAuth2Error):
+    status = 401
+    error = "invalid_client"
+    default_description = "Client authentication failed."
+
+    def __init__(self, description: str = "", *, hint: str = "", scheme: str = "Basic") -> None:
+        super().__init__(
+            description,
+            hint=hint,
+            headers={"WWW-Authenticate": f'{scheme} realm="hydra-lambda", error="invalid_client"'},
+        )
+
+
+class InvalidGrant(OAuth2Error):
+    status = 400
+    error = "invalid_grant"
+    default_description = "The provided authorization grant is invalid, expired or revoked."
+
+
+class UnauthorizedClient(OAuth2Error):
+    status = 400
+    error = "unauthorized_client"
+    default_description = "The client is not authorized to use this grant or response type."
+
+
+class UnsupportedGrantType(OAuth2Error):
+    status = 400
+    error = "unsupported_grant_type"
+    default_description = "The authorization grant type is not supported by this server."
+
+
+class UnsupportedResponseType(OAuth2Error):
+    status = 400
+    error = "unsupported_response_type"
+    default_description = "The response type is not supported for this client."
+
+
+class InvalidScope(OAuth2Error):
+    status = 400
+    error = "invalid_scope"
+    default_description = "The requested scope is invalid, unknown or not allowed for this client."
+
+
+class AccessDenied(OAuth2Error):
+    status = 403
+    error = "access_denied"
+    default_description = "The resource owner or authorization server denied the request."
+
+
+class InvalidToken(OAuth2Error):
+    """RFC 6750 section 3.1: a bearer token that is missing, expired, revoked or malformed."""
+
+    status = 401
+    error = "invalid_token"
+    default_description = "The access token is missing, expired, revoked or malformed."
+
+    def __init__(self, description: str = "") -> None:
+        super().__init__(description, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+class ServerError(OAuth2Error):
+    status = 500
+    error = "server_error"
+
+
+class TemporarilyUnavailable(OAuth2Error):
+    status = 503
+    error = "temporarily_unavailable"
+    default_description = "The server is temporarily unable to handle the request; try again shortly."
+
+    def __init__(self, description: str = "", *, retry_after: int = 1) -> None:
+        super().__init__(description, headers={"Retry-After": str(retry_after)})
+
+
+class AdminError(HydraError):
+    """The classic Hydra generic error body, used by every non-OAuth endpoint."""
+
+    reason: ClassVar[str] = ""
+
+    def __init__(
+        self, message: str = "", *, reason: str = "", headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message or HTTPStatus(self.status).phrase, headers=headers)
+        if reason:
+            self.reason = reason  # type: ignore[misc]
+
+    def body(self, request_id: str = "") -> dict[str, Any]:
+        inner: dict[str, Any] = {"code": self.status, "status": HTTPStatus(self.status).phrase}
+        if request_id:
+            inner["request"] = request_id
+        if self.reason:
+            inner["reason"] = self.reason
+        inner["message"] = self.message
+        return {"error": inner}
+
+
+class BadRequest(AdminError):
+    status = 400
+    reason = "The request could not be understood; check its body and parameters."
+
+
+class Unauthorized(AdminError):
+    status = 401
+    reason = "Check that you provided valid credentials in the right format."
+
+    def __init__(self, message: str = "request_unauthorized") -> None:
+        super().__init__(message, headers={"WWW-Authenticate": 'Bearer realm="hydra-lambda"'})
+
+
+class Forbidden(AdminError):
+    status = 403
+    reason = "You are not allowed to perform this action."
+
+
+class NotFound(AdminError):
+    status = 404
+    reason = "The requested resource could not be found."
+
+
+class MethodNotAllowed(AdminError):
+    status = 405
+    reason = "The method is not allowed on this resource."
+
+    def __init__(self, allowed: list[str]) -> None:
+        super().__init__("Method not allowed", headers={"Allow": ", ".join(sorted(allowed))})
+
+
+class Conflict(AdminError):
+    status = 409
+    reason = "The resource already exists or was changed concurrently."
+
+
+class Gone(AdminError):
+    status = 410
+    reason = "The resource has expired."
+
+
+class PayloadTooLarge(AdminError):
+    status = 413
+    reason = "The request body is larger than this server accepts."
+
+
+class ServiceUnavailable(AdminError):
+    status = 503
+    reason = "A dependency is temporarily unavailable; try again shortly."
+
+    def __init__(self, message: str = "Service temporarily unavailable", retry_after: int = 1) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})

@@ -1,0 +1,134 @@
+"""The resolver every function builds on: one place maps errors to responses, answers 404/405/413,
+and keeps tracebacks out of responses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+
+from hydra_lambda.config import adopt_issuer, get_settings
+from hydra_lambda.errors import (
+    HydraError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    OAuth2Error,
+    PayloadTooLarge,
+    ServerError,
+    ServiceUnavailable,
+    TemporarilyUnavailable,
+)
+from hydra_lambda.http.responses import error_response
+from hydra_lambda.transient import is_transient
+
+logger = Logger(service="hydra-lambda")
+
+ErrorStyle = Literal["admin", "oauth"]
+
+
+class HydraResolver(APIGatewayHttpResolver):
+    """APIGatewayHttpResolver plus our error mapping, 405 with ``Allow``, and a body size limit.
+
+    ``oauth_paths`` are the routes whose framework-level errors (413, 500, 503) use the RFC 6749
+    shape; every other route uses the classic admin shape.
+    """
+
+    def __init__(self, oauth_paths: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self._oauth_paths = frozenset(oauth_paths)
+        self._methods: list[tuple[re.Pattern[str], set[str]]] = []
+        self.exception_handler(HydraError)(self._render_error)
+        self.exception_handler(Exception)(self._render_unexpected)
+        self.not_found(self._not_found)
+
+    def route(self, rule: str, method: Any, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        methods = {method} if isinstance(method, str) else set(method)
+        pattern = self._compile_regex(rule)
+        for known, allowed in self._methods:
+            if known.pattern == pattern.pattern:
+                allowed.update(m.upper() for m in methods)
+                break
+        else:
+            self._methods.append((pattern, {m.upper() for m in methods}))
+        return super().route(rule, method, *args, **kwargs)
+
+    def resolve(self, event: Any, context: Any) -> dict[str, Any]:
+        adopt_issuer((event.get("requestContext") or {}).get("domainName", ""))
+        body = event.get("body") or ""
+        limit = get_settings().max_body_bytes
+        # base64 inflates by 4/3; the decoded size is what the limit is about.
+        size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8"))
+        if size > limit:
+            path = event.get("rawPath", "")
+            error: HydraError = (
+                InvalidRequest("The request body is too large.", status=413)
+                if path in self._oauth_paths
+                else PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+            )
+            return self._build_plain(error_response(error, self._request_id(event)))
+        return super().resolve(event, context)
+
+    def _build_plain(self, response: Response) -> dict[str, Any]:
+        return {
+            "statusCode": response.status_code,
+            "headers": {k: v if isinstance(v, str) else ", ".join(v) for k, v in response.headers.items()},
+            "body": response.body,
+            "isBase64Encoded": False,
+            "cookies": [str(c) for c in response.cookies],
+        }
+
+    @staticmethod
+    def _request_id(event: dict[str, Any]) -> str:
+        headers = event.get("headers") or {}
+        return headers.get("x-request-id") or (event.get("requestContext") or {}).get("requestId", "")
+
+    def request_id(self) -> str:
+        return self._request_id(self.current_event.raw_event)
+
+    def _is_oauth(self) -> bool:
+        return self.current_event.path in self._oauth_paths
+
+    def _render_error(self, error: HydraError) -> Response:
+        if error.status >= 500:
+            logger.warning("request failed", extra={"error": type(error).__name__, "status": error.status})
+        return error_response(error, self.request_id())
+
+    def _render_unexpected(self, exc: Exception) -> Response:
+        if is_transient(exc):
+            logger.warning("dependency unavailable", extra={"error": type(exc).__name__})
+            error: HydraError = TemporarilyUnavailable() if self._is_oauth() else ServiceUnavailable()
+        else:
+            logger.exception("unexpected error")
+            error = ServerError() if self._is_oauth() else _internal_error()
+        return error_response(error, self.request_id())
+
+    def _not_found(self, _exc: Exception) -> Response:
+        path = self.current_event.path
+        allowed = sorted({m for pattern, methods in self._methods if pattern.match(path) for m in methods})
+        error: HydraError = MethodNotAllowed(allowed) if allowed else NotFound(f"No route for {path}")
+        return error_response(error, self.request_id())
+
+
+def _internal_error() -> HydraError:
+    from hydra_lambda.errors import AdminError
+
+    return AdminError("An internal error occurred; it has been logged.")
+
+
+def is_oauth_error(error: HydraError) -> bool:
+    return isinstance(error, OAuth2Error)
+
+
+def lambda_entry(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda handler for ``app``: structured logs correlated by the API Gateway request id."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return lambda_handler

@@ -1,0 +1,104 @@
+"""Parsing what clients send: form bodies, query strings, JSON bodies and credentials.
+
+Every parser here raises a :class:`HydraError` subclass on bad input, never anything else.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from hydra_lambda.errors import BadRequest, HydraError, InvalidClient, InvalidRequest
+
+MAX_JSON_DEPTH = 32
+
+
+def parse_urlencoded(
+    raw: str | bytes | None,
+    *,
+    error: Callable[[str], HydraError] = InvalidRequest,
+) -> dict[str, str]:
+    """Decode ``application/x-www-form-urlencoded`` data; a repeated parameter is an error
+    (RFC 6749 section 3.1: "Request and response parameters MUST NOT be included more than once")."""
+    if not raw:
+        return {}
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise error("The request body is not valid UTF-8.") from exc
+    try:
+        pairs = parse_qsl(raw, keep_blank_values=True, strict_parsing=False, errors="strict")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise error("The parameters are not valid UTF-8 form encoding.") from exc
+    out: dict[str, str] = {}
+    for key, value in pairs:
+        if key in out:
+            raise error(f"The parameter '{key}' was given more than once.")
+        if "\x00" in value or "\x00" in key:
+            raise error("Parameters must not contain NUL characters.")
+        out[key] = value
+    return out
+
+
+def parse_json_object(raw: str | bytes | None, *, required: bool = True) -> dict[str, Any]:
+    """Decode a JSON object body; anything else is a 400 in the admin error shape."""
+    if raw is None or (isinstance(raw, str | bytes) and not raw.strip()):
+        if required:
+            raise BadRequest("The request body must be a JSON object.")
+        return {}
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadRequest("The request body is not valid JSON.") from exc
+    if not isinstance(value, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise BadRequest(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
+    return value
+
+
+def _depth(value: Any) -> int:
+    stack, deepest = [(value, 1)], 0
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    """Decode ``Authorization: Basic``; both halves are form-URL-decoded (RFC 6749 section 2.3.1).
+
+    Returns None when the header is absent or uses another scheme.
+    """
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidClient("The Basic credentials are not valid base64 of UTF-8 text.") from exc
+    user, sep, password = decoded.partition(":")
+    if not sep or not user:
+        raise InvalidClient("The Basic credentials must have the form client_id:client_secret.")
+    return unquote(user.replace("+", " ")), unquote(password.replace("+", " "))
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, or None."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()

@@ -1,0 +1,70 @@
+"""Response shaping shared by every function."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.shared.cookies import Cookie
+
+from hydra_lambda.errors import HydraError
+
+JSON = "application/json"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# Pages we render ourselves must never be framed (clickjacking) nor load anything foreign.
+HTML_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+def dumps(body: Any) -> str:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def json_response(
+    status: int,
+    body: Any,
+    *,
+    headers: dict[str, str] | None = None,
+    no_store: bool = False,
+    cookies: list[Cookie] | None = None,
+) -> Response:
+    merged = {**(NO_STORE if no_store else {}), **(headers or {})}
+    return Response(status_code=status, content_type=JSON, body=dumps(body), headers=merged, cookies=cookies)
+
+
+def empty(status: int = 204, headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=status, body="", headers=headers or {})
+
+
+def error_response(error: HydraError, request_id: str = "") -> Response:
+    no_store = error.status in (400, 401)  # OAuth error bodies sit beside credentials
+    return json_response(error.status, error.body(request_id), headers=error.headers, no_store=no_store)
+
+
+def redirect(location: str, cookies: list[Cookie] | None = None) -> Response:
+    return Response(
+        status_code=302, body="", headers={"Location": location, "Cache-Control": "no-store"}, cookies=cookies
+    )
+
+
+def html_page(status: int, title: str, paragraphs: list[str], cookies: list[Cookie] | None = None) -> Response:
+    """A small self-contained page; every string is escaped here."""
+    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    document = (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{html.escape(title)}</title></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+    return Response(
+        status_code=status,
+        content_type="text/html; charset=utf-8",
+        body=document,
+        headers=HTML_HEADERS,
+        cookies=cookies,
+    )

@@ -1,0 +1,83 @@
+"""The AWS services the local server talks to: embedded (moto, in this process) or given endpoints."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from hydra_lambda.config import get_settings, reset_settings
+from hydra_lambda.storage.tables import bind, create_tables
+
+LOCAL_KEY_ALIAS = "alias/hydra-lambda-id-token"
+
+
+@dataclass
+class Backends:
+    dynamodb: str
+    kms: str
+    embedded: Any = None  # the ThreadedMotoServer when embedded
+
+    def stop(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def _default_credentials() -> None:
+    """Local engines accept any credentials; botocore only needs some to sign with."""
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
+    os.environ.setdefault("AWS_REGION", os.environ["AWS_DEFAULT_REGION"])
+
+
+def start_moto() -> tuple[Any, str]:
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return server, f"http://{host}:{port}"
+
+
+def ensure_signing_key(kms_endpoint: str) -> str:
+    """The local ID-token signing key: an RSA KMS key behind a fixed alias, created on first use."""
+    import boto3
+
+    kms = boto3.client("kms", endpoint_url=kms_endpoint or None, region_name=get_settings().aws_region)
+    try:
+        return kms.describe_key(KeyId=LOCAL_KEY_ALIAS)["KeyMetadata"]["KeyId"]
+    except kms.exceptions.NotFoundException:
+        key = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY", Description="hydra-lambda local")
+        key_id = key["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=LOCAL_KEY_ALIAS, TargetKeyId=key_id)
+        return key_id
+
+
+def prepare(dynamodb_endpoint: str = "", kms_endpoint: str = "") -> Backends:
+    """Start or connect to the backends, point the settings at them, and create what is missing."""
+    _default_credentials()
+    dynamodb_endpoint = dynamodb_endpoint or os.environ.get("DYNAMODB_ENDPOINT", "")
+    kms_endpoint = kms_endpoint or os.environ.get("KMS_ENDPOINT", "")
+    embedded = None
+    if not dynamodb_endpoint or not kms_endpoint:
+        embedded, url = start_moto()
+        dynamodb_endpoint = dynamodb_endpoint or url
+        kms_endpoint = kms_endpoint or url
+        os.environ.setdefault("SECRETSMANAGER_ENDPOINT", url)
+    os.environ["DYNAMODB_ENDPOINT"] = dynamodb_endpoint
+    os.environ["KMS_ENDPOINT"] = kms_endpoint
+    if not os.environ.get("SYSTEM_SECRET") and not os.environ.get("SYSTEM_SECRET_ARN"):
+        # Tokens then live as long as this process; set SYSTEM_SECRET to keep them across restarts.
+        os.environ["SYSTEM_SECRET"] = secrets.token_urlsafe(32)
+    reset_settings()
+    bind(get_settings())
+    create_tables()
+    if not os.environ.get("SIGNING_KEYS"):
+        os.environ["SIGNING_KEYS"] = ensure_signing_key(kms_endpoint)
+        reset_settings()
+    return Backends(dynamodb=dynamodb_endpoint, kms=kms_endpoint, embedded=embedded)

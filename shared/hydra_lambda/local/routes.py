@@ -1,0 +1,129 @@
+"""The route table, read from ``template.yaml`` so local routes can never drift from deployed ones."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """A YAML loader that accepts CloudFormation short-form tags (!Ref, !Sub, !GetAtt...)."""
+
+
+def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return {suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {suffix: loader.construct_sequence(node, deep=True)}
+    return {suffix: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
+
+
+_CfnLoader.add_multi_constructor("!", _any_tag)
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+@dataclass
+class Route:
+    method: str  # an HTTP method, or ANY
+    path: str  # API Gateway syntax: /clients/{id}, or $default
+    function: str  # logical id in the template
+    code_dir: Path
+    handler: str  # module.attribute
+    pattern: re.Pattern[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.path == "$default":
+            self.pattern = re.compile(r"^/.*$")
+            return
+        regex = ""
+        for part in re.split(r"(\{[^}]+\})", self.path):
+            if part.startswith("{") and part.endswith("+}"):
+                regex += f"(?P<{part[1:-2]}>.+)"
+            elif part.startswith("{"):
+                regex += f"(?P<{part[1:-1]}>[^/]+)"
+            else:
+                regex += re.escape(part)
+        self.pattern = re.compile(f"^{regex}$")
+
+    @property
+    def route_key(self) -> str:
+        return "$default" if self.path == "$default" else f"{self.method} {self.path}"
+
+    @property
+    def specificity(self) -> tuple[int, int, int]:
+        """API Gateway prefers exact paths, then paths with parameters, then $default."""
+        if self.path == "$default":
+            return (2, 0, 0)
+        return (1 if "{" in self.path else 0, -len(self.path), 0 if self.method != "ANY" else 1)
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if self.method not in ("ANY", method.upper()):
+            return None
+        found = self.pattern.match(path)
+        return None if found is None else found.groupdict()
+
+
+def load_routes(template_path: Path) -> list[Route]:
+    template = load_template(template_path)
+    root = template_path.parent
+    routes: list[Route] = []
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.get("Properties") or {}
+        code_dir = root / str(props.get("CodeUri", "."))
+        for event in (props.get("Events") or {}).values():
+            if event.get("Type") != "HttpApi":
+                continue
+            eprops = event.get("Properties") or {}
+            routes.append(
+                Route(
+                    method=str(eprops.get("Method", "ANY")).upper(),
+                    path=str(eprops.get("Path", "$default")),
+                    function=logical_id,
+                    code_dir=code_dir,
+                    handler=str(props.get("Handler", "app.lambda_handler")),
+                )
+            )
+    routes.sort(key=lambda r: r.specificity)
+    return routes
+
+
+def find_route(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    for route in routes:
+        params = route.match(method, path)
+        if params is not None:
+            return route, params
+    return None
+
+
+_loaded: dict[Path, ModuleType] = {}
+
+
+def load_handler(route: Route) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """Import the function's module from its CodeUri folder, once, under a unique module name."""
+    module_name, _, attr = route.handler.rpartition(".")
+    file = (route.code_dir / f"{module_name.replace('.', '/')}.py").resolve()
+    module = _loaded.get(file)
+    if module is None:
+        unique = f"hydra_fn_{route.code_dir.name}_{module_name}".replace(".", "_")
+        spec = importlib.util.spec_from_file_location(unique, file)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {file}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[unique] = module
+        spec.loader.exec_module(module)
+        _loaded[file] = module
+    return getattr(module, attr)

@@ -1,0 +1,113 @@
+"""``hydra-lambda serve``: an HTTP server that turns requests into API Gateway events for the real
+handlers and writes their answers back as API Gateway would."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from hydra_lambda.local.events import FakeContext, build_event
+from hydra_lambda.local.routes import Route, find_route, load_handler, load_routes
+
+# API Gateway HTTP APIs refuse payloads over 10 MB before Lambda sees them.
+GATEWAY_MAX_BODY = 10 * 1024 * 1024
+# powertools keeps the current event on a class attribute, and Lambda runs one request per
+# container at a time: handlers are called one at a time here too.
+_invoke_lock = threading.Lock()
+
+
+def invoke(route: Route, event: dict[str, Any]) -> dict[str, Any]:
+    handler = load_handler(route)
+    with _invoke_lock:
+        return handler(event, FakeContext(route.function))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: LocalServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    def _serve(self) -> None:
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > GATEWAY_MAX_BODY:
+            self._write_plain(413, b'{"message":"Request Entity Too Large"}')
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length else b""
+        found = find_route(self.server.routes, self.command, url.path)
+        if found is None:
+            self._write_plain(404, b'{"message":"Not Found"}')
+            return
+        route, params = found
+        event = build_event(
+            self.command,
+            url.path,
+            query=url.query,
+            headers=list(self.headers.items()),
+            body=body,
+            route_key=route.route_key,
+            path_parameters=params or None,
+            source_ip=self.client_address[0],
+            domain=self.headers.get("Host", "127.0.0.1"),
+        )
+        try:
+            result = invoke(route, event)
+        except Exception:  # a crashed handler is a 500 from API Gateway, with no detail
+            self.server.log_crash(route)
+            self._write_plain(500, b'{"message":"Internal Server Error"}')
+            return
+        self._write_result(result)
+
+    def _write_plain(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _write_result(self, result: dict[str, Any]) -> None:
+        raw = result.get("body") or ""
+        body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode("utf-8")
+        self.send_response(int(result.get("statusCode", 200)))
+        headers = {k.lower(): (k, v) for k, v in (result.get("headers") or {}).items()}
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers[name.lower()] = (name, ", ".join(values))
+        headers.pop("content-length", None)
+        for name, value in headers.values():
+            self.send_header(name, str(value))
+        for cookie in result.get("cookies") or []:
+            self.send_header("Set-Cookie", cookie)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+
+class LocalServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, host: str, port: int, template: Path, verbose: bool = False) -> None:
+        self.routes = load_routes(template)
+        self.verbose = verbose
+        super().__init__((host, port), _Handler)
+
+    def log_crash(self, route: Route) -> None:
+        import traceback
+
+        print(f"handler {route.function} raised:\n{traceback.format_exc()}", flush=True)
+
+    def warm(self) -> None:
+        """Import every handler now, so a broken one fails at start, not on the first request."""
+        for route in self.routes:
+            load_handler(route)

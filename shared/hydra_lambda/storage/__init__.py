@@ -1,0 +1,1 @@
+"""DynamoDB storage through pynamodb: table models here, one repository module per concern."""

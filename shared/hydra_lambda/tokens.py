@@ -1,0 +1,69 @@
+"""Opaque tokens: ``<prefix><key>.<signature>``.
+
+``key`` is 32 random bytes and ``signature`` is HMAC-SHA256 of prefix and key under the system
+secret, both base64url without padding. Only the signature is stored, so a copy of the table holds
+no usable token, and a forged or malformed token is rejected here, before any database read.
+The prefix names the kind so secret scanners can recognise a leaked token.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from typing import Literal
+
+from hydra_lambda import system_secret
+
+Kind = Literal["access", "refresh", "code"]
+PREFIXES: dict[str, str] = {"access": "hl_at_", "refresh": "hl_rt_", "code": "hl_ac_"}
+_KEY_BYTES = 32
+_PART_LENGTH = 43  # base64url of 32 bytes, unpadded
+MAX_TOKEN_LENGTH = 256
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _sign(secret: bytes, prefix: str, key: bytes) -> str:
+    return _b64(hmac.new(secret, prefix.encode("ascii") + key, hashlib.sha256).digest())
+
+
+def generate(kind: Kind) -> tuple[str, str]:
+    """A new token of ``kind`` and its signature (the storage key)."""
+    prefix = PREFIXES[kind]
+    key = secrets.token_bytes(_KEY_BYTES)
+    signature = _sign(system_secret.keys()[0], prefix, key)
+    return f"{prefix}{_b64(key)}.{signature}", signature
+
+
+def signature_of(token: str | None, kind: Kind) -> str | None:
+    """The signature of a well-formed, genuine token of ``kind``; None for anything else."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    prefix = PREFIXES[kind]
+    if not token.startswith(prefix):
+        return None
+    encoded_key, dot, signature = token[len(prefix) :].partition(".")
+    if not dot or len(encoded_key) != _PART_LENGTH or len(signature) != _PART_LENGTH:
+        return None
+    try:
+        key = base64.urlsafe_b64decode(encoded_key + "=")
+    except (ValueError, TypeError):
+        return None
+    if len(key) != _KEY_BYTES or _b64(key) != encoded_key:
+        return None
+    genuine = False
+    for secret in system_secret.keys():
+        genuine |= hmac.compare_digest(_sign(secret, prefix, key), signature)
+    return signature if genuine else None
+
+
+def kind_of(token: str | None) -> Kind | None:
+    """The kind a token claims by its prefix (not yet verified)."""
+    for kind, prefix in PREFIXES.items():
+        if token and token.startswith(prefix):
+            return kind  # type: ignore[return-value]
+    return None

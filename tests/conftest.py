@@ -1,0 +1,102 @@
+"""Session fixtures: Amazon DynamoDB Local and a moto server (KMS, Secrets Manager) are started here
+and stopped at the end; nothing depends on a server started by hand."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import ROOT, ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, DynamoDBLocal, LocalServer
+
+BASE_ENV = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "SYSTEM_SECRET": "test-system-secret-0123456789abcdef",
+    "ISSUER": "http://127.0.0.1:4444",
+    "CONSENT_URL": "http://127.0.0.1:3000/consent",
+    "FORCE_ROOT_CLIENT_CREDENTIALS": f"{ROOT_CLIENT_ID}:{ROOT_CLIENT_SECRET}",
+    "POWERTOOLS_METRICS_NAMESPACE": "HydraLambdaTests",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[DynamoDBLocal]:
+    try:
+        engine = DynamoDBLocal()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    from hydra_lambda.local.backends import start_moto
+
+    server, url = start_moto()
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def aws(dynamodb_local: DynamoDBLocal, moto_endpoint: str) -> Iterator[dict[str, str]]:
+    """Point the whole test session at DynamoDB Local and moto, with every table and the signing key."""
+    (ROOT / ".pytest_cache").mkdir(exist_ok=True)
+    env = {
+        **BASE_ENV,
+        "DYNAMODB_ENDPOINT": dynamodb_local.endpoint,
+        "KMS_ENDPOINT": moto_endpoint,
+        "SECRETSMANAGER_ENDPOINT": moto_endpoint,
+    }
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    from hydra_lambda.config import reset_settings
+    from hydra_lambda.local.backends import ensure_signing_key
+    from hydra_lambda.storage.tables import create_tables
+
+    reset_settings()
+    create_tables()
+    os.environ["SIGNING_KEYS"] = env["SIGNING_KEYS"] = ensure_signing_key(moto_endpoint)
+    reset_settings()
+    yield env
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def empty_tables() -> Iterator[None]:
+    """Start a test with every table empty (for first-start behaviour)."""
+    from hydra_lambda.storage.tables import MODELS, bind
+
+    bind()
+    for model in MODELS:
+        with model.batch_write() as batch:
+            for item in model.scan():
+                batch.delete(item)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_clock() -> Iterator[None]:
+    from hydra_lambda import clock
+
+    clock.reset()
+    yield
+    clock.reset()
+
+
+@pytest.fixture(scope="session")
+def server(aws: dict[str, str]) -> Iterator[LocalServer]:
+    """One local server for the session, on DynamoDB Local and the moto server."""
+    instance = LocalServer(aws)
+    yield instance
+    instance.stop()

@@ -1,0 +1,93 @@
+"""The shared HTTP layer: parsers and the resolver's framework-level answers."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from hydra_lambda.errors import BadRequest, InvalidClient, InvalidRequest
+from hydra_lambda.http.forms import basic_credentials, bearer_token, parse_json_object, parse_urlencoded
+
+from tests.support import call
+
+
+def test_form_parsing_rejects_repeated_parameters() -> None:
+    assert parse_urlencoded("a=1&b=two+words&c=") == {"a": "1", "b": "two words", "c": ""}
+    with pytest.raises(InvalidRequest, match="more than once"):
+        parse_urlencoded("scope=a&scope=b")
+
+
+@pytest.mark.parametrize("raw", [b"a=\xff\xfe", "a=%ff%fe", "a=%00"])
+def test_form_parsing_rejects_invalid_utf8_and_nul(raw: bytes | str) -> None:
+    with pytest.raises(InvalidRequest):
+        parse_urlencoded(raw)
+
+
+def test_basic_credentials_are_url_decoded() -> None:
+    header = "Basic " + base64.b64encode(b"my%3Aclient:p%40ss+word").decode()
+    assert basic_credentials(header) == ("my:client", "p@ss word")
+    assert basic_credentials("Bearer abc") is None
+    assert basic_credentials(None) is None
+
+
+@pytest.mark.parametrize("header", ["Basic !!!", "Basic " + base64.b64encode(b"nocolon").decode(),
+                                    "Basic " + base64.b64encode(b"\xff:x").decode()])
+def test_malformed_basic_credentials_are_invalid_client(header: str) -> None:
+    with pytest.raises(InvalidClient):
+        basic_credentials(header)
+
+
+def test_bearer_token() -> None:
+    assert bearer_token("Bearer abc.def") == "abc.def"
+    assert bearer_token("bearer  xyz ") == "xyz"
+    assert bearer_token("Basic abc") is None
+    assert bearer_token("Bearer ") is None
+
+
+def test_json_bodies_must_be_objects_of_bounded_depth() -> None:
+    assert parse_json_object('{"a": [1, {"b": 2}]}') == {"a": [1, {"b": 2}]}
+    for bad in ["[]", "nope", '"x"', "{"]:
+        with pytest.raises(BadRequest):
+            parse_json_object(bad)
+    with pytest.raises(BadRequest, match="nested"):
+        parse_json_object('{"a":' * 40 + "1" + "}" * 40)
+    with pytest.raises(BadRequest):
+        parse_json_object("[" * 100000 + "]" * 100000)
+    assert parse_json_object("", required=False) == {}
+
+
+def test_health_answers_ok() -> None:
+    result = call("GET", "/health/status")
+    assert result.status == 200
+    assert result.json == {"status": "ok"}
+    assert result.headers["content-type"] == "application/json"
+
+
+def test_wrong_method_is_405_with_allow() -> None:
+    result = call("DELETE", "/health/status")
+    assert result.status == 405
+    assert result.headers["allow"] == "GET"
+    assert result.json["error"]["code"] == 405
+
+
+def test_unknown_route_is_a_json_404_with_the_request_id() -> None:
+    result = call("GET", "/no/such/thing", headers={"X-Request-ID": "req-123"})
+    assert result.status == 404
+    error = result.json["error"]
+    assert error["code"] == 404 and error["status"] == "Not Found" and error["request"] == "req-123"
+
+
+def test_oversized_body_is_413(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hydra_lambda.config import reset_settings
+
+    monkeypatch.setenv("MAX_BODY_BYTES", "1000")
+    reset_settings()
+    try:
+        result = call("POST", "/health/status", body="x" * 1001)
+        assert result.status == 413
+        assert json.loads(result.body)["error"]["code"] == 413
+        assert call("POST", "/health/status", body="x" * 1000).status == 405
+    finally:
+        monkeypatch.undo()
+        reset_settings()

@@ -1,0 +1,145 @@
+"""Storage against Amazon DynamoDB Local: conditional writes, expiry, indexes, transactions."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from botocore.exceptions import ClientError
+from hydra_lambda import clock
+from hydra_lambda.storage import tokens as store
+from hydra_lambda.storage.tables import ConsentRecord, TokenRecord, flush_shard
+
+
+def make(kind: str = "access", request_id: str | None = None, ttl: int = 3600, client: str = "c1") -> store.Token:
+    return store.Token(
+        signature=uuid.uuid4().hex,
+        kind=kind,
+        request_id=request_id or uuid.uuid4().hex,
+        client_id=client,
+        subject="alice",
+        scopes=["openid", "offline"],
+        extra={"tenant": "t1"},
+        expires_at=clock.now_int() + ttl,
+    )
+
+
+def test_put_and_get_round_trip() -> None:
+    token = make()
+    store.put(token)
+    found = store.get(token.signature, "access")
+    assert found is not None
+    assert (found.subject, found.scopes, found.extra) == ("alice", ["openid", "offline"], {"tenant": "t1"})
+    assert store.get(token.signature, "refresh") is None  # another kind is absent
+
+
+def test_expired_rows_are_absent_even_before_ttl_removes_them() -> None:
+    token = make(ttl=60)
+    store.put(token)
+    assert store.get(token.signature, "access") is not None
+    clock.advance(61)
+    assert store.get(token.signature, "access") is None
+    assert TokenRecord.get(token.signature) is not None  # the row is still there: reads do not trust TTL
+
+
+def test_a_signature_cannot_be_stored_twice() -> None:
+    token = make()
+    store.put(token)
+    with pytest.raises(ClientError) as raised:
+        store.put(token)
+    assert raised.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def test_consume_is_single_use_under_a_race() -> None:
+    token = make(kind="code")
+    store.put(token)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def attempt() -> None:
+        mine = store.get(token.signature, "code")
+        barrier.wait()
+        try:
+            assert mine is not None
+            store.consume(mine)
+            outcomes.append("won")
+        except store.AlreadyUsed:
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["lost"] * 7 + ["won"]
+    assert store.get(token.signature, "code") is None
+    assert store.get(token.signature, "code", include_used=True) is not None
+
+
+def test_an_expired_code_cannot_be_consumed() -> None:
+    token = make(kind="code", ttl=10)
+    store.put(token)
+    clock.advance(11)
+    with pytest.raises(store.AlreadyUsed):
+        store.consume(token)
+
+
+def test_revoke_request_deletes_the_whole_grant_through_the_index() -> None:
+    grant = uuid.uuid4().hex
+    family = [make("access", grant), make("refresh", grant), make("access", grant)]
+    other = make("access")
+    for token in [*family, other]:
+        store.put(token)
+    assert store.revoke_request(grant) == 3
+    assert all(store.get(t.signature, t.kind) is None for t in family)
+    assert store.get(other.signature, "access") is not None
+
+
+def test_revoke_client_deletes_its_tokens_only() -> None:
+    client = f"client-{uuid.uuid4().hex}"
+    mine = [make(client=client), make("refresh", client=client)]
+    theirs = make()
+    for token in [*mine, theirs]:
+        store.put(token)
+    assert store.revoke_client(client) == 2
+    assert store.get(theirs.signature, "access") is not None
+
+
+def test_transaction_consumes_and_issues_atomically() -> None:
+    code = make("code")
+    store.put(code)
+    issued = make("access", code.request_id)
+    now = clock.now_int()
+    store.transact(
+        updates=[(code.to_record(), [TokenRecord.used_at.set(now)], store.consume_condition(now))],
+        saves=[issued.to_record()],
+    )
+    assert store.get(issued.signature, "access") is not None
+    # The code is used now: a second transaction fails as a whole and writes nothing.
+    again = make("access", code.request_id)
+    with pytest.raises(store.AlreadyUsed):
+        store.transact(
+            updates=[(code.to_record(), [TokenRecord.used_at.set(now)], store.consume_condition(now))],
+            saves=[again.to_record()],
+        )
+    assert store.get(again.signature, "access") is None
+
+
+def test_expiry_index_finds_rows_by_shard_and_time() -> None:
+    token = make(ttl=5)
+    store.put(token)
+    shard = flush_shard("access", token.signature)
+    found = [r.signature for r in TokenRecord.by_expiry.query(shard, TokenRecord.expires_at <= clock.now_int() + 5)]
+    assert token.signature in found
+
+
+def test_consent_table_accepts_rows() -> None:
+    record = ConsentRecord(
+        uuid.uuid4().hex, client_id="c", redirect_url="https://x", csrf_hash="h",
+        created_at=clock.now_int(), expires_at=clock.now_int() + 600, flush_shard="consent#0",
+        ttl=datetime.fromtimestamp(clock.now_int() + 600, UTC),
+    )
+    record.save()
+    assert ConsentRecord.get(record.id).client_id == "c"

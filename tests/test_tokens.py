@@ -1,0 +1,66 @@
+"""Opaque tokens: format, HMAC verification without the database, secret rotation."""
+
+from __future__ import annotations
+
+import pytest
+from hydra_lambda import system_secret, tokens
+from hydra_lambda.config import reset_settings
+
+
+def test_tokens_carry_a_kind_prefix_and_verify() -> None:
+    token, signature = tokens.generate("access")
+    assert token.startswith("hl_at_")
+    assert len(token) == len("hl_at_") + 43 + 1 + 43
+    assert tokens.signature_of(token, "access") == signature
+    assert tokens.kind_of(token) == "access"
+
+
+def test_a_token_of_another_kind_is_rejected() -> None:
+    token, _ = tokens.generate("refresh")
+    assert tokens.signature_of(token, "access") is None
+    # Same key and signature under another prefix: the prefix is part of what is signed.
+    assert tokens.signature_of("hl_at_" + token[len("hl_rt_"):], "access") is None
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),
+    lambda t: t[:10] + ("A" if t[10] != "A" else "B") + t[11:],
+    lambda t: t.replace(".", ""),
+    lambda t: t + "x",
+    lambda t: "",
+    lambda t: t.split(".")[0],
+    lambda t: "hl_at_" + "." * 87,
+    lambda t: "hl_at_" + "é" * 43 + "." + "é" * 43,
+    lambda t: t * 4,
+])
+def test_forged_or_malformed_tokens_are_rejected(mangle) -> None:
+    token, _ = tokens.generate("access")
+    assert tokens.signature_of(mangle(token), "access") is None
+
+
+def test_system_secret_rotation_keeps_old_tokens_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    old_secret = "old-secret-0123456789abcdef"
+    monkeypatch.setenv("SYSTEM_SECRET", old_secret)
+    reset_settings()
+    old_token, old_sig = tokens.generate("access")
+    monkeypatch.setenv("SYSTEM_SECRET", f"new-secret-0123456789abcdef,{old_secret}")
+    reset_settings()
+    assert tokens.signature_of(old_token, "access") == old_sig
+    new_token, _ = tokens.generate("access")
+    monkeypatch.setenv("SYSTEM_SECRET", "new-secret-0123456789abcdef")
+    reset_settings()
+    assert tokens.signature_of(old_token, "access") is None
+    assert tokens.signature_of(new_token, "access") is not None
+    monkeypatch.undo()
+    reset_settings()
+
+
+def test_short_system_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hydra_lambda.config import ConfigError
+
+    monkeypatch.setenv("SYSTEM_SECRET", "short")
+    reset_settings()
+    with pytest.raises(ConfigError, match="16"):
+        system_secret.keys()
+    monkeypatch.undo()
+    reset_settings()
