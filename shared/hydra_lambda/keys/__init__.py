@@ -1,0 +1,106 @@
+"""ID-token signing keys: compact JWS from the first key of ``SIGNING_KEYS``, and the JWKS of all.
+
+``SIGNING_MODE=kms`` (default): ``SIGNING_KEYS`` lists asymmetric KMS keys (ids, ARNs or aliases);
+every signature is a KMS ``Sign`` call. ``SIGNING_MODE=envelope``: it lists Secrets Manager secrets
+holding KMS-encrypted private keys (see ``keys.envelope``); signatures are made in process.
+
+Keys are loaded once per container and key (one ``GetPublicKey`` or ``GetSecretValue``), so the
+JWKS, ``kid`` and ``alg`` cost no AWS call when warm. Rotation: list the new key second (it is
+published), later first (it signs), later drop the old one once its tokens have expired.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Protocol
+
+from hydra_lambda.config import ConfigError, get_settings
+
+
+class SigningKey(Protocol):
+    ref: str
+    kid: str
+    alg: str
+    jwk: dict[str, str]
+    public_key: Any
+
+    def sign(self, message: bytes) -> bytes: ...
+
+
+_loaded: dict[tuple[str, str, str, str], SigningKey] = {}
+_lock = threading.Lock()
+
+
+def _load(mode: str, ref: str) -> SigningKey:
+    settings = get_settings()
+    endpoint = settings.kms_endpoint if mode == "kms" else settings.secretsmanager_endpoint
+    cache_key = (mode, endpoint, settings.aws_region, ref)
+    found = _loaded.get(cache_key)
+    if found is None:
+        with _lock:
+            found = _loaded.get(cache_key)
+            if found is None:
+                if mode == "envelope":
+                    from hydra_lambda.keys.envelope import EnvelopeKey
+
+                    found = EnvelopeKey(ref)
+                else:
+                    from hydra_lambda.keys.kms import KmsKey
+
+                    found = KmsKey(ref)
+                _loaded[cache_key] = found
+    return found
+
+
+def key_set() -> list[SigningKey]:
+    """The configured keys in order (the first signs), without duplicates of one key."""
+    settings = get_settings()
+    if not settings.signing_keys:
+        raise ConfigError("SIGNING_KEYS is empty: list at least one signing key")
+    out: list[SigningKey] = []
+    for ref in settings.signing_keys:
+        key = _load(settings.signing_mode, ref)
+        if all(key.kid != other.kid for other in out):
+            out.append(key)
+    return out
+
+
+def signing_key() -> SigningKey:
+    return key_set()[0]
+
+
+def signing_algorithm() -> str:
+    """The ``alg`` of new ID tokens (that of the first key)."""
+    return signing_key().alg
+
+
+def algorithms() -> list[str]:
+    """Every ``alg`` of the published keys, the signing one first."""
+    out: list[str] = []
+    for key in key_set():
+        if key.alg not in out:
+            out.append(key.alg)
+    return out
+
+
+def jwks() -> dict[str, Any]:
+    """The JSON Web Key Set of every configured key: public members only."""
+    return {"keys": [dict(key.jwk) for key in key_set()]}
+
+
+def sign(claims: dict[str, Any]) -> str:
+    """Compact JWS of ``claims`` (header ``alg``, ``kid``, ``typ: JWT``) by the first key."""
+    from hydra_lambda.keys.jwk import b64url, signing_input
+
+    key = signing_key()
+    message = signing_input({"alg": key.alg, "kid": key.kid, "typ": "JWT"}, claims)
+    return message.decode("ascii") + "." + b64url(key.sign(message))
+
+
+def forget() -> None:
+    """Drop every cached key (tests; a new container starts empty anyway)."""
+    with _lock:
+        _loaded.clear()
+
+
+__all__ = ["SigningKey", "algorithms", "forget", "jwks", "key_set", "sign", "signing_algorithm", "signing_key"]

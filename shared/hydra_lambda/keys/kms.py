@@ -1,0 +1,45 @@
+"""Signing keys whose private half never leaves AWS KMS."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+from hydra_lambda.aws import client
+from hydra_lambda.config import ConfigError
+from hydra_lambda.keys.jwk import KMS_ALGORITHM, algorithm_for, jose_signature, public_jwk
+
+# KMS signs a RAW message of up to 4096 bytes; longer signing inputs are hashed here (DIGEST).
+RAW_LIMIT = 4096
+
+
+class KmsKey:
+    """One asymmetric SIGN_VERIFY KMS key; the public key is fetched once, at construction."""
+
+    def __init__(self, ref: str) -> None:
+        out = client("kms").get_public_key(KeyId=ref)
+        if out.get("KeyUsage") != "SIGN_VERIFY":
+            raise ConfigError(f"SIGNING_KEYS: {ref} is not a SIGN_VERIFY key")
+        public = load_der_public_key(out["PublicKey"])
+        try:
+            self.alg = algorithm_for(public)
+        except ValueError as exc:
+            raise ConfigError(f"SIGNING_KEYS: {ref}: {exc} (use RSA_2048, RSA_4096 or ECC_NIST_P256)") from exc
+        self.ref = ref
+        # Sign with the resolved key ARN, so re-pointing an alias can never mix up kid and signature.
+        self.key_id: str = out["KeyId"]
+        self.public_key: Any = public
+        self.jwk = public_jwk(public)
+        self.kid = self.jwk["kid"]
+
+    def sign(self, message: bytes) -> bytes:
+        if len(message) <= RAW_LIMIT:
+            payload, message_type = message, "RAW"
+        else:
+            payload, message_type = hashlib.sha256(message).digest(), "DIGEST"
+        out = client("kms").sign(
+            KeyId=self.key_id, Message=payload, MessageType=message_type, SigningAlgorithm=KMS_ALGORITHM[self.alg]
+        )
+        return jose_signature(self.alg, out["Signature"])
