@@ -1,0 +1,539 @@
+"""An example login-and-consent app: what an operator writes beside hydra-lambda.
+
+hydra-lambda never sees a password. ``/oauth2/auth`` sends the browser to ``CONSENT_URL?consent=ID``;
+this app fetches that consent request through the admin API, signs a (demo) user in, asks which
+scopes to grant, answers with ``PATCH .../accept`` or ``PATCH .../reject`` and sends the browser back
+to the request's ``redirectUrl``. It authenticates to the API with its own client-credentials client
+(scope ``hydra.consent``), whose token it caches until shortly before it expires.
+
+Only the standard library is used, so the file doubles as a readable template for a real app:
+server-rendered HTML (every value escaped), a CSRF token per rendered form (cookie + hidden field,
+bound to the consent request), and headers that forbid framing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import json
+import logging
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from http.cookies import CookieError, SimpleCookie
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from string import Template
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+log = logging.getLogger("hydra_lambda.consent_app")
+
+DEFAULT_PORT = 3000
+# Demo accounts (CONSENT_APP_USERS overrides them): "user:password" pairs, comma-separated.
+DEFAULT_USERS = "alice:alice-password,bob:bob-password"
+CONSENT_SCOPE = "hydra.consent"
+MAX_FORM_BYTES = 16 * 1024
+MAX_ID_LENGTH = 128
+# How long a rendered form stays valid (the consent request itself lives CHALLENGE_TOKEN_LIFESPAN).
+FORM_LIFETIME = 900
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    # No form-action: the answer is a redirect chain through the API to the client's redirect URI,
+    # and browsers apply form-action to every hop of it.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+SCOPE_TEXT = {
+    "openid": "Know who you are (sign you in with an ID token)",
+    "offline": "Stay connected when you are not using it (refresh token)",
+    "offline_access": "Stay connected when you are not using it (refresh token)",
+    "profile": "See your name",
+    "email": "See your email address",
+}
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Demo users
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    password: str
+
+    @property
+    def claims(self) -> dict[str, Any]:
+        """What the ID token and /userinfo say about this user (idTokenExtra)."""
+        return {"name": self.username.capitalize(), "email": f"{self.username}@example.com"}
+
+
+def parse_users(text: str) -> dict[str, DemoUser]:
+    """``"alice:secret,bob:other"`` into users; the first ``:`` splits name from password."""
+    users: dict[str, DemoUser] = {}
+    for entry in (text or "").split(","):
+        name, sep, password = entry.strip().partition(":")
+        if not entry.strip():
+            continue
+        if not sep or not name or not password:
+            raise ValueError(f"CONSENT_APP_USERS entries are user:password, got {entry.strip()!r}")
+        users[name] = DemoUser(name, password)
+    if not users:
+        raise ValueError("CONSENT_APP_USERS names no user")
+    return users
+
+
+def check_login(users: dict[str, DemoUser], username: str, password: str) -> DemoUser | None:
+    """The user when the password matches; compared in constant time, also for unknown names."""
+    user = users.get(username)
+    expected = user.password if user else secrets.token_urlsafe(16)
+    ok = hmac.compare_digest(password.encode(), expected.encode())
+    return user if ok and user else None
+
+
+# ---------------------------------------------------------------------------------------------
+# The admin API, as any operator's app would call it
+
+
+class ApiError(Exception):
+    """The admin API answered with an error (or could not be reached: status 0)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ConsentRequest:
+    id: str
+    client_id: str
+    requested_scopes: list[str]
+    redirect_url: str
+    expires_at: str
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> ConsentRequest:
+        scopes = body.get("requestedScopes") or []
+        if not isinstance(scopes, list):
+            raise ApiError(502, "The consent request has no valid requestedScopes.")
+        return cls(
+            id=str(body.get("id") or ""),
+            client_id=str(body.get("clientId") or ""),
+            requested_scopes=[str(s) for s in scopes],
+            redirect_url=str(body.get("redirectUrl") or ""),
+            expires_at=str(body.get("expiresAt") or ""),
+        )
+
+
+@dataclass
+class AdminApi:
+    """Consent requests through the HTTP API, with a cached client-credentials token."""
+
+    base_url: str
+    client_id: str
+    client_secret: str
+    timeout: float = 10.0
+    _token: str = field(default="", repr=False)
+    _refresh_at: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+
+    # -- token cache
+    def token(self) -> str:
+        with self._lock:
+            if not self._token or time.monotonic() >= self._refresh_at:
+                self._token, lifetime = self._fetch_token()
+                # Renew a little early: a minute, or a tenth of short lifetimes.
+                self._refresh_at = time.monotonic() + lifetime - min(60.0, lifetime / 10)
+            return self._token
+
+    def forget_token(self) -> None:
+        with self._lock:
+            self._token = ""
+
+    def _fetch_token(self) -> tuple[str, float]:
+        credentials = f"{quote(self.client_id, safe='')}:{quote(self.client_secret, safe='')}"
+        headers = {
+            "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode(),
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+        }
+        body = f"grant_type=client_credentials&scope={quote(CONSENT_SCOPE)}".encode()
+        status, data = self._send("POST", "/oauth2/token", body, headers)
+        if status != 200 or not isinstance(data, dict) or not data.get("access_token"):
+            raise ApiError(502, f"The consent app could not get an access token (HTTP {status}).")
+        return str(data["access_token"]), float(data.get("expires_in") or 60)
+
+    # -- consent requests
+    def get_request(self, consent_id: str) -> ConsentRequest:
+        _, data = self._admin("GET", f"/oauth2/consent/requests/{quote(consent_id, safe='')}")
+        if not isinstance(data, dict):
+            raise ApiError(502, "The consent request could not be read.")
+        return ConsentRequest.from_json(data)
+
+    def accept(self, consent_id: str, acceptance: dict[str, Any]) -> None:
+        self._admin("PATCH", f"/oauth2/consent/requests/{quote(consent_id, safe='')}/accept", acceptance)
+
+    def reject(self, consent_id: str, reason: str) -> None:
+        self._admin("PATCH", f"/oauth2/consent/requests/{quote(consent_id, safe='')}/reject", {"reason": reason})
+
+    def _admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        raw = json.dumps(body).encode() if body is not None else None
+        for attempt in (1, 2):
+            headers = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json"}
+            if raw is not None:
+                headers["Content-Type"] = "application/json"
+            status, data = self._send(method, path, raw, headers)
+            if status == 401 and attempt == 1:  # revoked or expired early: one fresh token, once
+                self.forget_token()
+                continue
+            if status >= 300:
+                raise ApiError(status, _error_message(data) or f"HTTP {status}")
+            return status, data
+        raise AssertionError("unreachable")
+
+    def _send(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, Any]:
+        request = urllib.request.Request(self.base_url + path, data=body, headers=headers, method=method)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        except (urllib.error.URLError, OSError) as exc:
+            raise ApiError(0, f"The API at {self.base_url} cannot be reached ({exc}).") from exc
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, None
+
+
+def _error_message(data: Any) -> str:
+    if not isinstance(data, dict):
+        return ""
+    error = data.get("error")
+    if isinstance(error, dict):  # the admin error shape
+        return str(error.get("message") or error.get("reason") or "")
+    return str(data.get("error_description") or error or "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _template(name: str) -> Template:
+    return Template(resources.files("hydra_lambda.local").joinpath("templates", name).read_text("utf-8"))
+
+
+def _page(title: str, body: str) -> str:
+    return _template("layout.html").substitute(title=html.escape(title), body=body)
+
+
+def message_page(heading: str, message: str, extra: str = "") -> str:
+    body = _template("message.html").substitute(heading=html.escape(heading), message=html.escape(message),
+                                                extra=extra)
+    return _page(heading, body)
+
+
+def _scope_list(requested: list[str], checked: set[str] | None) -> str:
+    if not requested:
+        return '<p class="muted">No particular permissions were requested.</p>'
+    items = []
+    for index, scope in enumerate(requested):
+        mark = " checked" if checked is None or scope in checked else ""
+        text = SCOPE_TEXT.get(scope, "")
+        items.append(
+            f'<li><label for="scope-{index}"><input type="checkbox" id="scope-{index}" name="scope" '
+            f'value="{html.escape(scope)}"{mark}><span><span class="scope-name">{html.escape(scope)}</span>'
+            + (f'<span class="scope-text">{html.escape(text)}</span>' if text else "")
+            + "</span></label></li>"
+        )
+    return '<ul class="scopes">' + "".join(items) + "</ul>"
+
+
+def consent_page(
+    request: ConsentRequest,
+    csrf: str,
+    users: dict[str, DemoUser],
+    *,
+    username: str = "",
+    checked: set[str] | None = None,
+    alert: str = "",
+) -> str:
+    demo = next(iter(users.values()))
+    body = _template("consent.html").substitute(
+        client_id=html.escape(request.client_id),
+        consent=html.escape(request.id),
+        csrf=html.escape(csrf),
+        username=html.escape(username),
+        users_hint=html.escape(f"Demo account: {demo.username} / {demo.password}"),
+        scopes=_scope_list(request.requested_scopes, checked),
+        expires_at=html.escape(request.expires_at or "(unknown)"),
+        alert=f'<p class="alert" role="alert">{html.escape(alert)}</p>' if alert else "",
+    )
+    return _page(f"Authorize {request.client_id}", body)
+
+
+# ---------------------------------------------------------------------------------------------
+# CSRF: a fresh random token per rendered form in a cookie; the hidden field is an HMAC binding that
+# token to the consent request. A forged cross-site POST has neither; a stolen field fits no cookie.
+
+
+def _cookie_name(consent_id: str) -> str:
+    # One cookie per consent request, so two tabs with two requests do not spoil each other.
+    return "consent_csrf_" + hashlib.sha256(consent_id.encode()).hexdigest()[:12]
+
+
+def _csrf_field(key: bytes, token: str, consent_id: str) -> str:
+    return hmac.new(key, f"{token}\x00{consent_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def _valid_id(consent_id: str) -> bool:
+    return 0 < len(consent_id) <= MAX_ID_LENGTH and all(c.isalnum() or c in "-_." for c in consent_id)
+
+
+def _safe_redirect(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+# ---------------------------------------------------------------------------------------------
+# The web app
+
+
+class ConsentApp(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], api: AdminApi, users: dict[str, DemoUser]) -> None:
+        super().__init__(address, _Handler)
+        self.api = api
+        self.users = users
+        self.csrf_key = secrets.token_bytes(32)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+
+class _Response(Exception):
+    """A finished page, raised from deep inside a request to end it."""
+
+    def __init__(self, status: int, body: str, cookies: list[str] | None = None) -> None:
+        super().__init__(status)
+        self.status, self.body, self.cookies = status, body, cookies or []
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ConsentApp
+    protocol_version = "HTTP/1.1"
+    server_version = "consent-app"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def do_GET(self) -> None:
+        self._guard(self._get)
+
+    def do_POST(self) -> None:
+        self._guard(self._post)
+
+    def do_HEAD(self) -> None:
+        self._reply(405, message_page("Method not allowed", "Use GET or POST."), extra={"Allow": "GET, POST"})
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # Malformed requests and unknown methods get our page, not the library's.
+        self.close_connection = True
+        self._reply(code, message_page("Request not understood", message or "The request was not understood."))
+
+    # -- plumbing
+    def _guard(self, handler: Any) -> None:
+        try:
+            handler()
+        except _Response as page:
+            self._reply(page.status, page.body, page.cookies)
+        except Exception:  # the person gets a page; the operator gets the traceback in the log
+            log.exception("consent app: request failed")
+            self._reply(500, message_page("Something went wrong", "The consent app failed. Please try again."))
+
+    def _reply(
+        self, status: int, body: str, cookies: list[str] | None = None, extra: dict[str, str] | None = None
+    ) -> None:
+        data = body.encode("utf-8")
+        self.send_response(status)
+        for name, value in {**SECURITY_HEADERS, **(extra or {})}.items():
+            self.send_header(name, value)
+        for cookie in cookies or []:
+            self.send_header("Set-Cookie", cookie)
+        if data:
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _redirect(self, location: str, cookies: list[str]) -> None:
+        self._reply(302, "", cookies, {"Location": location})
+
+    def _cookie(self, name: str, value: str, max_age: int) -> str:
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        secure = "" if host in _LOOPBACK else "; Secure"  # plain http only on this machine
+        return f"{name}={value}; Path=/consent; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+
+    def _cookies(self) -> SimpleCookie:
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(self.headers.get("Cookie") or "")
+        except CookieError:
+            pass
+        return jar
+
+    # -- routes
+    def _get(self) -> None:
+        url = urlsplit(self.path)
+        query = parse_qs(url.query, keep_blank_values=True)
+        if url.path == "/":
+            raise _Response(200, message_page(
+                "Example consent app", "Applications send people here through hydra-lambda's /oauth2/auth."))
+        if url.path != "/consent":
+            raise _Response(404, message_page("Not found", "There is nothing at this address."))
+        if "error" in query:  # the API sends errors it cannot redirect to a client here
+            raise _Response(400, message_page(
+                "The authorization request failed",
+                f"{query['error'][0]}: {query.get('error_description', [''])[0]}".rstrip(": ")))
+        consent_id = (query.get("consent") or [""])[0]
+        request = self._load(consent_id)
+        self._render(request)
+
+    def _load(self, consent_id: str) -> ConsentRequest:
+        if not _valid_id(consent_id):
+            raise _Response(400, message_page(
+                "No consent request", "Open this page through an application's sign-in link."))
+        try:
+            return self.server.api.get_request(consent_id)
+        except ApiError as exc:
+            raise _Response(*_api_failure(exc)) from exc
+
+    def _render(self, request: ConsentRequest, status: int = 200, **kwargs: Any) -> None:
+        token = secrets.token_urlsafe(32)
+        csrf = _csrf_field(self.server.csrf_key, token, request.id)
+        page = consent_page(request, csrf, self.server.users, **kwargs)
+        raise _Response(status, page, [self._cookie(_cookie_name(request.id), token, FORM_LIFETIME)])
+
+    def _form(self) -> dict[str, list[str]]:
+        if urlsplit(self.path).path != "/consent":
+            raise _Response(404, message_page("Not found", "There is nothing at this address."))
+        kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if kind != "application/x-www-form-urlencoded" or not 0 <= length <= MAX_FORM_BYTES:
+            self.close_connection = True
+            raise _Response(400, message_page("Bad form", "The form could not be read."))
+        try:
+            return parse_qs(self.rfile.read(length).decode("utf-8"), keep_blank_values=True, errors="strict")
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise _Response(400, message_page("Bad form", "The form could not be read.")) from exc
+
+    def _post(self) -> None:
+        form = self._form()
+
+        def one(name: str) -> str:
+            values = form.get(name) or [""]
+            if len(values) != 1:
+                raise _Response(400, message_page("Bad form", f"The field {name} was sent more than once."))
+            return values[0]
+
+        consent_id, action = one("consent"), one("action")
+        if not _valid_id(consent_id):
+            raise _Response(400, message_page("Bad form", "The form names no consent request."))
+        cookie = self._cookies().get(_cookie_name(consent_id))
+        expected = _csrf_field(self.server.csrf_key, cookie.value, consent_id) if cookie else ""
+        if not expected or not hmac.compare_digest(expected, one("csrf")):
+            reload = f'<p><a href="/consent?consent={quote(consent_id, safe="")}">Reload the consent page</a></p>'
+            raise _Response(403, message_page(
+                "This form has expired",
+                "The form was not sent from this page, or it is too old. Reload it and try again.", reload))
+        request = self._load(consent_id)  # the redirect target always comes from the API, never the form
+        if not _safe_redirect(request.redirect_url):
+            raise _Response(502, message_page("Something went wrong", "The request has no valid return address."))
+        done = [self._cookie(_cookie_name(consent_id), "", 0)]
+        if action == "deny":
+            self._answer(lambda: self.server.api.reject(consent_id, "The user denied the request."))
+            self._redirect(request.redirect_url, done)
+        elif action == "accept":
+            self._accept(request, form, one("username"), one("password"))
+            self._redirect(request.redirect_url, done)
+        else:
+            raise _Response(400, message_page("Bad form", "Choose Allow access or Deny."))
+
+    def _accept(self, request: ConsentRequest, form: dict[str, list[str]], username: str, password: str) -> None:
+        checked = set(form.get("scope") or [])
+        user = check_login(self.server.users, username, password)
+        if user is None:
+            self._render(request, 401, username=username, checked=checked, alert="Wrong username or password.")
+            return
+        acceptance = {
+            "subject": user.username,
+            # Only what was asked for and ticked, in the order it was asked for.
+            "grantScopes": [s for s in request.requested_scopes if s in checked],
+            "accessTokenExtra": {},
+            "idTokenExtra": user.claims,
+        }
+        self._answer(lambda: self.server.api.accept(request.id, acceptance))
+
+    def _answer(self, call: Any) -> None:
+        try:
+            call()
+        except ApiError as exc:
+            raise _Response(*_api_failure(exc)) from exc
+
+
+def _api_failure(exc: ApiError) -> tuple[int, str]:
+    if exc.status == 404:
+        return 404, message_page("Unknown consent request",
+                                 "This sign-in request does not exist or has expired. Start again from the app.")
+    if exc.status == 409:
+        return 409, message_page("Already answered", "This sign-in request has already been answered.")
+    if exc.status in (400, 410, 422):
+        return 400, message_page("Request refused", exc.message)
+    log.warning("consent app: admin API error %s: %s", exc.status, exc.message)
+    return 502, message_page("Something went wrong",
+                             "The consent app could not talk to the authorization server. Please try again.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Starting it
+
+
+def start(host: str, port: int, api: AdminApi, users: dict[str, DemoUser]) -> ConsentApp:
+    """Bind and serve in a background (daemon) thread; raises OSError when the port is taken."""
+    app = ConsentApp((host, port), api, users)
+    threading.Thread(target=app.serve_forever, name="consent-app", daemon=True).start()
+    return app
+
+
+def run(host: str, port: int, api: AdminApi, users: dict[str, DemoUser]) -> int:
+    """Serve in the foreground until Ctrl-C (``hydra-lambda consent-app``)."""
+    app = ConsentApp((host, port), api, users)
+    print(f"consent app listening on {app.url}/consent (API {api.base_url})", flush=True)
+    try:
+        app.serve_forever()
+    except KeyboardInterrupt:
+        print("\nconsent app: stopping", flush=True)
+    finally:
+        app.server_close()
+    return 0
