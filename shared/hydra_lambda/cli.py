@@ -15,6 +15,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="default: $PORT or 4444")
     serve.add_argument("--template", default="", help="path to template.yaml")
     serve.add_argument("--verbose", action="store_true", help="log every request")
+    from hydra_lambda.keys.rotation import add_parser as add_keys_parser
+
+    add_keys_parser(sub)
     return parser
 
 
@@ -29,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
             print("hydra-lambda: PORT must be a number", file=sys.stderr)
             return 2
         return serve(args.host, port, args.template, args.verbose)
+    if args.command == "keys":
+        from hydra_lambda.keys.rotation import run as run_keys
+
+        return run_keys(args)
     return 2
 
 

@@ -1,0 +1,150 @@
+"""Helpers for the signing-key and discovery tests: KMS keys on moto, key-set switching, AWS call
+counters (botocore event hooks) and independent JWS verification with ``cryptography``."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+
+def kms() -> Any:
+    import boto3
+
+    return boto3.client("kms", endpoint_url=os.environ["KMS_ENDPOINT"], region_name="us-east-1")
+
+
+def secrets() -> Any:
+    import boto3
+
+    return boto3.client("secretsmanager", endpoint_url=os.environ["SECRETSMANAGER_ENDPOINT"], region_name="us-east-1")
+
+
+def create_kms_key(spec: str) -> str:
+    return kms().create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+
+
+def kms_public_key(key_id: str) -> Any:
+    """The public key straight from KMS (not through our JWK code)."""
+    return serialization.load_der_public_key(kms().get_public_key(KeyId=key_id)["PublicKey"])
+
+
+def create_envelope_secret(spec: str, name: str, wrapping_key: str) -> tuple[str, Any]:
+    """An envelope-mode key made by the layer's own sealing code; returns (secret ARN, private key)."""
+    from hydra_lambda.keys.envelope import generate, seal
+
+    private = generate(spec)
+    arn = secrets().create_secret(Name=name, SecretString=seal(private, wrapping_key))["ARN"]
+    return arn, private
+
+
+@contextmanager
+def signing_keys(refs: list[str], mode: str = "kms") -> Iterator[None]:
+    """Run with SIGNING_KEYS/SIGNING_MODE set (the per-container key cache is kept, as in Lambda)."""
+    from hydra_lambda.config import reset_settings
+
+    saved = {name: os.environ.get(name) for name in ("SIGNING_KEYS", "SIGNING_MODE")}
+    os.environ["SIGNING_KEYS"] = ",".join(refs)
+    os.environ["SIGNING_MODE"] = mode
+    reset_settings()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        reset_settings()
+
+
+@contextmanager
+def count_calls(service: str) -> Iterator[Counter[str]]:
+    """Count the API calls made through ``hydra_lambda.aws.client(service)`` (botocore event hooks)."""
+    from hydra_lambda.aws import client
+
+    counter: Counter[str] = Counter()
+
+    def hook(model: Any, **_kwargs: Any) -> None:
+        counter[model.name] += 1
+
+    events = client(service).meta.events
+    events.register(f"before-call.{client(service).meta.service_model.endpoint_prefix}", hook,
+                    unique_id=f"count-{service}")
+    try:
+        yield counter
+    finally:
+        events.unregister(f"before-call.{client(service).meta.service_model.endpoint_prefix}",
+                          unique_id=f"count-{service}")
+
+
+@contextmanager
+def count_all_aws_calls() -> Iterator[Counter[str]]:
+    """Count every botocore API call in this process, whichever client makes it (pynamodb included)."""
+    from botocore.client import BaseClient
+
+    counter: Counter[str] = Counter()
+    original = BaseClient._make_api_call
+
+    def counting(self: Any, operation: str, params: Any) -> Any:
+        counter[f"{self.meta.service_model.service_name}.{operation}"] += 1
+        return original(self, operation, params)
+
+    BaseClient._make_api_call = counting  # type: ignore[method-assign]
+    try:
+        yield counter
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+def _b64decode(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def jws_parts(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+    header, payload, signature = token.split(".")
+    return (json.loads(_b64decode(header)), json.loads(_b64decode(payload)),
+            f"{header}.{payload}".encode(), _b64decode(signature))
+
+
+def verify_with_cryptography(token: str, public_key: Any) -> dict[str, Any]:
+    """Verify a compact JWS with ``cryptography`` alone; raises InvalidSignature on a bad one."""
+    header, claims, message, signature = jws_parts(token)
+    if isinstance(public_key, rsa.RSAPublicKey):
+        assert header["alg"] == "RS256"
+        public_key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        assert header["alg"] == "ES256" and len(signature) == 64
+        der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+        public_key.verify(der, message, ec.ECDSA(hashes.SHA256()))
+    return claims
+
+
+def jwk_public_key(jwk: dict[str, Any]) -> Any:
+    """A ``cryptography`` public key from a published JWK."""
+    def num(name: str) -> int:
+        return int.from_bytes(_b64decode(jwk[name]), "big")
+
+    if jwk["kty"] == "RSA":
+        return rsa.RSAPublicNumbers(num("e"), num("n")).public_key()
+    return ec.EllipticCurvePublicNumbers(num("x"), num("y"), ec.SECP256R1()).public_key()
+
+
+def verify_against_jwks(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
+    """Pick the key by ``kid`` from a served JWKS and verify with python-jose and with ``cryptography``."""
+    from jose import jwt
+
+    header = jws_parts(token)[0]
+    matches = [k for k in jwks["keys"] if k["kid"] == header["kid"]]
+    assert matches, f"kid {header['kid']} is not in the JWKS"
+    claims = jwt.decode(token, matches[0], algorithms=[header["alg"]], options={"verify_aud": False})
+    assert verify_with_cryptography(token, jwk_public_key(matches[0])) == claims
+    return claims
