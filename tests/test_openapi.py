@@ -1,0 +1,164 @@
+"""openapi.yaml is valid OpenAPI 3.1 and cannot drift from template.yaml, the handlers or the wire models."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import re
+from functools import cache
+from typing import Any
+
+import pytest
+import yaml
+from hydra_lambda.local.routes import find_route, load_routes
+from openapi_spec_validator import validate
+
+from tests.support import ROOT, TEMPLATE, call
+
+OPENAPI = ROOT / "openapi.yaml"
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+# Methods a handler may answer without documenting them (CORS preflight, HEAD of a GET).
+UNDOCUMENTED_OK = {"OPTIONS", "HEAD"}
+# Documented paths whose routes are still being built (checked as soon as they are routed).
+NOT_YET_ROUTED: frozenset[str] = frozenset({
+    "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/.well-known/jwks.json",
+    "/clients", "/clients/{id}", "/oauth2/auth", "/oauth2/token", "/oauth2/introspect", "/oauth2/revoke",
+    "/oauth2/flush", "/oauth2/consent/requests/{id}", "/oauth2/consent/requests/{id}/accept",
+    "/oauth2/consent/requests/{id}/reject", "/userinfo",
+})
+# Wire models whose schema has another name than the class.
+MODEL_SCHEMAS = {"ClientBody": "OAuth2ClientBody"}
+
+
+@cache
+def spec() -> dict[str, Any]:
+    with OPENAPI.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _normal(path: str) -> str:
+    """Path parameters by position only: /clients/{id} and /clients/{client_id} are one path."""
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "x-probe", path)
+
+
+def documented() -> dict[str, set[str]]:
+    """Normalised path -> upper-case methods in openapi.yaml."""
+    return {_normal(p): {m.upper() for m in item if m in HTTP_METHODS} for p, item in spec()["paths"].items()}
+
+
+def _handler_methods(path: str) -> set[str] | None:
+    """What the handler that template.yaml routes ``path`` to declares for it, from the ``Allow``
+    header of its 405; None when nothing serves the path (404)."""
+    result = call("TRACE", _concrete(path))
+    if result.status == 404:
+        return None
+    assert result.status == 405, f"TRACE {path}: {result.status} {result.body}"
+    return {m.strip().upper() for m in result.headers["allow"].split(",") if m.strip()}
+
+
+def served_methods(path: str) -> set[str] | None:
+    """The methods template.yaml plus the handler serve on ``path``; None when it is not routed."""
+    routes = load_routes(TEMPLATE)
+    explicit = {r.method for r in routes if r.path != "$default" and _normal(r.path) == _normal(path)}
+    methods = explicit - {"ANY"}
+    if ("ANY" in explicit or not explicit) and find_route(routes, "TRACE", _concrete(path)) is not None:
+        methods |= _handler_methods(path) or set()
+    return methods or None
+
+
+def test_openapi_document_is_valid_openapi_3_1() -> None:
+    document = spec()
+    assert document["openapi"].startswith("3.1")
+    validate(document)
+
+
+def test_every_template_route_is_documented() -> None:
+    paths = documented()
+    missing = []
+    for route in load_routes(TEMPLATE):
+        if route.path == "$default":
+            continue
+        methods = paths.get(_normal(route.path))
+        if methods is None or (route.method != "ANY" and route.method not in methods):
+            missing.append(f"{route.method} {route.path} ({route.function})")
+    assert not missing, f"routes in template.yaml missing from openapi.yaml: {missing}"
+
+
+def test_every_documented_operation_is_served_exactly() -> None:
+    problems = []
+    for path, item in spec()["paths"].items():
+        declared = {m.upper() for m in item if m in HTTP_METHODS}
+        served = served_methods(path)
+        if served is None:
+            if path not in NOT_YET_ROUTED:
+                problems.append(f"{path}: documented but template.yaml routes nothing there")
+            continue
+        served -= UNDOCUMENTED_OK
+        if served != declared:
+            problems.append(f"{path}: openapi.yaml declares {sorted(declared)}, the handler serves {sorted(served)}")
+    assert not problems, "\n".join(problems)
+
+
+def test_undeclared_method_answers_405_with_allow_in_the_admin_shape() -> None:
+    result = call("DELETE", "/health/status")
+    assert result.status == 405
+    assert result.headers["allow"] == "GET"
+    assert result.headers["content-type"].startswith("application/json")
+    assert result.json["error"]["code"] == 405
+
+
+def _wire_models() -> list[type]:
+    import hydra_lambda.models as package
+    from pydantic import BaseModel
+
+    found = []
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"hydra_lambda.models.{info.name}")
+        for _, obj in inspect.getmembers(module, inspect.isclass):
+            if issubclass(obj, BaseModel) and obj is not BaseModel and obj.__module__ == module.__name__:
+                found.append(obj)
+    return found
+
+
+def _wire_fields(model: Any) -> set[str]:
+    return {field.serialization_alias or field.alias or name for name, field in model.model_fields.items()}
+
+
+def _schema_for(model: type, fields: set[str]) -> tuple[str, dict[str, Any]] | None:
+    schemas = spec()["components"]["schemas"]
+    name = MODEL_SCHEMAS.get(model.__name__, model.__name__)
+    if name in schemas:
+        return name, schemas[name]
+    candidates = [(n, s) for n, s in schemas.items() if fields and fields <= set(s.get("properties", {}))]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+@pytest.mark.parametrize("model", _wire_models(), ids=lambda m: f"{m.__module__.rsplit('.', 1)[-1]}.{m.__name__}")
+def test_wire_model_fields_match_the_schema(model: Any) -> None:
+    fields = _wire_fields(model)
+    found = _schema_for(model, fields)
+    assert found is not None, (
+        f"no schema in openapi.yaml is named {model.__name__} or uniquely holds its fields {sorted(fields)}; "
+        "add it (or map it in MODEL_SCHEMAS)"
+    )
+    name, schema = found
+    properties = set(schema.get("properties", {}))
+    missing = sorted(fields - properties)
+    assert not missing, f"{model.__name__} has fields missing from schema {name}: {missing}"
+    required = set(schema.get("required", []))
+    assert required <= fields, f"schema {name} requires fields {model.__name__} lacks: {sorted(required - fields)}"
+
+
+def test_client_schema_keeps_the_classic_field_names() -> None:
+    client = spec()["components"]["schemas"]["OAuth2Client"]["properties"]
+    for field in ("id", "client_id", "client_name", "client_secret", "redirect_uris", "grant_types",
+                  "response_types", "scope", "owner", "policy_uri", "tos_uri", "client_uri", "logo_uri",
+                  "contacts", "public", "created_at", "updated_at"):
+        assert field in client
+    consent = spec()["components"]["schemas"]["OAuth2ConsentRequest"]["properties"]
+    assert set(consent) == {"id", "clientId", "requestedScopes", "redirectUrl", "expiresAt"}
