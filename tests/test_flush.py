@@ -1,0 +1,183 @@
+"""The flush against DynamoDB Local: expired rows of every kind go, live rows stay, an interrupted
+run finishes on the next one, concurrent runs do not fail, and the route, the schedule and the CLI
+all run the same code."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hydra_lambda import clock, flush
+from hydra_lambda.storage import flush as store
+from hydra_lambda.storage.tables import ConsentRecord, TokenRecord, bind, flush_shard
+from hydra_lambda.storage.tokens import Token
+
+KINDS = ("access", "refresh", "code", "consent")
+
+
+def _token_row(kind: str, expires_at: int) -> TokenRecord:
+    return Token(signature=f"flushtest-{secrets.token_hex(16)}", kind=kind, request_id=secrets.token_hex(8),
+                 client_id="flush-test-client", expires_at=expires_at, issued_at=expires_at - 60).to_record()
+
+
+def _consent_row(expires_at: int) -> ConsentRecord:
+    key = f"flushtest-{secrets.token_hex(16)}"
+    return ConsentRecord(key, client_id="flush-test-client", redirect_url="https://app.example/cb",
+                         csrf_hash="x", created_at=expires_at - 600, expires_at=expires_at,
+                         ttl=datetime.fromtimestamp(expires_at, UTC), flush_shard=flush_shard("consent", key))
+
+
+def seed(expired: int, live: int, *, now: int | None = None) -> dict[str, dict[str, list[str]]]:
+    """``expired`` and ``live`` rows of each kind, written with BatchWriteItem; returns their keys."""
+    bind()
+    now = now or clock.now_int()
+    rows: dict[str, dict[str, list[str]]] = {kind: {"expired": [], "live": []} for kind in KINDS}
+    tokens, consents = [], []
+    for kind in KINDS:
+        for state, count in (("expired", expired), ("live", live)):
+            for index in range(count):
+                # Expired rows spread over the last ~3 days; live ones expire from 10 min to 30 days ahead.
+                at = now - 1 - index * 97 % 259_200 if state == "expired" else now + 600 + index * 1_013 % 2_592_000
+                record = _consent_row(at) if kind == "consent" else _token_row(kind, at)
+                (consents if kind == "consent" else tokens).append(record)
+                rows[kind][state].append(record.id if kind == "consent" else record.signature)
+    for model, records in ((TokenRecord, tokens), (ConsentRecord, consents)):
+        with model.batch_write() as batch:
+            for record in records:
+                batch.save(record)
+    return rows
+
+
+def existing(kind: str, keys: list[str]) -> set[str]:
+    """Which of ``keys`` still exist (BatchGetItem, consistent)."""
+    model: Any = ConsentRecord if kind == "consent" else TokenRecord
+    found: set[str] = set()
+    for start in range(0, len(keys), 100):
+        for item in model.batch_get(keys[start:start + 100], consistent_read=True):
+            found.add(item.id if kind == "consent" else item.signature)
+    return found
+
+
+def assert_flushed(rows: dict[str, dict[str, list[str]]]) -> None:
+    for kind in KINDS:
+        assert existing(kind, rows[kind]["expired"]) == set(), f"expired {kind} rows survived"
+        assert existing(kind, rows[kind]["live"]) == set(rows[kind]["live"]), f"live {kind} rows were deleted"
+
+
+def test_flush_removes_every_expired_row_of_each_kind_and_keeps_live_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = seed(expired=600, live=150)
+    result = flush.flush()
+    assert result.complete
+    assert_flushed(rows)
+    for kind in KINDS:
+        assert result.removed[kind] >= 600
+    # The counts are logged and emitted as CloudWatch metrics (EMF on stdout).
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    metrics = {}
+    for blob in emitted:
+        metrics.update({k: sum(v) if isinstance(v, list) else v for k, v in blob.items()
+                        if k in flush.METRIC_NAMES.values()})
+    assert metrics["FlushedAccessTokens"] >= 600
+    assert metrics["FlushedConsentRequests"] >= 600
+
+
+def test_a_second_flush_finds_nothing_left() -> None:
+    seed(expired=50, live=10)
+    flush.flush()
+    again = flush.flush()
+    assert again.complete and again.total == 0
+
+
+def test_not_after_keeps_rows_that_expired_later() -> None:
+    now = clock.now_int()
+    early = seed(expired=40, live=0, now=now - 7 * 86_400)  # expired about a week ago or more
+    recent = {kind: {"expired": [], "live": keys["expired"]} for kind, keys in
+              seed(expired=40, live=0, now=now - 3_600).items()}  # expired in the last hour and a bit
+    flush.flush(not_after=now - 3 * 86_400 - 259_200)  # before every recent row, after every early one
+    assert_flushed(early)
+    assert_flushed(recent)
+
+
+def test_not_after_in_the_future_never_removes_live_rows() -> None:
+    rows = seed(expired=20, live=20)
+    flush.flush(not_after=clock.now_int() + 365 * 86_400)
+    assert_flushed(rows)
+
+
+def test_an_interrupted_run_finishes_on_the_next_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = seed(expired=400, live=50)
+    monkeypatch.setattr(store, "BATCH_SIZE", 5)  # about 25 rows per shard: five rounds of batches
+    rounds = iter(range(2))  # the deadline arrives after two rounds
+    first = flush.flush(should_stop=lambda: next(rounds, None) is None)
+    assert not first.complete
+    left = sum(len(existing(kind, rows[kind]["expired"])) for kind in KINDS)
+    assert 0 < left < 4 * 400
+    second = flush.flush()
+    assert second.complete
+    assert second.total >= left
+    assert_flushed(rows)
+
+
+def test_a_deadline_that_has_already_passed_deletes_nothing() -> None:
+    rows = seed(expired=10, live=0)
+    result = flush.flush(should_stop=lambda: True)
+    assert not result.complete and result.total == 0
+    assert existing("access", rows["access"]["expired"]) == set(rows["access"]["expired"])
+    flush.flush()
+
+
+def test_two_concurrent_runs_do_not_fail() -> None:
+    rows = seed(expired=300, live=50)
+    results: list[flush.FlushResult] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(flush.flush())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(results) == 2 and all(r.complete for r in results)
+    assert_flushed(rows)
+
+
+def test_unprocessed_items_are_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = seed(expired=30, live=0)
+    kind = store.KINDS[0]
+    client = TokenRecord._get_connection().connection.client
+    real = client.batch_write_item
+    calls = {"n": 0}
+
+    def throttled(**kwargs: Any) -> dict[str, Any]:
+        calls["n"] += 1
+        if calls["n"] % 2:  # every other call: DynamoDB processes nothing and hands it all back
+            return {"UnprocessedItems": kwargs["RequestItems"]}
+        return real(**kwargs)
+
+    monkeypatch.setattr(client, "batch_write_item", throttled)
+    sleeps: list[float] = []
+    store.delete_batch(kind, rows["access"]["expired"][:25], sleep=sleeps.append)
+    assert existing("access", rows["access"]["expired"][:25]) == set()
+    assert calls["n"] == 2 and len(sleeps) == 1
+
+
+def test_sustained_throttling_leaves_rows_for_the_next_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = seed(expired=30, live=0)
+    client = TokenRecord._get_connection().connection.client
+    monkeypatch.setattr(client, "batch_write_item", lambda **kw: {"UnprocessedItems": kw["RequestItems"]})
+    monkeypatch.setattr(store, "BASE_BACKOFF", 0.0)
+    result = flush.flush()
+    assert not result.complete
+    monkeypatch.undo()
+    assert flush.flush().complete
+    assert_flushed(rows)
