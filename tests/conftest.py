@@ -100,3 +100,12 @@ def server(aws: dict[str, str]) -> Iterator[LocalServer]:
     instance = LocalServer(aws)
     yield instance
     instance.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def root_client(aws: dict[str, str]) -> tuple[str, str]:
+    """The root client (from FORCE_ROOT_CLIENT_CREDENTIALS) and default policies, as after a first start."""
+    from hydra_lambda.bootstrap import ensure_root_client
+
+    ensure_root_client()
+    return ROOT_CLIENT_ID, ROOT_CLIENT_SECRET

@@ -27,6 +27,12 @@ def serve(host: str, port: int, template: str = "", verbose: bool = False) -> in
         os.environ.setdefault("ISSUER", f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}")  # noqa: S104
         backends = prepare()
         settings = get_settings()
+        from hydra_lambda.bootstrap import ensure_root_client
+
+        root = ensure_root_client()
+        if root is not None:  # printed once, at creation; never logged
+            print(f"hydra-lambda: created the root client\n  client id:     {root[0]}\n"
+                  f"  client secret: {root[1]}", flush=True)
         server = LocalServer(host, port, path, verbose=verbose)
         server.warm()
     except ConfigError as exc:

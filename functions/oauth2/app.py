@@ -1,0 +1,34 @@
+"""OAuth2 function: the OAuth 2.0 / OpenID Connect endpoints. The first invocation of a container
+also runs the first-start bootstrap (root client and default policies)."""
+
+from __future__ import annotations
+
+from hydra_lambda import bootstrap
+from hydra_lambda.http.app import HydraResolver, lambda_entry
+from hydra_lambda.http.forms import parse_urlencoded
+from hydra_lambda.http.responses import json_response
+
+app = HydraResolver(oauth_paths=("/oauth2/token", "/oauth2/revoke", "/oauth2/introspect"))
+
+
+def _authorization() -> str | None:
+    return app.current_event.headers.get("authorization")
+
+
+def _form() -> dict[str, str]:
+    return parse_urlencoded(app.current_event.decoded_body)
+
+
+@app.post("/oauth2/token")
+def token():
+    from hydra_lambda import token_endpoint
+
+    return json_response(200, token_endpoint.handle(_authorization(), _form()).body(), no_store=True)
+
+
+_entry = lambda_entry(app)
+
+
+def lambda_handler(event, context):
+    bootstrap.on_cold_start()
+    return _entry(event, context)

@@ -1,0 +1,48 @@
+"""Client authentication at the token endpoint (RFC 6749 sections 2.3.1 and 3.2.1).
+
+``client_secret_basic`` (HTTP Basic, URL-decoded halves) or ``client_secret_post`` (``client_id`` and
+``client_secret`` in the form), never both. Public clients identify themselves with ``client_id``
+alone and must not send a secret.
+"""
+
+from __future__ import annotations
+
+from hydra_lambda.clients import Client, get_client
+from hydra_lambda.errors import InvalidClient, InvalidRequest
+from hydra_lambda.http.forms import basic_credentials
+from hydra_lambda.passwords import verify_secret
+
+# A well-formed hash that no secret matches: unknown clients cost the same as wrong secrets.
+_DUMMY_HASH = "hs256$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+
+def _credentials(authorization: str | None, form: dict[str, str]) -> tuple[str, str | None, str]:
+    """(client_id, secret or None, method) from the request; InvalidRequest if two methods are mixed."""
+    basic = basic_credentials(authorization)
+    if basic is not None:
+        if "client_secret" in form:
+            raise InvalidRequest("Use one client authentication method: HTTP Basic or client_secret in the "
+                                 "body, not both.")
+        if form.get("client_id") not in (None, basic[0]):
+            raise InvalidRequest("client_id in the body differs from the HTTP Basic client id.")
+        return basic[0], basic[1], "client_secret_basic"
+    client_id = form.get("client_id") or ""
+    if not client_id:
+        raise InvalidClient("Client authentication failed: no client credentials were sent.")
+    return client_id, form.get("client_secret"), "client_secret_post"
+
+
+def authenticate_client(authorization: str | None, form: dict[str, str]) -> Client:
+    """The authenticated client, or InvalidClient (401 with ``WWW-Authenticate``)."""
+    client_id, secret, _method = _credentials(authorization, form)
+    client = get_client(client_id)
+    if client is None:
+        verify_secret(secret or "unknown-client", _DUMMY_HASH)
+        raise InvalidClient("Client authentication failed: unknown client or wrong secret.")
+    if client.public:
+        if secret:
+            raise InvalidClient("Client authentication failed: a public client must not send a secret.")
+        return client
+    if not secret or not verify_secret(secret, client.secret_hash):
+        raise InvalidClient("Client authentication failed: unknown client or wrong secret.")
+    return client

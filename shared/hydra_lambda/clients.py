@@ -1,0 +1,473 @@
+"""OAuth 2.0 clients: the domain object, validation, and the services behind ``/clients``.
+
+``get_client`` is what the OAuth flows use; ``admin_*`` are the admin routes (warden first, then
+the change); ``create_client`` / ``delete_client`` are the unguarded operations (bootstrap, CLI).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from hydra_lambda import clock, scopes
+from hydra_lambda.errors import BadRequest, Conflict, NotFound
+
+DEFAULT_GRANT_TYPES = ("authorization_code",)
+DEFAULT_RESPONSE_TYPES = ("code",)
+# "implicit" is accepted for classic clients that list it; "password" never had a handler.
+SUPPORTED_GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", "implicit")
+SUPPORTED_RESPONSE_TYPES = ("code", "token", "id_token")
+MIN_SECRET_LENGTH = 6
+MAX_ID_LENGTH = 255
+MAX_TEXT_LENGTH = 2000
+MAX_LIST_ITEMS = 100
+LIST_DEFAULT_LIMIT = 100
+LIST_MAX_LIMIT = 500
+_ID = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no space (ids end up in paths and Basic auth)
+_LOOPBACK_NAMES = {"localhost"}
+_FORBIDDEN_SCHEMES = {"javascript", "data", "vbscript", "file", "blob", "about"}
+_TEXT_FIELDS = ("client_name", "owner", "policy_uri", "tos_uri", "client_uri", "logo_uri")
+_URI_FIELDS = ("policy_uri", "tos_uri", "client_uri", "logo_uri")
+
+
+@dataclass
+class Client:
+    id: str
+    client_name: str = ""
+    redirect_uris: list[str] = field(default_factory=list)
+    grant_types: list[str] = field(default_factory=lambda: list(DEFAULT_GRANT_TYPES))
+    response_types: list[str] = field(default_factory=lambda: list(DEFAULT_RESPONSE_TYPES))
+    scope: str = ""
+    owner: str = ""
+    policy_uri: str = ""
+    tos_uri: str = ""
+    client_uri: str = ""
+    logo_uri: str = ""
+    contacts: list[str] = field(default_factory=list)
+    public: bool = False
+    created_at: datetime = field(default_factory=lambda: _now())
+    updated_at: datetime = field(default_factory=lambda: _now())
+    secret_hash: str | None = None
+
+    def __post_init__(self) -> None:
+        # Effective defaults as classic Hydra: no grant types means authorization_code, etc.
+        self.grant_types = list(self.grant_types) or list(DEFAULT_GRANT_TYPES)
+        self.response_types = list(self.response_types) or list(DEFAULT_RESPONSE_TYPES)
+
+    @property
+    def allowed_scopes(self) -> list[str]:
+        return self.scope.split()
+
+    def allows_scopes(self, requested: list[str]) -> bool:
+        """Whether every requested scope is covered by the client's ``scope`` (wildcard strategy)."""
+        return scopes.allows_all(self.allowed_scopes, requested)
+
+    def has_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+    def has_response_type(self, response_type: str) -> bool:
+        """``response_type`` may be a space-separated combination; each part must be registered
+        (either alone or inside a registered combination)."""
+        registered = {part for entry in self.response_types for part in entry.split()}
+        return all(part in registered for part in response_type.split())
+
+    def has_redirect_uri(self, uri: str) -> bool:
+        """Exact string match against the registered list."""
+        return uri in self.redirect_uris
+
+    @classmethod
+    def from_record(cls, record: Any) -> Client:
+        return cls(
+            id=record.id,
+            client_name=record.client_name or "",
+            redirect_uris=list(record.redirect_uris or []),
+            grant_types=list(record.grant_types or []),
+            response_types=list(record.response_types or []),
+            scope=record.scope or "",
+            owner=record.owner or "",
+            policy_uri=record.policy_uri or "",
+            tos_uri=record.tos_uri or "",
+            client_uri=record.client_uri or "",
+            logo_uri=record.logo_uri or "",
+            contacts=list(record.contacts or []),
+            public=bool(record.public),
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            secret_hash=record.secret_hash,
+        )
+
+    def to_record(self) -> Any:
+        from hydra_lambda.storage.tables import ClientRecord
+
+        return ClientRecord(
+            self.id,
+            client_name=self.client_name,
+            secret_hash=self.secret_hash,
+            redirect_uris=list(self.redirect_uris),
+            grant_types=list(self.grant_types),
+            response_types=list(self.response_types),
+            scope=self.scope,
+            owner=self.owner,
+            policy_uri=self.policy_uri,
+            tos_uri=self.tos_uri,
+            client_uri=self.client_uri,
+            logo_uri=self.logo_uri,
+            contacts=list(self.contacts),
+            public=self.public,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+        )
+
+    def wire(self, secret: str | None = None) -> dict[str, Any]:
+        """The API representation; the cleartext secret only when the caller just set it."""
+        from hydra_lambda.models.clients import OAuth2Client
+
+        return OAuth2Client(
+            id=self.id,
+            client_id=self.id,
+            client_name=self.client_name,
+            client_secret=secret,
+            redirect_uris=self.redirect_uris,
+            grant_types=self.grant_types,
+            response_types=self.response_types,
+            scope=self.scope,
+            owner=self.owner,
+            policy_uri=self.policy_uri,
+            tos_uri=self.tos_uri,
+            client_uri=self.client_uri,
+            logo_uri=self.logo_uri,
+            contacts=self.contacts,
+            public=self.public,
+            created_at=_iso(self.created_at),
+            updated_at=_iso(self.updated_at),
+        ).wire()
+
+
+def _now() -> datetime:
+    return datetime.fromtimestamp(clock.now(), UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------- reads used by the OAuth flows
+
+
+def get_client(client_id: str) -> Client | None:
+    """The client with that id (one strongly consistent read), or None."""
+    if not client_id or len(client_id) > MAX_ID_LENGTH:
+        return None
+    from hydra_lambda.storage import clients as store
+
+    record = store.get(client_id)
+    return None if record is None else Client.from_record(record)
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _bad(message: str) -> BadRequest:
+    return BadRequest(message)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_redirect_uri(uri: str) -> None:
+    """Absolute, no fragment; https, or http on a loopback host, or a private-use scheme with a dot
+    (RFC 8252 section 7.1, native apps)."""
+    if len(uri) > MAX_TEXT_LENGTH or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in uri):
+        raise _bad(f"redirect_uris: '{uri[:80]}' is not a valid URI")
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname or ""
+    except ValueError as exc:
+        raise _bad(f"redirect_uris: '{uri[:80]}' is not a valid URI") from exc
+    scheme = parts.scheme.lower()
+    if not scheme:
+        raise _bad(f"redirect_uris: '{uri[:80]}' must be an absolute URI")
+    if parts.fragment or "#" in uri:
+        raise _bad(f"redirect_uris: '{uri[:80]}' must not contain a fragment")
+    if scheme in ("http", "https"):
+        if not host:
+            raise _bad(f"redirect_uris: '{uri[:80]}' must name a host")
+        if scheme == "http" and not _is_loopback(host):
+            raise _bad(f"redirect_uris: '{uri[:80]}' must use https (http is allowed for loopback hosts only)")
+        return
+    if scheme in _FORBIDDEN_SCHEMES or "." not in scheme:
+        raise _bad(f"redirect_uris: '{uri[:80]}' must use https, http on loopback, or a private-use scheme "
+                   "such as com.example.app")
+
+
+def _validate_uri_field(name: str, value: str) -> None:
+    if not value:
+        return
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:
+        raise _bad(f"{name} must be an absolute http or https URL") from exc
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise _bad(f"{name} must be an absolute http or https URL")
+
+
+def _validate_list(name: str, values: list[str], allowed: tuple[str, ...] | None = None) -> list[str]:
+    if len(values) > MAX_LIST_ITEMS:
+        raise _bad(f"{name}: at most {MAX_LIST_ITEMS} entries are allowed")
+    out: list[str] = []
+    for value in values:
+        if not value or len(value) > MAX_TEXT_LENGTH:
+            raise _bad(f"{name}: entries must be non-empty and at most {MAX_TEXT_LENGTH} characters")
+        if allowed is not None:
+            parts = value.split(" ")
+            if not all(part in allowed for part in parts):
+                raise _bad(f"{name}: '{value[:80]}' is not supported (supported: {', '.join(allowed)})")
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def validate_client_id(client_id: str) -> None:
+    if not client_id or len(client_id) > MAX_ID_LENGTH or not _ID.match(client_id) or "/" in client_id:
+        raise _bad(f"id must be 1 to {MAX_ID_LENGTH} printable ASCII characters without spaces or '/'")
+
+
+def validate_secret(secret: str) -> None:
+    from hydra_lambda.passwords import MAX_SECRET_LENGTH
+
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise _bad(f"The client secret must be at least {MIN_SECRET_LENGTH} characters long")
+    if len(secret) > MAX_SECRET_LENGTH:
+        raise _bad(f"The client secret must be at most {MAX_SECRET_LENGTH} characters long")
+
+
+def _apply(client: Client, fields: dict[str, Any]) -> None:
+    """Copy validated ``fields`` (None clears) onto ``client``."""
+    for name in _TEXT_FIELDS:
+        if name in fields:
+            value = fields[name] or ""
+            if len(value) > MAX_TEXT_LENGTH:
+                raise _bad(f"{name} must be at most {MAX_TEXT_LENGTH} characters")
+            if name in _URI_FIELDS:
+                _validate_uri_field(name, value)
+            setattr(client, name, value)
+    if "scope" in fields:
+        try:
+            client.scope = " ".join(scopes.parse_scope(fields["scope"] or ""))
+        except ValueError as exc:
+            raise _bad(f"scope: {exc}") from exc
+    if "redirect_uris" in fields:
+        uris = _validate_list("redirect_uris", fields["redirect_uris"] or [])
+        for uri in uris:
+            validate_redirect_uri(uri)
+        client.redirect_uris = uris
+    if "grant_types" in fields:
+        client.grant_types = _validate_list("grant_types", fields["grant_types"] or [], SUPPORTED_GRANT_TYPES)
+    if "response_types" in fields:
+        client.response_types = _validate_list(
+            "response_types", fields["response_types"] or [], SUPPORTED_RESPONSE_TYPES
+        )
+    if "contacts" in fields:
+        client.contacts = _validate_list("contacts", fields["contacts"] or [])
+    if "public" in fields:
+        client.public = bool(fields["public"])
+    client.__post_init__()
+    if client.public and client.has_grant_type("client_credentials"):
+        raise _bad("A public client cannot use the client_credentials grant")
+
+
+def parse_body(body: dict[str, Any]) -> dict[str, Any]:
+    """The fields the caller set (read-only echoes dropped), type-checked; 400 on anything else."""
+    from pydantic import ValidationError
+
+    from hydra_lambda.models.clients import READ_ONLY_FIELDS, ClientBody
+
+    echoed = {key: body[key] for key in READ_ONLY_FIELDS if key in body}
+    data = {key: value for key, value in body.items() if key not in READ_ONLY_FIELDS}
+    try:
+        parsed = ClientBody.model_validate(data)
+    except ValidationError as exc:
+        raise _bad(_describe(exc)) from None
+    fields = {name: getattr(parsed, name) for name in parsed.model_fields_set}
+    if "client_id" in echoed and echoed["client_id"] != fields.get("id", echoed["client_id"]):
+        raise _bad("client_id and id differ")
+    return fields
+
+
+def _describe(exc: Any) -> str:
+    problems = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(part) for part in error.get("loc", ())) or "body"
+        if error.get("type") == "extra_forbidden":
+            problems.append(f"{where}: unknown field")
+        else:
+            problems.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "Invalid client: " + "; ".join(problems)
+
+
+# ---------------------------------------------------------------- unguarded operations
+
+
+def create_client(fields: dict[str, Any]) -> tuple[Client, str | None]:
+    """Validate and store a new client. Returns it and the cleartext secret (None for public
+    clients). Raises BadRequest, or Conflict when the id is taken."""
+    from hydra_lambda import passwords
+    from hydra_lambda.storage import clients as store
+
+    client_id = fields.get("id") or str(uuid.uuid4())
+    validate_client_id(client_id)
+    client = Client(id=client_id)
+    _apply(client, fields)
+    secret = fields.get("client_secret")
+    if client.public:
+        if secret:
+            raise _bad("A public client has no secret; remove client_secret or set public to false")
+        secret = None
+    elif secret:
+        validate_secret(secret)
+        client.secret_hash = passwords.hash_secret(secret, generated=False)
+    else:
+        secret = passwords.generate_secret()
+        client.secret_hash = passwords.hash_secret(secret, generated=True)
+    try:
+        store.create(client.to_record())
+    except store.AlreadyExists:
+        raise Conflict(f"A client with id '{client_id}' already exists") from None
+    return client, secret
+
+
+def update_client(client_id: str, fields: dict[str, Any]) -> tuple[Client, str | None]:
+    """Replace the given fields (absent fields keep their value, ``null`` / empty clears them).
+    A new ``client_secret`` is hashed and returned once."""
+    existing = get_client(client_id)
+    if existing is None:
+        raise NotFound(f"Client '{client_id}' not found")
+    return _update(existing, fields)
+
+
+def _update(existing: Client, fields: dict[str, Any]) -> tuple[Client, str | None]:
+    from hydra_lambda import passwords
+    from hydra_lambda.storage import clients as store
+
+    fields = {key: value for key, value in fields.items() if key != "id"}  # the path names the client
+    updated = Client(**{**existing.__dict__})
+    _apply(updated, fields)
+    secret: str | None = fields.get("client_secret")
+    if updated.public:
+        if secret:
+            raise _bad("A public client has no secret; remove client_secret or set public to false")
+        updated.secret_hash, secret = None, None
+    elif secret:
+        validate_secret(secret)
+        updated.secret_hash = passwords.hash_secret(secret, generated=False)
+    elif not updated.secret_hash:  # turned confidential without a secret: generate one
+        secret = passwords.generate_secret()
+        updated.secret_hash = passwords.hash_secret(secret, generated=True)
+    else:
+        secret = None
+    updated.updated_at = max(_now(), existing.updated_at)
+    if updated.updated_at == existing.updated_at:
+        updated.updated_at = existing.updated_at.replace(microsecond=(existing.updated_at.microsecond + 1) % 10**6)
+    try:
+        store.replace(updated.to_record(), existing.updated_at)
+    except store.Changed:
+        raise Conflict(f"Client '{existing.id}' was changed concurrently; read it again and retry") from None
+    return updated, secret
+
+
+def delete_client(client_id: str) -> bool:
+    """Delete a client and every token issued to it. False if there was no such client."""
+    from hydra_lambda.storage import clients as store
+    from hydra_lambda.storage import tokens
+
+    deleted = store.delete(client_id)
+    tokens.revoke_client(client_id)  # also when absent: a half-finished earlier delete is completed
+    return deleted
+
+
+# ---------------------------------------------------------------- admin routes (warden-guarded)
+
+
+@dataclass
+class Page:
+    clients: list[Client]
+    limit: int
+    offset: int
+    more: bool
+
+    @property
+    def next_offset(self) -> int | None:
+        return self.offset + self.limit if self.more else None
+
+
+def _authorize(authorization: str | None, resource: str, action: str, owner: str | None = None) -> None:
+    from hydra_lambda import warden
+
+    context = {"owner": owner} if owner is not None else None
+    warden.authorize(authorization, scope="hydra.clients", resource=resource, action=action, context=context)
+
+
+def admin_create(authorization: str | None, body: dict[str, Any]) -> tuple[Client, str | None]:
+    fields = parse_body(body)
+    _authorize(authorization, "clients", "create", fields.get("owner") or "")
+    return create_client(fields)
+
+
+def _int_param(name: str, raw: str | None, default: int, maximum: int | None = None) -> int:
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or len(raw) > 9:
+        raise _bad(f"{name} must be a non-negative whole number")
+    value = int(raw)
+    return min(value, maximum) if maximum is not None else value
+
+
+def admin_list(authorization: str | None, limit: str | None, offset: str | None) -> Page:
+    from hydra_lambda.storage import clients as store
+
+    size = _int_param("limit", limit, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
+    start = _int_param("offset", offset, 0)
+    _authorize(authorization, "clients", "get")
+    if size == 0:
+        return Page([], 0, start, False)
+    records, more = store.list_page(size, start)
+    return Page([Client.from_record(r) for r in records], size, start, more)
+
+
+def admin_get(authorization: str | None, client_id: str) -> Client:
+    client = get_client(client_id)
+    # Authorize before answering 404, so callers without access learn nothing about which ids exist.
+    _authorize(authorization, f"clients:{client_id}", "get", client.owner if client else None)
+    if client is None:
+        raise NotFound(f"Client '{client_id}' not found")
+    return client
+
+
+def admin_update(authorization: str | None, client_id: str, body: dict[str, Any]) -> tuple[Client, str | None]:
+    fields = parse_body(body)
+    if fields.get("id") not in (None, client_id):
+        raise _bad("The id in the body differs from the id in the path")
+    existing = get_client(client_id)
+    _authorize(authorization, f"clients:{client_id}", "update", existing.owner if existing else None)
+    if existing is None:
+        raise NotFound(f"Client '{client_id}' not found")
+    return _update(existing, fields)
+
+
+def admin_delete(authorization: str | None, client_id: str) -> None:
+    existing = get_client(client_id)
+    _authorize(authorization, f"clients:{client_id}", "delete", existing.owner if existing else None)
+    if existing is None:
+        raise NotFound(f"Client '{client_id}' not found")
+    delete_client(client_id)

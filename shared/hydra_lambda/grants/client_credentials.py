@@ -1,0 +1,35 @@
+"""The client credentials grant (RFC 6749 section 4.4): a confidential client gets an access token
+for itself. Subject = client id; granted scopes = requested scopes, each allowed by the client's
+``scope``; no refresh token. One DynamoDB write (the token row)."""
+
+from __future__ import annotations
+
+from hydra_lambda import issuance
+from hydra_lambda.clients import Client
+from hydra_lambda.errors import InvalidScope, UnauthorizedClient
+from hydra_lambda.issuance import TokenResponse
+from hydra_lambda.scopes import parse_scope
+from hydra_lambda.storage import tokens as token_store
+
+
+def grant(client: Client, form: dict[str, str]) -> TokenResponse:
+    if client.public:
+        raise UnauthorizedClient("Public clients cannot use the client_credentials grant.")
+    try:
+        requested = parse_scope(form.get("scope"))
+    except ValueError as exc:
+        raise InvalidScope(f"The scope parameter is malformed: {exc}.") from None
+    denied = [scope for scope in requested if not client.allows_scopes([scope])]
+    if denied:
+        raise InvalidScope(f"The client is not allowed to request scope '{denied[0][:80]}'.")
+    lifespan = issuance.access_lifespan()
+    value, row = issuance.mint(
+        "access",
+        client_id=client.id,
+        request_id=issuance.new_request_id(),
+        subject=client.id,
+        scopes=requested,
+        lifespan=lifespan,
+    )
+    token_store.put(row)
+    return TokenResponse(access_token=value, expires_in=lifespan, scope=requested)

@@ -1,0 +1,1 @@
+"""Wire models (pydantic v2): request and response bodies, field names as in the API reference."""

@@ -1,0 +1,88 @@
+"""Client rows. Ids are unique by a conditional put; updates are guarded by ``updated_at`` so two
+concurrent updates cannot silently overwrite each other; listing goes through the ``by_listing``
+index (one partition, sorted by id: a stable order)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pynamodb.exceptions import DeleteError, PutError
+
+from hydra_lambda.storage.tables import ClientRecord, ensure_bound
+from hydra_lambda.storage.tokens import _is_condition_failure, _unwrap
+
+LISTING = "client"
+
+
+class AlreadyExists(Exception):
+    """A client with that id exists."""
+
+
+class Changed(Exception):
+    """The client was changed or deleted since it was read."""
+
+
+@ensure_bound
+def get(client_id: str) -> ClientRecord | None:
+    try:
+        return ClientRecord.get(client_id, consistent_read=True)
+    except ClientRecord.DoesNotExist:
+        return None
+
+
+@ensure_bound
+def create(record: ClientRecord) -> None:
+    record.listing = LISTING
+    try:
+        record.save(condition=ClientRecord.id.does_not_exist())
+    except PutError as exc:
+        if _is_condition_failure(exc):
+            raise AlreadyExists(record.id) from exc
+        raise _unwrap(exc) from exc
+
+
+@ensure_bound
+def replace(record: ClientRecord, expected_updated_at: datetime) -> None:
+    """Overwrite a client that still carries ``expected_updated_at``; raise Changed otherwise."""
+    record.listing = LISTING
+    try:
+        record.save(condition=ClientRecord.id.exists() & (ClientRecord.updated_at == expected_updated_at))
+    except PutError as exc:
+        if _is_condition_failure(exc):
+            raise Changed(record.id) from exc
+        raise _unwrap(exc) from exc
+
+
+@ensure_bound
+def delete(client_id: str) -> bool:
+    """Delete a client; False if there was none."""
+    try:
+        ClientRecord(client_id).delete(condition=ClientRecord.id.exists())
+    except DeleteError as exc:
+        if _is_condition_failure(exc):
+            return False
+        raise _unwrap(exc) from exc
+    return True
+
+
+@ensure_bound
+def list_page(limit: int, offset: int) -> tuple[list[ClientRecord], bool]:
+    """Clients ``offset`` to ``offset + limit`` in id order, and whether more follow."""
+    out: list[ClientRecord] = []
+    skipped = 0
+    for record in ClientRecord.by_listing.query(LISTING, page_size=min(offset + limit + 1, 1000)):
+        if skipped < offset:
+            skipped += 1
+            continue
+        if len(out) == limit:
+            return out, True
+        out.append(record)
+    return out, False
+
+
+@ensure_bound
+def any_exists() -> bool:
+    """Whether at least one client exists (a strongly consistent read of at most one item)."""
+    for _ in ClientRecord.scan(limit=1, consistent_read=True, page_size=1):
+        return True
+    return False
