@@ -18,6 +18,9 @@ def _parser() -> argparse.ArgumentParser:
     from hydra_lambda.keys.rotation import add_parser as add_keys_parser
 
     add_keys_parser(sub)
+    from hydra_lambda.admin_cli import add_parsers as add_admin_parsers
+
+    add_admin_parsers(sub)
     return parser
 
 
@@ -36,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         from hydra_lambda.keys.rotation import run as run_keys
 
         return run_keys(args)
+    if args.command in ("policies", "clients"):
+        from hydra_lambda import admin_cli
+
+        return admin_cli.run_policies(args) if args.command == "policies" else admin_cli.run_clients(args)
     return 2
 
 

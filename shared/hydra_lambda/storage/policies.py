@@ -54,12 +54,12 @@ def invalidate() -> None:
 
 
 @ensure_bound
-def all_policies() -> list[Policy]:
-    """Every policy, from this container's cache when it is fresh (sorted by id)."""
+def all_policies(*, fresh: bool = False) -> list[Policy]:
+    """Every policy, from this container's cache when it is recent enough (sorted by id)."""
     global _cache
     found = _cache
     now = clock.now()
-    if found is not None and now - found[0] < get_settings().policy_cache_seconds:
+    if not fresh and found is not None and 0 <= now - found[0] < get_settings().policy_cache_seconds:
         return found[1]
     policies = sorted((_from_record(r) for r in PolicyRecord.scan(consistent_read=True)), key=lambda p: p.id)
     with _lock:
