@@ -69,6 +69,9 @@ class Settings:
 
     issuer: str = "http://127.0.0.1:4444"
     consent_url: str = "http://127.0.0.1:3000/consent"
+    # Local server only: the example consent app's port and its demo users ("user:password,...").
+    consent_app_port: int = 3000
+    consent_app_users: str = "alice:alice-password,bob:bob-password"
     # SYSTEM_SECRET (comma-separated: the first signs, all verify) or SYSTEM_SECRET_ARN on AWS.
     system_secret: tuple[str, ...] = ()
     system_secret_arn: str = ""
@@ -108,9 +111,13 @@ class Settings:
         if mode not in {"kms", "envelope"}:
             raise ConfigError(f"SIGNING_MODE must be kms or envelope, got {mode!r}")
         prefix = (env.get("RESOURCE_NAME_PREFIX") or cls.resource_name_prefix).removesuffix(":")
+        consent_app_port = _int(env, "CONSENT_APP_PORT", cls.consent_app_port)
         return cls(
             issuer=issuer,
-            consent_url=env.get("CONSENT_URL") or cls.consent_url,
+            # Unset, it is the example consent app's local address (hydra-lambda serve starts that app).
+            consent_url=env.get("CONSENT_URL") or f"http://127.0.0.1:{consent_app_port}/consent",
+            consent_app_port=consent_app_port,
+            consent_app_users=env.get("CONSENT_APP_USERS") or cls.consent_app_users,
             system_secret=_list(env, "SYSTEM_SECRET"),
             system_secret_arn=env.get("SYSTEM_SECRET_ARN", ""),
             force_root_client_credentials=env.get("FORCE_ROOT_CLIENT_CREDENTIALS", ""),

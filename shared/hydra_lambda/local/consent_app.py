@@ -42,6 +42,9 @@ MAX_FORM_BYTES = 16 * 1024
 MAX_ID_LENGTH = 128
 # How long a rendered form stays valid (the consent request itself lives CHALLENGE_TOKEN_LIFESPAN).
 FORM_LIFETIME = 900
+STARTUP_WAIT = 20.0
+APP_CLIENT_ID = "hydra-lambda-consent-app"
+APP_POLICY_ID = "hydra-lambda-consent-app"
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     # No form-action: the answer is a redirect chain through the API to the client's redirect URI,
@@ -143,6 +146,7 @@ class AdminApi:
     client_id: str
     client_secret: str
     timeout: float = 10.0
+    scope: str = CONSENT_SCOPE
     _token: str = field(default="", repr=False)
     _refresh_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -170,7 +174,7 @@ class AdminApi:
             "Content-Type": "application/x-www-form-urlencoded",
             "Accept": "application/json",
         }
-        body = f"grant_type=client_credentials&scope={quote(CONSENT_SCOPE)}".encode()
+        body = f"grant_type=client_credentials&scope={quote(self.scope)}".encode()
         status, data = self._send("POST", "/oauth2/token", body, headers)
         if status != 200 or not isinstance(data, dict) or not data.get("access_token"):
             raise ApiError(502, f"The consent app could not get an access token (HTTP {status}).")
@@ -188,6 +192,10 @@ class AdminApi:
 
     def reject(self, consent_id: str, reason: str) -> None:
         self._admin("PATCH", f"/oauth2/consent/requests/{quote(consent_id, safe='')}/reject", {"reason": reason})
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        """Any admin call with the Bearer token; ApiError unless 2xx."""
+        return self._admin(method, path, body)
 
     def _admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         raw = json.dumps(body).encode() if body is not None else None
@@ -265,19 +273,18 @@ def _scope_list(requested: list[str], checked: set[str] | None) -> str:
 def consent_page(
     request: ConsentRequest,
     csrf: str,
-    users: dict[str, DemoUser],
+    hint: str = "",
     *,
     username: str = "",
     checked: set[str] | None = None,
     alert: str = "",
 ) -> str:
-    demo = next(iter(users.values()))
     body = _template("consent.html").substitute(
         client_id=html.escape(request.client_id),
         consent=html.escape(request.id),
         csrf=html.escape(csrf),
         username=html.escape(username),
-        users_hint=html.escape(f"Demo account: {demo.username} / {demo.password}"),
+        users_hint=html.escape(hint),
         scopes=_scope_list(request.requested_scopes, checked),
         expires_at=html.escape(request.expires_at or "(unknown)"),
         alert=f'<p class="alert" role="alert">{html.escape(alert)}</p>' if alert else "",
@@ -319,7 +326,14 @@ class ConsentApp(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.api = api
         self.users = users
+        # The built-in demo accounts are shown on the page; accounts you configure are not.
+        default = parse_users(DEFAULT_USERS)
+        shown = ", ".join(f"{u.username} / {u.password}" for u in default.values())
+        self.hint = f"Demo accounts: {shown}" if users == default else ""
         self.csrf_key = secrets.token_bytes(32)
+        # Set once the app has credentials (inside ``hydra-lambda serve`` they are made after binding).
+        self.ready = threading.Event()
+        self.unavailable = ""
 
     @property
     def url(self) -> str:
@@ -361,6 +375,9 @@ class _Handler(BaseHTTPRequestHandler):
     # -- plumbing
     def _guard(self, handler: Any) -> None:
         try:
+            if not self.server.ready.wait(STARTUP_WAIT) or self.server.unavailable:
+                raise _Response(503, message_page(
+                    "Consent app unavailable", self.server.unavailable or "It is still starting. Try again."))
             handler()
         except _Response as page:
             self._reply(page.status, page.body, page.cookies)
@@ -429,7 +446,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _render(self, request: ConsentRequest, status: int = 200, **kwargs: Any) -> None:
         token = secrets.token_urlsafe(32)
         csrf = _csrf_field(self.server.csrf_key, token, request.id)
-        page = consent_page(request, csrf, self.server.users, **kwargs)
+        page = consent_page(request, csrf, self.server.hint, **kwargs)
         raise _Response(status, page, [self._cookie(_cookie_name(request.id), token, FORM_LIFETIME)])
 
     def _form(self) -> dict[str, list[str]]:
@@ -519,9 +536,12 @@ def _api_failure(exc: ApiError) -> tuple[int, str]:
 # Starting it
 
 
-def start(host: str, port: int, api: AdminApi, users: dict[str, DemoUser]) -> ConsentApp:
-    """Bind and serve in a background (daemon) thread; raises OSError when the port is taken."""
+def start(host: str, port: int, api: AdminApi, users: dict[str, DemoUser], ready: bool = True) -> ConsentApp:
+    """Bind and serve in a background (daemon) thread; raises OSError when the port is taken.
+    With ``ready=False`` requests wait until ``app.ready`` is set (credentials still being made)."""
     app = ConsentApp((host, port), api, users)
+    if ready:
+        app.ready.set()
     threading.Thread(target=app.serve_forever, name="consent-app", daemon=True).start()
     return app
 
@@ -529,6 +549,7 @@ def start(host: str, port: int, api: AdminApi, users: dict[str, DemoUser]) -> Co
 def run(host: str, port: int, api: AdminApi, users: dict[str, DemoUser]) -> int:
     """Serve in the foreground until Ctrl-C (``hydra-lambda consent-app``)."""
     app = ConsentApp((host, port), api, users)
+    app.ready.set()
     print(f"consent app listening on {app.url}/consent (API {api.base_url})", flush=True)
     try:
         app.serve_forever()
@@ -537,3 +558,91 @@ def run(host: str, port: int, api: AdminApi, users: dict[str, DemoUser]) -> int:
     finally:
         app.server_close()
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Inside ``hydra-lambda serve``: the app gets its own client, made with the root client's token
+
+
+def is_local_default(consent_url: str, port: int) -> bool:
+    """Is CONSENT_URL this app's own local address (so ``serve`` should run the app)?"""
+    parts = urlsplit(consent_url)
+    return (parts.scheme, parts.hostname, parts.port, parts.path.rstrip("/")) in {
+        ("http", "127.0.0.1", port, "/consent"),
+        ("http", "localhost", port, "/consent"),
+    }
+
+
+def provision_client(api_url: str, root: tuple[str, str], client_id: str = APP_CLIENT_ID) -> tuple[str, str]:
+    """(Re)create the app's client with ``POST /clients`` as an operator would, and return its
+    credentials: client_credentials only, scope ``hydra.consent``, a server-generated secret."""
+    admin = AdminApi(api_url, *root, scope="hydra.clients")
+    body = {
+        "id": client_id,
+        "client_name": "hydra-lambda example consent app",
+        "grant_types": ["client_credentials"],
+        "response_types": ["token"],
+        "scope": CONSENT_SCOPE,
+    }
+    try:
+        _, created = admin.call("POST", "/clients", body)
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        # Left from an earlier run on persistent tables: its secret is unknown, so make it anew.
+        admin.call("DELETE", f"/clients/{quote(client_id, safe='')}")
+        _, created = admin.call("POST", "/clients", body)
+    if not isinstance(created, dict) or not created.get("client_secret"):
+        raise ApiError(502, "POST /clients returned no client_secret")
+    return client_id, str(created["client_secret"])
+
+
+def allow_consent_requests(client_id: str) -> None:
+    """The Ladon policy that lets the app get, accept and reject consent requests (written straight to
+    the policies table: the local server owns it)."""
+    from hydra_lambda.config import get_settings
+    from hydra_lambda.policies import Policy
+    from hydra_lambda.storage import policies as policy_store
+
+    prefix = get_settings().resource_name_prefix
+    policy_store.put(Policy(
+        id=APP_POLICY_ID,
+        description="Lets the example consent app read and answer consent requests.",
+        subjects=[client_id],
+        resources=[f"{prefix}:oauth2:consent:requests:<.*>"],
+        actions=["get", "accept", "reject"],
+        effect="allow",
+    ))
+
+
+def start_for_serve(
+    api_url: str, consent_url: str, port: int, users_text: str, root: tuple[str, str] | None
+) -> tuple[ConsentApp | None, str]:
+    """Start the app for ``hydra-lambda serve`` when CONSENT_URL is its local default. Returns the app
+    (or None) and one line for the console. Never raises: the API runs regardless."""
+    if not is_local_default(consent_url, port):
+        return None, f"  consent app: not started (CONSENT_URL is {consent_url})"
+    if root is None:
+        return None, ("  consent app: not started (the root client's secret is unknown: set "
+                      "FORCE_ROOT_CLIENT_CREDENTIALS, or run `hydra-lambda consent-app` with a client of your own)")
+    try:
+        users = parse_users(users_text)
+        api = AdminApi(api_url, "", "")
+        app = start(urlsplit(consent_url).hostname or "127.0.0.1", port, api, users, ready=False)
+    except (ValueError, OSError) as exc:
+        reason = "port in use" if isinstance(exc, OSError) else str(exc)
+        return None, f"  consent app: not started on port {port} ({reason}; set CONSENT_APP_PORT)"
+
+    def provision() -> None:
+        try:
+            api.client_id, api.client_secret = provision_client(api_url, root)
+            allow_consent_requests(api.client_id)
+        except Exception as exc:  # the API keeps running; the app explains itself on every page
+            log.warning("consent app: could not create its client: %s", exc)
+            app.unavailable = "The consent app could not create its API client; see the server log."
+            print(f"hydra-lambda: consent app could not create its client ({exc})", flush=True)
+        finally:
+            app.ready.set()
+
+    threading.Thread(target=provision, name="consent-app-provision", daemon=True).start()
+    return app, f"  consent app: {consent_url} ({len(users)} demo users; CONSENT_APP_USERS sets them)"
