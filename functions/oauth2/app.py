@@ -8,7 +8,7 @@ from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import parse_urlencoded
 from hydra_lambda.http.responses import json_response
 
-app = HydraResolver(oauth_paths=("/oauth2/token", "/oauth2/revoke", "/oauth2/introspect"))
+app = HydraResolver(oauth_paths=("/oauth2/token", "/oauth2/revoke", "/oauth2/introspect", "/userinfo"))
 
 
 def _authorization() -> str | None:
@@ -24,6 +24,27 @@ def token():
     from hydra_lambda import token_endpoint
 
     return json_response(200, token_endpoint.handle(_authorization(), _form()).body(), no_store=True)
+
+
+@app.route("/oauth2/auth", method=["GET", "POST"])
+def authorize():
+    from hydra_lambda import authorize as authorize_endpoint
+
+    event = app.current_event
+    body = event.decoded_body if event.request_context.http.method == "POST" else None
+    return authorize_endpoint.handle(event.request_context.http.method, event.raw_query_string, body,
+                                     event.resolved_cookies_field)
+
+
+@app.route("/userinfo", method=["GET", "POST"])
+def userinfo():
+    from hydra_lambda import userinfo as userinfo_endpoint
+
+    event = app.current_event
+    form_token = None
+    if event.request_context.http.method == "POST" and not event.headers.get("authorization"):
+        form_token = parse_urlencoded(event.decoded_body).get("access_token")
+    return json_response(200, userinfo_endpoint.claims(_authorization(), form_token), no_store=True)
 
 
 _entry = lambda_entry(app)

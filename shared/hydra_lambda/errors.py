@@ -110,6 +110,15 @@ class AccessDenied(OAuth2Error):
     default_description = "The resource owner or authorization server denied the request."
 
 
+class LoginRequired(OAuth2Error):
+    """OpenID Connect Core 3.1.2.6: ``prompt=none`` but the user must interact (we keep no login
+    session of our own: the consent app always does)."""
+
+    status = 400
+    error = "login_required"
+    default_description = "The user must log in; prompt=none cannot be honoured."
+
+
 class InvalidToken(OAuth2Error):
     """RFC 6750 section 3.1: a bearer token that is missing, expired, revoked or malformed."""
 

@@ -186,15 +186,23 @@ def _unwrap(exc: Exception) -> Exception:
     return cause if isinstance(cause, Exception) else exc
 
 
-def transact(*, saves: Iterable[Model] = (), updates: Iterable[tuple[Model, list[Any], Any]] = ()) -> None:
-    """One DynamoDB transaction of conditional saves and updates. Raises AlreadyUsed if a condition
-    failed (a single-use row was consumed concurrently), nothing is written in that case."""
+def transact(
+    *,
+    saves: Iterable[Model] = (),
+    updates: Iterable[tuple[Model, list[Any], Any]] = (),
+    deletes: Iterable[Model] = (),
+) -> None:
+    """One DynamoDB transaction of conditional saves and updates (and unconditional deletes, e.g. the
+    access token a refresh replaces). Raises AlreadyUsed if a condition failed (a single-use row was
+    consumed concurrently), nothing is written in that case."""
     try:
         with TransactWrite(connection=TokenRecord._get_connection().connection) as tx:  # type: ignore[attr-defined]
             for model, actions, condition in updates:
                 tx.update(model, actions=actions, condition=condition)
             for model in saves:
                 tx.save(model)
+            for model in deletes:
+                tx.delete(model)
     except TransactWriteError as exc:
         if _is_condition_failure(exc):
             raise AlreadyUsed("transaction condition failed") from exc

@@ -1,0 +1,161 @@
+"""Consent requests: created by the first leg of ``/oauth2/auth``, read and answered by the
+operator's consent app through the admin API, redeemed by the second leg.
+
+Answers are validated (decisions.md): one answer per request (a second is 409), an expired request
+cannot be answered (410), ``subject`` is required and every granted scope must be allowed by the
+client's ``scope``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from hydra_lambda import clock
+from hydra_lambda.config import get_settings
+from hydra_lambda.errors import BadRequest, Conflict, Gone, NotFound
+from hydra_lambda.storage import consent as store
+from hydra_lambda.storage.consent import Consent
+
+SCOPE = "hydra.consent"
+MAX_REASON = 1000
+
+
+def hash_csrf(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def csrf_matches(value: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_csrf(value).encode(), stored_hash.encode())
+
+
+def create(*, client_id: str, requested_scopes: list[str], request: dict[str, Any],
+           base_redirect: str) -> tuple[Consent, str]:
+    """Store a pending consent request; returns it and the CSRF value (only its hash is stored)."""
+    consent_id = uuid.uuid4().hex
+    csrf = secrets.token_urlsafe(32)
+    now = clock.now_int()
+    sep = "&" if "?" in base_redirect else "?"
+    consent = Consent(
+        id=consent_id,
+        client_id=client_id,
+        requested_scopes=list(requested_scopes),
+        redirect_url=f"{base_redirect}{sep}consent={consent_id}&consent_csrf={csrf}",
+        csrf_hash=hash_csrf(csrf),
+        expires_at=now + get_settings().challenge_token_lifespan,
+        request=request,
+        created_at=now,
+    )
+    store.create(consent)
+    return consent, csrf
+
+
+def _rfc3339(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _authorize(authorization: str | None, consent_id: str, action: str) -> None:
+    from hydra_lambda import warden
+
+    warden.authorize(authorization, scope=SCOPE, resource=f"oauth2:consent:requests:{consent_id}", action=action)
+
+
+def _load(consent_id: str) -> Consent:
+    found = store.get(consent_id)
+    if found is None:
+        raise NotFound(f"The consent request '{consent_id[:64]}' does not exist.")
+    return found
+
+
+def get_request(authorization: str | None, consent_id: str) -> dict[str, Any]:
+    """``GET /oauth2/consent/requests/{id}`` (warden first, then the lookup, as classic)."""
+    from hydra_lambda.models.consent import OAuth2ConsentRequest
+
+    _authorize(authorization, consent_id, "get")
+    found = _load(consent_id)
+    if found.expired:
+        raise Gone("The consent request has expired; the user must start the authorization again.")
+    return OAuth2ConsentRequest(
+        id=found.id,
+        requestedScopes=found.requested_scopes,
+        clientId=found.client_id,
+        expiresAt=_rfc3339(found.expires_at),
+        redirectUrl=found.redirect_url,
+    ).model_dump()
+
+
+def _explain_failed_answer(consent_id: str) -> Exception:
+    """After a failed conditional write: why (re-read; the write is what decided)."""
+    found = store.get(consent_id)
+    if found is None:
+        return NotFound(f"The consent request '{consent_id[:64]}' does not exist.")
+    if found.state != store.PENDING:
+        return Conflict("The consent request was already answered.")
+    return Gone("The consent request has expired; the user must start the authorization again.")
+
+
+def accept(authorization: str | None, consent_id: str, body: dict[str, Any]) -> None:
+    from pydantic import ValidationError
+
+    from hydra_lambda.clients import get_client
+    from hydra_lambda.models.consent import ConsentRequestAcceptance
+
+    _authorize(authorization, consent_id, "accept")
+    try:
+        answer = ConsentRequestAcceptance.model_validate(body)
+    except ValidationError as exc:
+        raise BadRequest(f"The acceptance is invalid: {_first_error(exc)}") from None
+    found = _check_answerable(consent_id)
+    subject = answer.subject or ""
+    if not subject.strip():
+        raise BadRequest("subject is required: it identifies the user who consented.")
+    if len(subject) > 255:
+        raise BadRequest("subject must be at most 255 characters.")
+    granted = list(dict.fromkeys(answer.grantScopes or []))
+    client = get_client(found.client_id)
+    if client is None:
+        raise Gone("The client of this consent request no longer exists.")
+    denied = [scope for scope in granted if not client.allows_scopes([scope])]
+    if denied:
+        raise BadRequest(f"The client is not allowed the scope '{denied[0][:80]}'.")
+    try:
+        store.accept(consent_id, subject=subject, grant_scopes=granted,
+                     access_token_extra=answer.accessTokenExtra or {}, id_token_extra=answer.idTokenExtra or {})
+    except store.ConditionFailed:
+        raise _explain_failed_answer(consent_id) from None
+
+
+def reject(authorization: str | None, consent_id: str, body: dict[str, Any]) -> None:
+    from pydantic import ValidationError
+
+    from hydra_lambda.models.consent import ConsentRequestRejection
+
+    _authorize(authorization, consent_id, "reject")
+    try:
+        answer = ConsentRequestRejection.model_validate(body)
+    except ValidationError as exc:
+        raise BadRequest(f"The rejection is invalid: {_first_error(exc)}") from None
+    _check_answerable(consent_id)
+    try:
+        store.reject(consent_id, (answer.reason or "")[:MAX_REASON])
+    except store.ConditionFailed:
+        raise _explain_failed_answer(consent_id) from None
+
+
+def _check_answerable(consent_id: str) -> Consent:
+    found = _load(consent_id)
+    if found.state != store.PENDING:
+        raise Conflict("The consent request was already answered.")
+    if found.expired:
+        raise Gone("The consent request has expired; the user must start the authorization again.")
+    return found
+
+
+def _first_error(exc: Any) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error.get("loc", ())) or "body"
+    return f"{where}: {error.get('msg', 'invalid')}"

@@ -1,0 +1,81 @@
+"""The refresh token grant (RFC 6749 section 6) with rotation and reuse detection (RFC 9700 4.14).
+
+Every use rotates: ONE DynamoDB transaction consumes the old refresh token (a condition on
+``used_at``), deletes the access token issued with it and writes the new pair. The new tokens keep
+the grant's ``request_id``, subject, scopes and extras. Presenting a rotated refresh token again
+revokes the whole grant, unless it comes within ``REFRESH_TOKEN_GRACE_PERIOD`` seconds of the
+rotation (concurrent refreshes of one client), which then get a fresh pair of the same grant.
+"""
+
+from __future__ import annotations
+
+from hydra_lambda import clock, id_tokens, scopes, tokens
+from hydra_lambda.clients import Client
+from hydra_lambda.config import get_settings
+from hydra_lambda.errors import InvalidGrant, InvalidRequest, InvalidScope
+from hydra_lambda.grants.authorization_code import issue_tokens
+from hydra_lambda.issuance import TokenResponse
+from hydra_lambda.storage import tokens as token_store
+from hydra_lambda.storage.tables import TokenRecord
+
+
+def _load(value: str) -> token_store.Token:
+    signature = tokens.signature_of(value, "refresh")
+    row = token_store.get(signature, "refresh", include_used=True) if signature else None
+    if row is None:
+        raise InvalidGrant("The refresh token is invalid, expired or revoked.")
+    return row
+
+
+def _check_scope(form: dict[str, str], row: token_store.Token) -> None:
+    """RFC 6749 section 6: a ``scope`` sent must not exceed the grant; the grant's scopes are kept."""
+    try:
+        requested = scopes.parse_scope(form.get("scope"))
+    except ValueError as exc:
+        raise InvalidScope(f"The scope parameter is malformed: {exc}.") from None
+    extra = [scope for scope in requested if scope not in row.scopes]
+    if extra:
+        raise InvalidScope(f"The scope '{extra[0][:80]}' was not granted to this refresh token.")
+
+
+def _in_grace(row: token_store.Token) -> bool:
+    grace = get_settings().refresh_token_grace_period
+    return row.used_at is not None and clock.now_int() - row.used_at < grace
+
+
+def _reused(client: Client, row: token_store.Token) -> TokenResponse:
+    if _in_grace(row):
+        response, rows = issue_tokens(client, row, id_tokens.identity_of(row.subject, row.session),
+                                      include_nonce=False)
+        token_store.put_many(rows)
+        return response
+    token_store.revoke_request(row.request_id)
+    raise InvalidGrant("The refresh token was already used; every token of this grant is revoked.")
+
+
+def grant(client: Client, form: dict[str, str]) -> TokenResponse:
+    value = form.get("refresh_token", "")
+    if not value:
+        raise InvalidRequest("The refresh_token parameter is missing.")
+    row = _load(value)
+    if row.client_id != client.id:
+        raise InvalidGrant("The refresh token was issued to another client.")
+    if row.used_at is not None:
+        return _reused(client, row)
+    _check_scope(form, row)
+    identity = id_tokens.identity_of(row.subject, row.session)
+    response, rows = issue_tokens(client, row, identity, include_nonce=False)
+    now = clock.now_int()
+    old_access = row.session.get("access_signature")
+    try:
+        token_store.transact(
+            saves=[r.to_record() for r in rows],
+            updates=[(row.to_record(), [TokenRecord.used_at.set(now)], token_store.consume_condition(now))],
+            deletes=[TokenRecord(old_access)] if old_access else [],
+        )
+    except token_store.AlreadyUsed:
+        again = token_store.get(row.signature, "refresh", include_used=True)
+        if again is None:
+            raise InvalidGrant("The refresh token is invalid, expired or revoked.") from None
+        return _reused(client, again)
+    return response

@@ -1,0 +1,106 @@
+"""OpenID Connect ID tokens (Core 1.0 section 2): claims, at_hash / c_hash, signing by ``keys``."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra_lambda import clock
+from hydra_lambda.config import get_settings
+
+# Claims the server sets; idTokenExtra may not override them.
+STANDARD_CLAIMS = frozenset(
+    {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "c_hash",
+     "s_hash", "nbf", "jti", "rat"}
+)
+_HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
+
+
+@dataclass
+class IdentityContext:
+    """What the consent gave about the user, carried in every token row of the grant."""
+
+    subject: str
+    auth_time: int
+    nonce: str = ""
+    acr: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def half_hash(value: str, algorithm: str) -> str:
+    """at_hash / c_hash: the left half of the hash of the ASCII value, with the hash the JWS alg
+    uses (SHA-256 for RS256/ES256), base64url without padding."""
+    digest = _HASHES.get(algorithm[-3:], hashlib.sha256)(value.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
+
+
+def claims(
+    identity: IdentityContext,
+    *,
+    client_id: str,
+    access_token: str | None = None,
+    code: str | None = None,
+    include_nonce: bool = True,
+    algorithm: str = "RS256",
+) -> dict[str, Any]:
+    now = clock.now_int()
+    out: dict[str, Any] = {key: value for key, value in identity.extra.items() if key not in STANDARD_CLAIMS}
+    out.update(
+        {
+            "iss": get_settings().issuer,
+            "sub": identity.subject,
+            "aud": client_id,
+            "exp": now + get_settings().id_token_lifespan,
+            "iat": now,
+            "auth_time": identity.auth_time,
+            "rat": identity.auth_time,
+        }
+    )
+    if identity.nonce and include_nonce:
+        out["nonce"] = identity.nonce
+    if identity.acr:
+        out["acr"] = identity.acr
+    if access_token:
+        out["at_hash"] = half_hash(access_token, algorithm)
+    if code:
+        out["c_hash"] = half_hash(code, algorithm)
+    return out
+
+
+def issue(
+    identity: IdentityContext,
+    *,
+    client_id: str,
+    access_token: str | None = None,
+    code: str | None = None,
+    include_nonce: bool = True,
+) -> str:
+    """A signed ID token (compact JWS) for ``client_id``."""
+    from hydra_lambda import keys
+
+    algorithm = keys.signing_algorithm()
+    return keys.sign(
+        claims(identity, client_id=client_id, access_token=access_token, code=code,
+               include_nonce=include_nonce, algorithm=algorithm)
+    )
+
+
+def session_of(identity: IdentityContext, **more: Any) -> dict[str, Any]:
+    """The ``session`` stored on every token row of a grant (codes add their authorize-request data)."""
+    return {"auth_time": identity.auth_time, "nonce": identity.nonce, "acr": identity.acr,
+            "id_token_extra": dict(identity.extra), **more}
+
+
+def identity_of(subject: str, session: dict[str, Any]) -> IdentityContext | None:
+    """The user behind a token row; None for tokens without a user (client_credentials)."""
+    if "auth_time" not in session:
+        return None
+    return IdentityContext(
+        subject=subject,
+        auth_time=int(session.get("auth_time") or 0),
+        nonce=str(session.get("nonce") or ""),
+        acr=str(session.get("acr") or ""),
+        extra=dict(session.get("id_token_extra") or {}),
+    )

@@ -1,0 +1,152 @@
+"""Consent requests: stored by the first leg of ``/oauth2/auth``, answered once by the consent app,
+consumed once by the second leg. Every state change is a conditional write, so of two racing answers
+(or two racing redemptions) exactly one wins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.exceptions import PutError, UpdateError
+
+from hydra_lambda import clock
+from hydra_lambda.storage.tables import ConsentRecord, ensure_bound, flush_shard
+
+PENDING, ACCEPTED, REJECTED, USED = "pending", "accepted", "rejected", "used"
+
+
+class ConditionFailed(Exception):
+    """The row was not in the state the write required (answered, used, expired or gone)."""
+
+
+@dataclass
+class Consent:
+    id: str
+    client_id: str
+    requested_scopes: list[str]
+    redirect_url: str
+    csrf_hash: str
+    expires_at: int
+    request: dict[str, Any] = field(default_factory=dict)
+    state: str = PENDING
+    subject: str = ""
+    grant_scopes: list[str] = field(default_factory=list)
+    access_token_extra: dict[str, Any] = field(default_factory=dict)
+    id_token_extra: dict[str, Any] = field(default_factory=dict)
+    deny_reason: str = ""
+    created_at: int = 0
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at <= clock.now()
+
+    def to_record(self) -> ConsentRecord:
+        return ConsentRecord(
+            self.id,
+            client_id=self.client_id,
+            requested_scopes=list(self.requested_scopes),
+            redirect_url=self.redirect_url,
+            csrf_hash=self.csrf_hash,
+            request=dict(self.request),
+            state=self.state,
+            subject=self.subject,
+            grant_scopes=list(self.grant_scopes),
+            access_token_extra=dict(self.access_token_extra),
+            id_token_extra=dict(self.id_token_extra),
+            deny_reason=self.deny_reason,
+            created_at=self.created_at or clock.now_int(),
+            expires_at=self.expires_at,
+            ttl=datetime.fromtimestamp(self.expires_at, UTC),
+            flush_shard=flush_shard("consent", self.id),
+        )
+
+    @classmethod
+    def from_record(cls, record: ConsentRecord) -> Consent:
+        return cls(
+            id=record.id,
+            client_id=record.client_id,
+            requested_scopes=list(record.requested_scopes or []),
+            redirect_url=record.redirect_url,
+            csrf_hash=record.csrf_hash,
+            expires_at=int(record.expires_at),
+            request=dict(record.request or {}),
+            state=record.state,
+            subject=record.subject or "",
+            grant_scopes=list(record.grant_scopes or []),
+            access_token_extra=dict(record.access_token_extra or {}),
+            id_token_extra=dict(record.id_token_extra or {}),
+            deny_reason=record.deny_reason or "",
+            created_at=int(record.created_at),
+        )
+
+
+@ensure_bound
+def create(consent: Consent) -> None:
+    try:
+        consent.to_record().save(condition=ConsentRecord.id.does_not_exist())
+    except PutError as exc:
+        raise _unwrap(exc) from exc
+
+
+@ensure_bound
+def get(consent_id: str) -> Consent | None:
+    """The stored request, expired or not (callers tell "expired" from "unknown"); None if absent."""
+    if not consent_id or len(consent_id) > 128:
+        return None
+    try:
+        return Consent.from_record(ConsentRecord.get(consent_id, consistent_read=True))
+    except ConsentRecord.DoesNotExist:
+        return None
+
+
+@ensure_bound
+def accept(
+    consent_id: str,
+    *,
+    subject: str,
+    grant_scopes: list[str],
+    access_token_extra: dict[str, Any],
+    id_token_extra: dict[str, Any],
+) -> None:
+    """Record an acceptance, only if the request is still pending and unexpired."""
+    _transition(
+        consent_id,
+        PENDING,
+        [
+            ConsentRecord.state.set(ACCEPTED),
+            ConsentRecord.subject.set(subject),
+            ConsentRecord.grant_scopes.set(grant_scopes),
+            ConsentRecord.access_token_extra.set(access_token_extra),
+            ConsentRecord.id_token_extra.set(id_token_extra),
+        ],
+    )
+
+
+@ensure_bound
+def reject(consent_id: str, reason: str) -> None:
+    _transition(consent_id, PENDING, [ConsentRecord.state.set(REJECTED), ConsentRecord.deny_reason.set(reason)])
+
+
+@ensure_bound
+def consume(consent_id: str, expected_state: str) -> None:
+    """Mark an answered request used; exactly one caller succeeds."""
+    _transition(consent_id, expected_state, [ConsentRecord.state.set(USED)])
+
+
+def _transition(consent_id: str, expected_state: str, actions: list[Any]) -> None:
+    now = clock.now_int()
+    condition = (
+        ConsentRecord.id.exists() & (ConsentRecord.state == expected_state) & (ConsentRecord.expires_at > now)
+    )
+    try:
+        ConsentRecord(consent_id).update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            raise ConditionFailed(consent_id) from exc
+        raise _unwrap(exc) from exc
+
+
+def _unwrap(exc: Exception) -> Exception:
+    cause = getattr(exc, "cause", None)
+    return cause if isinstance(cause, Exception) else exc

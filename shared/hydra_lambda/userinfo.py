@@ -1,0 +1,34 @@
+"""``/userinfo`` (OpenID Connect Core 5.3): the claims about the user behind an access token.
+
+Returns ``sub`` plus the ``idTokenExtra`` claims of the grant (and ``acr`` when set); standard claims
+win over extras. A token without a user (client_credentials) is refused with 401 ``invalid_token``:
+there is nobody to describe (classic Hydra answered ``{"sub":""}``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra_lambda import id_tokens, tokens
+from hydra_lambda.errors import InvalidToken
+from hydra_lambda.http.forms import bearer_token
+
+
+def claims(authorization: str | None, form_token: str | None = None) -> dict[str, Any]:
+    value = bearer_token(authorization) or form_token
+    if not value:
+        raise InvalidToken("No access token: send it as a Bearer token.")
+    signature = tokens.signature_of(value, "access")
+    from hydra_lambda.storage import tokens as token_store
+
+    row = token_store.get(signature, "access") if signature else None
+    if row is None:
+        raise InvalidToken()
+    identity = id_tokens.identity_of(row.subject, row.session)
+    if identity is None or not identity.subject:
+        raise InvalidToken("The access token was not issued for a user (client_credentials).")
+    out: dict[str, Any] = {k: v for k, v in identity.extra.items() if k not in id_tokens.STANDARD_CLAIMS}
+    out["sub"] = identity.subject
+    if identity.acr:
+        out["acr"] = identity.acr
+    return out
