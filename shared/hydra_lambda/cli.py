@@ -21,6 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     from hydra_lambda.admin_cli import add_parsers as add_admin_parsers
 
     add_admin_parsers(sub)
+    from hydra_lambda.local.consent_app import add_parser as add_consent_app_parser
+
+    add_consent_app_parser(sub)
     return parser
 
 
@@ -39,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         from hydra_lambda.keys.rotation import run as run_keys
 
         return run_keys(args)
+    if args.command == "consent-app":
+        from hydra_lambda.local.consent_app import run_cli
+
+        return run_cli(args)
     if args.command in ("policies", "clients"):
         from hydra_lambda import admin_cli
 

@@ -352,8 +352,9 @@ class _Response(Exception):
 class _Handler(BaseHTTPRequestHandler):
     server: ConsentApp
     protocol_version = "HTTP/1.1"
-    server_version = "consent-app"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        return "consent-app"
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
@@ -646,3 +647,47 @@ def start_for_serve(
 
     threading.Thread(target=provision, name="consent-app-provision", daemon=True).start()
     return app, f"  consent app: {consent_url} ({len(users)} demo users; CONSENT_APP_USERS sets them)"
+
+
+# ---------------------------------------------------------------------------------------------
+# ``hydra-lambda consent-app``: the app on its own, with a client you created
+
+
+def add_parser(sub: Any) -> None:
+    import os
+
+    cmd = sub.add_parser("consent-app", help="run the example login-and-consent app against a hydra-lambda API",
+                         description="The client needs grant type client_credentials, scope hydra.consent and a "
+                         "policy allowing get, accept and reject on rn:hydra:oauth2:consent:requests:<.*>.")
+    cmd.add_argument("--api", default=os.environ.get("HYDRA_URL", "http://127.0.0.1:4444"),
+                     help="the API's base URL (default: $HYDRA_URL or http://127.0.0.1:4444)")
+    cmd.add_argument("--client-id", default=os.environ.get("CONSENT_APP_CLIENT_ID", ""),
+                     help="default: $CONSENT_APP_CLIENT_ID")
+    cmd.add_argument("--client-secret", default=os.environ.get("CONSENT_APP_CLIENT_SECRET", ""),
+                     help="default: $CONSENT_APP_CLIENT_SECRET (prefer it: arguments show in ps)")
+    cmd.add_argument("--host", default="127.0.0.1")
+    cmd.add_argument("--port", type=int, default=None, help="default: $CONSENT_APP_PORT or 3000")
+
+
+def run_cli(args: Any) -> int:
+    import sys
+
+    from hydra_lambda.config import ConfigError, get_settings
+
+    try:
+        settings = get_settings()
+        users = parse_users(settings.consent_app_users)
+    except (ConfigError, ValueError) as exc:
+        print(f"hydra-lambda: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if not args.client_id or not args.client_secret:
+        print("hydra-lambda: consent-app needs --client-id and --client-secret", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    port = args.port if args.port is not None else settings.consent_app_port
+    try:
+        return run(args.host, port, AdminApi(args.api, args.client_id, args.client_secret), users)
+    except OSError as exc:
+        print(f"hydra-lambda: consent app cannot listen on {args.host}:{port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1

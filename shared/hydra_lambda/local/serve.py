@@ -21,6 +21,19 @@ def find_template(explicit: str = "") -> Path:
     raise ConfigError("template.yaml not found: run from the checkout or pass --template")
 
 
+def _start_consent_app(host: str, port: int, root: tuple[str, str] | None) -> str:
+    """The example consent app, when CONSENT_URL is its local default; it makes its own client with
+    the root client's credentials (just created, or FORCE_ROOT_CLIENT_CREDENTIALS)."""
+    from hydra_lambda.bootstrap import forced_credentials
+    from hydra_lambda.local.consent_app import start_for_serve
+
+    settings = get_settings()
+    api_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"  # noqa: S104
+    _, line = start_for_serve(api_url, settings.consent_url, settings.consent_app_port,
+                              settings.consent_app_users, root or forced_credentials())
+    return line
+
+
 def serve(host: str, port: int, template: str = "", verbose: bool = False) -> int:
     try:
         path = find_template(template)
@@ -35,6 +48,7 @@ def serve(host: str, port: int, template: str = "", verbose: bool = False) -> in
                   f"  client secret: {root[1]}", flush=True)
         server = LocalServer(host, port, path, verbose=verbose)
         server.warm()
+        consent_line = _start_consent_app(host, port, root)
     except ConfigError as exc:
         print(f"hydra-lambda: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -46,6 +60,7 @@ def serve(host: str, port: int, template: str = "", verbose: bool = False) -> in
         return 1
     print(f"hydra-lambda listening on http://{host}:{port} (issuer {settings.issuer})", flush=True)
     print(f"  DynamoDB: {backends.dynamodb}  KMS: {backends.kms}", flush=True)
+    print(consent_line, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
