@@ -6,7 +6,7 @@ from __future__ import annotations
 from hydra_lambda import bootstrap
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import parse_urlencoded
-from hydra_lambda.http.responses import json_response
+from hydra_lambda.http.responses import empty, json_response
 
 app = HydraResolver(oauth_paths=("/oauth2/token", "/oauth2/revoke", "/oauth2/introspect", "/userinfo"))
 
@@ -24,6 +24,21 @@ def token():
     from hydra_lambda import token_endpoint
 
     return json_response(200, token_endpoint.handle(_authorization(), _form()).body(), no_store=True)
+
+
+@app.post("/oauth2/introspect")
+def introspect():
+    from hydra_lambda import introspection
+
+    return json_response(200, introspection.handle(_authorization(), _form()), no_store=True)
+
+
+@app.post("/oauth2/revoke")
+def revoke():
+    from hydra_lambda import revocation
+
+    revocation.handle(_authorization(), _form())
+    return empty(200, headers={"Cache-Control": "no-store"})
 
 
 @app.route("/oauth2/auth", method=["GET", "POST"])

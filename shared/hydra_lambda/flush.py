@@ -71,6 +71,24 @@ def deadline_from(context: Any, budget_seconds: float | None = None) -> Callable
 Stream = tuple[store.Kind, Iterator[list[str]]]
 
 
+def handle_http(authorization: str | None, body: str | None, context: Any) -> FlushResult:
+    """``POST /oauth2/flush``: the warden, then the optional ``{"notAfter": ...}`` body, then the flush
+    (within what API Gateway waits for)."""
+    from hydra_lambda import warden
+    from hydra_lambda.http.forms import parse_json_object
+    from hydra_lambda.models.flush import FlushInactiveOAuth2TokensRequest
+
+    warden.authorize(authorization, scope="hydra.oauth2.flush", resource="oauth2:tokens", action="flush")
+    request = FlushInactiveOAuth2TokensRequest.parse(parse_json_object(body, required=False))
+    return flush(request.cutoff(), deadline_from(context, HTTP_BUDGET_SECONDS))
+
+
+def handle_scheduled(context: Any) -> dict[str, Any]:
+    """The EventBridge schedule: flush everything expired until the function's deadline nears."""
+    result = flush(None, deadline_from(context))
+    return {"complete": result.complete, "removed": result.removed, "cutoff": result.cutoff}
+
+
 def _batches(kind: store.Kind, shard: str, cutoff: int) -> Iterator[list[str]]:
     keys = store.expired_keys(kind, shard, cutoff)
     while batch := list(islice(keys, store.BATCH_SIZE)):

@@ -1,0 +1,28 @@
+"""Flush function: ``POST /oauth2/flush`` (admin) and the EventBridge schedule run the same flush."""
+
+from __future__ import annotations
+
+from hydra_lambda.http.app import HydraResolver, lambda_entry
+from hydra_lambda.http.responses import empty
+
+app = HydraResolver()
+
+
+@app.post("/oauth2/flush")
+def flush_route():
+    from hydra_lambda import flush
+
+    event = app.current_event
+    flush.handle_http(event.headers.get("authorization"), event.decoded_body, app.lambda_context)
+    return empty(204)
+
+
+_http = lambda_entry(app)
+
+
+def lambda_handler(event, context):
+    if "requestContext" not in event:  # an EventBridge schedule, not API Gateway
+        from hydra_lambda import flush
+
+        return flush.handle_scheduled(context)
+    return _http(event, context)

@@ -1,0 +1,115 @@
+"""Token introspection (RFC 7662) for access and refresh tokens.
+
+The caller authenticates first: a Bearer access token with ``hydra.introspect`` and a policy allowing
+``introspect`` on ``rn:hydra:oauth2:tokens`` (the warden), or client credentials (HTTP Basic or
+``client_id``/``client_secret`` in the form) whose secret is verified and whose client the policies
+allow the same action (as classic Hydra asked of Basic callers). A missing or bad credential is 401.
+
+The token is then judged with at most one database read: its kind comes from its prefix, its HMAC is
+checked before any read (a malformed or forged token costs nothing), and a single consistent read of
+its row decides the rest. Codes are never introspectable. Anything not live is ``{"active":false}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra_lambda import scopes, tokens
+from hydra_lambda.config import get_settings
+from hydra_lambda.errors import Forbidden, HydraError, InvalidRequest, Unauthorized
+from hydra_lambda.http.forms import basic_credentials, bearer_token
+from hydra_lambda.models.introspection import INACTIVE, OAuth2TokenIntrospection
+from hydra_lambda.storage.tokens import Token
+
+RESOURCE = "oauth2:tokens"
+ACTION = "introspect"
+SCOPE = "hydra.introspect"
+TOKEN_TYPES = {"access": "access_token", "refresh": "refresh_token"}
+
+
+def handle(authorization: str | None, form: dict[str, str]) -> dict[str, Any]:
+    """The whole endpoint: authenticate the caller, then introspect ``form["token"]``."""
+    authorize_caller(authorization, form)
+    token = form.get("token")
+    if not token:
+        raise InvalidRequest("The parameter 'token' is required.")
+    return introspect(token, form.get("scope")).body()
+
+
+def authorize_caller(authorization: str | None, form: dict[str, str]) -> str:
+    """The caller's subject (client id for client credentials), or Unauthorized / Forbidden."""
+    from hydra_lambda import warden
+
+    if bearer_token(authorization) is not None:
+        return warden.authorize(authorization, scope=SCOPE, resource=RESOURCE, action=ACTION).subject
+    if _has_client_credentials(authorization, form):
+        client_id = _authenticate_client(authorization, form)
+        if not warden.is_allowed(client_id, RESOURCE, ACTION):
+            raise Forbidden("Request was denied by default: request_forbidden")
+        return client_id
+    if form.get("access_token"):  # the classic form-parameter fallback of the warden
+        return warden.authorize(
+            None, scope=SCOPE, resource=RESOURCE, action=ACTION, form_token=form["access_token"]
+        ).subject
+    raise Unauthorized()
+
+
+def _has_client_credentials(authorization: str | None, form: dict[str, str]) -> bool:
+    scheme = (authorization or "").strip().partition(" ")[0].lower()
+    return scheme == "basic" or bool(form.get("client_id"))
+
+
+def _authenticate_client(authorization: str | None, form: dict[str, str]) -> str:
+    """A confidential client whose secret checks out; a public client cannot introspect."""
+    from hydra_lambda.client_auth import authenticate_client
+
+    try:
+        basic_credentials(authorization)  # malformed Basic headers fail here, uniformly as 401
+        client = authenticate_client(authorization, form)
+    except HydraError as exc:
+        raise _basic_unauthorized() from exc
+    if client.public:
+        raise _basic_unauthorized()
+    return client.id
+
+
+def _basic_unauthorized() -> Unauthorized:
+    error = Unauthorized()
+    error.headers["WWW-Authenticate"] = 'Basic realm="hydra-lambda"'
+    return error
+
+
+def introspect(token: str, scope: str | None = None) -> OAuth2TokenIntrospection:
+    """What an authorized caller learns about ``token``; ``scope`` lists scopes it must hold."""
+    try:
+        wanted = scopes.parse_scope(scope)
+    except ValueError:
+        return INACTIVE  # a scope outside the RFC 6749 syntax was never granted
+    kind = tokens.kind_of(token)
+    if kind not in TOKEN_TYPES:
+        return INACTIVE
+    signature = tokens.signature_of(token, kind)
+    if signature is None:
+        return INACTIVE
+    from hydra_lambda.storage import tokens as token_store
+
+    row = token_store.get(signature, kind)  # the one read: absent, expired, used or revoked -> None
+    if row is None or not scopes.allows_all(row.scopes, wanted):
+        return INACTIVE
+    return _active(row)
+
+
+def _active(row: Token) -> OAuth2TokenIntrospection:
+    audience = row.audience or None
+    return OAuth2TokenIntrospection(
+        active=True,
+        scope=scopes.join(row.scopes),
+        client_id=row.client_id,
+        sub=row.subject or None,
+        exp=row.expires_at,
+        iat=row.issued_at,
+        iss=get_settings().issuer,
+        aud=audience[0] if audience and len(audience) == 1 else audience,
+        ext=row.extra or None,
+        token_type=TOKEN_TYPES[row.kind],
+    )

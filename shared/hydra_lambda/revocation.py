@@ -1,0 +1,46 @@
+"""Token revocation (RFC 7009).
+
+The client authenticates as at the token endpoint. Revoking a refresh token revokes its whole grant
+(every token sharing its request id: the access tokens issued with it); revoking an access token
+revokes that token. An unknown, expired, malformed or forged token, or a token of another client,
+changes nothing and still answers 200 (RFC 7009 section 2.2), so the endpoint reveals nothing about
+tokens the caller does not own. ``token_type_hint`` is not needed: the prefix names the kind.
+"""
+
+from __future__ import annotations
+
+from hydra_lambda import tokens
+from hydra_lambda.errors import InvalidRequest
+
+REVOCABLE = ("access", "refresh")
+
+
+def handle(authorization: str | None, form: dict[str, str]) -> None:
+    """The whole endpoint: authenticate the client, then revoke ``form["token"]`` if it is theirs."""
+    from hydra_lambda.client_auth import authenticate_client
+
+    client = authenticate_client(authorization, form)
+    token = form.get("token")
+    if not token:
+        raise InvalidRequest("The parameter 'token' is required.")
+    revoke(client.id, token)
+
+
+def revoke(client_id: str, token: str) -> bool:
+    """Revoke ``token`` if it is a live access or refresh token of ``client_id``; True if it was."""
+    kind = tokens.kind_of(token)
+    if kind not in REVOCABLE:
+        return False
+    signature = tokens.signature_of(token, kind)
+    if signature is None:
+        return False
+    from hydra_lambda.storage import tokens as token_store
+
+    row = token_store.get(signature, kind)
+    if row is None or row.client_id != client_id:
+        return False
+    if kind == "refresh":
+        token_store.revoke_request(row.request_id)
+    else:
+        token_store.delete(signature)
+    return True
