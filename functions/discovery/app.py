@@ -1,5 +1,6 @@
-"""Discovery function: well-known documents, health, and the JSON 404 for unknown routes."""
+"""Discovery function: well-known documents, the JWKS, health, and the JSON 404 for unknown routes."""
 
+from hydra_lambda import discovery
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.responses import json_response
 
@@ -9,6 +10,19 @@ app = HydraResolver()
 @app.get("/health/status")
 def health():
     return json_response(200, {"status": "ok"})
+
+
+@app.get("/.well-known/openid-configuration")
+@app.get("/.well-known/oauth-authorization-server")
+def provider_metadata():
+    return json_response(200, discovery.metadata(),
+                         headers={"Cache-Control": f"public, max-age={discovery.METADATA_MAX_AGE}"})
+
+
+@app.get("/.well-known/jwks.json")
+def jwks():
+    key_set, complete = discovery.public_jwks(app.current_event.headers.get("authorization"))
+    return json_response(200, key_set, headers={"Cache-Control": discovery.jwks_cache_control(complete)})
 
 
 lambda_handler = lambda_entry(app)

@@ -1,0 +1,98 @@
+"""OpenID Connect Discovery 1.0 / RFC 8414 metadata, and the JWKS as the policies allow it.
+
+Warm cost: the metadata needs no AWS call (the key algorithms are cached per container); the JWKS
+needs none either within ``POLICY_CACHE_SECONDS`` of the last policy read (one Scan of the small
+policies table per container per window), plus one token lookup only when a Bearer is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra_lambda import keys
+from hydra_lambda.config import get_settings
+
+# How long clients may cache the documents. A rotation waits this long between publishing a key and
+# signing with it (see hydra_lambda.keys.rotation), so verifiers never meet an unknown kid.
+JWKS_MAX_AGE = 3600
+METADATA_MAX_AGE = 3600
+JWKS_RESOURCE = "keys:hydra.openid.id-token:{kid}"
+KEYS_SCOPE = "hydra.keys.get"
+
+RESPONSE_TYPES = ["code", "code id_token", "id_token", "token id_token", "token", "token id_token code"]
+GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials", "implicit"]
+RESPONSE_MODES = ["query", "fragment", "form_post"]
+PKCE_METHODS = ["S256", "plain"]
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+# What our ID tokens carry (hydra_lambda.id_tokens); operators add theirs (idTokenExtra) by env.
+CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "rat", "nonce", "acr", "at_hash", "c_hash"]
+SCOPES = ["offline", "openid", "offline_access"]
+
+
+def _merged(base: list[str], extra: tuple[str, ...]) -> list[str]:
+    return base + [item for item in extra if item not in base]
+
+
+def metadata() -> dict[str, Any]:
+    """The provider metadata, served at both well-known paths."""
+    settings = get_settings()
+    return {
+        "issuer": settings.issuer,
+        "authorization_endpoint": settings.url("/oauth2/auth"),
+        "token_endpoint": settings.url("/oauth2/token"),
+        "jwks_uri": settings.url("/.well-known/jwks.json"),
+        "userinfo_endpoint": settings.oidc_discovery_userinfo_endpoint or settings.url("/userinfo"),
+        "revocation_endpoint": settings.url("/oauth2/revoke"),
+        "introspection_endpoint": settings.url("/oauth2/introspect"),
+        "response_types_supported": list(RESPONSE_TYPES),
+        "response_modes_supported": list(RESPONSE_MODES),
+        "grant_types_supported": list(GRANT_TYPES),
+        "subject_types_supported": ["public"],  # no pairwise identifiers
+        "id_token_signing_alg_values_supported": keys.algorithms(),
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "code_challenge_methods_supported": list(PKCE_METHODS),
+        "claims_supported": _merged(CLAIMS, settings.oidc_discovery_claims_supported),
+        "scopes_supported": _merged(SCOPES, settings.oidc_discovery_scopes_supported),
+        "authorization_response_iss_parameter_supported": True,
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,  # OIDC Discovery's default is true: say no
+        "require_request_uri_registration": False,
+    }
+
+
+def _bearer_subject(authorization: str | None) -> str | None:
+    """The subject of a live access token holding ``hydra.keys.get``, else None (then anonymous)."""
+    from hydra_lambda.http.forms import bearer_token
+
+    if not bearer_token(authorization):
+        return None
+    from hydra_lambda import scopes, warden
+    from hydra_lambda.errors import HydraError
+
+    try:
+        token = warden.authenticate(authorization)
+    except HydraError:
+        return None  # as classic Hydra: a bad Bearer falls back to the anonymous check
+    return token.subject if scopes.allows(token.scopes, KEYS_SCOPE) else None
+
+
+def public_jwks(authorization: str | None = None) -> tuple[dict[str, Any], bool]:
+    """The JWKS with every key the caller may ``get`` (classic check on
+    ``rn:hydra:keys:hydra.openid.id-token:<kid>``: the Bearer's subject, then anonymous ``""``), and
+    whether that is the whole configured set."""
+    from hydra_lambda.warden import is_allowed
+
+    subject = _bearer_subject(authorization)
+    subjects = [subject, ""] if subject else [""]
+    everything = keys.jwks()["keys"]
+    allowed = [
+        jwk for jwk in everything
+        if any(is_allowed(s, JWKS_RESOURCE.format(kid=jwk["kid"]), "get") for s in subjects)
+    ]
+    return {"keys": allowed}, len(allowed) == len(everything)
+
+
+def jwks_cache_control(complete: bool) -> str:
+    # A partial set (policies withheld a key) must not stick in caches once the policy changes.
+    return f"public, max-age={JWKS_MAX_AGE}" if complete else "no-cache"
