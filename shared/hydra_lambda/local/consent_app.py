@@ -44,7 +44,6 @@ MAX_ID_LENGTH = 128
 FORM_LIFETIME = 900
 STARTUP_WAIT = 20.0
 APP_CLIENT_ID = "hydra-lambda-consent-app"
-APP_POLICY_ID = "hydra-lambda-consent-app"
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     # No form-action: the answer is a redirect chain through the API to the client's redirect URI,
@@ -607,7 +606,7 @@ def allow_consent_requests(client_id: str) -> None:
 
     prefix = get_settings().resource_name_prefix
     policy_store.put(Policy(
-        id=APP_POLICY_ID,
+        id=client_id,
         description="Lets the example consent app read and answer consent requests.",
         subjects=[client_id],
         resources=[f"{prefix}:oauth2:consent:requests:<.*>"],
@@ -636,7 +635,8 @@ def start_for_serve(
 
     def provision() -> None:
         try:
-            api.client_id, api.client_secret = provision_client(api_url, root)
+            # One client per port: two local servers on one database must not replace each other's.
+            api.client_id, api.client_secret = provision_client(api_url, root, f"{APP_CLIENT_ID}-{port}")
             allow_consent_requests(api.client_id)
         except Exception as exc:  # the API keeps running; the app explains itself on every page
             log.warning("consent app: could not create its client: %s", exc)
