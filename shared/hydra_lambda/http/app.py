@@ -7,7 +7,6 @@ import re
 from collections.abc import Callable
 from typing import Any, Literal
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
@@ -24,9 +23,8 @@ from hydra_lambda.errors import (
     TemporarilyUnavailable,
 )
 from hydra_lambda.http.responses import error_response
+from hydra_lambda.observability import count, logger, metrics
 from hydra_lambda.transient import is_transient
-
-logger = Logger(service="hydra-lambda")
 
 ErrorStyle = Literal["admin", "oauth"]
 
@@ -94,6 +92,7 @@ class HydraResolver(APIGatewayHttpResolver):
         return self.current_event.path in self._oauth_paths
 
     def _render_error(self, error: HydraError) -> Response:
+        count(f"Error_{getattr(error, 'error', None) or error.status}")
         if error.status >= 500:
             logger.warning("request failed", extra={"error": type(error).__name__, "status": error.status})
         return error_response(error, self.request_id())
@@ -125,8 +124,10 @@ def is_oauth_error(error: HydraError) -> bool:
 
 
 def lambda_entry(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The Lambda handler for ``app``: structured logs correlated by the API Gateway request id."""
+    """The Lambda handler for ``app``: structured logs correlated by the API Gateway request id, and
+    the invocation's metrics flushed as CloudWatch EMF when it ends."""
 
+    @metrics.log_metrics
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return app.resolve(event, context)

@@ -30,6 +30,8 @@ def _default_credentials() -> None:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
     os.environ.setdefault("AWS_REGION", os.environ["AWS_DEFAULT_REGION"])
+    # CloudWatch EMF lines would flood a terminal; set POWERTOOLS_METRICS_DISABLED=false to see them.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 
 def start_moto() -> tuple[Any, str]:
