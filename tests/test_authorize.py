@@ -1,0 +1,321 @@
+"""``/oauth2/auth``: validation order, error pages before a trusted redirect URI, error redirects
+after it, the first leg (consent request + CSRF cookie) and the checks of the second leg."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from hydra_lambda import clock
+from hydra_lambda.config import reset_settings
+
+from tests.support import call
+from tests.support_flows import NONCE, REDIRECT, STATE, Flow, fragment, make_client, pkce_pair, qs
+
+ISSUER = "http://127.0.0.1:4444"
+
+
+def _tokens_of_client(client_id: str) -> int:
+    from hydra_lambda.storage.tables import TokenRecord
+
+    return sum(1 for _ in TokenRecord.by_client.query(client_id))
+
+
+def _assert_error_page(result: object, status: int = 400) -> None:
+    assert result.status == status, result.body
+    assert "location" not in result.headers
+    assert result.headers["content-type"].startswith("text/html")
+
+
+@pytest.fixture
+def consent_url_with_query() -> Iterator[str]:
+    saved = os.environ.get("CONSENT_URL")
+    os.environ["CONSENT_URL"] = "https://consent.example.com/login?tenant=acme"
+    reset_settings()
+    yield os.environ["CONSENT_URL"]
+    os.environ["CONSENT_URL"] = saved or ""
+    reset_settings()
+
+
+# ------------------------------------------------------------------------------- first leg
+
+
+def test_first_leg_redirects_to_the_consent_app_and_sets_the_csrf_cookie() -> None:
+    client_id, _ = make_client()
+    flow = Flow(client_id)
+    result = flow.start()
+    assert result.status == 302
+    location = result.headers["location"]
+    assert location.startswith("http://127.0.0.1:3000/consent?consent=")
+    (cookie,) = result.cookies
+    assert cookie.startswith(f"hl_consent_{flow.consent_id}=")
+    attributes = {part.strip().split("=")[0] for part in cookie.split(";")[1:]}
+    assert {"Path", "HttpOnly", "SameSite", "Max-Age"} <= attributes
+    assert "Path=/oauth2/auth" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in attributes  # plain-http loopback issuer in tests
+    assert result.headers["cache-control"] == "no-store"
+
+
+def test_consent_url_query_is_kept(consent_url_with_query: str) -> None:
+    client_id, _ = make_client()
+    result = Flow(client_id).start()
+    assert result.status == 302
+    location = result.headers["location"]
+    assert location.startswith("https://consent.example.com/login?tenant=acme&consent=")
+
+
+def test_post_is_accepted_like_get() -> None:
+    client_id, _ = make_client()
+    result = call("POST", "/oauth2/auth", form={"client_id": client_id, "response_type": "code",
+                                                "redirect_uri": REDIRECT, "scope": "openid", "state": STATE})
+    assert result.status == 302
+    assert "consent=" in result.headers["location"]
+
+
+def test_redirect_uri_may_be_omitted_only_with_a_single_registered_uri() -> None:
+    single, _ = make_client()
+    assert Flow(single).start(redirect_uri=None).status == 302
+    several, _ = make_client(redirect_uris=[REDIRECT, "http://127.0.0.1:9999/other"])
+    _assert_error_page(Flow(several).start(redirect_uri=None))
+
+
+# ------------------------------------------------------------------- errors without redirect
+
+
+def test_unknown_or_missing_client_renders_a_page_never_a_redirect() -> None:
+    _assert_error_page(Flow("no-such-client").start())
+    _assert_error_page(call("GET", "/oauth2/auth", query={"response_type": "code", "redirect_uri": REDIRECT}))
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://127.0.0.1:9999/callback/evil",
+        "http://127.0.0.1:9999/CALLBACK",
+        "http://127.0.0.1:9999/callback?x=1",
+        "http://127.0.0.1:9999/callback#frag",
+        "https://evil.example.com/callback",
+    ],
+)
+def test_redirect_uri_mismatch_never_redirects(uri: str) -> None:
+    client_id, _ = make_client()
+    result = Flow(client_id).start(redirect_uri=uri)
+    _assert_error_page(result)
+    assert "evil" not in result.body or "callback/evil" not in result.headers.get("location", "")
+
+
+def test_duplicate_parameters_render_a_page() -> None:
+    client_id, _ = make_client()
+    query = f"client_id={client_id}&client_id={client_id}&response_type=code&state={STATE}"
+    _assert_error_page(call("GET", "/oauth2/auth", query=query))
+
+
+# ------------------------------------------------------------------- errors with redirect
+
+
+@pytest.mark.parametrize(
+    ("params", "client_fields", "error"),
+    [
+        ({"state": "short"}, {}, "invalid_request"),
+        ({"response_type": None}, {}, "invalid_request"),
+        ({"response_type": "code bogus"}, {}, "unsupported_response_type"),
+        ({"response_type": "token"}, {}, "unsupported_response_type"),
+        ({"scope": "openid hydra.clients"}, {}, "invalid_scope"),
+        ({"prompt": "none"}, {}, "login_required"),
+        ({"prompt": "none login"}, {}, "invalid_request"),
+        ({"max_age": "-1"}, {}, "invalid_request"),
+        ({"response_mode": "bogus"}, {}, "invalid_request"),
+        ({"code_challenge": "short"}, {}, "invalid_request"),
+        ({"code_challenge": "a" * 43, "code_challenge_method": "S512"}, {}, "invalid_request"),
+        ({}, {"public": True}, "invalid_request"),  # public clients must use PKCE
+        ({}, {"grant_types": ["client_credentials"]}, "unauthorized_client"),
+    ],
+)
+def test_invalid_requests_redirect_with_error_state_and_iss(
+    params: dict[str, str | None], client_fields: dict[str, object], error: str
+) -> None:
+    client_id, _ = make_client(**client_fields)
+    result = Flow(client_id).start(**params)
+    assert result.status == 302, result.body
+    location = result.headers["location"]
+    assert location.startswith(REDIRECT)
+    got = fragment(location) if "token" in (params.get("response_type") or "") else qs(location)
+    assert got["error"] == error, got
+    assert got["error_description"]
+    assert got["iss"] == ISSUER
+    if len(params.get("state") or STATE) >= 8:
+        assert got["state"] == STATE
+    assert "consent=" not in location
+
+
+def test_token_response_types_report_errors_in_the_fragment() -> None:
+    client_id, _ = make_client(response_types=["token"], grant_types=["implicit"])
+    result = Flow(client_id).start(response_type="token", scope="openid hydra.clients")
+    got = fragment(result.headers["location"])
+    assert got["error"] == "invalid_scope"
+    assert got["state"] == STATE
+
+
+def test_query_mode_is_refused_for_tokens() -> None:
+    client_id, _ = make_client(response_types=["token"], grant_types=["implicit"])
+    result = Flow(client_id).start(response_type="token", response_mode="query")
+    assert qs(result.headers["location"])["error"] == "invalid_request"  # the error carries no token
+
+
+def test_id_token_needs_openid_and_a_nonce() -> None:
+    client_id, _ = make_client(response_types=["id_token"], grant_types=["implicit"])
+    result = Flow(client_id).start(response_type="id_token", nonce=None)
+    assert fragment(result.headers["location"])["error"] == "invalid_request"
+    result = Flow(client_id).start(response_type="id_token", scope="profile")
+    assert fragment(result.headers["location"])["error"] == "invalid_request"
+
+
+# ------------------------------------------------------------------------------ second leg
+
+
+def _accepted(**client_fields: object) -> Flow:
+    client_id, _ = make_client(**client_fields)
+    flow = Flow(client_id)
+    assert flow.start().status == 302
+    assert flow.accept().status == 204
+    return flow
+
+
+def test_accepted_request_yields_a_code_once() -> None:
+    flow = _accepted()
+    redirect_url = flow.consent_request()["redirectUrl"]
+    cookies = dict(flow.cookies)
+    result = flow.get(redirect_url)
+    assert result.status == 302
+    got = qs(result.headers["location"])
+    assert got["code"].startswith("hl_ac_")
+    assert got["state"] == STATE and got["iss"] == ISSUER and got["scope"] == "openid offline"
+    assert any("Max-Age=0" in c for c in result.cookies)  # the CSRF cookie is cleared
+    flow.cookies = cookies  # even with the cookie kept, a replay issues nothing
+    replay = flow.get(redirect_url)
+    assert qs(replay.headers["location"])["error"] == "invalid_request"
+    assert _tokens_of_client(flow.client_id) == 1
+
+
+def test_rejection_redirects_with_access_denied_and_the_reason() -> None:
+    client_id, _ = make_client()
+    flow = Flow(client_id)
+    flow.start()
+    assert flow.reject("The user said no").status == 204
+    got = qs(flow.back().headers["location"])
+    assert got["error"] == "access_denied"
+    assert got["error_description"] == "The user said no"
+    assert got["state"] == STATE and got["iss"] == ISSUER
+    assert _tokens_of_client(client_id) == 0
+
+
+def test_unanswered_request_is_denied() -> None:
+    client_id, _ = make_client()
+    flow = Flow(client_id)
+    flow.start()
+    got = qs(flow.back().headers["location"])
+    assert got["error"] == "access_denied"
+    assert _tokens_of_client(client_id) == 0
+
+
+def test_expired_consent_fails_without_issuing() -> None:
+    flow = _accepted()
+    redirect_url = flow.consent_request()["redirectUrl"]
+    clock.advance(601)
+    got = qs(flow.get(redirect_url).headers["location"])
+    assert got["error"] == "invalid_request"
+    assert "expired" in got["error_description"]
+    assert _tokens_of_client(flow.client_id) == 0
+
+
+@pytest.mark.parametrize("tamper", ["no-cookie", "wrong-cookie", "wrong-param"])
+def test_csrf_mismatch_fails_without_issuing(tamper: str) -> None:
+    flow = _accepted()
+    redirect_url = flow.consent_request()["redirectUrl"]
+    name = f"hl_consent_{flow.consent_id}"
+    if tamper == "no-cookie":
+        flow.cookies.clear()
+    elif tamper == "wrong-cookie":
+        flow.cookies[name] = "x" * 43
+    else:
+        csrf = qs(redirect_url)["consent_csrf"]
+        redirect_url = redirect_url.replace(csrf, "y" * len(csrf))
+        flow.cookies[name] = "y" * len(csrf)  # cookie and parameter agree, but not with the stored hash
+    got = qs(flow.get(redirect_url).headers["location"])
+    assert got["error"] == "invalid_request"
+    assert "CSRF" in got["error_description"]
+    assert _tokens_of_client(flow.client_id) == 0
+
+
+def test_consent_of_another_client_is_refused() -> None:
+    flow = _accepted()
+    other_id, _ = make_client()
+    redirect_url = flow.consent_request()["redirectUrl"].replace(flow.client_id, other_id)
+    got = qs(flow.get(redirect_url).headers["location"])
+    assert got["error"] == "invalid_request"
+    assert "another client" in got["error_description"]
+    assert _tokens_of_client(flow.client_id) == 0 and _tokens_of_client(other_id) == 0
+
+
+def test_changing_the_request_after_consent_is_refused() -> None:
+    flow = _accepted()
+    redirect_url = flow.consent_request()["redirectUrl"].replace("scope=openid+offline", "scope=openid+offline+email")
+    got = qs(flow.get(redirect_url).headers["location"])
+    assert got["error"] == "invalid_request"
+    assert _tokens_of_client(flow.client_id) == 0
+
+
+# ------------------------------------------------------------------ implicit, hybrid, form_post
+
+
+def _claims(id_token: str) -> dict[str, object]:
+    from jose import jwt
+
+    return jwt.get_unverified_claims(id_token)
+
+
+def test_implicit_token_and_id_token_in_the_fragment() -> None:
+    from hydra_lambda.id_tokens import half_hash
+
+    client_id, _ = make_client(response_types=["token", "id_token"], grant_types=["implicit"])
+    flow = Flow(client_id)
+    flow.start(response_type="id_token token")
+    flow.accept()
+    result = flow.back()
+    location = result.headers["location"]
+    assert "?" not in location.split("#")[0]
+    got = fragment(location)
+    assert got["access_token"].startswith("hl_at_") and got["token_type"] == "bearer"
+    assert "refresh_token" not in got and "code" not in got
+    claims = _claims(got["id_token"])
+    assert claims["nonce"] == NONCE and claims["aud"] == client_id and claims["sub"] == "alice"
+    assert claims["at_hash"] == half_hash(got["access_token"], "RS256")
+    assert got["state"] == STATE and got["iss"] == ISSUER
+
+
+def test_hybrid_code_id_token_carries_c_hash() -> None:
+    from hydra_lambda.id_tokens import half_hash
+
+    client_id, _ = make_client(response_types=["code", "id_token"], grant_types=["authorization_code", "implicit"])
+    flow = Flow(client_id)
+    flow.start(response_type="code id_token")
+    flow.accept()
+    got = fragment(flow.back().headers["location"])
+    assert _claims(got["id_token"])["c_hash"] == half_hash(got["code"], "RS256")
+
+
+def test_form_post_renders_an_auto_submitting_form() -> None:
+    client_id, _ = make_client()
+    _verifier, challenge = pkce_pair()
+    flow = Flow(client_id)
+    flow.start(response_mode="form_post", code_challenge=challenge, code_challenge_method="S256")
+    flow.accept()
+    result = flow.back()
+    assert result.status == 200
+    assert result.headers["content-type"].startswith("text/html")
+    assert f'action="{REDIRECT}"' in result.body
+    assert 'name="code" value="hl_ac_' in result.body
+    assert "script-src 'sha256-" in result.headers["content-security-policy"]
+    assert urlsplit(REDIRECT).path in result.body
