@@ -4,6 +4,7 @@ all run the same code."""
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import threading
@@ -43,6 +44,8 @@ def seed(expired: int, live: int, *, now: int | None = None) -> dict[str, dict[s
                 # Expired rows spread over the last ~3 days; live ones expire from 10 min to 30 days ahead.
                 at = now - 1 - index * 97 % 259_200 if state == "expired" else now + 600 + index * 1_013 % 2_592_000
                 record = _consent_row(at) if kind == "consent" else _token_row(kind, at)
+                # DynamoDB Local runs TTL too: push it out of the way so only the flush deletes.
+                record.ttl = datetime.fromtimestamp(now + 10 * 365 * 86_400, UTC)
                 (consents if kind == "consent" else tokens).append(record)
                 rows[kind][state].append(record.id if kind == "consent" else record.signature)
     for model, records in ((TokenRecord, tokens), (ConsentRecord, consents)):
@@ -68,21 +71,30 @@ def assert_flushed(rows: dict[str, dict[str, list[str]]]) -> None:
         assert existing(kind, rows[kind]["live"]) == set(rows[kind]["live"]), f"live {kind} rows were deleted"
 
 
-def test_flush_removes_every_expired_row_of_each_kind_and_keeps_live_ones(capsys: pytest.CaptureFixture[str]) -> None:
+def test_flush_removes_every_expired_row_of_each_kind_and_keeps_live_ones(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hydra_lambda.observability import metrics
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     rows = seed(expired=600, live=150)
+    capsys.readouterr()
     result = flush.flush()
+    metrics.flush_metrics()
     assert result.complete
     assert_flushed(rows)
     for kind in KINDS:
         assert result.removed[kind] >= 600
     # The counts are logged and emitted as CloudWatch metrics (EMF on stdout).
-    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    metrics = {}
-    for blob in emitted:
-        metrics.update({k: sum(v) if isinstance(v, list) else v for k, v in blob.items()
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    emitted = {}
+    for blob in blobs:
+        emitted.update({k: sum(v) if isinstance(v, list) else v for k, v in blob.items()
                         if k in flush.METRIC_NAMES.values()})
-    assert metrics["FlushedAccessTokens"] >= 600
-    assert metrics["FlushedConsentRequests"] >= 600
+    assert emitted["FlushedAccessTokens"] == result.removed["access"]
+    assert emitted["FlushedRefreshTokens"] == result.removed["refresh"]
+    assert emitted["FlushedAuthorizationCodes"] == result.removed["code"]
+    assert emitted["FlushedConsentRequests"] == result.removed["consent"]
 
 
 def test_a_second_flush_finds_nothing_left() -> None:
@@ -181,3 +193,152 @@ def test_sustained_throttling_leaves_rows_for_the_next_run(monkeypatch: pytest.M
     monkeypatch.undo()
     assert flush.flush().complete
     assert_flushed(rows)
+
+
+# --- the route, the schedule and the CLI -------------------------------------------------------
+
+ROOT_EVENTS = __import__("tests.support", fromlist=["ROOT"]).ROOT / "events"
+
+
+@functools.cache
+def _bearer(scope: str = "hydra.oauth2.flush", client: tuple[str, str] | None = None) -> dict[str, str]:
+    from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, basic, call
+
+    client_id, secret = client or (ROOT_CLIENT_ID, ROOT_CLIENT_SECRET)
+    result = call("POST", "/oauth2/token", headers=basic(client_id, secret),
+                  form={"grant_type": "client_credentials", "scope": scope})
+    assert result.status == 200, result.body
+    return {"Authorization": f"Bearer {result.json['access_token']}"}
+
+
+def test_route_flushes_with_an_admin_token_and_answers_204() -> None:
+    from tests.support import call
+
+    rows = seed(expired=30, live=10)
+    result = call("POST", "/oauth2/flush", headers=_bearer())
+    assert result.status == 204 and result.body == ""
+    assert_flushed(rows)
+
+
+def test_route_honours_not_after() -> None:
+    from tests.support import call
+
+    now = clock.now_int()
+    rows = seed(expired=20, live=0, now=now)
+    kept = datetime.fromtimestamp(now - 3 * 86_400 - 1, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    result = call("POST", "/oauth2/flush", headers=_bearer(), json_body={"notAfter": kept})
+    assert result.status == 204
+    survivors = existing("access", rows["access"]["expired"])
+    assert survivors == set(rows["access"]["expired"])  # all expired within the last 3 days: kept
+    result = call("POST", "/oauth2/flush", headers=_bearer(), json_body={"notAfter": None})
+    assert result.status == 204
+    assert existing("access", rows["access"]["expired"]) == set()
+
+
+def test_go_zero_time_means_now() -> None:
+    from tests.support import call
+
+    rows = seed(expired=5, live=5)
+    result = call("POST", "/oauth2/flush", headers=_bearer(), json_body={"notAfter": "0001-01-01T00:00:00Z"})
+    assert result.status == 204
+    assert_flushed(rows)
+
+
+@pytest.mark.parametrize("not_after", [
+    "yesterday", "2026-13-01T00:00:00Z", "2026-01-01", "2026-01-01T00:00:00", "2026-01-01T25:00:00Z", 1795755061,
+    True, ["2026-01-01T00:00:00Z"], "",
+])
+def test_malformed_not_after_is_400_in_the_admin_shape(not_after: Any) -> None:
+    from tests.support import call
+
+    result = call("POST", "/oauth2/flush", headers=_bearer(), json_body={"notAfter": not_after})
+    assert result.status == 400, result.body
+    assert result.json["error"]["code"] == 400
+    assert "notAfter" in result.json["error"]["message"]
+
+
+@pytest.mark.parametrize("body", ["[]", "not json", '"2026-01-01T00:00:00Z"'])
+def test_a_body_that_is_not_a_json_object_is_400(body: str) -> None:
+    from tests.support import call
+
+    headers = {**_bearer(), "Content-Type": "application/json"}
+    result = call("POST", "/oauth2/flush", headers=headers, body=body)
+    assert result.status == 400 and result.json["error"]["code"] == 400
+
+
+def test_route_without_a_token_is_401_and_flushes_nothing() -> None:
+    from tests.support import call
+
+    rows = seed(expired=5, live=0)
+    result = call("POST", "/oauth2/flush")
+    assert result.status == 401 and result.json["error"]["code"] == 401
+    bad = call("POST", "/oauth2/flush", headers={"Authorization": "Bearer hl_at_forged.forged"})
+    assert bad.status == 401
+    assert existing("access", rows["access"]["expired"]) == set(rows["access"]["expired"])
+    flush.flush()
+
+
+def test_route_needs_the_flush_scope_and_a_policy() -> None:
+    from hydra_lambda.clients import create_client
+
+    from tests.support import call
+
+    without_scope = call("POST", "/oauth2/flush", headers=_bearer(scope="hydra.clients"))
+    assert without_scope.status == 400 and without_scope.json["error"]["message"] == "invalid_scope"
+    client, secret = create_client({"id": f"flush-nopolicy-{secrets.token_hex(4)}",
+                                     "grant_types": ["client_credentials"], "scope": "hydra.oauth2.flush"})
+    denied = call("POST", "/oauth2/flush", headers=_bearer(client=(client.id, secret or "")))
+    assert denied.status == 403 and denied.json["error"]["code"] == 403
+
+
+def test_wrong_method_is_405() -> None:
+    from tests.support import call
+
+    result = call("GET", "/oauth2/flush")
+    assert result.status == 405 and result.headers["allow"] == "POST"
+
+
+def _flush_handler() -> Any:
+    from hydra_lambda.local.routes import find_route, load_handler, load_routes
+
+    from tests.support import TEMPLATE
+
+    found = find_route(load_routes(TEMPLATE), "POST", "/oauth2/flush")
+    assert found is not None
+    return load_handler(found[0])
+
+
+def test_the_scheduled_event_runs_the_same_flush() -> None:
+    from hydra_lambda.local.events import FakeContext
+
+    rows = seed(expired=40, live=10)
+    event = json.loads((ROOT_EVENTS / "flush-schedule.json").read_text())
+    out = _flush_handler()(event, FakeContext("FlushFunction", timeout_ms=300_000))
+    assert out["complete"] is True and out["removed"]["access"] >= 40
+    assert_flushed(rows)
+
+
+def test_the_schedule_stops_before_the_lambda_deadline_and_the_next_run_finishes() -> None:
+    from hydra_lambda.local.events import FakeContext
+
+    rows = seed(expired=40, live=10)
+    event = json.loads((ROOT_EVENTS / "flush-schedule.json").read_text())
+    # Less time left than the safety margin: the run stops at once rather than be killed mid-way.
+    short = _flush_handler()(event, FakeContext("FlushFunction", timeout_ms=flush.LAMBDA_SAFETY_MS // 2))
+    assert short["complete"] is False and sum(short["removed"].values()) == 0
+    assert existing("access", rows["access"]["expired"]) == set(rows["access"]["expired"])
+    full = _flush_handler()(event, FakeContext("FlushFunction", timeout_ms=300_000))
+    assert full["complete"] is True
+    assert_flushed(rows)
+
+
+def test_cli_flush(capsys: pytest.CaptureFixture[str]) -> None:
+    from hydra_lambda.cli import main
+
+    rows = seed(expired=25, live=5)
+    assert main(["flush"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["complete"] is True and summary["removed"]["consent"] >= 25
+    assert_flushed(rows)
+    assert main(["flush", "--not-after", "not a date"]) == 2
+    assert "notAfter" in capsys.readouterr().err

@@ -24,6 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     from hydra_lambda.local.consent_app import add_parser as add_consent_app_parser
 
     add_consent_app_parser(sub)
+    from hydra_lambda.flush import add_parser as add_flush_parser
+
+    add_flush_parser(sub)
     return parser
 
 
@@ -46,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         from hydra_lambda.local.consent_app import run_cli
 
         return run_cli(args)
+    if args.command == "flush":
+        from hydra_lambda.flush import run_cli as run_flush
+
+        return run_flush(args)
     if args.command in ("policies", "clients"):
         from hydra_lambda import admin_cli
 

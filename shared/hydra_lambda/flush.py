@@ -9,7 +9,6 @@ Two runs at once delete some rows twice, which DynamoDB treats as success.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,13 +16,10 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from hydra_lambda import clock
+from hydra_lambda.observability import count, logger, metrics
 from hydra_lambda.storage import flush as store
 from hydra_lambda.transient import is_transient
-
-logger = Logger(service="hydra-lambda")
 
 # Metric name per kind (CloudWatch EMF through powertools Metrics).
 METRIC_NAMES = {
@@ -86,6 +82,7 @@ def handle_http(authorization: str | None, body: str | None, context: Any) -> Fl
 def handle_scheduled(context: Any) -> dict[str, Any]:
     """The EventBridge schedule: flush everything expired until the function's deadline nears."""
     result = flush(None, deadline_from(context))
+    metrics.flush_metrics()
     return {"complete": result.complete, "removed": result.removed, "cutoff": result.cutoff}
 
 
@@ -95,8 +92,11 @@ def _batches(kind: store.Kind, shard: str, cutoff: int) -> Iterator[list[str]]:
         yield batch
 
 
-def flush(not_after: int | None = None, should_stop: Callable[[], bool] = _never) -> FlushResult:
-    """Delete every row that expired before ``min(not_after, now)``, until done or ``should_stop``."""
+def flush(
+    not_after: int | None = None, should_stop: Callable[[], bool] = _never, *, metrics: bool = True
+) -> FlushResult:
+    """Delete every row that expired before ``min(not_after, now)``, until done or ``should_stop``.
+    The counts are logged, and emitted as CloudWatch metrics (EMF) unless ``metrics`` is False."""
     now = clock.now_int()
     result = FlushResult(cutoff=now if not_after is None else min(not_after, now))
     streams: list[Stream] = [
@@ -108,7 +108,7 @@ def flush(not_after: int | None = None, should_stop: Callable[[], bool] = _never
                 result.complete = False
                 break
             streams = _one_round(pool, streams, result)
-    _report(result)
+    _report(result, metrics)
     return result
 
 
@@ -143,16 +143,43 @@ def _next_batch(stream: Stream) -> int | None:
     return len(batch)
 
 
-def _report(result: FlushResult) -> None:
+def _report(result: FlushResult, emit: bool) -> None:
     logger.info(
         "flush finished" if result.complete else "flush stopped before the deadline; the next run resumes",
         extra={"removed": result.removed, "complete": result.complete, "cutoff": result.cutoff},
     )
-    from aws_lambda_powertools import Metrics
-    from aws_lambda_powertools.metrics import MetricUnit
+    if emit:  # published with the invocation's other metrics when it ends
+        for kind, removed in result.removed.items():
+            count(METRIC_NAMES[kind], removed)
+        count("FlushIncomplete", 0 if result.complete else 1)
 
-    metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "HydraLambda")
-    for kind, count in result.removed.items():
-        metrics.add_metric(name=METRIC_NAMES[kind], unit=MetricUnit.Count, value=count)
-    metrics.add_metric(name="FlushIncomplete", unit=MetricUnit.Count, value=0 if result.complete else 1)
-    metrics.flush_metrics()
+
+def add_parser(sub: Any) -> None:
+    """``hydra-lambda flush``: the same flush against the configured tables (DYNAMODB_ENDPOINT or AWS)."""
+    parser = sub.add_parser("flush", help="remove expired tokens, codes and consent requests now")
+    parser.add_argument("--not-after", default=None, help="RFC 3339 date-time; default: now")
+    parser.add_argument("--max-seconds", type=float, default=None, help="stop after this long (rerun resumes)")
+
+
+def run_cli(args: Any) -> int:
+    import json
+    import sys
+
+    from hydra_lambda.config import ConfigError
+    from hydra_lambda.errors import HydraError
+    from hydra_lambda.models.flush import FlushInactiveOAuth2TokensRequest
+
+    try:
+        cutoff = FlushInactiveOAuth2TokensRequest.parse({"notAfter": args.not_after}).cutoff()
+        started = time.monotonic()
+        budget = args.max_seconds
+        stop = _never if budget is None else lambda: time.monotonic() - started >= budget
+        result = flush(cutoff, stop, metrics=False)  # no CloudWatch EMF on a terminal
+    except (HydraError, ConfigError) as exc:
+        print(f"hydra-lambda flush: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        print(f"hydra-lambda flush: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"complete": result.complete, "removed": result.removed, "cutoff": result.cutoff}))
+    return 0 if result.complete else 3
