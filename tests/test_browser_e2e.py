@@ -5,6 +5,10 @@ checked (ID token signature against the JWKS, /userinfo)."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -14,8 +18,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from hydra_lambda.local.consent_app import allow_consent_requests, provision_client
 
-from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, LocalServer, free_port
+from tests.support import ROOT, ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, LocalServer, free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +59,9 @@ def stack(aws: dict[str, str], root_client: tuple[str, str]) -> Iterator[tuple[L
     """``hydra-lambda serve`` with the consent app on a free port (CONSENT_URL its local default)."""
     port = free_port()
     consent_url = f"http://127.0.0.1:{port}/consent"
-    server = LocalServer({**aws, "CONSENT_URL": consent_url, "CONSENT_APP_PORT": str(port)})
+    # POLICY_CACHE_SECONDS=0: the server sees policies this test process writes at once.
+    server = LocalServer({**aws, "CONSENT_URL": consent_url, "CONSENT_APP_PORT": str(port),
+                          "POLICY_CACHE_SECONDS": "0"})
     assert f"consent app: {consent_url}" in server.output()
     yield server, consent_url
     server.stop()
@@ -191,3 +198,54 @@ def test_the_consent_page_cannot_be_framed(stack: tuple[LocalServer, str], chrom
     child = next(frame for frame in page.frames if frame != page.main_frame)
     assert child.url.startswith("chrome-error://")  # blocked: Chromium shows its error page instead
     page.close()
+
+
+def test_provisioning_replaces_a_leftover_client(stack: tuple[LocalServer, str]) -> None:
+    server, _ = stack
+    client_id = f"consent-app-{uuid.uuid4().hex[:8]}"
+    first = provision_client(server.url, (ROOT_CLIENT_ID, ROOT_CLIENT_SECRET), client_id)
+    second = provision_client(server.url, (ROOT_CLIENT_ID, ROOT_CLIENT_SECRET), client_id)  # 409, then anew
+    assert first[0] == second[0] == client_id and first[1] != second[1]
+
+    def grant(secret: str, scope: str) -> requests.Response:
+        return requests.post(f"{server.url}/oauth2/token", auth=(client_id, secret), timeout=10,
+                             data={"grant_type": "client_credentials", "scope": scope})
+
+    assert grant(second[1], "hydra.consent").status_code == 200
+    assert grant(first[1], "hydra.consent").status_code == 401
+    assert grant(second[1], "hydra.clients").status_code == 400  # it holds hydra.consent only
+
+
+def test_standalone_consent_app_answers_through_the_real_api(stack: tuple[LocalServer, str], callback: str) -> None:
+    """``hydra-lambda consent-app`` with an operator-made client and policy, against the real API."""
+    server, _ = stack
+    app_client = provision_client(server.url, (ROOT_CLIENT_ID, ROOT_CLIENT_SECRET), f"op-{uuid.uuid4().hex[:8]}")
+    allow_consent_requests(app_client[0])
+    port = free_port()
+    env = {**os.environ, "CONSENT_APP_CLIENT_SECRET": app_client[1]}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hydra_lambda.cli", "consent-app", "--api", server.url, "--client-id", app_client[0],
+         "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    app = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: requests.get(app + "/", timeout=2).status_code == 200, 30, "consent-app")
+        client = register(server.url, callback)
+        first = requests.get(f"{server.url}/oauth2/auth", allow_redirects=False, timeout=10, params={
+            "client_id": client[0], "response_type": "code", "redirect_uri": callback, "scope": "openid",
+            "state": "state-standalone"})
+        assert first.status_code == 302, first.text
+        consent_id = query(first.headers["Location"])["consent"]
+        with requests.Session() as browser:
+            page = browser.get(f"{app}/consent", params={"consent": consent_id}, timeout=10)
+            assert page.status_code == 200 and client[0] in page.text
+            csrf = re.search(r'name="csrf" value="([^"]*)"', page.text).group(1)
+            answer = browser.post(f"{app}/consent", allow_redirects=False, timeout=10,
+                                  data={"consent": consent_id, "csrf": csrf, "action": "deny"})
+        assert answer.status_code == 302
+        back = requests.get(answer.headers["Location"], cookies=first.cookies, allow_redirects=False, timeout=10)
+        assert back.status_code == 302 and query(back.headers["Location"])["error"] == "access_denied"
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert f"consent app listening on {app}/consent" in output
+    assert app_client[1] not in output

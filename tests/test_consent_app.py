@@ -35,6 +35,7 @@ class FakeAdmin(ThreadingHTTPServer):
         self.token_grants: list[dict[str, list[str]]] = []
         self.valid_tokens: set[str] = set()
         self.expires_in = 3600
+        self.expired: set[str] = set()
         self.lock = threading.Lock()
 
     @property
@@ -94,6 +95,9 @@ class _FakeHandler(BaseHTTPRequestHandler):
         if not self._authorized():
             return
         consent_id = unquote(self.path.removeprefix("/oauth2/consent/requests/"))
+        if consent_id in self.server.expired:
+            self._send(410, {"error": {"code": 410, "message": "expired"}})
+            return
         found = self.server.requests.get(consent_id)
         self._send(200, found) if found else self._send(404, {"error": {"code": 404, "message": "not found"}})
 
@@ -118,7 +122,7 @@ class _FakeHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def admin() -> Iterator[FakeAdmin]:
     fake = FakeAdmin()
-    threading.Thread(target=fake.serve_forever, daemon=True).start()
+    threading.Thread(target=fake.serve_forever, args=(0.05,), daemon=True).start()
     yield fake
     fake.shutdown()
     fake.server_close()
@@ -279,6 +283,10 @@ def test_api_failures_are_pages_never_tracebacks(
     admin.answered.add("c7")
     late = post(browser, app, [*fields.items(), ("action", "deny")])
     assert late.status_code == 409 and "already been answered" in late.text
+    admin.add("c10")
+    admin.expired.add("c10")
+    expired = browser.get(f"{app.url}/consent", params={"consent": "c10"})
+    assert expired.status_code == 410 and "has expired" in expired.text
     # The error redirect the API sends when it cannot redirect to a client.
     error = browser.get(f"{app.url}/consent", params={"error": "invalid_client",
                                                        "error_description": "<i>Unknown client</i>"})
@@ -367,3 +375,42 @@ def test_secure_cookie_off_loopback(admin: FakeAdmin, app: consent_app.ConsentAp
     assert page.status_code == 200
     assert "; Secure" in page.headers["Set-Cookie"]
     assert urlsplit(app.url).hostname == "127.0.0.1"
+
+
+def test_serve_starts_the_app_only_for_its_local_default_and_never_fails(admin: FakeAdmin) -> None:
+    import socket
+
+    from tests.support import free_port
+
+    assert consent_app.is_local_default("http://127.0.0.1:3000/consent", 3000)
+    assert consent_app.is_local_default("http://localhost:3100/consent/", 3100)
+    assert not consent_app.is_local_default("http://127.0.0.1:3000/consent", 3100)
+    assert not consent_app.is_local_default("https://consent.example.com/consent", 3000)
+    users = consent_app.DEFAULT_USERS
+    root = ("root", "secret")
+    app, line = consent_app.start_for_serve(admin.url, "https://consent.example.com/consent", 3000, users, root)
+    assert app is None and "not started (CONSENT_URL is https://consent.example.com/consent)" in line
+    app, line = consent_app.start_for_serve(admin.url, "http://127.0.0.1:3000/consent", 3000, users, None)
+    assert app is None and "FORCE_ROOT_CLIENT_CREDENTIALS" in line
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        app, line = consent_app.start_for_serve(admin.url, f"http://127.0.0.1:{port}/consent", port, users, root)
+    assert app is None and "port in use" in line and "CONSENT_APP_PORT" in line
+    # Provisioning fails (the fake has no /clients): the app explains itself instead of hanging.
+    port = free_port()
+    app, line = consent_app.start_for_serve(admin.url, f"http://127.0.0.1:{port}/consent", port, users, root)
+    assert app is not None
+    try:
+        page = requests.get(f"{app.url}/consent", params={"consent": "x"}, timeout=30)
+        assert page.status_code == 503 and "could not create its API client" in page.text
+    finally:
+        app.shutdown()
+        app.server_close()
+
+
+def test_standalone_command_needs_credentials() -> None:
+    from hydra_lambda.cli import main
+
+    assert main(["consent-app", "--api", "http://127.0.0.1:1", "--client-id", "x", "--client-secret", ""]) == 2

@@ -525,7 +525,10 @@ def _api_failure(exc: ApiError) -> tuple[int, str]:
                                  "This sign-in request does not exist or has expired. Start again from the app.")
     if exc.status == 409:
         return 409, message_page("Already answered", "This sign-in request has already been answered.")
-    if exc.status in (400, 410, 422):
+    if exc.status == 410:
+        return 410, message_page("Sign-in request expired",
+                                 "This sign-in request has expired. Start again from the application.")
+    if exc.status in (400, 422):
         return 400, message_page("Request refused", exc.message)
     log.warning("consent app: admin API error %s: %s", exc.status, exc.message)
     return 502, message_page("Something went wrong",
@@ -542,7 +545,7 @@ def start(host: str, port: int, api: AdminApi, users: dict[str, DemoUser], ready
     app = ConsentApp((host, port), api, users)
     if ready:
         app.ready.set()
-    threading.Thread(target=app.serve_forever, name="consent-app", daemon=True).start()
+    threading.Thread(target=app.serve_forever, args=(0.2,), name="consent-app", daemon=True).start()
     return app
 
 
