@@ -36,7 +36,9 @@ def revoke(client_id: str, token: str) -> bool:
         return False
     from hydra_lambda.storage import tokens as token_store
 
-    row = token_store.get(signature, kind)
+    # A rotated refresh token still names its grant (rotation keeps the request id): revoking it
+    # ends the grant too, so a client logging out with a stale refresh token still logs out.
+    row = token_store.get(signature, kind, include_used=kind == "refresh")
     if row is None or row.client_id != client_id:
         return False
     if kind == "refresh":

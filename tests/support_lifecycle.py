@@ -1,0 +1,119 @@
+"""Helpers for the token-lifecycle tests: grants minted straight into storage, introspection and
+revocation calls, and counting DynamoDB operations."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, Result, basic, call
+
+ROOT_BASIC = basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET)
+INACTIVE = {"active": False}
+
+
+@dataclass
+class Grant:
+    access: str
+    refresh: str
+    request_id: str
+    client_id: str
+
+
+def grant(
+    client_id: str = ROOT_CLIENT_ID,
+    scopes: tuple[str, ...] = ("photos.read", "offline"),
+    *,
+    subject: str = "alice",
+    extra: dict[str, Any] | None = None,
+    audience: list[str] | None = None,
+    access_lifespan: int = 3600,
+    refresh_lifespan: int = 86_400,
+) -> Grant:
+    """An access and a refresh token of one grant, stored as the token endpoint stores them."""
+    from hydra_lambda.issuance import mint, new_request_id
+    from hydra_lambda.storage import tokens
+
+    request_id = new_request_id()
+    common: dict[str, Any] = {"client_id": client_id, "request_id": request_id, "subject": subject,
+                              "scopes": list(scopes), "extra": extra, "audience": audience}
+    access, access_row = mint("access", lifespan=access_lifespan, **common)
+    refresh, refresh_row = mint("refresh", lifespan=refresh_lifespan, **common)
+    tokens.put_many([access_row, refresh_row])
+    return Grant(access, refresh, request_id, client_id)
+
+
+def stored_code(client_id: str = ROOT_CLIENT_ID) -> str:
+    from hydra_lambda.issuance import mint, new_request_id
+    from hydra_lambda.storage import tokens
+
+    code, row = mint("code", client_id=client_id, request_id=new_request_id(), subject="alice",
+                     scopes=["photos.read"], lifespan=600)
+    tokens.put(row)
+    return code
+
+
+def introspect(token: str, headers: dict[str, str] | None = None, **form: str) -> Result:
+    return call("POST", "/oauth2/introspect", headers=ROOT_BASIC if headers is None else headers,
+                form={"token": token, **form})
+
+
+def is_active(token: str) -> bool:
+    result = introspect(token)
+    assert result.status == 200, result.body
+    return bool(result.json["active"])
+
+
+def revoke(token: str, headers: dict[str, str] | None = None, **form: str) -> Result:
+    return call("POST", "/oauth2/revoke", headers=ROOT_BASIC if headers is None else headers,
+                form={"token": token, **form})
+
+
+def client_token(scope: str, client_id: str = ROOT_CLIENT_ID, secret: str = ROOT_CLIENT_SECRET) -> str:
+    result = call("POST", "/oauth2/token", headers=basic(client_id, secret),
+                  form={"grant_type": "client_credentials", "scope": scope})
+    assert result.status == 200, result.body
+    return result.json["access_token"]
+
+
+def new_client(**fields: Any) -> tuple[str, str | None]:
+    """A client created through storage (id, cleartext secret or None for a public client)."""
+    from hydra_lambda.clients import create_client
+
+    body = {"id": f"lc-{uuid.uuid4().hex[:12]}", "grant_types": ["client_credentials"], **fields}
+    client, secret = create_client(body)
+    return client.id, secret
+
+
+def allow(subject: str, action: str = "introspect", resource: str = "rn:hydra:oauth2:tokens") -> str:
+    from hydra_lambda.policies import Policy
+    from hydra_lambda.storage import policies
+
+    policy = Policy(id=f"lc-{uuid.uuid4().hex[:12]}", subjects=[subject], resources=[resource],
+                    actions=[action], effect="allow")
+    policies.create(policy)
+    return policy.id
+
+
+@contextmanager
+def dynamodb_operations() -> Iterator[list[str]]:
+    """Every DynamoDB operation (GetItem, Query, Scan...) any table model makes meanwhile."""
+    from hydra_lambda.storage.tables import MODELS, bind
+
+    bind()
+    seen: list[str] = []
+
+    def record(event_name: str, **_kwargs: Any) -> None:
+        seen.append(event_name.rsplit(".", 1)[-1])
+
+    clients = {id(c): c for c in (model._get_connection().connection.client for model in MODELS)}
+    for client in clients.values():
+        client.meta.events.register("before-call.dynamodb", record)
+    try:
+        yield seen
+    finally:
+        for client in clients.values():
+            client.meta.events.unregister("before-call.dynamodb", record)
