@@ -1,0 +1,234 @@
+"""The Ladon-style policy engine, its storage and cache, the warden, and ``hydra-lambda policies``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hydra_lambda import clock
+from hydra_lambda.policies import MAX_INPUT_LENGTH, Decision, InvalidPolicy, Policy, decide, matches, validate_pattern
+
+from tests.support import ROOT_CLIENT_ID
+from tests.support_admin import add_policy, remove_policy, token, unique
+
+
+def P(**fields: object) -> Policy:
+    base: dict[str, object] = {"id": unique("p"), "subjects": ["<.*>"], "resources": ["<.*>"], "actions": ["<.*>"]}
+    return Policy(**{**base, **fields})  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- matching
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "expected"),
+    [
+        ("rn:hydra:clients", "rn:hydra:clients", True),
+        ("rn:hydra:clients", "rn:hydra:clients:x", False),
+        ("rn:hydra:clients", "RN:HYDRA:CLIENTS", False),
+        ("get", "GET", False),
+        ("a.b", "axb", False),
+        ("rn:hydra:<.*>", "rn:hydra:clients:abc", True),
+        ("rn:hydra:<.*>", "rn:hydraX", False),
+        ("rn:hydra:<.*>", "xrn:hydra:clients", False),
+        ("rn:hydra:clients:<[a-z]+>", "rn:hydra:clients:abc", True),
+        ("rn:hydra:clients:<[a-z]+>", "rn:hydra:clients:abc:def", False),
+        ("rn:hydra:clients:<[a-z]+>", "rn:hydra:clients:", False),
+        ("rn:<.*>.x", "rn:anything.x", True),
+        ("rn:<.*>.x", "rn:anythingXx", False),
+        ("<peter|ken>", "ken", True),
+        ("<peter|ken>", "kenny", False),
+        ("users:<[0-9]{3}>:<get|put>", "users:123:put", True),
+        ("<.*>", "", True),
+    ],
+)
+def test_pattern_matching(pattern: str, value: str, expected: bool) -> None:
+    assert matches(pattern, value) is expected
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["<(a+)+>", "<(a*)*b>", "<(a|aa)*>", "<(x+x+)+y>", "<.*.*>", "<a{1,1000}{1,1000}>", "<(a)\\1>",
+     "<(?=a)a>", "<unclosed", "<[>", "x" * 600],
+)
+def test_dangerous_or_broken_patterns_are_refused(pattern: str) -> None:
+    with pytest.raises(InvalidPolicy):
+        validate_pattern(pattern)
+    with pytest.raises(InvalidPolicy):
+        Policy.from_wire({"id": "x", "subjects": [pattern], "resources": ["r"], "actions": ["a"]})
+
+
+def test_a_pathological_pattern_stored_behind_our_back_never_matches_and_never_hangs() -> None:
+    # The classic catastrophic case: exponential on a backtracking engine without the checks.
+    assert matches("<(a+)+b>", "a" * 64) is False
+    assert matches("<(a|a)*c>", "a" * 64) is False
+
+
+def test_input_length_is_bounded() -> None:
+    assert matches("<.*>", "x" * MAX_INPUT_LENGTH)
+    assert not matches("<.*>", "x" * (MAX_INPUT_LENGTH + 1))
+
+
+# ---------------------------------------------------------------- decisions
+
+
+def test_default_is_deny() -> None:
+    assert decide([], "alice", "rn:hydra:clients", "get") is Decision.DENIED_BY_DEFAULT
+    unrelated = P(subjects=["bob"])
+    assert decide([unrelated], "alice", "rn:hydra:clients", "get") is Decision.DENIED_BY_DEFAULT
+
+
+def test_allow_needs_subject_resource_and_action() -> None:
+    policy = P(subjects=["<alice|bob>"], resources=["rn:hydra:clients:<.*>"], actions=["get", "delete"])
+    assert decide([policy], "alice", "rn:hydra:clients:1", "get") is Decision.ALLOW
+    assert decide([policy], "bob", "rn:hydra:clients:1", "delete") is Decision.ALLOW
+    assert decide([policy], "carol", "rn:hydra:clients:1", "get") is Decision.DENIED_BY_DEFAULT
+    assert decide([policy], "alice", "rn:hydra:clients", "get") is Decision.DENIED_BY_DEFAULT
+    assert decide([policy], "alice", "rn:hydra:clients:1", "update") is Decision.DENIED_BY_DEFAULT
+
+
+@pytest.mark.parametrize("order", [1, -1])
+def test_explicit_deny_beats_allow_in_any_order(order: int) -> None:
+    allow = P()
+    deny = P(effect="deny", resources=["rn:hydra:clients:<secret-.*>"])
+    policies = [allow, deny][::order]
+    assert decide(policies, "alice", "rn:hydra:clients:secret-1", "get") is Decision.FORCEFULLY_DENIED
+    assert decide(policies, "alice", "rn:hydra:clients:open-1", "get") is Decision.ALLOW
+
+
+def test_owner_condition_equals_subject() -> None:
+    policy = P(conditions={"owner": {"type": "EqualsSubjectCondition", "options": {}}})
+    assert decide([policy], "alice", "r", "a", {"owner": "alice"}) is Decision.ALLOW
+    assert decide([policy], "alice", "r", "a", {"owner": "bob"}) is Decision.DENIED_BY_DEFAULT
+    assert decide([policy], "alice", "r", "a", {}) is Decision.DENIED_BY_DEFAULT
+
+
+def test_a_deny_with_unmet_conditions_does_not_apply() -> None:
+    deny = P(effect="deny", conditions={"owner": {"type": "StringEqualCondition", "options": {"equals": "root"}}})
+    assert decide([P(), deny], "alice", "r", "a", {"owner": "root"}) is Decision.FORCEFULLY_DENIED
+    assert decide([P(), deny], "alice", "r", "a", {"owner": "other"}) is Decision.ALLOW
+
+
+def test_other_conditions() -> None:
+    match = P(conditions={"team": {"type": "StringMatchCondition", "options": {"matches": "team-[a-z]+"}}})
+    assert decide([match], "s", "r", "a", {"team": "team-blue"}).allowed
+    assert not decide([match], "s", "r", "a", {"team": "team-42"}).allowed
+    cidr = P(conditions={"ip": {"type": "CIDRCondition", "options": {"cidr": "10.0.0.0/8"}}})
+    assert decide([cidr], "s", "r", "a", {"ip": "10.1.2.3"}).allowed
+    assert not decide([cidr], "s", "r", "a", {"ip": "192.168.0.1"}).allowed
+    assert not decide([cidr], "s", "r", "a", {"ip": "not-an-ip"}).allowed
+    unknown = P(conditions={"x": {"type": "MadeUpCondition"}})
+    assert not decide([unknown], "s", "r", "a", {"x": "y"}).allowed
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"id": "", "subjects": ["a"]},
+        {"id": "x", "effect": "maybe"},
+        {"id": "x", "subjects": "alice"},
+        {"id": "x", "conditions": {"owner": {"type": "MadeUpCondition"}}},
+        {"id": "x", "conditions": {"ip": {"type": "CIDRCondition", "options": {"cidr": "nope"}}}},
+        {"id": "x", "surprise": 1},
+    ],
+)
+def test_invalid_policy_documents(document: dict[str, object]) -> None:
+    with pytest.raises(InvalidPolicy):
+        Policy.from_wire(document)
+
+
+# ---------------------------------------------------------------- storage and cache
+
+
+def test_storage_crud_and_the_cache() -> None:
+    from hydra_lambda.storage import policies as store
+    from hydra_lambda.storage.tables import PolicyRecord
+
+    policy = P(description="d", conditions={"owner": {"type": "EqualsSubjectCondition", "options": {}}})
+    store.create(policy)
+    assert store.get(policy.id) == policy
+    assert policy in store.all_policies()
+    with pytest.raises(store.AlreadyExists):
+        store.create(policy)
+    store.all_policies()  # cached from here
+    # A change made elsewhere (another container) is seen once the cache expires.
+    sneaky = PolicyRecord(unique("sneaky"), subjects=["x"], resources=["y"], actions=["z"])
+    sneaky.save()
+    assert sneaky.id not in {p.id for p in store.all_policies()}
+    clock.advance(11)
+    assert sneaky.id in {p.id for p in store.all_policies()}
+    assert store.delete(policy.id) and store.delete(sneaky.id)
+    assert not store.delete(policy.id)
+    assert store.get(policy.id) is None
+    assert policy.id not in {p.id for p in store.all_policies()}
+
+
+# ---------------------------------------------------------------- warden
+
+
+def test_is_allowed_for_anonymous_jwks_and_nothing_else() -> None:
+    from hydra_lambda.warden import is_allowed
+
+    assert is_allowed("", "keys:hydra.openid.id-token:public:abc", "get")
+    assert is_allowed("", "rn:hydra:keys:hydra.openid.id-token:public:abc", "get")  # prefixed already
+    assert not is_allowed("", "keys:hydra.openid.id-token:public:abc", "delete")
+    assert not is_allowed("", "clients", "get")
+    assert is_allowed(ROOT_CLIENT_ID, "clients:anything", "delete")
+
+
+def test_authorize_returns_the_access_context() -> None:
+    from hydra_lambda.errors import BadRequest, Forbidden, Unauthorized
+    from hydra_lambda.warden import authorize
+
+    value = token(scope="hydra.clients hydra.consent")
+    ctx = authorize(f"Bearer {value}", scope="hydra.consent", resource="oauth2:consent:requests:1", action="get")
+    assert ctx.subject == ROOT_CLIENT_ID and ctx.client_id == ROOT_CLIENT_ID
+    assert ctx.scopes == ["hydra.clients", "hydra.consent"] and ctx.token.kind == "access"
+    via_form = authorize(None, scope="hydra.clients", resource="clients", action="get", form_token=value)
+    assert via_form.subject == ROOT_CLIENT_ID
+    with pytest.raises(BadRequest, match="invalid_scope"):
+        authorize(f"Bearer {value}", scope="hydra.oauth2.flush", resource="oauth2:tokens", action="flush")
+    with pytest.raises(Unauthorized):
+        authorize(None, scope="hydra.clients", resource="clients", action="get")
+    deny = add_policy(subjects=[ROOT_CLIENT_ID], resources=["rn:hydra:clients"], actions=["get"], effect="deny")
+    try:
+        with pytest.raises(Forbidden, match="forcefully denied"):
+            authorize(f"Bearer {value}", scope="hydra.clients", resource="clients", action="get")
+    finally:
+        remove_policy(deny)
+
+
+def test_wildcard_token_scope_satisfies_the_route_scope() -> None:
+    from hydra_lambda.warden import authorize
+
+    value = token(scope="hydra.*")
+    assert authorize(f"Bearer {value}", scope="hydra.clients", resource="clients", action="get").subject
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def test_policies_cli(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
+    from hydra_lambda.cli import main
+
+    pid = unique("cli")
+    assert main(["policies", "create", "--id", pid, "-s", "alice", "-s", "<bob|carol>", "-r", "rn:hydra:clients",
+                 "-a", "get", "--conditions", '{"owner":{"type":"EqualsSubjectCondition"}}']) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert created["subjects"] == ["alice", "<bob|carol>"] and created["effect"] == "allow"
+    assert main(["policies", "get", pid]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == pid
+    assert main(["policies", "list"]) == 0
+    assert pid in {p["id"] for p in json.loads(capsys.readouterr().out)}
+    assert main(["policies", "create", "--id", pid, "-s", "x"]) == 1  # duplicate
+    assert main(["policies", "create", "--id", unique(), "-s", "<(a+)+>"]) == 2
+    assert "nested repetition" in capsys.readouterr().err
+    from pathlib import Path
+
+    document = Path(str(tmp_path)) / "policy.json"
+    document.write_text(json.dumps({"id": pid + "-file", "subjects": ["s"], "resources": ["r"], "actions": ["a"],
+                                    "effect": "deny"}))
+    assert main(["policies", "create", "--file", str(document)]) == 0
+    assert json.loads(capsys.readouterr().out)["effect"] == "deny"
+    assert main(["policies", "delete", pid]) == 0 and main(["policies", "delete", pid + "-file"]) == 0
+    assert main(["policies", "get", pid]) == 1
