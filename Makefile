@@ -36,9 +36,15 @@ test: $(VENV)/.test-deps $(NODE)/node_modules/.installed
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 
+BENCH_NODE := bench/node
+
+$(BENCH_NODE)/node_modules/.installed: $(BENCH_NODE)/package.json $(BENCH_NODE)/package-lock.json
+	npm ci --prefix $(BENCH_NODE) --no-audit --no-fund --loglevel=error
+	touch $@
+
 ## bench: the benchmark suite (see bench/README.md)
-bench: $(VENV)/.test-deps $(NODE)/node_modules/.installed
+bench: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(BENCH_NODE)/node_modules/.installed
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(NODE)/node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(NODE)/node_modules $(BENCH_NODE)/node_modules .pytest_cache .ruff_cache

@@ -1,0 +1,161 @@
+"""``python -m bench``: run every item, print the table, write bench/results.json.
+
+Options: ``--smoke`` (a few requests per item, for CI), ``--out PATH``, ``--profile`` (pyinstrument
+profiles of the warm operations into bench/profiles/), ``--dynamodb-endpoint``/``--kms-endpoint``
+(reuse running engines instead of starting them)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+import traceback
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.common import BENCH, Row, Sizes, not_available, run_python
+
+WARM_OPS = ["client_credentials", "introspection", "revoke", "code_exchange", "refresh", "jwks", "discovery",
+            "client_get", "client_list", "health"]
+LABELS = {
+    "client_credentials": "client_credentials token",
+    "introspection": "introspection",
+    "revoke": "revoke",
+    "code_exchange": "authorization code exchange (openid)",
+    "refresh": "refresh",
+    "jwks": "JWKS",
+    "discovery": "discovery document",
+    "client_get": "client get",
+    "client_list": "client list",
+    "health": "health",
+}
+PEER_OPS = ("client_credentials", "introspection")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="a few requests per item (seconds, not minutes)")
+    parser.add_argument("--out", default=str(BENCH / "results.json"))
+    parser.add_argument("--profile", action="store_true", help="also write pyinstrument profiles to bench/profiles/")
+    parser.add_argument("--dynamodb-endpoint", default="", help="use this DynamoDB instead of starting one")
+    parser.add_argument("--kms-endpoint", default="", help="use this KMS (moto) instead of starting one")
+    return parser
+
+
+class Run:
+    def __init__(self, sizes: Sizes, profile: bool) -> None:
+        self.sizes = sizes
+        self.profile = profile
+        self.rows: list[Row] = []
+        self.raw: dict[str, Any] = {}
+
+    def guarded(self, section: str, items: list[str], func: Any, *args: Any) -> Any:
+        """Run one item; if it breaks, its rows say "not available" with the reason, and the run goes on."""
+        started = time.perf_counter()
+        try:
+            return func(*args)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            print(f"bench: {section} failed: {reason}\n{traceback.format_exc()}", file=sys.stderr)
+            for item in items:
+                self.rows.append(not_available(section, item, reason))
+            return None
+        finally:
+            print(f"bench: {section} done in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+
+    # --- item 2 and 3: warm CPU and AWS calls, in a handler process
+    def warm(self, env: dict[str, str]) -> dict[str, Any]:
+        spec = {"mode": "warm", "sizes": asdict(self.sizes), "ops": WARM_OPS, "cold_events": True}
+        if self.profile:
+            spec["profile_dir"] = str(BENCH / "profiles")
+        result = run_python(["-m", "bench.worker"], env, spec, timeout=3600)
+        self.raw["warm"] = result
+        return result
+
+    def envelope(self, env: dict[str, str]) -> dict[str, Any]:
+        spec = {"mode": "warm", "sizes": asdict(self.sizes), "ops": ["code_exchange", "jwks"]}
+        result = run_python(["-m", "bench.worker"], env, spec, timeout=3600)
+        self.raw["envelope"] = result
+        return result
+
+    def memory(self, env: dict[str, str]) -> dict[str, Any]:
+        spec = {"mode": "memory", "sizes": asdict(self.sizes)}
+        result = run_python(["-m", "bench.worker"], env, spec, timeout=3600)
+        self.raw["memory"] = result
+        return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    sizes = Sizes.smoke() if args.smoke else Sizes()
+    run = Run(sizes, args.profile)
+    started = time.perf_counter()
+    from bench import engines
+
+    print("bench: starting DynamoDB Local and moto", file=sys.stderr)
+    eng = engines.start(args.dynamodb_endpoint, args.kms_endpoint)
+    peer = None
+    try:
+        warm = run.guarded("warm", [LABELS[o] for o in WARM_OPS], run.warm, eng.env) or {}
+        envelope = None
+        if not sizes.envelope:
+            eng.envelope_error = "skipped in --smoke mode"
+        elif eng.envelope_env is not None:
+            envelope = run.guarded("envelope", ["code exchange (envelope mode)"], run.envelope, eng.envelope_env)
+        peer_figures: dict[str, Any] = {}
+        peer_error = engines.node_ready()
+        if not peer_error:
+            try:
+                peer = engines.start_peer()
+            except Exception as exc:
+                peer_error = f"node-oidc-provider did not start: {exc}"
+        if peer is not None:
+            from bench import peer as peer_mod
+
+            peer_figures = run.guarded("node-oidc-provider CPU", [], peer_mod.measure, peer[0], peer[1], sizes) or {}
+            run.raw["peer_cpu"] = peer_figures
+        report.warm_rows(run.rows, warm, peer_figures, peer_error, LABELS)
+        report.call_rows(run.rows, warm, envelope, eng.envelope_error, LABELS)
+        from bench import coldstart
+
+        cold = run.guarded("cold start", [], coldstart.run, eng.env, warm.get("cold_events") or {}, sizes.cold_runs,
+                           sizes.cold_functions, not args.smoke)
+        if cold is not None:
+            run.rows[0:0] = cold
+        memory = run.guarded("memory", ["peak RSS"], run.memory, eng.env)
+        if memory is not None:
+            report.memory_rows(run.rows, memory)
+        run.guarded("throughput", ["hydra-lambda serve"], report.throughput_rows, run, eng.env, peer, peer_error,
+                    sizes)
+        report.cost_rows(run.rows, warm)
+    finally:
+        if peer is not None:
+            peer[0].stop()
+        eng.stop()
+    results = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "mode": "smoke" if args.smoke else "full",
+        "duration_s": round(time.perf_counter() - started, 1),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "cpus": __import__("os").cpu_count()},
+        "sizes": asdict(sizes),
+        "rows": [row.to_json() for row in run.rows],
+        "raw": run.raw,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1, default=str))
+    print(report.table(run.rows))
+    print(f"\n{len(run.rows)} rows, {sum(r.status == 'FAIL' for r in run.rows)} over budget, "
+          f"{sum(r.status == 'not available' for r in run.rows)} not available; written to {out} "
+          f"({results['duration_s']}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

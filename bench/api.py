@@ -1,0 +1,106 @@
+"""In-process invocation of the real handlers with real API Gateway payload-2.0 events (as
+``tests.support.call`` does), split in two so the benchmark can build events outside the timed part."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from bench.common import TEMPLATE
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+class Unavailable(Exception):
+    """The operation is not implemented (yet): its route is missing or answers an error."""
+
+
+@dataclass
+class Result:
+    status: int
+    headers: dict[str, str]
+    body: str
+    cookies: list[str] = field(default_factory=list)
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Prepared:
+    """One request ready to run: the handler the template routes it to, and its event."""
+
+    function: str
+    handler: Handler
+    event: dict[str, Any]
+
+
+class Api:
+    def __init__(self) -> None:
+        from hydra_lambda.local.routes import load_routes
+
+        self.routes = load_routes(TEMPLATE)
+
+    def prepare(self, method: str, path: str, *, query: str | dict[str, str] = "",
+                headers: dict[str, str] | None = None, form: dict[str, str] | None = None,
+                json_body: Any = None, cookies: list[str] | None = None) -> Prepared:
+        from hydra_lambda.local.events import build_event
+        from hydra_lambda.local.routes import find_route, load_handler
+
+        hdrs = dict(headers or {})
+        body: str | None = None
+        if json_body is not None:
+            body = json.dumps(json_body)
+            hdrs.setdefault("Content-Type", "application/json")
+        if form is not None:
+            body = urlencode(form)
+            hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        if cookies:
+            hdrs["Cookie"] = "; ".join(cookies)
+        raw_query = urlencode(query) if isinstance(query, dict) else query
+        found = find_route(self.routes, method, path)
+        if found is None:
+            raise Unavailable(f"template.yaml routes nothing to {method} {path}")
+        route, params = found
+        event = build_event(method, path, query=raw_query, headers=list(hdrs.items()), body=body,
+                            route_key=route.route_key, path_parameters=params or None)
+        return Prepared(route.function, load_handler(route), event)
+
+    @staticmethod
+    def run(prepared: Prepared) -> Result:
+        from hydra_lambda.local.events import FakeContext
+
+        out = prepared.handler(prepared.event, FakeContext(prepared.function))
+        return to_result(out)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Result:
+        return self.run(self.prepare(method, path, **kwargs))
+
+    def expect(self, status: int | tuple[int, ...], method: str, path: str, **kwargs: Any) -> Result:
+        """Call, and raise Unavailable unless the status is the expected one."""
+        result = self.call(method, path, **kwargs)
+        wanted = (status,) if isinstance(status, int) else status
+        if result.status not in wanted:
+            raise Unavailable(f"{method} {path} answered {result.status}: {result.body[:200]}")
+        return result
+
+
+def to_result(out: dict[str, Any]) -> Result:
+    raw = out.get("body") or ""
+    text = base64.b64decode(raw).decode() if out.get("isBase64Encoded") else raw
+    headers = {k.lower(): v for k, v in (out.get("headers") or {}).items()}
+    return Result(out["statusCode"], headers, text, list(out.get("cookies") or []))
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    raw = f"{quote(client_id, safe='')}:{quote(secret, safe='')}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,121 @@
+"""The set-up a benchmark needs, done through the handlers themselves: the root client's admin token,
+benchmark clients created with ``POST /clients``, access tokens, and authorization codes from the
+full browser flow (authorize, consent accept, authorize again)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from bench.api import Api, Result, Unavailable, basic, bearer
+from bench.common import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET
+
+ADMIN_SCOPES = "hydra.clients hydra.consent hydra.introspect hydra.oauth2.flush"
+REDIRECT_URI = "http://127.0.0.1:5555/callback"
+CC_FORM = {"grant_type": "client_credentials", "scope": "read"}
+
+
+@dataclass
+class BenchClient:
+    id: str
+    secret: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return basic(self.id, self.secret)
+
+
+def ensure_root_client() -> str:
+    """Create the root client (FORCE_ROOT_CLIENT_CREDENTIALS) if the bootstrap exists yet."""
+    try:
+        from hydra_lambda import bootstrap  # type: ignore[attr-defined]
+    except ImportError:
+        return "hydra_lambda.bootstrap is not there yet (the root client comes from the first request)"
+    bootstrap.ensure_root_client()
+    return ""
+
+
+def admin_token(api: Api) -> str:
+    root = basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET)
+    last: Result | None = None
+    for scope in (ADMIN_SCOPES, "hydra.*", None):
+        form = {"grant_type": "client_credentials"} | ({"scope": scope} if scope else {})
+        last = api.call("POST", "/oauth2/token", headers=root, form=form)
+        if last.status == 200:
+            return str(last.json["access_token"])
+    assert last is not None
+    raise Unavailable(f"the root client gets no admin token: POST /oauth2/token answered {last.status}: "
+                      f"{last.body[:200]}")
+
+
+def create_client(api: Api, token: str, name: str) -> BenchClient:
+    body = {
+        "id": f"bench-{name}-{secrets.token_hex(6)}",  # the benchmark's introspection policy matches bench-*
+        "client_name": name,
+        "grant_types": ["client_credentials", "authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "redirect_uris": [REDIRECT_URI],
+        "scope": "openid offline offline_access read write",
+    }
+    result = api.expect((200, 201), "POST", "/clients", headers=bearer(token), json_body=body)
+    data = result.json
+    return BenchClient(str(data.get("id") or data["client_id"]), str(data["client_secret"]))
+
+
+def cc_token(api: Api, client: BenchClient) -> str:
+    result = api.expect(200, "POST", "/oauth2/token", headers=client.auth, form=CC_FORM)
+    return str(result.json["access_token"])
+
+
+def _cookie_pairs(result: Result) -> list[str]:
+    raw = list(result.cookies)
+    if not raw and result.headers.get("set-cookie"):
+        raw = [result.headers["set-cookie"]]
+    return [c.split(";", 1)[0].strip() for c in raw if "=" in c.split(";", 1)[0]]
+
+
+def _path_and_query(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.path, parts.query
+
+
+def authorization_code(api: Api, client: BenchClient, admin: str) -> str:
+    """A fresh authorization code for ``openid offline``, through the whole consent flow."""
+    query = {
+        "client_id": client.id,
+        "redirect_uri": REDIRECT_URI,
+        "response_type": "code",
+        "scope": "openid offline",
+        "state": secrets.token_urlsafe(12),
+        "nonce": secrets.token_urlsafe(12),
+    }
+    first = api.expect((302, 303), "GET", "/oauth2/auth", query=urlencode(query))
+    cookies = _cookie_pairs(first)
+    location = first.headers.get("location", "")
+    consent_id = (parse_qs(urlsplit(location).query).get("consent") or [""])[0]
+    if not consent_id:
+        raise Unavailable(f"/oauth2/auth did not send the browser to the consent app: {location[:200]}")
+    request = api.expect(200, "GET", f"/oauth2/consent/requests/{consent_id}", headers=bearer(admin)).json
+    accept = {"subject": "bench-user", "grantScopes": ["openid", "offline"]}
+    api.expect((200, 204), "PATCH", f"/oauth2/consent/requests/{consent_id}/accept", headers=bearer(admin),
+               json_body=accept)
+    path, back_query = _path_and_query(str(request["redirectUrl"]))
+    second = api.expect((302, 303), "GET", path, query=back_query, cookies=cookies)
+    code = (parse_qs(urlsplit(second.headers.get("location", "")).query).get("code") or [""])[0]
+    if not code:
+        raise Unavailable(f"the second /oauth2/auth leg gave no code: {second.headers.get('location', '')[:200]}")
+    return code
+
+
+def code_form(code: str) -> dict[str, str]:
+    return {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}
+
+
+def exchange(api: Api, client: BenchClient, code: str) -> dict[str, Any]:
+    return dict(api.expect(200, "POST", "/oauth2/token", headers=client.auth, form=code_form(code)).json)
+
+
+def refresh_form(token: str) -> dict[str, str]:
+    return {"grant_type": "refresh_token", "refresh_token": token}

@@ -1,0 +1,185 @@
+"""Turn the raw figures into table rows (figure, budget, pass/FAIL/info/not available), and print them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.common import Row, not_available, verdict
+
+CPU_RATIO_BUDGET = 2.0
+MEMORY_BUDGET_MB = 128
+GROWTH_TOLERANCE_MB = 1.0  # allocator noise; a leak of 20 KB per 1,000 requests would show over 10,000
+
+
+def _ops(raw: dict[str, Any]) -> dict[str, Any]:
+    return raw.get("ops") or {}
+
+
+def warm_rows(rows: list[Row], warm: dict[str, Any], peer: dict[str, Any], peer_error: str,
+              labels: dict[str, str]) -> None:
+    section = "warm CPU per request"
+    for name, figures in _ops(warm).items():
+        item = labels[name]
+        if "unavailable" in figures:
+            budget = f"<= {CPU_RATIO_BUDGET:g}x node" if name in peer or name in ("client_credentials",
+                                                                                     "introspection") else ""
+            rows.append(not_available(section, item, figures["unavailable"], budget))
+            continue
+        cpu = figures["cpu_ms"]
+        text = f"{cpu:.2f} ms CPU ({figures['wall_ms']:.2f} ms wall, n={figures['requests']})"
+        if name in ("client_credentials", "introspection"):
+            node = (peer.get(name) or {}).get("cpu_ms")
+            if node:
+                ratio = cpu / node
+                rows.append(Row(section, item, f"{text}; node {node:.3f} ms = {ratio:.2f}x",
+                                f"<= {CPU_RATIO_BUDGET:g}x node", verdict(ratio <= CPU_RATIO_BUDGET), round(ratio, 3),
+                                "x node", detail={**figures, "node_cpu_ms": node}))
+            else:
+                rows.append(Row(section, item, f"{text}; node not available", f"<= {CPU_RATIO_BUDGET:g}x node",
+                                "not available", cpu, "ms", detail={**figures, "node": peer_error or "no figure"}))
+        else:
+            rows.append(Row(section, item, text, "", "info", round(cpu, 4), "ms", detail=figures))
+    for name in ("client_credentials", "introspection"):
+        if name in peer:
+            p = peer[name]
+            rows.append(Row(section, f"node-oidc-provider {labels[name]}",
+                            f"{p['cpu_ms']:.3f} ms CPU (n={p['requests']}, {p['errors']} errors)", "", "info",
+                            round(p["cpu_ms"], 4), "ms", detail=p))
+
+
+def _call_budget(name: str, calls: dict[str, Any]) -> tuple[str, bool | None]:
+    # Per-request averages, rounded to 2 decimals: a warm container re-reads its policy cache every
+    # POLICY_CACHE_SECONDS, which amortizes to far below 0.01 calls per request (it shows in by_api).
+    reads, writes, kms = (round(calls[k], 2) for k in ("dynamodb_reads", "dynamodb_writes", "kms_calls"))
+    if name == "client_credentials":
+        return "1 write, <= 1 read, 0 KMS", writes == 1 and reads <= 1 and kms == 0
+    if name == "introspection":
+        return "1 read, 0 writes, 0 KMS", reads == 1 and writes == 0 and kms == 0
+    if name in ("jwks", "discovery", "health"):
+        return "0 DynamoDB, 0 KMS", reads == 0 and writes == 0 and kms == 0
+    if name in ("code_exchange", "refresh"):
+        id_tokens = calls.get("id_tokens", 0)
+        ok = id_tokens > 0 and round(calls["kms_sign"] / id_tokens, 2) == 1 and kms == round(calls["kms_sign"], 2)
+        return "1 KMS Sign per ID token, no other KMS", ok
+    return "0 KMS", kms == 0
+
+
+def _calls_text(calls: dict[str, Any]) -> str:
+    parts = [f"{calls['dynamodb_reads']:g} reads", f"{calls['dynamodb_writes']:g} writes",
+             f"{calls['kms_calls']:g} KMS"]
+    if calls.get("other_aws_calls"):
+        parts.append(f"{calls['other_aws_calls']:g} other")
+    apis = ", ".join(f"{k.split(':')[1]} {v:g}" for k, v in calls["by_api"].items())
+    return "; ".join(parts) + (f" ({apis})" if apis else "")
+
+
+def call_rows(rows: list[Row], warm: dict[str, Any], envelope: dict[str, Any] | None, envelope_error: str,
+              labels: dict[str, str]) -> None:
+    section = "AWS requests per op"
+    for name, figures in _ops(warm).items():
+        if "unavailable" in figures:
+            budget = _call_budget(name, {"dynamodb_reads": 0, "dynamodb_writes": 0, "kms_calls": 0, "kms_sign": 0})[0]
+            rows.append(not_available(section, labels[name], figures["unavailable"], budget))
+            continue
+        calls = figures["calls"]
+        budget, ok = _call_budget(name, calls)
+        rows.append(Row(section, labels[name], _calls_text(calls), budget, verdict(bool(ok)),
+                        calls["dynamodb_reads"] + calls["dynamodb_writes"] + calls["kms_calls"], "calls",
+                        detail=calls))
+    item = "code exchange, envelope mode"
+    budget = "0 KMS"
+    exchange = (_ops(envelope or {}).get("code_exchange")) if envelope else None
+    if envelope is None or exchange is None:
+        rows.append(not_available(section, item, envelope_error or "envelope run failed", budget))
+    elif "unavailable" in exchange:
+        rows.append(not_available(section, item, exchange["unavailable"], budget))
+    else:
+        calls = exchange["calls"]
+        rows.append(Row(section, item, _calls_text(calls) + f"; {exchange['cpu_ms']:.2f} ms CPU", budget,
+                        verdict(calls["kms_calls"] == 0), calls["kms_calls"], "KMS calls", detail=exchange))
+
+
+def memory_rows(rows: list[Row], memory: dict[str, Any]) -> None:
+    section = "memory"
+    samples = memory["samples"]
+    peak_mb = memory["peak_rss_bytes"] / 2**20
+    mix = ", ".join(f"{k} {v}%" for k, v in memory["mix"].items())
+    rows.append(Row(section, f"peak RSS over {memory['requests']:,} mixed requests",
+                    f"{peak_mb:.1f} MB ({memory['errors']} errors; mix {mix})", f"<= {MEMORY_BUDGET_MB} MB",
+                    verdict(peak_mb <= MEMORY_BUDGET_MB and memory["errors"] == 0), round(peak_mb, 2), "MB",
+                    detail={k: v for k, v in memory.items() if k != "samples"}))
+    half = memory["requests"] // 2
+    mid = min(samples, key=lambda s: abs(s[0] - half))[1]
+    end = samples[-1][1]
+    growth = (end - mid) / 2**20
+    rows.append(Row(section, "RSS growth over the second half", f"{growth:+.2f} MB ({mid / 2**20:.1f} -> "
+                    f"{end / 2**20:.1f} MB)", f"<= {GROWTH_TOLERANCE_MB:g} MB (none)",
+                    verdict(growth <= GROWTH_TOLERANCE_MB), round(growth, 3), "MB",
+                    detail={"samples": samples}))
+
+
+def throughput_rows(run: Any, env: dict[str, str], peer: Any, peer_error: str, sizes: Any) -> None:
+    from bench import engines, httpload, throughput
+    from bench.common import PEER_CLIENT_ID, PEER_CLIENT_SECRET
+
+    section = "throughput (HTTP, loopback)"
+    server, url = engines.start_local_server(env)
+    try:
+        client_id, secret = throughput.hydra_client(url)
+        ours = throughput.run(f"{url}/oauth2/token", f"{url}/oauth2/introspect",
+                              httpload.basic_header(client_id, secret), sizes)
+    finally:
+        server.stop()
+    theirs: dict[str, Any] = {}
+    if peer is not None:
+        theirs = throughput.run(f"{peer[1]}/token", f"{peer[1]}/token/introspection",
+                                httpload.basic_header(PEER_CLIENT_ID, PEER_CLIENT_SECRET), sizes)
+    run.raw["throughput"] = {"hydra": ours, "node": theirs}
+    for name in ("client_credentials", "introspection"):
+        mine = ours[name]
+        node = theirs.get(name)
+        beside = f"; node-oidc-provider {node['rps']:.0f}/s" if node else f"; node: {peer_error or 'n/a'}"
+        rows: list[Row] = run.rows
+        rows.append(Row(section, f"hydra-lambda serve {name}",
+                        f"{mine['rps']:.0f}/s, {mine['errors']} errors, p50 {mine['p50_ms'] or 0:.1f} ms{beside}",
+                        "0 errors", verdict(mine["errors"] == 0 and mine["completed"] > 0), round(mine["rps"], 1),
+                        "req/s", detail={"hydra": mine, "node": node}))
+        if node:
+            rows.append(Row(section, f"node-oidc-provider {name}",
+                            f"{node['rps']:.0f}/s, {node['errors']} errors, p50 {node['p50_ms'] or 0:.1f} ms", "",
+                            "info", round(node["rps"], 1), "req/s", detail=node))
+
+
+def cost_rows(rows: list[Row], warm: dict[str, Any]) -> None:
+    from bench.cost import cost_line
+
+    section = "cost"
+    item = "$ per million client_credentials tokens"
+    cc = _ops(warm).get("client_credentials")
+    if not cc or "unavailable" in cc:
+        rows.append(not_available(section, item, (cc or {}).get("unavailable", "no warm figure"), "< Cognito"))
+        return
+    line = cost_line(cc)
+    cognito = line["cognito_per_million"]
+    rows.append(Row(section, item,
+                    f"${line['measured_per_million']:.2f} at {line['measured_duration_ms']:.1f} ms measured; "
+                    f"${line['projected_per_million']:.2f} at {line['projected_duration_ms']:.1f} ms (256 MB "
+                    f"CPU share); Cognito ${cognito:,.0f}",
+                    "< Cognito", verdict(line["projected_per_million"] < cognito and
+                                         line["measured_per_million"] < cognito),
+                    round(line["projected_per_million"], 4), "$/M", detail=line))
+
+
+def table(rows: list[Row]) -> str:
+    headers = ("item", "figure", "budget", "result")
+    body = [(f"{r.section}: {r.item}", r.figure, r.budget or "-", r.status) for r in rows]
+    widths = [min(90, max(len(h), *(len(b[i]) for b in body))) if body else len(h) for i, h in enumerate(headers)]
+    widths[1] = min(widths[1], 110)
+
+    def fmt(cells: tuple[str, ...]) -> str:
+        return " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    lines = [fmt(headers), "-+-".join("-" * w for w in widths)]
+    for row in body:
+        lines.append(fmt(row))
+    return "\n".join(lines)
