@@ -414,3 +414,14 @@ def test_standalone_command_needs_credentials() -> None:
     from hydra_lambda.cli import main
 
     assert main(["consent-app", "--api", "http://127.0.0.1:1", "--client-id", "x", "--client-secret", ""]) == 2
+
+
+@pytest.mark.parametrize("bad", ["javascript:alert(1)", "http://ok.example/\r\nSet-Cookie: x=1", "/relative"])
+def test_only_http_redirect_urls_from_the_api_are_followed(
+    admin: FakeAdmin, app: consent_app.ConsentApp, browser: requests.Session, bad: str
+) -> None:
+    admin.add("r1")["redirectUrl"] = bad
+    fields = open_form(browser, app, "r1")
+    answer = post(browser, app, [*fields.items(), ("action", "deny")])
+    assert answer.status_code == 502 and "Location" not in answer.headers
+    assert admin.patches == []

@@ -39,6 +39,7 @@ DEFAULT_PORT = 3000
 DEFAULT_USERS = "alice:alice-password,bob:bob-password"
 CONSENT_SCOPE = "hydra.consent"
 MAX_FORM_BYTES = 16 * 1024
+DRAIN_LIMIT = 1024 * 1024  # larger bodies are not read at all: the connection is closed
 MAX_ID_LENGTH = 128
 # How long a rendered form stays valid (the consent request itself lives CHALLENGE_TOKEN_LIFESPAN).
 FORM_LIFETIME = 900
@@ -310,6 +311,8 @@ def _valid_id(consent_id: str) -> bool:
 
 
 def _safe_redirect(url: str) -> bool:
+    if any(ord(c) < 0x21 or c == "\x7f" for c in url):  # no header splitting through Location
+        return False
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
@@ -376,6 +379,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _guard(self, handler: Any) -> None:
         try:
             if not self.server.ready.wait(STARTUP_WAIT) or self.server.unavailable:
+                self.close_connection = True  # any body was not read
                 raise _Response(503, message_page(
                     "Consent app unavailable", self.server.unavailable or "It is still starting. Try again."))
             handler()
@@ -383,6 +387,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(page.status, page.body, page.cookies)
         except Exception:  # the person gets a page; the operator gets the traceback in the log
             log.exception("consent app: request failed")
+            self.close_connection = True
             self._reply(500, message_page("Something went wrong", "The consent app failed. Please try again."))
 
     def _reply(
@@ -450,18 +455,21 @@ class _Handler(BaseHTTPRequestHandler):
         raise _Response(status, page, [self._cookie(_cookie_name(request.id), token, FORM_LIFETIME)])
 
     def _form(self) -> dict[str, list[str]]:
-        if urlsplit(self.path).path != "/consent":
-            raise _Response(404, message_page("Not found", "There is nothing at this address."))
-        kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
-        if kind != "application/x-www-form-urlencoded" or not 0 <= length <= MAX_FORM_BYTES:
-            self.close_connection = True
+        if not 0 <= length <= DRAIN_LIMIT or self.headers.get("Transfer-Encoding"):
+            self.close_connection = True  # the body cannot be skipped safely: drop the connection
+            raise _Response(400, message_page("Bad form", "The form could not be read."))
+        raw = self.rfile.read(length)  # read in full, so a kept-alive connection stays in step
+        if urlsplit(self.path).path != "/consent":
+            raise _Response(404, message_page("Not found", "There is nothing at this address."))
+        kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if kind != "application/x-www-form-urlencoded" or length > MAX_FORM_BYTES:
             raise _Response(400, message_page("Bad form", "The form could not be read."))
         try:
-            return parse_qs(self.rfile.read(length).decode("utf-8"), keep_blank_values=True, errors="strict")
+            return parse_qs(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
         except (UnicodeDecodeError, ValueError) as exc:
             raise _Response(400, message_page("Bad form", "The form could not be read.")) from exc
 
