@@ -1,0 +1,148 @@
+"""The refresh token grant: rotation in one transaction, reuse detection revoking the grant, the
+grace period, same client only, and two racing refreshes on DynamoDB Local."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hydra_lambda.config import reset_settings
+
+from tests.support import call
+from tests.support_flows import Flow, make_client, qs, redeem, refresh
+from tests.test_code_flow import userinfo_status, verify_id_token
+
+
+def _grant(**accept: Any) -> tuple[str, str | None, dict[str, Any]]:
+    client_id, secret = make_client()
+    flow = Flow(client_id)
+    flow.start()
+    assert flow.accept(**accept).status == 204
+    code = qs(flow.back().headers["location"])["code"]
+    result = redeem(client_id, secret, code)
+    assert result.status == 200, result.body
+    return client_id, secret, result.json
+
+
+def _row(token: str) -> Any:
+    from hydra_lambda import tokens
+    from hydra_lambda.storage import tokens as token_store
+
+    return token_store.get(tokens.signature_of(token, "access"), "access")
+
+
+@pytest.fixture
+def grace_period() -> Iterator[None]:
+    os.environ["REFRESH_TOKEN_GRACE_PERIOD"] = "30s"
+    reset_settings()
+    yield
+    os.environ.pop("REFRESH_TOKEN_GRACE_PERIOD", None)
+    reset_settings()
+
+
+def test_rotation_issues_a_new_pair_and_revokes_the_old_access_token() -> None:
+    client_id, secret, first = _grant(idTokenExtra={"email": "a@example.com"}, accessTokenExtra={"tenant": "acme"})
+    result = refresh(client_id, secret, first["refresh_token"])
+    assert result.status == 200, result.body
+    second = result.json
+    assert second["refresh_token"] != first["refresh_token"]
+    assert second["access_token"] != first["access_token"]
+    assert second["scope"] == "openid offline"
+    assert userinfo_status(first["access_token"]) == 401
+    assert userinfo_status(second["access_token"]) == 200
+    old, new = verify_id_token(first["id_token"], client_id), verify_id_token(second["id_token"], client_id)
+    assert new["sub"] == "alice" and new["email"] == "a@example.com"
+    assert new["auth_time"] == old["auth_time"]
+    assert "nonce" not in new
+    row = _row(second["access_token"])
+    assert row.subject == "alice" and row.extra == {"tenant": "acme"} and row.scopes == ["openid", "offline"]
+    assert row.request_id == _refresh_request_id(first["refresh_token"])
+
+
+def _refresh_request_id(token: str) -> str:
+    from hydra_lambda import tokens
+    from hydra_lambda.storage import tokens as token_store
+
+    return token_store.get(tokens.signature_of(token, "refresh"), "refresh", include_used=True).request_id
+
+
+def test_reuse_of_a_rotated_refresh_token_revokes_the_whole_grant() -> None:
+    client_id, secret, first = _grant()
+    second = refresh(client_id, secret, first["refresh_token"]).json
+    third = refresh(client_id, secret, second["refresh_token"]).json
+    reuse = refresh(client_id, secret, first["refresh_token"])
+    assert reuse.status == 400 and reuse.json["error"] == "invalid_grant"
+    assert userinfo_status(third["access_token"]) == 401
+    latest = refresh(client_id, secret, third["refresh_token"])
+    assert latest.status == 400 and latest.json["error"] == "invalid_grant"
+
+
+def test_grace_period_lets_a_concurrent_refresh_through(grace_period: None) -> None:
+    client_id, secret, first = _grant()
+    second = refresh(client_id, secret, first["refresh_token"])
+    again = refresh(client_id, secret, first["refresh_token"])
+    assert second.status == 200 and again.status == 200, again.body
+    assert userinfo_status(second.json["access_token"]) == 200
+    assert userinfo_status(again.json["access_token"]) == 200
+
+
+def test_grace_period_ends(grace_period: None) -> None:
+    from hydra_lambda import clock
+
+    client_id, secret, first = _grant()
+    assert refresh(client_id, secret, first["refresh_token"]).status == 200
+    clock.advance(31)
+    reuse = refresh(client_id, secret, first["refresh_token"])
+    assert reuse.status == 400 and reuse.json["error"] == "invalid_grant"
+
+
+def test_another_client_cannot_refresh() -> None:
+    client_id, secret, first = _grant()
+    other_id, other_secret = make_client()
+    result = refresh(other_id, other_secret, first["refresh_token"])
+    assert result.status == 400 and result.json["error"] == "invalid_grant"
+    assert refresh(client_id, secret, first["refresh_token"]).status == 200
+
+
+def test_scope_may_not_grow() -> None:
+    client_id, secret, first = _grant()
+    result = refresh(client_id, secret, first["refresh_token"], scope="openid offline email")
+    assert result.status == 400 and result.json["error"] == "invalid_scope"
+    assert refresh(client_id, secret, first["refresh_token"], scope="openid").status == 200
+
+
+def test_access_token_is_not_a_refresh_token() -> None:
+    client_id, secret, first = _grant()
+    result = refresh(client_id, secret, first["access_token"])
+    assert result.status == 400 and result.json["error"] == "invalid_grant"
+    assert call("POST", "/oauth2/token", form={"grant_type": "refresh_token", "client_id": client_id}).status in (
+        400, 401)
+
+
+def test_two_racing_refreshes_exactly_one_succeeds() -> None:
+    from hydra_lambda.clients import get_client
+    from hydra_lambda.errors import InvalidGrant
+    from hydra_lambda.grants import refresh_token
+
+    client_id, _secret, first = _grant()
+    client = get_client(client_id)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            refresh_token.grant(client, {"refresh_token": first["refresh_token"]})
+            outcomes.append("ok")
+        except InvalidGrant:
+            outcomes.append("invalid_grant")
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["invalid_grant", "ok"]
