@@ -78,29 +78,58 @@ def _needs_root() -> bool:
     return not marker_exists() and not client_store.any_exists()
 
 
+def _new_root() -> tuple[str, str, str]:
+    """(id, secret, stored hash) of the root client to create."""
+    from hydra_lambda import passwords
+
+    forced = forced_credentials()
+    if forced:
+        return forced[0], forced[1], passwords.hash_secret(forced[1], generated=False)
+    import uuid
+
+    secret = passwords.generate_secret()
+    return str(uuid.uuid4()), secret, passwords.hash_secret(secret, generated=True)
+
+
+def _is_conflict(exc: Exception) -> bool:
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return any(r is not None and r.code == "TransactionConflict" for r in reasons)
+
+
 def ensure_root_client() -> tuple[str, str] | None:
     """Create the root client if this is a new installation; its (id, secret) if this call created
     it, else None."""
+    import time
+
     from pynamodb.exceptions import TransactWriteError
+
+    from hydra_lambda.storage.tokens import _is_condition_failure, _unwrap
+
+    for attempt in range(4):
+        if not _needs_root():
+            return None
+        client_id, secret, secret_hash = _new_root()
+        try:
+            _write_root(client_id, secret_hash)
+        except TransactWriteError as exc:
+            if _is_condition_failure(exc):
+                return None  # another container won the race (or the forced client exists already)
+            if _is_conflict(exc) and attempt < 3:
+                time.sleep(0.05 * (attempt + 1))  # a concurrent bootstrap is mid-flight: look again
+                continue
+            raise _unwrap(exc) from exc
+        return client_id, secret
+    return None
+
+
+def _write_root(client_id: str, secret_hash: str) -> None:
+    """The root client and both policies in one transaction, conditional on the marker policy."""
     from pynamodb.transactions import TransactWrite
 
-    from hydra_lambda import passwords
     from hydra_lambda.clients import Client
     from hydra_lambda.storage import policies as policy_store
     from hydra_lambda.storage.tables import ClientRecord, PolicyRecord
-    from hydra_lambda.storage.tokens import _is_condition_failure, _unwrap
 
-    if not _needs_root():
-        return None
-    forced = forced_credentials()
-    if forced:
-        client_id, secret = forced
-        secret_hash = passwords.hash_secret(secret, generated=False)
-    else:
-        import uuid
-
-        client_id, secret = str(uuid.uuid4()), passwords.generate_secret()
-        secret_hash = passwords.hash_secret(secret, generated=True)
     client = Client(
         id=client_id,
         client_name=ROOT_NAME,
@@ -118,13 +147,8 @@ def ensure_root_client() -> tuple[str, str] | None:
             tx.save(policy_store.to_record(admin), condition=PolicyRecord.id.does_not_exist())  # type: ignore[arg-type]
             tx.save(policy_store.to_record(jwks))  # type: ignore[arg-type]
             tx.save(record, condition=ClientRecord.id.does_not_exist())
-    except TransactWriteError as exc:
-        if _is_condition_failure(exc):
-            return None  # another container won the race (or the forced client exists already)
-        raise _unwrap(exc) from exc
     finally:
         policy_store.invalidate()
-    return client_id, secret
 
 
 def publish_credentials(credentials: tuple[str, str]) -> None:
