@@ -278,3 +278,68 @@ def test_unusable_key_sets_are_configuration_errors(wrapping_key: str) -> None:
         keys.jwks()
     with signing_keys([wrapping_key]), pytest.raises(ConfigError, match="SIGN_VERIFY"):
         keys.jwks()
+
+
+def test_scheduled_rotation_steps_keep_every_token_verifiable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each scheduled run is one pipelined step; containers that still hold the previous view (up to
+    SIGNING_KEYS_CACHE_SECONDS) and fresh ones always verify each other's tokens."""
+    from hydra_lambda import clock
+    from hydra_lambda.config import reset_settings
+    from hydra_lambda.keys.rotation import create_kms_key, scheduled_step
+
+    alias = f"alias/test-{uuid.uuid4().hex[:8]}-id-token"
+    stack_key = create_kms_key("RSA_2048", "test-stack")
+    kms().create_alias(AliasName=alias, TargetKeyId=stack_key)
+    monkeypatch.setenv("SIGNING_KEYS_CACHE_SECONDS", "3600")
+    tokens: list[str] = []
+
+    def fresh_view() -> dict[str, Any]:
+        keys.forget()  # a new container
+        tokens.append(keys.sign(claims()))
+        return keys.jwks()
+
+    try:
+        with signing_keys([alias, f"{alias}-next", f"{alias}-previous"]):
+            assert len(fresh_view()["keys"]) == 1  # -next and -previous do not exist yet
+            with count_calls("kms") as warm:
+                keys.jwks()
+            assert sum(warm.values()) == 0  # absent aliases are remembered too
+
+            first = scheduled_step(alias, "ECC_NIST_P256", "test-stack")
+            assert first["current"] == kms().describe_key(KeyId=stack_key)["KeyMetadata"]["KeyId"]
+            assert keys.jwks() == keys.jwks() and len(keys.jwks()["keys"]) == 1  # warm: the old view
+            clock.advance(3601)
+            published = keys.jwks()
+            assert [k["alg"] for k in published["keys"]] == ["RS256", "ES256"]  # the new key is published
+            assert jws_parts(keys.sign(claims()))[0]["alg"] == "RS256"  # ... but does not sign yet
+
+            stale = published
+            second = scheduled_step(alias, "ECC_NIST_P256", "test-stack")
+            assert second["current"] == first["next"] and second["disabled"] is None
+            fresh = fresh_view()
+            assert [k["alg"] for k in fresh["keys"]] == ["ES256", "ES256", "RS256"]
+            for token in tokens:
+                verify_against_jwks(token, fresh)
+            verify_against_jwks(tokens[-1], stale)  # a stale container verifies the new signer's tokens
+
+            scheduled_step(alias, "ECC_NIST_P256", "test-stack")  # the stack's own key is never disabled
+            assert kms().describe_key(KeyId=stack_key)["KeyMetadata"]["Enabled"] is True
+            fourth = scheduled_step(alias, "ECC_NIST_P256", "test-stack")
+            assert fourth["disabled"] == first["next"]
+            assert kms().describe_key(KeyId=first["next"])["KeyMetadata"]["Enabled"] is False
+            assert len(fresh_view()["keys"]) == 3
+    finally:
+        monkeypatch.delenv("SIGNING_KEYS_CACHE_SECONDS")
+        reset_settings()
+
+
+def test_scheduled_rotation_handler_imports() -> None:
+    import importlib.util
+
+    from tests.support import ROOT
+
+    spec = importlib.util.spec_from_file_location("keyrotation_app", ROOT / "functions" / "keyrotation" / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert callable(module.lambda_handler)

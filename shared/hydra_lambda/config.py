@@ -93,6 +93,9 @@ class Settings:
     secretsmanager_endpoint: str = ""
     signing_keys: tuple[str, ...] = ()
     signing_mode: str = "kms"
+    # How long a container trusts its loaded signing keys (aliases resolved, public keys); 0 = for
+    # the container's life. Scheduled rotation (which re-points aliases) sets it to an hour.
+    signing_keys_cache_seconds: int = 0
     resource_name_prefix: str = "rn:hydra"
     max_body_bytes: int = 1024 * 1024
     policy_cache_seconds: int = 10
@@ -138,6 +141,7 @@ class Settings:
             secretsmanager_endpoint=env.get("SECRETSMANAGER_ENDPOINT", ""),
             signing_keys=_list(env, "SIGNING_KEYS"),
             signing_mode=mode,
+            signing_keys_cache_seconds=_int(env, "SIGNING_KEYS_CACHE_SECONDS", 0),
             resource_name_prefix=prefix,
             max_body_bytes=_int(env, "MAX_BODY_BYTES", cls.max_body_bytes),
             policy_cache_seconds=_int(env, "POLICY_CACHE_SECONDS", cls.policy_cache_seconds),

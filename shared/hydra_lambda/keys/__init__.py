@@ -27,40 +27,56 @@ class SigningKey(Protocol):
     def sign(self, message: bytes) -> bytes: ...
 
 
-_loaded: dict[tuple[str, str, str, str], SigningKey] = {}
+_loaded: dict[tuple[str, str, str, str], tuple[float, SigningKey | None]] = {}
 _lock = threading.Lock()
+_MISSING = ("NotFoundException", "ResourceNotFoundException")
 
 
-def _load(mode: str, ref: str) -> SigningKey:
+def _fetch(mode: str, ref: str) -> SigningKey:
+    if mode == "envelope":
+        from hydra_lambda.keys.envelope import EnvelopeKey
+
+        return EnvelopeKey(ref)
+    from hydra_lambda.keys.kms import KmsKey
+
+    return KmsKey(ref)
+
+
+def _load(mode: str, ref: str, *, optional: bool) -> SigningKey | None:
+    """The key behind ``ref``, fetched once per container (or per SIGNING_KEYS_CACHE_SECONDS).
+    An ``optional`` ref that does not exist (yet) is remembered as absent just as long."""
+    from hydra_lambda import clock
+
     settings = get_settings()
     endpoint = settings.kms_endpoint if mode == "kms" else settings.secretsmanager_endpoint
     cache_key = (mode, endpoint, settings.aws_region, ref)
+    ttl = settings.signing_keys_cache_seconds
     found = _loaded.get(cache_key)
-    if found is None:
-        with _lock:
-            found = _loaded.get(cache_key)
-            if found is None:
-                if mode == "envelope":
-                    from hydra_lambda.keys.envelope import EnvelopeKey
-
-                    found = EnvelopeKey(ref)
-                else:
-                    from hydra_lambda.keys.kms import KmsKey
-
-                    found = KmsKey(ref)
-                _loaded[cache_key] = found
-    return found
+    if found is not None and (ttl <= 0 or clock.now() - found[0] < ttl):
+        return found[1]
+    with _lock:
+        try:
+            key: SigningKey | None = _fetch(mode, ref)
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+            if not (optional and code in _MISSING):
+                raise
+            key = None
+        _loaded[cache_key] = (clock.now(), key)
+    return key
 
 
 def key_set() -> list[SigningKey]:
-    """The configured keys in order (the first signs), without duplicates of one key."""
+    """The configured keys in order (the first signs), without duplicates of one key. Entries after
+    the first that do not exist (e.g. the ``-next`` alias before the first scheduled rotation) are
+    left out."""
     settings = get_settings()
     if not settings.signing_keys:
         raise ConfigError("SIGNING_KEYS is empty: list at least one signing key")
     out: list[SigningKey] = []
-    for ref in settings.signing_keys:
-        key = _load(settings.signing_mode, ref)
-        if all(key.kid != other.kid for other in out):
+    for index, ref in enumerate(settings.signing_keys):
+        key = _load(settings.signing_mode, ref, optional=index > 0)
+        if key is not None and all(key.kid != other.kid for other in out):
             out.append(key)
     return out
 

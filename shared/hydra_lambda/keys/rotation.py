@@ -21,6 +21,7 @@ from hydra_lambda.config import get_settings
 
 KEY_SPECS = ("RSA_2048", "RSA_4096", "ECC_NIST_P256")
 STACK_TAG = "hydra-lambda:stack"
+ROTATED_TAG = "hydra-lambda:scheduled-rotation"
 # How long relying parties may cache /.well-known/jwks.json (the Cache-Control max-age).
 JWKS_MAX_AGE = 3600
 
@@ -63,9 +64,11 @@ def list_keys(out: TextIO) -> int:
     return 0
 
 
-def create_kms_key(key_spec: str, stack: str = "") -> str:
+def create_kms_key(key_spec: str, stack: str = "", *, scheduled: bool = False) -> str:
     """A new asymmetric SIGN_VERIFY key; returns its id."""
     tags = [{"TagKey": STACK_TAG, "TagValue": stack}] if stack else []
+    if scheduled:
+        tags.append({"TagKey": ROTATED_TAG, "TagValue": "true"})
     created = client("kms").create_key(
         KeySpec=key_spec, KeyUsage="SIGN_VERIFY", Tags=tags,
         Description=f"hydra-lambda ID token signing key{f' ({stack})' if stack else ''}, created by keys rotate",
@@ -118,3 +121,54 @@ def runbook(current: list[str], new: str, id_token_lifespan: int) -> str:
     if not current:
         lines = [f"First key: SIGNING_KEYS={new}"]
     return "\n".join(lines)
+
+
+# Scheduled rotation (template parameter KeyRotationSchedule): SIGNING_KEYS is then
+# "<alias>,<alias>-next,<alias>-previous" and every run is one step of the same three-step rotation,
+# pipelined: the key published one run ago starts signing, the one that signed until now is kept
+# for verification one more interval, and the one before is disabled.
+
+
+def _alias_target(alias: str) -> str | None:
+    kms = client("kms")
+    try:
+        return kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"]
+    except kms.exceptions.NotFoundException:
+        return None
+
+
+def _point(alias: str, key_id: str) -> None:
+    kms = client("kms")
+    try:
+        kms.update_alias(AliasName=alias, TargetKeyId=key_id)
+    except kms.exceptions.NotFoundException:
+        kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+
+
+def _made_by_schedule(key_id: str) -> bool:
+    tags = client("kms").list_resource_tags(KeyId=key_id).get("Tags", [])
+    return {"TagKey": ROTATED_TAG, "TagValue": "true"} in tags
+
+
+def scheduled_step(alias: str, key_spec: str = "RSA_2048", stack: str = "") -> dict[str, str | None]:
+    """One scheduled rotation: previous <- current <- next <- a new key; the old previous is disabled
+    (only keys this schedule created: never the stack's own key or one an operator made)."""
+    if key_spec not in KEY_SPECS:
+        raise ValueError(f"key_spec must be one of {', '.join(KEY_SPECS)}")
+    next_alias, previous_alias = f"{alias}-next", f"{alias}-previous"
+    current, upcoming, previous = (_alias_target(a) for a in (alias, next_alias, previous_alias))
+    if current is None:
+        raise ValueError(f"{alias} does not exist: nothing to rotate")
+    new = create_kms_key(key_spec, stack, scheduled=True)
+    retired: str | None = None
+    if upcoming is not None:
+        _point(previous_alias, current)
+        _point(alias, upcoming)
+        retired = previous
+        current, previous = upcoming, current
+    _point(next_alias, new)
+    if retired is not None and retired not in {current, previous, new} and _made_by_schedule(retired):
+        client("kms").disable_key(KeyId=retired)
+    else:
+        retired = None
+    return {"current": current, "next": new, "previous": previous, "disabled": retired}
