@@ -135,7 +135,7 @@ def test_sign_in_and_allow_with_pkce(stack: tuple[LocalServer, str], callback: s
     page.fill("#password", "alice-password")
     page.uncheck("input[name=scope][value='photos.read']")
     with page.expect_navigation(url=lambda url: url.startswith(callback)):
-        page.click("#accept")
+        page.press("#password", "Enter")  # Enter submits with the first button: Allow, never Deny
     callback_url = page.url
     landed = query(callback_url)
     assert page.locator("#done").inner_text() == "back at the application"
