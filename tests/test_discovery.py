@@ -63,6 +63,7 @@ def test_metadata_has_every_classic_and_modern_field(installed: None) -> None:
     assert response.status == 200
     assert response.headers["content-type"].startswith("application/json")
     assert response.headers["cache-control"] == "public, max-age=3600"
+    assert response.headers["access-control-allow-origin"] == "*"
     doc = response.json
     assert doc["issuer"] == issuer
     assert doc["authorization_endpoint"] == f"{issuer}/oauth2/auth"
@@ -122,6 +123,7 @@ def test_jwks_is_public_and_holds_public_keys_only(installed: None) -> None:
     response = call("GET", JWKS)
     assert response.status == 200
     assert response.headers["cache-control"] == "public, max-age=3600"
+    assert response.headers["access-control-allow-origin"] == "*"
     body = response.json
     assert body == keys.jwks()
     (jwk,) = body["keys"]

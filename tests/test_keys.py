@@ -343,3 +343,10 @@ def test_scheduled_rotation_handler_imports() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert callable(module.lambda_handler)
+
+
+def test_envelope_mode_refuses_kms_aliases() -> None:
+    from hydra_lambda.config import ConfigError
+
+    with signing_keys(["alias/hydra-lambda-id-token"], mode="envelope"), pytest.raises(ConfigError, match="secrets"):
+        keys.sign(claims())

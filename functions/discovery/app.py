@@ -15,14 +15,13 @@ def health():
 @app.get("/.well-known/openid-configuration")
 @app.get("/.well-known/oauth-authorization-server")
 def provider_metadata():
-    return json_response(200, discovery.metadata(),
-                         headers={"Cache-Control": f"public, max-age={discovery.METADATA_MAX_AGE}"})
+    return json_response(200, discovery.metadata(), headers=discovery.metadata_headers())
 
 
 @app.get("/.well-known/jwks.json")
 def jwks():
     key_set, complete = discovery.public_jwks(app.current_event.headers.get("authorization"))
-    return json_response(200, key_set, headers={"Cache-Control": discovery.jwks_cache_control(complete)})
+    return json_response(200, key_set, headers=discovery.jwks_headers(complete))
 
 
 lambda_handler = lambda_entry(app)

@@ -93,6 +93,15 @@ def public_jwks(authorization: str | None = None) -> tuple[dict[str, Any], bool]
     return {"keys": allowed}, len(allowed) == len(everything)
 
 
-def jwks_cache_control(complete: bool) -> str:
+# Browser-based relying parties fetch both documents cross-origin; they are public and need no
+# credentials, so any origin may read them.
+_CORS = {"Access-Control-Allow-Origin": "*"}
+
+
+def metadata_headers() -> dict[str, str]:
+    return {"Cache-Control": f"public, max-age={METADATA_MAX_AGE}", **_CORS}
+
+
+def jwks_headers(complete: bool) -> dict[str, str]:
     # A partial set (policies withheld a key) must not stick in caches once the policy changes.
-    return f"public, max-age={JWKS_MAX_AGE}" if complete else "no-cache"
+    return {"Cache-Control": f"public, max-age={JWKS_MAX_AGE}" if complete else "no-cache", **_CORS}

@@ -101,6 +101,9 @@ def rotate(args: argparse.Namespace, out: TextIO) -> int:
         new = create_kms_key(args.key_spec, args.stack)
     current = [ref for ref in settings.signing_keys if ref != new]
     print(f"Created {args.key_spec} signing key {new} (SIGNING_MODE={mode}).", file=out)
+    if not args.stack:
+        print("Note: without --stack the key is not tagged hydra-lambda:stack=<stack> (KMS) or named "
+              "<stack>/id-token/* (envelope), so a deployed stack's functions may not use it.", file=out)
     print(runbook(current, new, settings.id_token_lifespan), file=out)
     return 0
 
