@@ -93,10 +93,11 @@ def _batches(kind: store.Kind, shard: str, cutoff: int) -> Iterator[list[str]]:
 
 
 def flush(
-    not_after: int | None = None, should_stop: Callable[[], bool] = _never, *, metrics: bool = True
+    not_after: int | None = None, should_stop: Callable[[], bool] = _never, *, emit_metrics: bool = True
 ) -> FlushResult:
     """Delete every row that expired before ``min(not_after, now)``, until done or ``should_stop``.
-    The counts are logged, and emitted as CloudWatch metrics (EMF) unless ``metrics`` is False."""
+    The counts are logged, and emitted as CloudWatch metrics (EMF) unless ``emit_metrics`` is False."""
+    store.prepare()
     now = clock.now_int()
     result = FlushResult(cutoff=now if not_after is None else min(not_after, now))
     streams: list[Stream] = [
@@ -108,7 +109,7 @@ def flush(
                 result.complete = False
                 break
             streams = _one_round(pool, streams, result)
-    _report(result, metrics)
+    _report(result, emit_metrics)
     return result
 
 
@@ -174,7 +175,7 @@ def run_cli(args: Any) -> int:
         started = time.monotonic()
         budget = args.max_seconds
         stop = _never if budget is None else lambda: time.monotonic() - started >= budget
-        result = flush(cutoff, stop, metrics=False)  # no CloudWatch EMF on a terminal
+        result = flush(cutoff, stop, emit_metrics=False)  # no CloudWatch EMF on a terminal
     except (HydraError, ConfigError) as exc:
         print(f"hydra-lambda flush: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2

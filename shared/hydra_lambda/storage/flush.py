@@ -49,6 +49,14 @@ class BatchIncomplete(Exception):
 
 
 @ensure_bound
+def prepare() -> None:
+    """Create the DynamoDB clients on this thread: botocore client creation is not thread-safe, and
+    the flush then uses them from several threads."""
+    for kind in KINDS:
+        _ = kind.model._get_connection().connection.client  # type: ignore[attr-defined]
+
+
+@ensure_bound
 def expired_keys(kind: Kind, shard: str, cutoff: int) -> Iterator[str]:
     """Keys of the rows in ``shard`` with ``expires_at < cutoff``, oldest first, page by page."""
     model: Any = kind.model
