@@ -3,6 +3,7 @@ and keeps tracebacks out of responses."""
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from typing import Any, Literal
@@ -12,6 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from hydra_lambda.config import adopt_issuer, get_settings
 from hydra_lambda.errors import (
+    BadRequest,
     HydraError,
     InvalidRequest,
     MethodNotAllowed,
@@ -69,6 +71,12 @@ class HydraResolver(APIGatewayHttpResolver):
                 else PayloadTooLarge(f"The request body is larger than {limit} bytes.")
             )
             return self._build_plain(error_response(error, self._request_id(event)))
+        if event.get("isBase64Encoded") and not _is_utf8(body):
+            # Every body this API reads is JSON or form text; powertools' decoded_body would raise.
+            path = event.get("rawPath", "")
+            kind = InvalidRequest if path in self._oauth_paths else BadRequest
+            error = kind("The request body is not valid UTF-8.")
+            return self._build_plain(error_response(error, self._request_id(event)))
         return super().resolve(event, context)
 
     def _build_plain(self, response: Response) -> dict[str, Any]:
@@ -111,6 +119,14 @@ class HydraResolver(APIGatewayHttpResolver):
         allowed = sorted({m for pattern, methods in self._methods if pattern.match(path) for m in methods})
         error: HydraError = MethodNotAllowed(allowed) if allowed else NotFound(f"No route for {path}")
         return error_response(error, self.request_id())
+
+
+def _is_utf8(encoded: str) -> bool:
+    try:
+        base64.b64decode(encoded).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
 
 
 def _internal_error() -> HydraError:
