@@ -7,12 +7,13 @@ fails with ``invalid_grant`` and revokes every token the first redemption issued
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from hydra_lambda import clock, id_tokens, issuance, pkce, tokens
 from hydra_lambda.clients import Client
 from hydra_lambda.config import get_settings
-from hydra_lambda.errors import InvalidGrant, InvalidRequest
+from hydra_lambda.errors import InvalidGrant, InvalidRequest, TemporarilyUnavailable
 from hydra_lambda.issuance import TokenResponse
 from hydra_lambda.storage import tokens as token_store
 from hydra_lambda.storage.tables import TokenRecord
@@ -29,8 +30,49 @@ def _load_code(value: str) -> token_store.Token:
 
 
 def _replayed(row: token_store.Token) -> InvalidGrant:
-    token_store.revoke_request(row.request_id)
+    revoke_grant(row)
     return InvalidGrant("The authorization code was already used; the tokens issued for it are revoked.")
+
+
+def revoke_grant(row: token_store.Token) -> None:
+    """Delete every token of the grant: those the consuming write recorded on ``row`` (read
+    consistently, so even tokens written a moment ago go) and every row sharing its ``request_id``
+    (the index is eventually consistent)."""
+    fresh = token_store.get(row.signature, row.kind, include_used=True) or row
+    for signature in fresh.session.get("issued") or []:
+        token_store.delete(signature)
+    token_store.revoke_request(row.request_id)
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    response = getattr(exc, "response", None)
+    reasons = (response or {}).get("CancellationReasons") or [] if isinstance(response, dict) else []
+    return any((reason or {}).get("Code") == "TransactionConflict" for reason in reasons)
+
+
+def consume_and_write(origin: token_store.Token, rows: list[token_store.Token],
+                      deletes: list[str] | None = None) -> bool:
+    """ONE transaction: consume ``origin`` (unused, unexpired), record what it issued on it, write
+    ``rows`` and delete ``deletes``. False if ``origin`` was consumed by another request. A
+    transaction cancelled only by a concurrent one (TransactionConflict) is retried."""
+    session = {**origin.session, "issued": [row.signature for row in rows]}
+    for attempt in range(3):
+        now = clock.now_int()
+        try:
+            token_store.transact(
+                saves=[row.to_record() for row in rows],
+                updates=[(origin.to_record(), [TokenRecord.used_at.set(now), TokenRecord.session.set(session)],
+                          token_store.consume_condition(now))],
+                deletes=[TokenRecord(signature) for signature in deletes or []],
+            )
+            return True
+        except token_store.AlreadyUsed:
+            return False
+        except Exception as exc:
+            if not _is_conflict(exc):
+                raise
+            time.sleep(0.02 * (attempt + 1))
+    raise TemporarilyUnavailable("The grant is being used by a concurrent request; try again.")
 
 
 def _check_redirect_uri(form: dict[str, str], authorize: dict[str, Any]) -> None:
@@ -56,14 +98,8 @@ def grant(client: Client, form: dict[str, str]) -> TokenResponse:
                 authorize.get("code_challenge_method", ""))
     identity = id_tokens.identity_of(row.subject, row.session)
     response, rows = issue_tokens(client, row, identity, include_nonce=True)
-    now = clock.now_int()
-    try:
-        token_store.transact(
-            saves=[r.to_record() for r in rows],
-            updates=[(row.to_record(), [TokenRecord.used_at.set(now)], token_store.consume_condition(now))],
-        )
-    except token_store.AlreadyUsed:
-        raise _replayed(row) from None
+    if not consume_and_write(row, rows):
+        raise _replayed(row)
     return response
 
 

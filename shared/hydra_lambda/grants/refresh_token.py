@@ -13,10 +13,9 @@ from hydra_lambda import clock, id_tokens, scopes, tokens
 from hydra_lambda.clients import Client
 from hydra_lambda.config import get_settings
 from hydra_lambda.errors import InvalidGrant, InvalidRequest, InvalidScope
-from hydra_lambda.grants.authorization_code import issue_tokens
+from hydra_lambda.grants.authorization_code import consume_and_write, issue_tokens, revoke_grant
 from hydra_lambda.issuance import TokenResponse
 from hydra_lambda.storage import tokens as token_store
-from hydra_lambda.storage.tables import TokenRecord
 
 
 def _load(value: str) -> token_store.Token:
@@ -49,7 +48,7 @@ def _reused(client: Client, row: token_store.Token) -> TokenResponse:
                                       include_nonce=False)
         token_store.put_many(rows)
         return response
-    token_store.revoke_request(row.request_id)
+    revoke_grant(row)
     raise InvalidGrant("The refresh token was already used; every token of this grant is revoked.")
 
 
@@ -65,17 +64,10 @@ def grant(client: Client, form: dict[str, str]) -> TokenResponse:
     _check_scope(form, row)
     identity = id_tokens.identity_of(row.subject, row.session)
     response, rows = issue_tokens(client, row, identity, include_nonce=False)
-    now = clock.now_int()
     old_access = row.session.get("access_signature")
-    try:
-        token_store.transact(
-            saves=[r.to_record() for r in rows],
-            updates=[(row.to_record(), [TokenRecord.used_at.set(now)], token_store.consume_condition(now))],
-            deletes=[TokenRecord(old_access)] if old_access else [],
-        )
-    except token_store.AlreadyUsed:
+    if not consume_and_write(row, rows, [old_access] if old_access else []):
         again = token_store.get(row.signature, "refresh", include_used=True)
         if again is None:
-            raise InvalidGrant("The refresh token is invalid, expired or revoked.") from None
+            raise InvalidGrant("The refresh token is invalid, expired or revoked.")
         return _reused(client, again)
     return response
