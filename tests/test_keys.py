@@ -350,3 +350,33 @@ def test_envelope_mode_refuses_kms_aliases() -> None:
 
     with signing_keys(["alias/hydra-lambda-id-token"], mode="envelope"), pytest.raises(ConfigError, match="secrets"):
         keys.sign(claims())
+
+
+def test_signing_inputs_over_4096_bytes_are_sent_as_a_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """KMS signs RAW messages up to 4096 bytes; longer ones go as a SHA-256 DIGEST. moto hashes a DIGEST
+    again (tooling notes), so this path runs against a stand-in KMS that signs like AWS does."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+    from hydra_lambda.keys import kms as kms_module
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    sent: list[dict[str, Any]] = []
+
+    class StandInKms:
+        def get_public_key(self, KeyId: str) -> dict[str, Any]:
+            der = private.public_key().public_bytes(serialization.Encoding.DER,
+                                                    serialization.PublicFormat.SubjectPublicKeyInfo)
+            return {"KeyId": f"arn:aws:kms:us-east-1:000000000000:key/{KeyId}", "KeyUsage": "SIGN_VERIFY",
+                    "PublicKey": der}
+
+        def sign(self, **params: Any) -> dict[str, Any]:
+            sent.append(params)
+            assert params["MessageType"] == "DIGEST" and len(params["Message"]) == 32
+            return {"Signature": private.sign(params["Message"], ec.ECDSA(utils.Prehashed(hashes.SHA256())))}
+
+    monkeypatch.setattr(kms_module, "client", lambda service: StandInKms())
+    big = claims() | {"groups": ["g" * 40] * 120}
+    with signing_keys(["stand-in"]):
+        token = keys.sign(big)
+    assert len(token.rsplit(".", 1)[0]) > 4096 and len(sent) == 1
+    assert verify_with_cryptography(token, private.public_key()) == big

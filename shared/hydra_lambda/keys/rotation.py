@@ -114,12 +114,16 @@ def runbook(current: list[str], new: str, id_token_lifespan: int) -> str:
     retire = new
     wait_switch = JWKS_MAX_AGE
     wait_retire = id_token_lifespan + JWKS_MAX_AGE
+    steps = [
+        ("1. publish, now:", publish),
+        (f"2. switch, {wait_switch}s or more after step 1:", switch),
+        (f"3. retire, {wait_retire}s or more after step 2:", retire),
+    ]
+    width = max(len(label) for label, _ in steps)
     lines = [
-        "Rotation steps (deploy each with: sam deploy --parameter-overrides SigningKeys=<value>):",
-        f"  1. publish now:                  SIGNING_KEYS={publish}",
-        f"  2. switch after >= {wait_switch}s:          SIGNING_KEYS={switch}",
-        f"  3. retire after >= {wait_retire}s more:    SIGNING_KEYS={retire}",
-        "Then disable the old key(s) (kms disable-key) and schedule their deletion once no one needs them.",
+        "Rotation steps (each is a deploy: sam deploy --parameter-overrides SigningKeys=<value>):",
+        *(f"  {label.ljust(width)}  SIGNING_KEYS={value}" for label, value in steps),
+        "Then disable the old key(s) (aws kms disable-key) and schedule their deletion when nothing needs them.",
     ]
     if not current:
         lines = [f"First key: SIGNING_KEYS={new}"]
