@@ -315,7 +315,9 @@ def test_owner_condition_lets_a_client_manage_only_its_own_clients() -> None:
         assert call("GET", f"/clients/{other['id']}", headers=mine).status == 403
         assert call("GET", f"/clients/{own.json['id']}", headers=mine).status == 200
         assert call("PUT", f"/clients/{own.json['id']}", headers=mine, json_body={"client_name": "n"}).status == 200
-        # Giving a client away fails the check on the stored owner only: the new owner is not checked.
+        assert call("PUT", f"/clients/{other['id']}", headers=mine, json_body={"owner": svc_id}).status == 403
+        # Handing one's client to someone else is checked against the new owner too.
+        assert call("PUT", f"/clients/{own.json['id']}", headers=mine, json_body={"owner": "x"}).status == 403
         assert call("DELETE", f"/clients/{other['id']}", headers=mine).status == 403
         assert call("DELETE", f"/clients/{own.json['id']}", headers=mine).status == 204
     finally:

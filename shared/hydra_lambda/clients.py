@@ -10,7 +10,7 @@ import ipaddress
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -376,9 +376,8 @@ def _update(existing: Client, fields: dict[str, Any]) -> tuple[Client, str | Non
         updated.secret_hash = passwords.hash_secret(secret, generated=True)
     else:
         secret = None
-    updated.updated_at = max(_now(), existing.updated_at)
-    if updated.updated_at == existing.updated_at:
-        updated.updated_at = existing.updated_at.replace(microsecond=(existing.updated_at.microsecond + 1) % 10**6)
+    # Strictly later than the stored value: it is the optimistic-lock token of the next update.
+    updated.updated_at = max(_now(), existing.updated_at + timedelta(microseconds=1))
     try:
         store.replace(updated.to_record(), existing.updated_at)
     except store.Changed:
@@ -462,6 +461,10 @@ def admin_update(authorization: str | None, client_id: str, body: dict[str, Any]
     _authorize(authorization, f"clients:{client_id}", "update", existing.owner if existing else None)
     if existing is None:
         raise NotFound(f"Client '{client_id}' not found")
+    new_owner = fields.get("owner") or ""
+    if "owner" in fields and new_owner != existing.owner:
+        # Handing a client to another owner needs the right to update it as that owner too.
+        _authorize(authorization, f"clients:{client_id}", "update", new_owner)
     return _update(existing, fields)
 
 
