@@ -3,6 +3,8 @@ also runs the first-start bootstrap (root client and default policies)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from hydra_lambda import bootstrap
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import parse_urlencoded
@@ -65,6 +67,6 @@ def userinfo():
 _entry = lambda_entry(app)
 
 
-def lambda_handler(event, context):
-    bootstrap.on_cold_start()
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    bootstrap.on_cold_start()  # once per container: one read on a warm installation
     return _entry(event, context)
