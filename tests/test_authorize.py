@@ -3,6 +3,7 @@ after it, the first leg (consent request + CSRF cookie) and the checks of the se
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -58,6 +59,21 @@ def test_first_leg_redirects_to_the_consent_app_and_sets_the_csrf_cookie() -> No
     assert result.headers["cache-control"] == "no-store"
 
 
+def test_csrf_cookie_is_secure_off_loopback() -> None:
+    saved = os.environ["ISSUER"]
+    os.environ["ISSUER"] = "https://auth.example.com"
+    reset_settings()
+    try:
+        client_id, _ = make_client()
+        result = Flow(client_id).start()
+        assert result.status == 302
+        (cookie,) = result.cookies
+        assert "; Secure" in cookie and "HttpOnly" in cookie
+    finally:
+        os.environ["ISSUER"] = saved
+        reset_settings()
+
+
 def test_consent_url_query_is_kept(consent_url_with_query: str) -> None:
     client_id, _ = make_client()
     result = Flow(client_id).start()
@@ -103,7 +119,8 @@ def test_redirect_uri_mismatch_never_redirects(uri: str) -> None:
     client_id, _ = make_client()
     result = Flow(client_id).start(redirect_uri=uri)
     _assert_error_page(result)
-    assert "evil" not in result.body or "callback/evil" not in result.headers.get("location", "")
+    assert html.escape(uri) not in result.body  # not even a link to follow
+    assert result.cookies == []  # and no consent request was started
 
 
 def test_duplicate_parameters_render_a_page() -> None:
