@@ -175,29 +175,59 @@ def test_client_without_refresh_grant_gets_no_refresh_token() -> None:
     assert "refresh_token" not in body and "id_token" in body
 
 
-def test_two_racing_redemptions_exactly_one_succeeds() -> None:
-    from hydra_lambda.clients import get_client
-    from hydra_lambda.errors import InvalidGrant
-    from hydra_lambda.grants import authorization_code
+def race(form: dict[str, str], client_id: str, secret: str | None) -> list[str]:
+    """Two threads run the token endpoint (client authentication, grant dispatch, the grant) at once,
+    as two Lambda containers would; returns the sorted outcomes."""
+    from hydra_lambda import token_endpoint
+    from hydra_lambda.errors import OAuth2Error
 
-    client_id, _ = make_client()
-    client = get_client(client_id)
+    from tests.support import basic
+
+    authorization = basic(client_id, secret or "")["Authorization"]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            token_endpoint.handle(authorization, dict(form))
+            outcomes.append("ok")
+        except OAuth2Error as exc:
+            outcomes.append(exc.error)
+        except Exception as exc:  # anything else is a failure of the test, recorded as such
+            outcomes.append(repr(exc))
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(outcomes)
+
+
+def test_two_racing_redemptions_exactly_one_succeeds() -> None:
+    client_id, secret = make_client()
     for _round in range(3):
         code = _code(client_id)
-        outcomes: list[str] = []
-        barrier = threading.Barrier(2)
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+        assert race(form, client_id, secret) == ["invalid_grant", "ok"]
 
-        def attempt(code: str = code, outcomes: list[str] = outcomes, barrier: threading.Barrier = barrier) -> None:
-            barrier.wait()
-            try:
-                authorization_code.grant(client, {"code": code, "redirect_uri": REDIRECT})
-                outcomes.append("ok")
-            except InvalidGrant:
-                outcomes.append("invalid_grant")
 
-        threads = [threading.Thread(target=attempt) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert sorted(outcomes) == ["invalid_grant", "ok"]
+def test_a_stale_read_cannot_consume_a_code_twice() -> None:
+    """The transaction's condition, not the read before it, is what makes a code single use."""
+    from hydra_lambda import issuance, tokens
+    from hydra_lambda.grants.authorization_code import consume_and_write
+    from hydra_lambda.storage import tokens as token_store
+
+    client_id, _ = make_client()
+    code = _code(client_id)
+    stale = token_store.get(tokens.signature_of(code, "code"), "code")
+    assert stale is not None and stale.used_at is None
+    first = issuance.mint("access", client_id=client_id, request_id=stale.request_id, subject="alice",
+                          scopes=[], lifespan=60)[1]
+    second = issuance.mint("access", client_id=client_id, request_id=stale.request_id, subject="alice",
+                           scopes=[], lifespan=60)[1]
+    assert consume_and_write(stale, [first]) is True
+    assert consume_and_write(stale, [second]) is False
+    assert token_store.get(first.signature, "access") is not None
+    assert token_store.get(second.signature, "access") is None  # nothing of the losing write landed

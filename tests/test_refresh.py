@@ -4,7 +4,6 @@ grace period, same client only, and two racing refreshes on DynamoDB Local."""
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +12,7 @@ from hydra_lambda.config import reset_settings
 
 from tests.support import call
 from tests.support_flows import Flow, make_client, qs, redeem, refresh
-from tests.test_code_flow import userinfo_status, verify_id_token
+from tests.test_code_flow import race, userinfo_status, verify_id_token
 
 
 def _grant(**accept: Any) -> tuple[str, str | None, dict[str, Any]]:
@@ -123,26 +122,7 @@ def test_access_token_is_not_a_refresh_token() -> None:
 
 
 def test_two_racing_refreshes_exactly_one_succeeds() -> None:
-    from hydra_lambda.clients import get_client
-    from hydra_lambda.errors import InvalidGrant
-    from hydra_lambda.grants import refresh_token
-
-    client_id, _secret, first = _grant()
-    client = get_client(client_id)
-    outcomes: list[str] = []
-    barrier = threading.Barrier(2)
-
-    def attempt() -> None:
-        barrier.wait()
-        try:
-            refresh_token.grant(client, {"refresh_token": first["refresh_token"]})
-            outcomes.append("ok")
-        except InvalidGrant:
-            outcomes.append("invalid_grant")
-
-    threads = [threading.Thread(target=attempt) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(outcomes) == ["invalid_grant", "ok"]
+    for _round in range(2):
+        client_id, secret, first = _grant()
+        form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+        assert race(form, client_id, secret) == ["invalid_grant", "ok"]
