@@ -343,3 +343,7 @@ def test_cli_flush(capsys: pytest.CaptureFixture[str]) -> None:
     assert_flushed(rows)
     assert main(["flush", "--not-after", "not a date"]) == 2
     assert "notAfter" in capsys.readouterr().err
+    seed(expired=5, live=0)
+    assert main(["flush", "--max-seconds", "0"]) == 3  # stopped before done: the next run resumes
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["complete"] is False
+    assert main(["flush"]) == 0

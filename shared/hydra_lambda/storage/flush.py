@@ -20,7 +20,7 @@ from hydra_lambda.storage.tables import FLUSH_SHARDS, ConsentRecord, TokenRecord
 
 BATCH_SIZE = 25  # the BatchWriteItem maximum
 PAGE_SIZE = 500  # keys per index query page
-MAX_ATTEMPTS = 8  # per batch, for unprocessed items (throttling)
+MAX_ATTEMPTS = 6  # per batch, for unprocessed items (throttling): at most ~3 s of backoff
 BASE_BACKOFF = 0.05
 
 
