@@ -231,3 +231,24 @@ def test_a_stale_read_cannot_consume_a_code_twice() -> None:
     assert consume_and_write(stale, [second]) is False
     assert token_store.get(first.signature, "access") is not None
     assert token_store.get(second.signature, "access") is None  # nothing of the losing write landed
+
+
+def test_pkce_s256_matches_rfc_7636_appendix_b() -> None:
+    from hydra_lambda import pkce
+
+    verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+    assert pkce.s256(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    pkce.verify(verifier, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "S256")
+
+
+def test_half_hash_uses_the_hash_of_the_algorithm() -> None:
+    import base64
+    import hashlib
+
+    from hydra_lambda.id_tokens import half_hash
+
+    value = "hl_at_example"
+    for alg, hasher in (("RS256", hashlib.sha256), ("ES256", hashlib.sha256), ("RS384", hashlib.sha384)):
+        digest = hasher(value.encode()).digest()
+        expected = base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()
+        assert half_hash(value, alg) == expected
