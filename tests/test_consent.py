@@ -146,3 +146,11 @@ def test_two_racing_answers_exactly_one_wins() -> None:
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["Conflict", "ok"]
+
+
+def test_granted_scopes_must_be_valid_scope_tokens_and_extras_bounded() -> None:
+    flow = _pending(scope="*")
+    assert flow.accept(scopes=["openid offline"]).status == 400
+    assert flow.accept(idTokenExtra={"blob": "x" * 20000}).status == 400
+    assert flow.accept(accessTokenExtra={"blob": "x" * 20000}).status == 400
+    assert flow.accept(idTokenExtra={"email": "a@example.com"}).status == 204

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from hydra_lambda import clock
+from hydra_lambda import clock, scopes
 from hydra_lambda.config import get_settings
 from hydra_lambda.errors import BadRequest, Conflict, Gone, NotFound
 from hydra_lambda.storage import consent as store
@@ -23,6 +24,8 @@ from hydra_lambda.storage.consent import Consent
 
 SCOPE = "hydra.consent"
 MAX_REASON = 1000
+# Extras are copied into every token row of the grant; DynamoDB items hold at most 400 KB.
+MAX_EXTRA_BYTES = 16 * 1024
 
 
 def hash_csrf(value: str) -> str:
@@ -116,6 +119,12 @@ def accept(authorization: str | None, consent_id: str, body: dict[str, Any]) -> 
     if len(subject) > 255:
         raise BadRequest("subject must be at most 255 characters.")
     granted = list(dict.fromkeys(answer.grantScopes or []))
+    invalid = [scope for scope in granted if not scopes.is_valid_scope(scope)]
+    if invalid:
+        raise BadRequest(f"'{invalid[0][:80]}' is not a valid scope.")
+    for name, extra in (("accessTokenExtra", answer.accessTokenExtra), ("idTokenExtra", answer.idTokenExtra)):
+        if extra and len(json.dumps(extra)) > MAX_EXTRA_BYTES:
+            raise BadRequest(f"{name} must serialize to at most {MAX_EXTRA_BYTES} bytes.")
     client = get_client(found.client_id)
     if client is None:
         raise Gone("The client of this consent request no longer exists.")
