@@ -74,15 +74,29 @@ def aws(dynamodb_local: DynamoDBLocal, moto_endpoint: str) -> Iterator[dict[str,
 
 @pytest.fixture
 def empty_tables() -> Iterator[None]:
-    """Start a test with every table empty (for first-start behaviour)."""
+    """Run a test with every table empty (first-start behaviour), then put every row back, so the
+    tests after it find the root client, its policies and any tokens they cached."""
+    from hydra_lambda.storage import policies
     from hydra_lambda.storage.tables import MODELS, bind
 
     bind()
-    for model in MODELS:
-        with model.batch_write() as batch:
-            for item in model.scan():
-                batch.delete(item)
+
+    def wipe() -> None:
+        for model in MODELS:
+            with model.batch_write() as batch:
+                for item in model.scan(consistent_read=True):
+                    batch.delete(item)
+
+    saved = {model: list(model.scan(consistent_read=True)) for model in MODELS}
+    wipe()
+    policies.invalidate()
     yield
+    wipe()
+    for model, items in saved.items():
+        with model.batch_write() as batch:
+            for item in items:
+                batch.save(item)
+    policies.invalidate()
 
 
 @pytest.fixture(autouse=True)
