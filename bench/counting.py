@@ -15,6 +15,7 @@ DYNAMODB_READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "Transac
 DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
 
 calls: Counter[tuple[str, str]] = Counter()
+sdk_cpu = [0.0]  # process CPU seconds spent inside botocore API calls (serialise, sign, send, parse)
 _installed = False
 
 
@@ -37,6 +38,21 @@ def install() -> None:
         return client
 
     botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+
+    import time
+
+    import botocore.client
+
+    make_api_call = botocore.client.BaseClient._make_api_call
+
+    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.process_time()
+        try:
+            return make_api_call(self, *args, **kwargs)
+        finally:
+            sdk_cpu[0] += time.process_time() - start
+
+    botocore.client.BaseClient._make_api_call = timed  # type: ignore[method-assign]
     _installed = True
 
 

@@ -26,7 +26,9 @@ def warm_rows(rows: list[Row], warm: dict[str, Any], peer: dict[str, Any], peer_
             rows.append(not_available(section, item, figures["unavailable"], budget))
             continue
         cpu = figures["cpu_ms"]
-        text = f"{cpu:.2f} ms CPU ({figures['wall_ms']:.2f} ms wall, n={figures['requests']})"
+        sdk = figures.get("sdk_cpu_ms", 0.0)
+        text = (f"{cpu:.2f} ms CPU (AWS SDK {sdk:.2f}, rest {cpu - sdk:.2f}; {figures['wall_ms']:.2f} ms wall, "
+                f"n={figures['requests']})")
         if name in ("client_credentials", "introspection"):
             node = (peer.get(name) or {}).get("cpu_ms")
             if node:
