@@ -119,6 +119,14 @@ def test_create_rejects_a_body_that_is_not_a_json_object(headers: dict[str, str]
     assert result.status == 400 and result.json["error"]["code"] == 400
 
 
+def test_client_id_is_accepted_as_the_id(headers: dict[str, str]) -> None:
+    wanted = unique()
+    result = call("POST", "/clients", headers=headers, json_body={"client_id": wanted})
+    assert result.status == 201 and result.json["id"] == wanted
+    clash = call("POST", "/clients", headers=headers, json_body={"client_id": unique(), "id": unique()})
+    assert clash.status == 400 and "differ" in clash.json["error"]["message"]
+
+
 def test_read_only_fields_echoed_from_a_get_are_accepted(headers: dict[str, str]) -> None:
     body, _ = make_client(headers)
     fetched = call("GET", f"/clients/{body['id']}", headers=headers).json

@@ -300,8 +300,10 @@ def parse_body(body: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as exc:
         raise _bad(_describe(exc)) from None
     fields = {name: getattr(parsed, name) for name in parsed.model_fields_set}
-    if "client_id" in echoed and echoed["client_id"] != fields.get("id", echoed["client_id"]):
-        raise _bad("client_id and id differ")
+    if "client_id" in echoed:
+        if not isinstance(echoed["client_id"], str) or echoed["client_id"] != fields.get("id", echoed["client_id"]):
+            raise _bad("client_id and id differ")
+        fields.setdefault("id", echoed["client_id"])  # RFC 7591-minded callers name the id client_id
     return fields
 
 
