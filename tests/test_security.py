@@ -387,3 +387,30 @@ def test_no_secret_token_code_or_verifier_appears_in_any_log(every_log_line: lis
     leaked = sorted(s[:12] + "..." for s in _secret_parts(secrets) if len(s) >= 8 and s in joined)
     assert not leaked, f"secrets in logs: {leaked}"
 
+
+
+# ---------------------------------------------------------------- CORS
+
+
+@pytest.fixture
+def cors_everywhere(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    from hydra_lambda.config import reset_settings
+
+    origin = "https://spa.example.com"
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", f"{origin},*")
+    reset_settings()
+    yield origin
+    monkeypatch.undo()
+    reset_settings()
+
+
+def test_the_authorize_endpoint_never_answers_cross_origin_requests(cors_everywhere: str) -> None:
+    client_id, _ = make_client()
+    headers = {"Origin": cors_everywhere}
+    query = {"client_id": client_id, "response_type": "code", "redirect_uri": REDIRECT, "scope": "openid",
+             "state": "state-0123456789"}
+    for result in (call("GET", "/oauth2/auth", query=query, headers=headers),
+                   call("POST", "/oauth2/auth", form=query, headers=headers),
+                   call("OPTIONS", "/oauth2/auth", headers={**headers, "Access-Control-Request-Method": "POST"}),
+                   call("GET", "/oauth2/auth", query={"client_id": "unknown"}, headers=headers)):
+        assert not any(name.startswith("access-control-") for name in result.headers), result.headers
