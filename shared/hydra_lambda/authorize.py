@@ -337,8 +337,10 @@ def _second_leg(request: AuthorizeRequest, client: Client, params: dict[str, str
         raise InvalidRequest("The consent request was already used.")
     if "id_token" in request.response_types and "openid" not in found.grant_scopes:
         raise AccessDenied("The openid scope was not granted, so no ID token can be issued.")
-    _consume(found.id, store.ACCEPTED)
-    response = _issue(request, found)
+    # Sign first, then ONE transaction consumes the consent and writes the code/tokens: a failure
+    # anywhere leaves the consent redeemable, so the browser can simply retry.
+    response, rows = _issue(request, found)
+    _consume_and_write(found.id, rows)
     return _success(request, response, [_clear_cookie(found.id)])
 
 
@@ -359,10 +361,21 @@ def _consume(consent_id: str, state: str) -> None:
         raise InvalidRequest("The consent request was already used or has expired.") from None
 
 
-def _issue(request: AuthorizeRequest, found: Any) -> dict[str, str]:
-    """Mint what the response types ask for, in one write; returns the response parameters."""
-    from hydra_lambda import id_tokens
+def _consume_and_write(consent_id: str, rows: list[Any]) -> None:
+    from hydra_lambda.storage import consent as store
     from hydra_lambda.storage import tokens as token_store
+
+    try:
+        token_store.transact(saves=[row.to_record() for row in rows],
+                             updates=[store.consume_update(consent_id, store.ACCEPTED)])
+    except token_store.AlreadyUsed:
+        raise InvalidRequest("The consent request was already used or has expired.") from None
+
+
+def _issue(request: AuthorizeRequest, found: Any) -> tuple[dict[str, str], list[Any]]:
+    """Mint (and sign) what the response types ask for; returns the response parameters and the
+    rows to write."""
+    from hydra_lambda import id_tokens
 
     settings = get_settings()
     identity = id_tokens.IdentityContext(
@@ -387,9 +400,8 @@ def _issue(request: AuthorizeRequest, found: Any) -> dict[str, str]:
         out.update({"access_token": access, "token_type": "bearer", "expires_in": str(lifespan)})
     if "id_token" in request.response_types:
         out["id_token"] = id_tokens.issue(identity, client_id=request.client_id, access_token=access, code=code)
-    token_store.put_many(rows)
     out["scope"] = scopes.join(granted)
-    return out
+    return out, rows
 
 
 # ---------------------------------------------------------------------------------------------

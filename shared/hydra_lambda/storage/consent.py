@@ -134,11 +134,19 @@ def consume(consent_id: str, expected_state: str) -> None:
     _transition(consent_id, expected_state, [ConsentRecord.state.set(USED)])
 
 
-def _transition(consent_id: str, expected_state: str, actions: list[Any]) -> None:
+def consume_update(consent_id: str, expected_state: str) -> tuple[ConsentRecord, list[Any], Any]:
+    """The conditional update that marks an answered request used, for a transaction that also
+    writes what the request yields (``storage.tokens.transact(updates=[...])``)."""
+    return ConsentRecord(consent_id), [ConsentRecord.state.set(USED)], _condition(expected_state)
+
+
+def _condition(expected_state: str) -> Any:
     now = clock.now_int()
-    condition = (
-        ConsentRecord.id.exists() & (ConsentRecord.state == expected_state) & (ConsentRecord.expires_at > now)
-    )
+    return ConsentRecord.id.exists() & (ConsentRecord.state == expected_state) & (ConsentRecord.expires_at > now)
+
+
+def _transition(consent_id: str, expected_state: str, actions: list[Any]) -> None:
+    condition = _condition(expected_state)
     try:
         ConsentRecord(consent_id).update(actions=actions, condition=condition)
     except UpdateError as exc:
