@@ -53,6 +53,7 @@ class Run:
         self.profile = profile
         self.rows: list[Row] = []
         self.raw: dict[str, Any] = {}
+        self.failures: dict[str, str] = {}
 
     def guarded(self, section: str, items: list[str], func: Any, *args: Any) -> Any:
         """Run one item; if it breaks, its rows say "not available" with the reason, and the run goes on."""
@@ -61,6 +62,7 @@ class Run:
             return func(*args)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
+            self.failures[section] = reason
             print(f"bench: {section} failed: {reason}\n{traceback.format_exc()}", file=sys.stderr)
             for item in items:
                 self.rows.append(not_available(section, item, reason))
@@ -98,15 +100,18 @@ def main(argv: list[str] | None = None) -> int:
     from bench import engines
 
     print("bench: starting DynamoDB Local and moto", file=sys.stderr)
-    eng = engines.start(args.dynamodb_endpoint, args.kms_endpoint)
+    eng = engines.start(args.dynamodb_endpoint, args.kms_endpoint, envelope=sizes.envelope)
     peer = None
     try:
-        warm = run.guarded("warm", [LABELS[o] for o in WARM_OPS], run.warm, eng.env) or {}
+        warm = run.guarded("warm", [], run.warm, eng.env) or {
+            "ops": {op: {"unavailable": run.failures.get("warm", "the warm worker failed")} for op in WARM_OPS}}
         envelope = None
         if not sizes.envelope:
             eng.envelope_error = "skipped in --smoke mode"
         elif eng.envelope_env is not None:
-            envelope = run.guarded("envelope", ["code exchange (envelope mode)"], run.envelope, eng.envelope_env)
+            envelope = run.guarded("envelope", [], run.envelope, eng.envelope_env)
+            if envelope is None:
+                eng.envelope_error = run.failures.get("envelope", "")
         peer_figures: dict[str, Any] = {}
         peer_error = engines.node_ready()
         if not peer_error:
@@ -123,15 +128,15 @@ def main(argv: list[str] | None = None) -> int:
         report.call_rows(run.rows, warm, envelope, eng.envelope_error, LABELS)
         from bench import coldstart
 
-        cold = run.guarded("cold start", [], coldstart.run, eng.env, warm.get("cold_events") or {}, sizes.cold_runs,
-                           sizes.cold_functions, not args.smoke)
+        cold = run.guarded("cold start", ["every function"], coldstart.run, eng.env, warm.get("cold_events") or {},
+                           sizes.cold_runs, sizes.cold_functions, not args.smoke)
         if cold is not None:
             run.rows[0:0] = cold
         memory = run.guarded("memory", ["peak RSS"], run.memory, eng.env)
         if memory is not None:
             report.memory_rows(run.rows, memory)
-        run.guarded("throughput", ["hydra-lambda serve"], report.throughput_rows, run, eng.env, peer, peer_error,
-                    sizes)
+        run.guarded("throughput (HTTP, loopback)", ["hydra-lambda serve"], report.throughput_rows, run, eng.env,
+                    peer, peer_error, sizes)
         report.cost_rows(run.rows, warm)
     finally:
         if peer is not None:

@@ -33,7 +33,7 @@ class Engines:
                 print(f"bench: stopping an engine failed: {exc}", file=sys.stderr)
 
 
-def start(dynamodb: str = "", kms: str = "") -> Engines:
+def start(dynamodb: str = "", kms: str = "", envelope: bool = True) -> Engines:
     """Start what is not given, create the tables and the signing key, and return the handler env."""
     stoppers: list[Any] = []
     if not dynamodb:
@@ -50,14 +50,14 @@ def start(dynamodb: str = "", kms: str = "") -> Engines:
     env = base_env(dynamodb, kms)
     engines = Engines(dynamodb, kms, env, stoppers)
     try:
-        _prepare(engines)
+        _prepare(engines, envelope)
     except BaseException:
         engines.stop()
         raise
     return engines
 
 
-def _prepare(engines: Engines) -> None:
+def _prepare(engines: Engines, envelope: bool) -> None:
     saved = dict(os.environ)
     os.environ.update(engines.env)
     try:
@@ -69,7 +69,8 @@ def _prepare(engines: Engines) -> None:
         create_tables()
         engines.env["SIGNING_KEYS"] = ensure_signing_key(engines.kms)
         _introspection_policy()
-        engines.envelope_env, engines.envelope_error = _envelope_key(engines)
+        if envelope:
+            engines.envelope_env, engines.envelope_error = _envelope_key(engines)
     finally:
         os.environ.clear()
         os.environ.update(saved)
