@@ -1,5 +1,6 @@
 """schemathesis against the local server: generated requests (valid and invalid) for every operation of
-openapi.yaml never get a 5xx, every response conforms to the document, and every undeclared method
+openapi.yaml never get a 5xx, every response conforms to the document (status, content type, headers,
+body), requests the document calls invalid are rejected with a 4xx, and every undeclared method
 answers 405 with ``Allow``.
 
 The server runs on tables of its own (``fuzz-*``), so generated clients and tokens never meet the
@@ -37,6 +38,8 @@ CHECKS = [
     st_checks.content_type_conformance,
     st_checks.response_headers_conformance,
     st_checks.response_schema_conformance,
+    st_checks.negative_data_rejection,  # a request openapi.yaml calls invalid gets a 4xx
+    st_checks.missing_required_header,
 ]
 
 config = schemathesis.Config.from_dict({
