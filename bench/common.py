@@ -82,7 +82,9 @@ def base_env(dynamodb: str, kms: str, issuer: str = "http://127.0.0.1:4444") -> 
         "AWS_REGION": "us-east-1",
         "SYSTEM_SECRET": "bench-system-secret-0123456789abcdef",
         "ISSUER": issuer,
-        "CONSENT_URL": "http://127.0.0.1:3000/consent",
+        # Not the example consent app's default, so `hydra-lambda serve` does not start it: the
+        # benchmark answers consent requests itself through the admin API.
+        "CONSENT_URL": "http://127.0.0.1:9/bench-consent",
         "FORCE_ROOT_CLIENT_CREDENTIALS": f"{ROOT_CLIENT_ID}:{ROOT_CLIENT_SECRET}",
         "DYNAMODB_ENDPOINT": dynamodb,
         "KMS_ENDPOINT": kms,
