@@ -367,11 +367,8 @@ def test_a_client_deletion_failing_on_its_tokens_leaves_no_live_token(admin: dic
     assert not _introspect(token, admin)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "authorize's second leg consumes the consent request (UpdateItem) before it writes the code "
-    "(TransactWriteItems) and before it signs any ID token (KMS): a failure in between burns the consent "
-    "and the browser's retry gets 'already used' (reported to the lead: one transaction, sign first)"))
 def test_a_failed_second_leg_can_be_retried_by_the_browser() -> None:
+    """The consent is consumed in the same transaction that writes the code: a failed write burns nothing."""
     client_id, _ = make_client()
     flow = Flow(client_id)
     assert flow.start().status == 302
