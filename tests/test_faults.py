@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeou
 from pynamodb.exceptions import CancellationReason, GetError, PutError, TransactWriteError, VerboseClientError
 
 from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, Result, basic, call
-from tests.support_flows import Flow, code_flow, make_client, pkce_pair, redeem, refresh
+from tests.support_flows import Flow, admin_token, code_flow, make_client, pkce_pair, redeem, refresh
 
 ADMIN_SCOPES = "hydra.clients hydra.consent hydra.introspect hydra.oauth2.flush"
 DYNAMO_THROTTLE = ("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException", 400)
@@ -434,3 +434,124 @@ def test_is_transient_sees_through_wrapping(make: Callable[[], Exception], expec
         raise RuntimeError("outer") from exc
     except RuntimeError as outer:
         assert is_transient(outer) is expected
+
+
+# ---------------------------------------------------------------- every write of every operation
+
+
+@dataclass
+class Operation:
+    """A request that writes, on fresh state from ``setup``; ``done`` checks the state once it succeeded."""
+
+    name: str
+    setup: Callable[[], dict[str, Any]]
+    act: Callable[[dict[str, Any]], Result]
+    ok: int
+    done: Callable[[dict[str, Any], Result], None] = lambda ctx, result: None
+
+
+def _admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {_token()}"}
+
+
+def _new_client(**fields: Any) -> dict[str, Any]:
+    admin_token()  # the consent helpers' own admin token, minted now rather than inside the action
+    client_id, secret = make_client(**fields)
+    return {"client_id": client_id, "secret": secret, "admin": _admin_headers()}
+
+
+def _accepted_flow() -> dict[str, Any]:
+    ctx = _new_client()
+    verifier, challenge = pkce_pair()
+    flow = Flow(ctx["client_id"])
+    assert flow.start(code_challenge=challenge, code_challenge_method="S256").status == 302
+    assert flow.accept().status == 204
+    return {**ctx, "flow": flow, "verifier": verifier}
+
+
+def _with_code() -> dict[str, Any]:
+    ctx = _new_client()
+    verifier, challenge = pkce_pair()
+    _, callback = code_flow(ctx["client_id"], code_challenge=challenge, code_challenge_method="S256")
+    return {**ctx, "code": callback["code"], "verifier": verifier}
+
+
+def _with_tokens() -> dict[str, Any]:
+    ctx = _with_code()
+    tokens = redeem(ctx["client_id"], ctx["secret"], ctx["code"], code_verifier=ctx["verifier"])
+    assert tokens.status == 200
+    return {**ctx, "tokens": tokens.json}
+
+
+def _pending_consent() -> dict[str, Any]:
+    ctx = _new_client()
+    flow = Flow(ctx["client_id"])
+    assert flow.start().status == 302
+    return {**ctx, "flow": flow}
+
+
+def _live(ctx: dict[str, Any], token: str) -> bool:
+    return _introspect(token, ctx["admin"])
+
+
+OPERATIONS = [
+    Operation("client_credentials", lambda: {"admin": _admin_headers()},
+              lambda ctx: call("POST", "/oauth2/token", headers=basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET),
+                               form={"grant_type": "client_credentials", "scope": "hydra.clients"}), 200,
+              lambda ctx, r: _assert(_live(ctx, r.json["access_token"]))),
+    Operation("create client", lambda: {"admin": _admin_headers(), "id": f"fault-{id(object())}"},
+              lambda ctx: call("POST", "/clients", headers=ctx["admin"], json_body={
+                  "id": ctx["id"], "grant_types": ["client_credentials"], "scope": "demo"}), 201,
+              lambda ctx, r: _assert(call("POST", "/oauth2/token", headers=basic(ctx["id"], r.json["client_secret"]),
+                                          form={"grant_type": "client_credentials"}).status == 200)),
+    Operation("update client", lambda: _new_client(),
+              lambda ctx: call("PUT", f"/clients/{ctx['client_id']}", headers=ctx["admin"],
+                               json_body={"client_name": "renamed", "client_secret": "a-new-secret-123"}), 200,
+              lambda ctx, r: _assert(call("GET", f"/clients/{ctx['client_id']}", headers=ctx["admin"])
+                                     .json["client_name"] == "renamed")),
+    Operation("first leg", lambda: _new_client(), lambda ctx: Flow(ctx["client_id"]).start(), 302,
+              lambda ctx, r: _assert("consent=" in r.headers["location"])),
+    Operation("accept consent", _pending_consent, lambda ctx: ctx["flow"].accept(), 204,
+              lambda ctx, r: _assert(ctx["flow"].back().status == 302)),
+    Operation("reject consent", _pending_consent, lambda ctx: ctx["flow"].reject(), 204,
+              lambda ctx, r: _assert("error=access_denied" in ctx["flow"].back().headers["location"])),
+    Operation("second leg", _accepted_flow, lambda ctx: ctx["flow"].back(), 302,
+              lambda ctx, r: _assert("code=" in r.headers["location"])),
+    Operation("redeem code", _with_code,
+              lambda ctx: redeem(ctx["client_id"], ctx["secret"], ctx["code"], code_verifier=ctx["verifier"]), 200,
+              lambda ctx, r: _assert(_live(ctx, r.json["access_token"]) and _live(ctx, r.json["refresh_token"]))),
+    Operation("refresh", _with_tokens,
+              lambda ctx: refresh(ctx["client_id"], ctx["secret"], ctx["tokens"]["refresh_token"]), 200,
+              lambda ctx, r: _assert(_live(ctx, r.json["refresh_token"])
+                                     and not _live(ctx, ctx["tokens"]["refresh_token"]))),
+    Operation("revoke refresh token", _with_tokens,
+              lambda ctx: call("POST", "/oauth2/revoke", headers=basic(ctx["client_id"], ctx["secret"]),
+                               form={"token": ctx["tokens"]["refresh_token"]}), 200,
+              lambda ctx, r: _assert(not _live(ctx, ctx["tokens"]["refresh_token"])
+                                     and not _live(ctx, ctx["tokens"]["access_token"]))),
+]
+
+
+def _assert(condition: bool) -> None:
+    assert condition
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=[op.name for op in OPERATIONS])
+def test_a_failure_at_any_write_leaves_a_retryable_state(operation: Operation) -> None:
+    """Run the operation once cleanly to learn its writes; then, for each write in turn, let the earlier
+    ones through, fail that one (and its retries), and check that repeating the request succeeds fully."""
+    clean_ctx = operation.setup()
+    clean, writes = _count_writes(lambda: operation.act(clean_ctx))
+    assert clean.status == operation.ok, (clean.status, clean.body)
+    operation.done(clean_ctx, clean)
+    assert writes, f"{operation.name} wrote nothing"
+    for index in range(len(writes)):
+        ctx = operation.setup()
+        with inject("dynamodb", WRITES, kind=TIMEOUT, skip=index) as fault:
+            failed = operation.act(ctx)
+        assert fault.failed, (operation.name, index, writes)
+        assert failed.status == 503, (operation.name, index, writes, failed.status, failed.body)
+        assert int(failed.headers["retry-after"]) >= 1
+        retried = operation.act(ctx)
+        assert retried.status == operation.ok, (operation.name, index, writes, retried.status, retried.body)
+        operation.done(ctx, retried)
