@@ -91,3 +91,44 @@ def test_oversized_body_is_413(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         monkeypatch.undo()
         reset_settings()
+
+
+@pytest.fixture
+def cors_for_spa(monkeypatch: pytest.MonkeyPatch):
+    from hydra_lambda.config import reset_settings
+
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "https://spa.example.com")
+    reset_settings()
+    yield
+    monkeypatch.undo()
+    reset_settings()
+
+
+def test_cors_is_off_by_default() -> None:
+    result = call("GET", "/health/status", headers={"Origin": "https://spa.example.com"})
+    assert "access-control-allow-origin" not in result.headers
+
+
+def test_cors_answers_configured_origins_only(cors_for_spa: None) -> None:
+    allowed = call("GET", "/health/status", headers={"Origin": "https://spa.example.com"})
+    assert allowed.headers["access-control-allow-origin"] == "https://spa.example.com"
+    assert allowed.headers["vary"] == "Origin"
+    other = call("GET", "/health/status", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_cors_preflight_lists_the_route_methods(cors_for_spa: None) -> None:
+    result = call("OPTIONS", "/oauth2/token", headers={
+        "Origin": "https://spa.example.com", "Access-Control-Request-Method": "POST"})
+    assert result.status == 204
+    assert result.headers["access-control-allow-methods"] == "POST"
+    assert "Authorization" in result.headers["access-control-allow-headers"]
+
+
+def test_cors_never_on_the_authorize_endpoint(cors_for_spa: None) -> None:
+    preflight = call("OPTIONS", "/oauth2/auth", headers={
+        "Origin": "https://spa.example.com", "Access-Control-Request-Method": "GET"})
+    assert "access-control-allow-origin" not in preflight.headers
+    assert preflight.status == 405
+    page = call("GET", "/oauth2/auth", query="client_id=x", headers={"Origin": "https://spa.example.com"})
+    assert "access-control-allow-origin" not in page.headers

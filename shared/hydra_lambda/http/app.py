@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
@@ -18,17 +18,15 @@ from hydra_lambda.errors import (
     InvalidRequest,
     MethodNotAllowed,
     NotFound,
-    OAuth2Error,
     PayloadTooLarge,
     ServerError,
     ServiceUnavailable,
     TemporarilyUnavailable,
 )
+from hydra_lambda.http import cors
 from hydra_lambda.http.responses import error_response
 from hydra_lambda.observability import count, logger, metrics
 from hydra_lambda.transient import is_transient
-
-ErrorStyle = Literal["admin", "oauth"]
 
 
 class HydraResolver(APIGatewayHttpResolver):
@@ -59,6 +57,17 @@ class HydraResolver(APIGatewayHttpResolver):
 
     def resolve(self, event: Any, context: Any) -> dict[str, Any]:
         adopt_issuer((event.get("requestContext") or {}).get("domainName", ""))
+        origin = cors.allowed_origin(event)
+        if origin and cors.is_preflight(event):
+            return cors.preflight(origin, self.allowed_methods(event.get("rawPath", "")))
+        result = self._reject_body(event) or super().resolve(event, context)
+        return cors.decorate(result, origin) if origin else result
+
+    def allowed_methods(self, path: str) -> list[str]:
+        return sorted({m for pattern, methods in self._methods if pattern.match(path) for m in methods})
+
+    def _reject_body(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """413 for a body over the limit, 400 for a binary body: before any route runs."""
         body = event.get("body") or ""
         limit = get_settings().max_body_bytes
         # base64 inflates by 4/3; the decoded size is what the limit is about.
@@ -77,7 +86,7 @@ class HydraResolver(APIGatewayHttpResolver):
             kind = InvalidRequest if path in self._oauth_paths else BadRequest
             error = kind("The request body is not valid UTF-8.")
             return self._build_plain(error_response(error, self._request_id(event)))
-        return super().resolve(event, context)
+        return None
 
     def _build_plain(self, response: Response) -> dict[str, Any]:
         return {
@@ -116,7 +125,7 @@ class HydraResolver(APIGatewayHttpResolver):
 
     def _not_found(self, _exc: Exception) -> Response:
         path = self.current_event.path
-        allowed = sorted({m for pattern, methods in self._methods if pattern.match(path) for m in methods})
+        allowed = self.allowed_methods(path)
         error: HydraError = MethodNotAllowed(allowed) if allowed else NotFound(f"No route for {path}")
         return error_response(error, self.request_id())
 
@@ -133,10 +142,6 @@ def _internal_error() -> HydraError:
     from hydra_lambda.errors import AdminError
 
     return AdminError("An internal error occurred; it has been logged.")
-
-
-def is_oauth_error(error: HydraError) -> bool:
-    return isinstance(error, OAuth2Error)
 
 
 def lambda_entry(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
