@@ -147,6 +147,32 @@ def test_wire_model_fields_match_the_schema(model: Any) -> None:
     assert not missing, f"{model.__name__} has fields missing from schema {name}: {missing}"
     required = set(schema.get("required", []))
     assert required <= fields, f"schema {name} requires fields {model.__name__} lacks: {sorted(required - fields)}"
+    model_schema = model.model_json_schema(by_alias=True, mode="serialization")["properties"]
+    for field in sorted(fields):
+        ours = _types(model_schema.get(field, {})) - {"null"}
+        documented = _types(schema["properties"][field])
+        if ours and documented:
+            widened = documented | ({"integer"} if "number" in documented else set())
+            assert ours <= widened, f"{model.__name__}.{field} is {sorted(ours)}, {name} documents {sorted(documented)}"
+
+
+def _types(node: dict[str, Any]) -> set[str]:
+    """The JSON types a (pydantic or OpenAPI) schema node allows; empty when it does not say."""
+    if "$ref" in node:
+        return {"object"}
+    kind = node.get("type")
+    if isinstance(kind, str):
+        return {kind}
+    if isinstance(kind, list):
+        return set(kind)
+    out: set[str] = set()
+    for key in ("anyOf", "oneOf"):
+        for option in node.get(key, []):
+            found = _types(option)
+            if not found:
+                return set()
+            out |= found
+    return out
 
 
 def test_client_schema_keeps_the_classic_field_names() -> None:
