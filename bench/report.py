@@ -105,9 +105,9 @@ def memory_rows(rows: list[Row], memory: dict[str, Any]) -> None:
     section = "memory"
     samples = memory["samples"]
     peak_mb = memory["peak_rss_bytes"] / 2**20
-    mix = ", ".join(f"{k} {v}%" for k, v in memory["mix"].items())
     rows.append(Row(section, f"peak RSS over {memory['requests']:,} mixed requests",
-                    f"{peak_mb:.1f} MB ({memory['errors']} errors; mix {mix})", f"<= {MEMORY_BUDGET_MB} MB",
+                    f"{peak_mb:.1f} MB ({memory['errors']} errors; {len(memory['mix'])} operations, "
+                    f"{memory['elapsed_s']:.0f} s)", f"<= {MEMORY_BUDGET_MB} MB",
                     verdict(peak_mb <= MEMORY_BUDGET_MB and memory["errors"] == 0), round(peak_mb, 2), "MB",
                     detail={k: v for k, v in memory.items() if k != "samples"}))
     half = memory["requests"] // 2
