@@ -42,15 +42,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--smoke", action="store_true", help="a few requests per item (seconds, not minutes)")
     parser.add_argument("--out", default=str(BENCH / "results.json"))
     parser.add_argument("--profile", action="store_true", help="also write pyinstrument profiles to bench/profiles/")
+    parser.add_argument("--experiment", default="",
+                        help="comma-separated patches to try (see bench/experiments.py); the results say so")
     parser.add_argument("--dynamodb-endpoint", default="", help="use this DynamoDB instead of starting one")
     parser.add_argument("--kms-endpoint", default="", help="use this KMS (moto) instead of starting one")
     return parser
 
 
 class Run:
-    def __init__(self, sizes: Sizes, profile: bool) -> None:
+    def __init__(self, sizes: Sizes, profile: bool, experiments: list[str]) -> None:
         self.sizes = sizes
         self.profile = profile
+        self.experiments = experiments
         self.rows: list[Row] = []
         self.raw: dict[str, Any] = {}
         self.failures: dict[str, str] = {}
@@ -72,7 +75,8 @@ class Run:
 
     # --- item 2 and 3: warm CPU and AWS calls, in a handler process
     def warm(self, env: dict[str, str]) -> dict[str, Any]:
-        spec = {"mode": "warm", "sizes": asdict(self.sizes), "ops": WARM_OPS, "cold_events": True}
+        spec = {"mode": "warm", "sizes": asdict(self.sizes), "ops": WARM_OPS, "cold_events": True,
+                "experiments": self.experiments}
         if self.profile:
             spec["profile_dir"] = str(BENCH / "profiles")
         result = run_python(["-m", "bench.worker"], env, spec, timeout=3600)
@@ -80,13 +84,14 @@ class Run:
         return result
 
     def envelope(self, env: dict[str, str]) -> dict[str, Any]:
-        spec = {"mode": "warm", "sizes": asdict(self.sizes), "ops": ["code_exchange", "jwks"]}
+        spec = {"mode": "warm", "sizes": asdict(self.sizes), "ops": ["code_exchange", "jwks"],
+                "experiments": self.experiments}
         result = run_python(["-m", "bench.worker"], env, spec, timeout=3600)
         self.raw["envelope"] = result
         return result
 
     def memory(self, env: dict[str, str]) -> dict[str, Any]:
-        spec = {"mode": "memory", "sizes": asdict(self.sizes)}
+        spec = {"mode": "memory", "sizes": asdict(self.sizes), "experiments": self.experiments}
         result = run_python(["-m", "bench.worker"], env, spec, timeout=3600)
         self.raw["memory"] = result
         return result
@@ -95,7 +100,13 @@ class Run:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     sizes = Sizes.smoke() if args.smoke else Sizes()
-    run = Run(sizes, args.profile)
+    experiments = [name.strip() for name in args.experiment.split(",") if name.strip()]
+    from bench.experiments import NAMES
+
+    unknown = [name for name in experiments if name not in NAMES]
+    if unknown:
+        _parser().error(f"unknown experiment(s) {', '.join(unknown)}; known: {', '.join(NAMES)}")
+    run = Run(sizes, args.profile, experiments)
     started = time.perf_counter()
     from bench import engines
 
@@ -129,14 +140,18 @@ def main(argv: list[str] | None = None) -> int:
         from bench import coldstart
 
         cold = run.guarded("cold start", ["every function"], coldstart.run, eng.env, warm.get("cold_events") or {},
-                           sizes.cold_runs, sizes.cold_functions, not args.smoke)
+                           sizes.cold_runs, sizes.cold_functions, not args.smoke, experiments)
         if cold is not None:
             run.rows[0:0] = cold
         memory = run.guarded("memory", ["peak RSS"], run.memory, eng.env)
         if memory is not None:
             report.memory_rows(run.rows, memory)
-        run.guarded("throughput (HTTP, loopback)", ["hydra-lambda serve"], report.throughput_rows, run, eng.env,
-                    peer, peer_error, sizes)
+        if experiments:
+            run.rows.append(not_available("throughput (HTTP, loopback)", "hydra-lambda serve",
+                                          "experiments patch the handler processes only, not the local server"))
+        else:
+            run.guarded("throughput (HTTP, loopback)", ["hydra-lambda serve"], report.throughput_rows, run, eng.env,
+                        peer, peer_error, sizes)
         report.cost_rows(run.rows, warm)
     finally:
         if peer is not None:
@@ -145,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": "smoke" if args.smoke else "full",
+        "experiments": experiments,
         "duration_s": round(time.perf_counter() - started, 1),
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "cpus": __import__("os").cpu_count()},
@@ -155,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=str))
+    if experiments:
+        print(f"EXPERIMENT RUN ({', '.join(experiments)}): the layer was patched in process; these are not the "
+              "committed code's figures.\n")
     print(report.table(run.rows))
     print(f"\n{len(run.rows)} rows, {sum(r.status == 'FAIL' for r in run.rows)} over budget, "
           f"{sum(r.status == 'not available' for r in run.rows)} not available; written to {out} "

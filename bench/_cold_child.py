@@ -29,6 +29,11 @@ def main() -> None:
     if spec["mode"] == "handler":
         # As the Lambda runtime does: the function's folder on sys.path, then `import app`.
         sys.path.insert(0, spec["code_dir"])
+        if spec.get("experiments"):  # python -m bench --experiment: patched on purpose, and labelled
+            sys.path.insert(1, spec["root"])
+            from bench.experiments import apply
+
+            apply(spec["experiments"])
         import app  # type: ignore[import-not-found]
 
         t1 = time.perf_counter()

@@ -74,7 +74,7 @@ def _top_imports(stderr: str, count: int = 10) -> list[tuple[str, float]]:
 
 
 def run(env: dict[str, str], first_requests: dict[str, Any], runs: int, only: tuple[str, ...] = (),
-        thorough: bool = True) -> list[Row]:
+        thorough: bool = True, experiments: list[str] | None = None) -> list[Row]:
     """``only``: these functions (default all); ``thorough``: a warm-up run first and an -X importtime run."""
     rows = []
     endpoints = {"dynamodb": env["DYNAMODB_ENDPOINT"], "kms": env["KMS_ENDPOINT"]}
@@ -90,7 +90,8 @@ def run(env: dict[str, str], first_requests: dict[str, Any], runs: int, only: tu
         if not (code_dir / "app.py").is_file():
             rows.append(not_available("cold start", item, f"{code_dir}/app.py does not exist", budget))
             continue
-        handler_spec = {"mode": "handler", "code_dir": str(code_dir), "event": first["event"]}
+        handler_spec = {"mode": "handler", "code_dir": str(code_dir), "event": first["event"],
+                        "experiments": experiments or [], "root": str(ROOT)}
         floor_spec = {"mode": "floor", "services": services, "endpoints": endpoints}
         try:
             if thorough:

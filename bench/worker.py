@@ -383,6 +383,10 @@ def run_memory(spec: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
+    if spec.get("experiments"):
+        from bench.experiments import apply
+
+        apply(spec["experiments"])
     mode = spec["mode"]
     result = run_warm(spec) if mode == "warm" else run_memory(spec)
     Path(argv[1]).write_text(json.dumps(result))
