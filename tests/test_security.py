@@ -192,6 +192,18 @@ def test_code_flow_token_and_userinfo_responses_are_never_cached() -> None:
     assert info.status == 200 and "no-store" in info.headers["cache-control"]
 
 
+def test_implicit_and_form_post_responses_carrying_tokens_are_never_cached() -> None:
+    client_id, _ = make_client(response_types=["token", "id_token"], grant_types=["implicit"])
+    for mode in ("fragment", "form_post"):
+        flow = Flow(client_id)
+        assert flow.start(response_type="id_token token", response_mode=mode).status == 302
+        assert flow.accept().status == 204
+        result = flow.back()
+        assert result.status in (200, 302), result.body
+        assert "hl_at_" in result.headers.get("location", "") + result.body
+        assert "no-store" in result.headers["cache-control"]
+
+
 def _assert_unframeable(result: Result) -> None:
     assert result.headers["content-type"].startswith("text/html")
     assert result.headers["x-frame-options"] == "DENY"
