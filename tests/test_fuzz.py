@@ -10,6 +10,7 @@ rest of the suite's data; admin calls carry a client_credentials token of the ro
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -115,3 +116,11 @@ def test_undeclared_methods_answer_405_with_allow(fuzz_server: LocalServer, admi
             elif json.loads(body)["error"]["code"] != 405:
                 problems.append(f"{method} {path}: the 405 body is not the admin error shape")
     assert not problems, "\n".join(problems)
+
+
+def test_the_fuzzed_server_logged_no_token_and_no_traceback(fuzz_server: LocalServer, admin_token: str) -> None:
+    output = fuzz_server.output()
+    assert "hydra-lambda listening" in output
+    assert admin_token not in output
+    assert not re.search(r"hl_(?:at|rt|ac)_[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}", output)
+    assert "Traceback" not in output and "raised:" not in output
