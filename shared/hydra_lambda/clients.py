@@ -393,7 +393,8 @@ def delete_client(client_id: str) -> bool:
     from hydra_lambda.storage import tokens
 
     deleted = store.delete(client_id)
-    tokens.revoke_client(client_id)  # also when absent: a half-finished earlier delete is completed
+    # Also when the row was already gone: a retried DELETE finishes a delete that failed here.
+    tokens.revoke_client(client_id)
     return deleted
 
 
@@ -474,5 +475,8 @@ def admin_delete(authorization: str | None, client_id: str) -> None:
     existing = get_client(client_id)
     _authorize(authorization, f"clients:{client_id}", "delete", existing.owner if existing else None)
     if existing is None:
+        from hydra_lambda.storage import tokens
+
+        tokens.revoke_client(client_id)  # a retried DELETE finishes one that failed after the row went
         raise NotFound(f"Client '{client_id}' not found")
     delete_client(client_id)
