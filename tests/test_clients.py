@@ -388,3 +388,16 @@ def test_secrets_never_appear_in_logs_or_error_bodies(
 
 def _explode(*_args: Any, **_kwargs: Any) -> None:
     raise RuntimeError("storage exploded")
+
+
+def test_a_retried_delete_finishes_revoking_tokens_after_the_row_went(headers: dict[str, str]) -> None:
+    from hydra_lambda import tokens as opaque
+    from hydra_lambda.storage import clients as store
+    from hydra_lambda.storage import tokens as token_store
+
+    svc_id, svc_secret = service_client()
+    value = token(svc_id, svc_secret)
+    assert store.delete(svc_id)  # an earlier DELETE that failed after removing the row
+    assert token_store.get(opaque.signature_of(value, "access"), "access") is not None
+    assert call("DELETE", f"/clients/{svc_id}", headers=headers).status == 404
+    assert token_store.get(opaque.signature_of(value, "access"), "access") is None
