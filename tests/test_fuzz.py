@@ -46,7 +46,7 @@ CHECKS = [
 config = schemathesis.Config.from_dict({
     "generation": {"mode": "all", "max-examples": MAX_EXAMPLES},
     "phases": {"examples": {"enabled": True}, "coverage": {"enabled": False},
-               "fuzzing": {"enabled": True}, "stateful": {"enabled": False}},
+               "fuzzing": {"enabled": True}, "stateful": {"enabled": True}},
 })
 schema = schemathesis.openapi.from_path(OPENAPI, config=config)
 
@@ -124,3 +124,21 @@ def test_the_fuzzed_server_logged_no_token_and_no_traceback(fuzz_server: LocalSe
     assert admin_token not in output
     assert not re.search(r"hl_(?:at|rt|ac)_[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}", output)
     assert "Traceback" not in output and "raised:" not in output
+
+
+def test_stateful_sequences_follow_the_links(fuzz_server: LocalServer, admin_token: str) -> None:
+    """Sequences along openapi.yaml's links: a created client is read, updated and deleted, a token
+    that was issued is introspected and revoked; every step passes the same checks."""
+
+    class Machine(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            if case.path_parameters and case.path_parameters.get("id") in PROTECTED_IDS:
+                case.path_parameters["id"] = "fuzz-" + case.path_parameters["id"]
+            case.headers = {**(case.headers or {}), **_auth_headers(case, admin_token)}
+            return {"base_url": fuzz_server.url}
+
+        def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
+            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs or None)
+
+    Machine.run(settings=settings(max_examples=MAX_EXAMPLES, stateful_step_count=6, deadline=None,
+                                  derandomize=True, suppress_health_check=list(HealthCheck)))
