@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, Result, basic, call
 from tests.support_flows import REDIRECT, Flow, code_flow, make_client, pkce_pair, qs, redeem, refresh
@@ -295,6 +297,35 @@ def test_unregistered_redirect_uris_are_never_redirected_to(attempt: str, regist
         parts = urlsplit(location)
         assert parts.netloc == _consent_host() and "error=" in parts.query, location
         assert "evil" not in location.split("?", 1)[0]
+
+
+MUTATION_CHARS = "/\\@.:%#?&=\u3002\u0430\u200bAa0 \t"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_mutated_redirect_uris_are_never_redirected_to(registered_client: str, data: st.DataObject) -> None:
+    """Random insertions, deletions and replacements in the registered URI: unless the result is the
+    registered URI itself, the browser only ever goes to the consent app or gets an error page."""
+    uri = REGISTERED
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        index = data.draw(st.integers(min_value=0, max_value=len(uri)))
+        action = data.draw(st.sampled_from(["insert", "delete", "replace"]))
+        char = data.draw(st.sampled_from(MUTATION_CHARS))
+        if action == "insert":
+            uri = uri[:index] + char + uri[index:]
+        elif index < len(uri):
+            uri = uri[:index] + (char if action == "replace" else "") + uri[index + 1:]
+    result = call("GET", "/oauth2/auth", query={"client_id": registered_client, "response_type": "code",
+                                                "redirect_uri": uri, "scope": "openid",
+                                                "state": "state-0123456789"})
+    location = result.headers.get("location")
+    if location is None:
+        assert result.status == 400, (uri, result.status)
+        return
+    assert urlsplit(location).netloc == _consent_host(), (uri, location)
+    if uri != REGISTERED:
+        assert "error=" in location, (uri, location)
 
 
 def test_the_registered_redirect_uri_still_works(registered_client: str) -> None:
