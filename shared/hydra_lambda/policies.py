@@ -30,7 +30,7 @@ except ImportError:  # pragma: no cover
 
 MAX_PATTERN_LENGTH = 512
 MAX_INPUT_LENGTH = 1024
-MAX_REPEATS = 4
+MAX_REPEATS = 2  # separated unbounded repeats: matching is O(n^k); n <= MAX_INPUT_LENGTH
 MAX_ENTRIES = 100
 EFFECTS = ("allow", "deny")
 CONDITION_TYPES = (
