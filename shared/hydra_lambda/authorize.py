@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import hmac
 import html
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -104,6 +105,7 @@ def handle(method: str, raw_query: str, body: str | bytes | None, cookies: dict[
 
     try:
         params = parse_urlencoded(body if method == "POST" and body else raw_query)
+        _refuse_control_characters(params)
         client, redirect_uri, sent = _trusted_redirect(params)
     except (UntrustedRedirect, HydraError) as exc:
         return _error_page(exc)
@@ -118,6 +120,17 @@ def handle(method: str, raw_query: str, body: str | bytes | None, cookies: dict[
     except OAuth2Error as exc:
         clear = [_clear_cookie(params.get("consent", ""))] if second_leg else None
         return _error_redirect(redirect_uri, mode, exc, params.get("state", ""), cookies=clear)
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _refuse_control_characters(params: dict[str, str]) -> None:
+    """No parameter of an authorization request has a use for line breaks or control characters;
+    refusing them up front (a 400 page, no redirect) keeps them out of every header and page."""
+    for key, value in params.items():
+        if _CONTROL.search(key) or _CONTROL.search(value):
+            raise InvalidRequest(f"The parameter '{key[:40]}' contains control characters.")
 
 
 def _error_page(exc: Exception) -> Response:
