@@ -180,9 +180,9 @@ def on_cold_start() -> None:
                 publish_credentials(created)
             _done = True
         except Exception as exc:
-            from aws_lambda_powertools import Logger
+            from hydra_lambda.observability import logger
 
-            Logger(service="hydra-lambda").warning(
+            logger.warning(
                 "root client bootstrap failed; will retry", extra={"error": type(exc).__name__}
             )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from hydra_lambda.clients import Client, get_client
 from hydra_lambda.errors import InvalidClient, InvalidRequest
 from hydra_lambda.http.forms import basic_credentials
+from hydra_lambda.observability import logger
 from hydra_lambda.passwords import verify_secret
 
 # A well-formed hash that no secret matches: unknown clients cost the same as wrong secrets.
@@ -42,7 +43,7 @@ def authenticate_client(authorization: str | None, form: dict[str, str]) -> Clie
     if client.public:
         if secret:
             raise InvalidClient("Client authentication failed: a public client must not send a secret.")
-        return client
-    if not secret or not verify_secret(secret, client.secret_hash):
+    elif not secret or not verify_secret(secret, client.secret_hash):
         raise InvalidClient("Client authentication failed: unknown client or wrong secret.")
+    logger.append_keys(client_id=client.id)  # on every later log line of this invocation
     return client

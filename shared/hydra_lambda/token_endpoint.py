@@ -6,6 +6,7 @@ from __future__ import annotations
 from hydra_lambda.client_auth import authenticate_client
 from hydra_lambda.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from hydra_lambda.issuance import TokenResponse
+from hydra_lambda.observability import count
 
 
 def handle(authorization: str | None, form: dict[str, str]) -> TokenResponse:
@@ -20,4 +21,6 @@ def handle(authorization: str | None, form: dict[str, str]) -> TokenResponse:
     client = authenticate_client(authorization, form)
     if not client.has_grant_type(grant_type):
         raise UnauthorizedClient(f"The client is not allowed to use the grant type '{grant_type}'.")
-    return grant(client, form)
+    response = grant(client, form)
+    count(f"TokenIssued_{grant_type}")
+    return response

@@ -15,6 +15,7 @@ from hydra_lambda import scopes, tokens
 from hydra_lambda.config import get_settings
 from hydra_lambda.errors import BadRequest, Forbidden, Unauthorized
 from hydra_lambda.http.forms import bearer_token
+from hydra_lambda.observability import logger
 from hydra_lambda.storage.tokens import Token
 
 
@@ -72,4 +73,5 @@ def authorize(
     decision = decide(all_policies(), token.subject, resource_name(resource), action, context)
     if not decision.allowed:
         raise Forbidden(f"{decision.value}: request_forbidden")
+    logger.append_keys(client_id=token.client_id)  # on every later log line of this invocation
     return AccessContext(subject=token.subject, client_id=token.client_id, scopes=list(token.scopes), token=token)
