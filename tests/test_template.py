@@ -200,3 +200,31 @@ def test_samconfig_exists_with_deploy_defaults() -> None:
     config = tomllib.loads((Path(ROOT) / "samconfig.toml").read_text())
     deploy = config["default"]["deploy"]["parameters"]
     assert "CAPABILITY_IAM" in str(deploy["capabilities"])
+
+
+def test_operators_get_alarms_on_a_topic_and_a_dashboard() -> None:
+    import re
+
+    resources = load_template(TEMPLATE)["Resources"]
+    alarms = {name: res for name, res in resources.items() if res["Type"] == "AWS::CloudWatch::Alarm"}
+    assert {"Api5xxRateAlarm", "FunctionErrorsAlarm", "DynamoDBThrottleAlarm", "DependencyUnavailableAlarm",
+            "FlushFailureAlarm"} <= set(alarms)
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+    functions = {n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"} - {"KeyRotationFunction"}
+    watched = {m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"]
+               for m in alarms["FunctionErrorsAlarm"]["Properties"]["Metrics"] if "MetricStat" in m}
+    assert watched == functions
+    body = resources["Dashboard"]["Properties"]["DashboardBody"]["Sub"]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
+    assert len(widgets) >= 6
+
+
+def test_custom_metrics_in_alarms_are_ones_the_code_emits() -> None:
+    source = "\n".join(p.read_text() for p in (ROOT / "shared" / "hydra_lambda").rglob("*.py"))
+    resources = load_template(TEMPLATE)["Resources"]
+    for name in ("DependencyUnavailableAlarm", "FlushFailureAlarm"):
+        text = json.dumps(resources[name]["Properties"])
+        for metric in ("DependencyUnavailable", "FlushIncomplete"):
+            if metric in text:
+                assert f'"{metric}"' in source or f"'{metric}'" in source, metric

@@ -116,7 +116,8 @@ class HydraResolver(APIGatewayHttpResolver):
 
     def _render_unexpected(self, exc: Exception) -> Response:
         if is_transient(exc):
-            logger.warning("dependency unavailable", extra={"error": type(exc).__name__})
+            count("DependencyUnavailable")
+            logger.warning("dependency unavailable", extra={"error": type(exc).__name__, "detail": str(exc)[:200]})
             error: HydraError = TemporarilyUnavailable() if self._is_oauth() else ServiceUnavailable()
         else:
             logger.exception("unexpected error")
