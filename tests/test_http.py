@@ -151,3 +151,52 @@ def test_log_lines_carry_the_client_id_and_never_a_credential(caplog: pytest.Log
     assert line["client_secret"] == line["refresh_token"] == line["code"] == "[redacted]"
     assert line["kept"] == "visible"
     assert ROOT_CLIENT_SECRET not in json.dumps(line)
+
+
+def test_on_lambda_every_handler_is_traced_without_its_response(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hydra_lambda import observability
+    from hydra_lambda.http import app as http_app
+
+    wrapped: list[dict[str, object]] = []
+
+    class FakeTracer:
+        def capture_lambda_handler(self, handler, capture_response=None):
+            wrapped.append({"capture_response": capture_response})
+            return handler
+
+    monkeypatch.setattr(http_app, "tracer", lambda: FakeTracer())
+    monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    http_app.lambda_entry(http_app.HydraResolver())
+    assert wrapped == []  # not on Lambda: no tracer, no aws_xray_sdk import
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "hydra-oauth2")
+    assert observability.tracing_enabled()
+    http_app.lambda_entry(http_app.HydraResolver())
+    assert wrapped == [{"capture_response": False}]
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    assert not observability.tracing_enabled()
+
+
+def test_a_real_tracer_serves_requests_in_a_lambda_like_process() -> None:
+    """powertools Tracer with aws_xray_sdk, as on Lambda (segments go to a loopback UDP port)."""
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    script = (
+        "import sys; sys.path[:0] = ['functions/discovery', 'shared']\n"
+        "import app\n"
+        "from hydra_lambda.local.events import build_event, FakeContext\n"
+        "from hydra_lambda.observability import tracing_enabled\n"
+        "assert tracing_enabled()\n"
+        "out = app.lambda_handler(build_event('GET', '/health/status', route_key='ANY /health/status'), FakeContext())\n"
+        "print(out['statusCode'], out['body'])\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "AWS_LAMBDA_FUNCTION_NAME": "hydra-discovery", "LAMBDA_TASK_ROOT": "/tmp",
+           "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+           "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000", "POWERTOOLS_METRICS_DISABLED": "true"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith('200 {"status":"ok"}')

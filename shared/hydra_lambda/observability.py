@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import warnings
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -33,6 +34,26 @@ class RedactSecrets(logging.Filter):
 
 
 logger.addFilter(RedactSecrets())
+
+_tracer: Any = None
+
+
+def tracing_enabled() -> bool:
+    """X-Ray tracing through powertools Tracer: on Lambda only (elsewhere there is no daemon), unless
+    POWERTOOLS_TRACE_DISABLED is set. Off the Lambda path it is never imported, so local runs and the
+    benchmarks do not pay for aws_xray_sdk."""
+    disabled = (os.environ.get("POWERTOOLS_TRACE_DISABLED") or "").lower() in {"1", "true"}
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and not disabled
+
+
+def tracer() -> Any:
+    global _tracer
+    if _tracer is None:
+        from aws_lambda_powertools import Tracer
+
+        _tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hydra-lambda")
+    return _tracer
+
 
 # An invocation that counted nothing is normal here, not worth a warning per container.
 warnings.filterwarnings("ignore", message="No application metrics to publish")

@@ -25,7 +25,7 @@ from hydra_lambda.errors import (
 )
 from hydra_lambda.http import cors
 from hydra_lambda.http.responses import error_response
-from hydra_lambda.observability import count, logger, metrics
+from hydra_lambda.observability import count, logger, metrics, tracer, tracing_enabled
 from hydra_lambda.transient import is_transient
 
 
@@ -146,12 +146,15 @@ def _internal_error() -> HydraError:
 
 
 def lambda_entry(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The Lambda handler for ``app``: structured logs correlated by the API Gateway request id, and
-    the invocation's metrics flushed as CloudWatch EMF when it ends."""
+    """The Lambda handler for ``app``: structured logs correlated by the API Gateway request id, the
+    invocation's metrics flushed as CloudWatch EMF when it ends, and an X-Ray trace on Lambda (never
+    with the response as metadata: responses carry tokens)."""
 
     @metrics.log_metrics
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return app.resolve(event, context)
 
+    if tracing_enabled():
+        return tracer().capture_lambda_handler(lambda_handler, capture_response=False)
     return lambda_handler
