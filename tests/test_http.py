@@ -190,7 +190,8 @@ def test_a_real_tracer_serves_requests_in_a_lambda_like_process() -> None:
         "from hydra_lambda.local.events import build_event, FakeContext\n"
         "from hydra_lambda.observability import tracing_enabled\n"
         "assert tracing_enabled()\n"
-        "out = app.lambda_handler(build_event('GET', '/health/status', route_key='ANY /health/status'), FakeContext())\n"
+        "event = build_event('GET', '/health/status', route_key='ANY /health/status')\n"
+        "out = app.lambda_handler(event, FakeContext())\n"
         "print(out['statusCode'], out['body'])\n"
     )
     env = {"PATH": "/usr/bin:/bin", "AWS_LAMBDA_FUNCTION_NAME": "hydra-discovery", "LAMBDA_TASK_ROOT": "/tmp",
