@@ -29,6 +29,9 @@ def invoke(route: Route, event: dict[str, Any]) -> dict[str, Any]:
 class _Handler(BaseHTTPRequestHandler):
     server: LocalServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without TCP_NODELAY every keep-alive response
+    # waits ~40 ms for the client's delayed ACK (Nagle's algorithm).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
