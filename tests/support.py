@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,3 +179,24 @@ class LocalServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
         self.log.close()
+
+
+@contextmanager
+def dynamodb_calls() -> Iterator[list[str]]:
+    """Record the DynamoDB operations (GetItem, PutItem...) every table model makes meanwhile."""
+    from hydra_lambda.storage.tables import MODELS, bind
+
+    bind()
+    seen: list[str] = []
+
+    def record(event_name: str, **_kwargs: Any) -> None:
+        seen.append(event_name.rsplit(".", 1)[-1])
+
+    clients = {id(c): c for c in (model._get_connection().connection.client for model in MODELS)}
+    for client in clients.values():
+        client.meta.events.register("before-call.dynamodb", record)
+    try:
+        yield seen
+    finally:
+        for client in clients.values():
+            client.meta.events.unregister("before-call.dynamodb", record)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, Result, basic, call
@@ -65,22 +63,3 @@ def remove_policy(policy_id: str) -> None:
     policies.delete(policy_id)
 
 
-@contextmanager
-def dynamodb_calls() -> Iterator[list[str]]:
-    """Record the DynamoDB operations (GetItem, PutItem...) made by every pynamodb model meanwhile."""
-    from hydra_lambda.storage.tables import MODELS, bind
-
-    bind()
-    seen: list[str] = []
-
-    def record(event_name: str, **_kwargs: Any) -> None:
-        seen.append(event_name.rsplit(".", 1)[-1])
-
-    clients = {id(c): c for c in (model._get_connection().connection.client for model in MODELS)}
-    for client in clients.values():
-        client.meta.events.register("before-call.dynamodb", record)
-    try:
-        yield seen
-    finally:
-        for client in clients.values():
-            client.meta.events.unregister("before-call.dynamodb", record)

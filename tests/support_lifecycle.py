@@ -4,12 +4,10 @@ revocation calls, and counting DynamoDB operations."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, Result, basic, call
+from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, Result, basic, call, dynamodb_calls
 
 ROOT_BASIC = basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET)
 INACTIVE = {"active": False}
@@ -98,22 +96,4 @@ def allow(subject: str, action: str = "introspect", resource: str = "rn:hydra:oa
     return policy.id
 
 
-@contextmanager
-def dynamodb_operations() -> Iterator[list[str]]:
-    """Every DynamoDB operation (GetItem, Query, Scan...) any table model makes meanwhile."""
-    from hydra_lambda.storage.tables import MODELS, bind
-
-    bind()
-    seen: list[str] = []
-
-    def record(event_name: str, **_kwargs: Any) -> None:
-        seen.append(event_name.rsplit(".", 1)[-1])
-
-    clients = {id(c): c for c in (model._get_connection().connection.client for model in MODELS)}
-    for client in clients.values():
-        client.meta.events.register("before-call.dynamodb", record)
-    try:
-        yield seen
-    finally:
-        for client in clients.values():
-            client.meta.events.unregister("before-call.dynamodb", record)
+dynamodb_operations = dynamodb_calls

@@ -10,8 +10,7 @@ import pytest
 from hydra_lambda import bootstrap
 from hydra_lambda.config import ConfigError, reset_settings
 
-from tests.support import basic, call
-from tests.support_admin import dynamodb_calls
+from tests.support import basic, call, dynamodb_calls
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from hydra_lambda import passwords, tokens
 
-from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, basic, call
-from tests.support_admin import bearer, dynamodb_calls, service_client, unique
+from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, basic, call, dynamodb_calls
+from tests.support_admin import bearer, service_client, unique
 
 CC = {"grant_type": "client_credentials"}
 
