@@ -83,3 +83,11 @@ def test_bad_config_prints_one_clear_line(aws: dict[str, str]) -> None:
     assert result.returncode == 2
     assert "ACCESS_TOKEN_LIFESPAN" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_any_method_reaches_the_handlers_as_on_api_gateway(server: LocalServer) -> None:
+    for method in ("TRACE", "PATCH", "DELETE"):
+        response = requests.request(method, f"{server.url}/health/status", timeout=5)
+        assert response.status_code == 405, method
+        assert response.headers["Allow"] == "GET"
+        assert response.headers["Content-Type"] == "application/json"
