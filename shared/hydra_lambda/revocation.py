@@ -36,13 +36,12 @@ def revoke(client_id: str, token: str) -> bool:
         return False
     from hydra_lambda.storage import tokens as token_store
 
+    if kind == "access":  # one conditional delete: only the owner's live token goes
+        return token_store.delete_owned(signature, kind, client_id)
     # A rotated refresh token still names its grant (rotation keeps the request id): revoking it
     # ends the grant too, so a client logging out with a stale refresh token still logs out.
-    row = token_store.get(signature, kind, include_used=kind == "refresh")
+    row = token_store.get(signature, kind, include_used=True)
     if row is None or row.client_id != client_id:
         return False
-    if kind == "refresh":
-        token_store.revoke_request(row.request_id)
-    else:
-        token_store.delete(signature)
+    token_store.revoke_request(row.request_id)
     return True

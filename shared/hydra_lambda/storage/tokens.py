@@ -143,6 +143,27 @@ def delete(signature: str) -> None:
         raise _unwrap(exc) from exc
 
 
+@ensure_bound
+def delete_owned(signature: str, kind: str, client_id: str) -> bool:
+    """Delete the live, unused token of ``kind`` with that signature if it belongs to ``client_id``,
+    in one conditional DeleteItem (no read first). False if there is no such row (absent, expired,
+    used, of another kind or of another client): then nothing changes."""
+    condition = (
+        TokenRecord.signature.exists()
+        & (TokenRecord.kind == kind)
+        & (TokenRecord.client_id == client_id)
+        & (TokenRecord.expires_at > clock.now_int())
+        & TokenRecord.used_at.does_not_exist()
+    )
+    try:
+        TokenRecord(signature).delete(condition=condition)
+    except DeleteError as exc:
+        if _is_condition_failure(exc):
+            return False
+        raise _unwrap(exc) from exc
+    return True
+
+
 def _delete_keys(signatures: Iterable[str]) -> int:
     count = 0
     with TokenRecord.batch_write() as batch:  # pynamodb retries unprocessed items itself
