@@ -7,7 +7,7 @@ alone and must not send a secret.
 
 from __future__ import annotations
 
-from hydra_lambda.clients import Client, get_client
+from hydra_lambda.clients import Client, get_client_for_auth
 from hydra_lambda.errors import InvalidClient, InvalidRequest
 from hydra_lambda.http.forms import basic_credentials
 from hydra_lambda.observability import logger
@@ -36,7 +36,7 @@ def _credentials(authorization: str | None, form: dict[str, str]) -> tuple[str, 
 def authenticate_client(authorization: str | None, form: dict[str, str]) -> Client:
     """The authenticated client, or InvalidClient (401 with ``WWW-Authenticate``)."""
     client_id, secret, _method = _credentials(authorization, form)
-    client = get_client(client_id)
+    client = get_client_for_auth(client_id)
     if client is None:
         verify_secret(secret or "unknown-client", _DUMMY_HASH)
         raise InvalidClient("Client authentication failed: unknown client or wrong secret.")

@@ -169,6 +169,36 @@ def get_client(client_id: str) -> Client | None:
     return None if record is None else Client.from_record(record)
 
 
+# Client records reused for client authentication only (CLIENT_CACHE_SECONDS, off by default):
+# client id -> (expiry on the clock, client). Only found clients are kept; this container forgets a
+# client at once when it updates or deletes it, other containers within the TTL.
+_auth_cache: dict[str, tuple[float, Client]] = {}
+
+
+def get_client_for_auth(client_id: str) -> Client | None:
+    """``get_client``, served from the per-container cache while CLIENT_CACHE_SECONDS allows."""
+    from hydra_lambda.config import get_settings
+
+    ttl = get_settings().client_cache_seconds
+    if ttl <= 0:
+        return get_client(client_id)
+    now = clock.now()
+    hit = _auth_cache.get(client_id)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    client = get_client(client_id)
+    if client is None:
+        _auth_cache.pop(client_id, None)
+    else:
+        _auth_cache[client_id] = (now + ttl, client)
+    return client
+
+
+def forget_cached(client_id: str) -> None:
+    """Drop a client from this container's authentication cache (after a local update or delete)."""
+    _auth_cache.pop(client_id, None)
+
+
 # ---------------------------------------------------------------- validation
 
 
@@ -384,6 +414,8 @@ def _update(existing: Client, fields: dict[str, Any]) -> tuple[Client, str | Non
         store.replace(updated.to_record(), existing.updated_at)
     except store.Changed:
         raise Conflict(f"Client '{existing.id}' was changed concurrently; read it again and retry") from None
+    finally:
+        forget_cached(existing.id)
     return updated, secret
 
 
@@ -393,6 +425,7 @@ def delete_client(client_id: str) -> bool:
     from hydra_lambda.storage import tokens
 
     deleted = store.delete(client_id)
+    forget_cached(client_id)
     # Also when the row was already gone: a retried DELETE finishes a delete that failed here.
     tokens.revoke_client(client_id)
     return deleted

@@ -99,6 +99,10 @@ class Settings:
     resource_name_prefix: str = "rn:hydra"
     max_body_bytes: int = 1024 * 1024
     policy_cache_seconds: int = 10
+    # How long a container reuses a client record for client authentication (token, introspection,
+    # revocation); 0 = off. A deleted client or changed secret keeps working in OTHER warm
+    # containers for up to this long (the container that made the change forgets it at once).
+    client_cache_seconds: int = 0
     oidc_discovery_claims_supported: tuple[str, ...] = ()
     oidc_discovery_scopes_supported: tuple[str, ...] = ()
     oidc_discovery_userinfo_endpoint: str = ""
@@ -144,6 +148,7 @@ class Settings:
             resource_name_prefix=prefix,
             max_body_bytes=_int(env, "MAX_BODY_BYTES", cls.max_body_bytes),
             policy_cache_seconds=_int(env, "POLICY_CACHE_SECONDS", cls.policy_cache_seconds),
+            client_cache_seconds=_int(env, "CLIENT_CACHE_SECONDS", cls.client_cache_seconds),
             oidc_discovery_claims_supported=_list(env, "OIDC_DISCOVERY_CLAIMS_SUPPORTED"),
             oidc_discovery_scopes_supported=_list(env, "OIDC_DISCOVERY_SCOPES_SUPPORTED"),
             oidc_discovery_userinfo_endpoint=env.get("OIDC_DISCOVERY_USERINFO_ENDPOINT", ""),
