@@ -33,6 +33,8 @@ _LOOPBACK_NAMES = {"localhost"}
 _FORBIDDEN_SCHEMES = {"javascript", "data", "vbscript", "file", "blob", "about"}
 _TEXT_FIELDS = ("client_name", "owner", "policy_uri", "tos_uri", "client_uri", "logo_uri")
 _URI_FIELDS = ("policy_uri", "tos_uri", "client_uri", "logo_uri")
+_STRING_FIELDS = ("scope", *_TEXT_FIELDS)
+_LIST_FIELDS = ("redirect_uris", "grant_types", "response_types", "contacts")
 
 
 @dataclass
@@ -84,41 +86,29 @@ class Client:
     def from_record(cls, record: Any) -> Client:
         return cls(
             id=record.id,
-            client_name=record.client_name or "",
-            redirect_uris=list(record.redirect_uris or []),
-            grant_types=list(record.grant_types or []),
-            response_types=list(record.response_types or []),
-            scope=record.scope or "",
-            owner=record.owner or "",
-            policy_uri=record.policy_uri or "",
-            tos_uri=record.tos_uri or "",
-            client_uri=record.client_uri or "",
-            logo_uri=record.logo_uri or "",
-            contacts=list(record.contacts or []),
+            **{name: getattr(record, name) or "" for name in _STRING_FIELDS},
+            **{name: list(getattr(record, name) or []) for name in _LIST_FIELDS},
             public=bool(record.public),
             created_at=record.created_at,
             updated_at=record.updated_at,
             secret_hash=record.secret_hash,
         )
 
+    def _attributes(self) -> dict[str, Any]:
+        """The registered metadata, shared by the stored row and the API representation."""
+        return {
+            **{name: getattr(self, name) for name in _STRING_FIELDS},
+            **{name: list(getattr(self, name)) for name in _LIST_FIELDS},
+            "public": self.public,
+        }
+
     def to_record(self) -> Any:
         from hydra_lambda.storage.tables import ClientRecord
 
         return ClientRecord(
             self.id,
-            client_name=self.client_name,
+            **self._attributes(),
             secret_hash=self.secret_hash,
-            redirect_uris=list(self.redirect_uris),
-            grant_types=list(self.grant_types),
-            response_types=list(self.response_types),
-            scope=self.scope,
-            owner=self.owner,
-            policy_uri=self.policy_uri,
-            tos_uri=self.tos_uri,
-            client_uri=self.client_uri,
-            logo_uri=self.logo_uri,
-            contacts=list(self.contacts),
-            public=self.public,
             created_at=self.created_at,
             updated_at=self.updated_at,
         )
@@ -130,19 +120,8 @@ class Client:
         return OAuth2Client(
             id=self.id,
             client_id=self.id,
-            client_name=self.client_name,
             client_secret=secret,
-            redirect_uris=self.redirect_uris,
-            grant_types=self.grant_types,
-            response_types=self.response_types,
-            scope=self.scope,
-            owner=self.owner,
-            policy_uri=self.policy_uri,
-            tos_uri=self.tos_uri,
-            client_uri=self.client_uri,
-            logo_uri=self.logo_uri,
-            contacts=self.contacts,
-            public=self.public,
+            **self._attributes(),
             created_at=_iso(self.created_at),
             updated_at=_iso(self.updated_at),
         ).wire()
