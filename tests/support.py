@@ -136,6 +136,14 @@ def call(
                   text, list(out.get("cookies") or []))
 
 
+def client_credentials_token(scope: str, client_id: str = ROOT_CLIENT_ID, secret: str = ROOT_CLIENT_SECRET) -> str:
+    """An access token from the token endpoint handler (the root client unless told otherwise)."""
+    result = call("POST", "/oauth2/token", headers=basic(client_id, secret),
+                  form={"grant_type": "client_credentials", "scope": scope})
+    assert result.status == 200, result.body
+    return result.json["access_token"]
+
+
 def basic(client_id: str, secret: str) -> dict[str, str]:
     from urllib.parse import quote
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, Result, basic, call
+from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, Result, call, client_credentials_token
 
 
 def token(client_id: str = ROOT_CLIENT_ID, secret: str = ROOT_CLIENT_SECRET, scope: str = "hydra.clients") -> str:
-    result = call("POST", "/oauth2/token", headers=basic(client_id, secret),
-                  form={"grant_type": "client_credentials", "scope": scope})
-    assert result.status == 200, result.body
-    return result.json["access_token"]
+    return client_credentials_token(scope, client_id, secret)
 
 
 def bearer(value: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, Result, basic, call
+from tests.support import Result, basic, call, client_credentials_token
 
 REDIRECT = "http://127.0.0.1:9999/callback"
 STATE = "state-0123456789"
@@ -38,10 +38,7 @@ _admin: dict[str, str] = {}
 def admin_token() -> str:
     """A root client_credentials token (scope hydra.consent; the root client has the admin policy)."""
     if "token" not in _admin:
-        result = call("POST", "/oauth2/token", headers=basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET),
-                      form={"grant_type": "client_credentials", "scope": "hydra.consent"})
-        assert result.status == 200, result.body
-        _admin["token"] = result.json["access_token"]
+        _admin["token"] = client_credentials_token("hydra.consent")
     return _admin["token"]
 
 

@@ -7,7 +7,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, Result, basic, call, dynamodb_calls
+from tests.support import (
+    ROOT_CLIENT_ID,
+    ROOT_CLIENT_SECRET,
+    Result,
+    basic,
+    call,
+    client_credentials_token,
+    dynamodb_calls,
+)
 
 ROOT_BASIC = basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET)
 INACTIVE = {"active": False}
@@ -70,11 +78,7 @@ def revoke(token: str, headers: dict[str, str] | None = None, **form: str) -> Re
                 form={"token": token, **form})
 
 
-def client_token(scope: str, client_id: str = ROOT_CLIENT_ID, secret: str = ROOT_CLIENT_SECRET) -> str:
-    result = call("POST", "/oauth2/token", headers=basic(client_id, secret),
-                  form={"grant_type": "client_credentials", "scope": scope})
-    assert result.status == 200, result.body
-    return result.json["access_token"]
+client_token = client_credentials_token
 
 
 def new_client(**fields: Any) -> tuple[str, str | None]:

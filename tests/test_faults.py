@@ -22,7 +22,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from pynamodb.exceptions import CancellationReason, GetError, PutError, TransactWriteError, VerboseClientError
 
-from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, Result, basic, call
+from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, Result, basic, call, client_credentials_token
 from tests.support_flows import Flow, admin_token, code_flow, make_client, pkce_pair, redeem, refresh
 
 ADMIN_SCOPES = "hydra.clients hydra.consent hydra.introspect hydra.oauth2.flush"
@@ -113,10 +113,7 @@ def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _token(scope: str = ADMIN_SCOPES) -> str:
-    result = call("POST", "/oauth2/token", headers=basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET),
-                  form={"grant_type": "client_credentials", "scope": scope})
-    assert result.status == 200, result.body
-    return result.json["access_token"]
+    return client_credentials_token(scope)
 
 
 @pytest.fixture(scope="module")

@@ -12,31 +12,33 @@ from hydra_lambda import aws, config
 from hydra_lambda.storage import tables
 
 
-def test_boto3_clients_come_from_the_shared_botocore_session(monkeypatch: pytest.MonkeyPatch) -> None:
-    made: list[str] = []
+@pytest.fixture
+def made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The services whose clients the shared botocore session creates during the test."""
+    services: list[str] = []
     session = aws.botocore_session()
     original = session.create_client
 
     def spy(service_name: str, *args: Any, **kwargs: Any) -> Any:
-        made.append(service_name)
+        services.append(service_name)
         return original(service_name, *args, **kwargs)
 
     monkeypatch.setattr(session, "create_client", spy)
+    return services
+
+
+def test_boto3_clients_come_from_the_shared_botocore_session(
+    made: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(aws, "_clients", {})
     aws.client("kms")
     assert made == ["kms"]
 
 
-def test_pynamodb_makes_its_client_from_the_shared_botocore_session(monkeypatch: pytest.MonkeyPatch) -> None:
-    made: list[str] = []
+def test_pynamodb_makes_its_client_from_the_shared_botocore_session(
+    made: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     session = aws.botocore_session()
-    original = session.create_client
-
-    def spy(service_name: str, *args: Any, **kwargs: Any) -> Any:
-        made.append(service_name)
-        return original(service_name, *args, **kwargs)
-
-    monkeypatch.setattr(session, "create_client", spy)
     try:
         tables.bind(dataclasses.replace(config.get_settings()))  # fresh connections, client not made yet
         connection = tables.TokenRecord._get_connection().connection

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, Result, basic, call
+from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, Result, basic, call, client_credentials_token
 from tests.support_flows import REDIRECT, Flow, code_flow, make_client, pkce_pair, qs, redeem, refresh
 
 JSON_ROUTES = [
@@ -35,10 +35,7 @@ ADMIN_SCOPES = "hydra.clients hydra.consent hydra.introspect hydra.oauth2.flush"
 
 
 def root_token(scope: str = ADMIN_SCOPES) -> str:
-    result = call("POST", "/oauth2/token", headers=basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET),
-                  form={"grant_type": "client_credentials", "scope": scope})
-    assert result.status == 200, result.body
-    return result.json["access_token"]
+    return client_credentials_token(scope)
 
 
 @pytest.fixture(scope="module")
