@@ -13,6 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from hydra_lambda.config import adopt_issuer, get_settings
 from hydra_lambda.errors import (
+    AdminError,
     BadRequest,
     HydraError,
     InvalidRequest,
@@ -121,7 +122,7 @@ class HydraResolver(APIGatewayHttpResolver):
             error: HydraError = TemporarilyUnavailable() if self._is_oauth() else ServiceUnavailable()
         else:
             logger.exception("unexpected error")
-            error = ServerError() if self._is_oauth() else _internal_error()
+            error = ServerError() if self._is_oauth() else AdminError("An internal error occurred; it has been logged.")
         return error_response(error, self.request_id())
 
     def _not_found(self, _exc: Exception) -> Response:
@@ -137,12 +138,6 @@ def _is_utf8(encoded: str) -> bool:
     except (ValueError, UnicodeDecodeError):
         return False
     return True
-
-
-def _internal_error() -> HydraError:
-    from hydra_lambda.errors import AdminError
-
-    return AdminError("An internal error occurred; it has been logged.")
 
 
 def lambda_entry(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
