@@ -1,9 +1,9 @@
 """Count the AWS API calls a handler makes, through botocore's ``before-call`` event.
 
-Every botocore client is made by ``botocore.session.Session.create_client``: boto3's clients and
-pynamodb's (which keeps its own botocore session) alike. Wrapping that one method registers the
-counter on every client, whoever creates it, and whenever. Call ``install()`` before the first client
-exists (before the handlers run).
+Every botocore client is made by ``botocore.session.Session.create_client`` (KMS, Secrets Manager);
+DynamoDB's is ``hydra_lambda.storage.transport.DynamoDBClient``, which emits the same botocore events
+on its ``meta.events``. Wrapping those two constructors registers the counter on every client, whoever
+creates it, and whenever. Call ``install()`` before the first client exists (before the handlers run).
 """
 
 from __future__ import annotations
@@ -53,7 +53,31 @@ def install() -> None:
             sdk_cpu[0] += time.process_time() - start
 
     botocore.client.BaseClient._make_api_call = timed  # type: ignore[method-assign]
+    _install_dynamodb()
     _installed = True
+
+
+def _install_dynamodb() -> None:
+    import time
+
+    from hydra_lambda.storage.transport import DynamoDBClient
+
+    init = DynamoDBClient.__init__
+    make_api_call = DynamoDBClient._make_api_call
+
+    def counted_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.meta.events.register("before-call", _count)
+
+    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.process_time()
+        try:
+            return make_api_call(self, *args, **kwargs)
+        finally:
+            sdk_cpu[0] += time.process_time() - start
+
+    DynamoDBClient.__init__ = counted_init  # type: ignore[method-assign]
+    DynamoDBClient._make_api_call = timed  # type: ignore[method-assign]
 
 
 def snapshot() -> Counter[tuple[str, str]]:

@@ -1,60 +1,39 @@
-"""Optimisations tried by patching the running code, never committed here: ``python -m bench
---experiment NAME[,NAME]`` measures what a change to the layer would give before anyone makes it.
+"""Alternatives tried by patching the running code: ``python -m bench --experiment NAME[,NAME]``
+measures what a change to the layer would give (or what a landed one gave) without committing it.
 Results of such a run say so (``results.json`` ``experiments``, and a banner over the table).
 
-- ``shared-client``: one botocore DynamoDB client for every pynamodb model (instead of one session
-  and client per model), as ``storage/tables.py`` ``bind()`` could do.
-- ``client-cache``: client records cached per container for 30 s on the client-authentication path
-  of the token, introspection and revocation endpoints (``client_auth.get_client``).
+- ``botocore-dynamodb``: DynamoDB through a botocore client again (pynamodb's default), instead of
+  the thin client of ``storage/transport.py``: the before of that change.
+
+Landed earlier and since removed from here: ``shared-client`` (one DynamoDB client for every model)
+and ``client-cache`` (now the default, ``CLIENT_CACHE_SECONDS``).
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-NAMES = ("shared-client", "client-cache")
+NAMES = ("botocore-dynamodb",)
 
 
-def shared_client() -> None:
+def botocore_dynamodb() -> None:
+    from hydra_lambda.aws import botocore_session
     from hydra_lambda.storage import tables
 
-    original = tables.bind
+    original = tables._share_one_connection
 
-    def bind(settings: Any = None) -> None:
+    def share(settings: Any) -> None:
         original(settings)
-        first = tables.MODELS[0]._get_connection().connection
-        client = first.client
-        for model in tables.MODELS[1:]:
-            model._get_connection().connection._client = client
+        connection = tables.MODELS[0]._get_connection().connection
+        connection._client = None  # pynamodb makes a botocore client on first use
+        connection._local.session = botocore_session()
 
-    tables.bind = bind
-
-
-def client_cache(ttl: float = 30.0) -> None:
-    from hydra_lambda import client_auth, clients
-
-    original = clients.get_client
-    cache: dict[str, tuple[float, Any]] = {}
-
-    def get_client(client_id: str) -> Any:
-        now = time.monotonic()
-        hit = cache.get(client_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        found = original(client_id)
-        if found is not None:
-            cache[client_id] = (now + ttl, found)
-        return found
-
-    client_auth.get_client = get_client  # type: ignore[attr-defined]
+    tables._share_one_connection = share
 
 
 def apply(names: list[str]) -> None:
     for name in names:
-        if name == "shared-client":
-            shared_client()
-        elif name == "client-cache":
-            client_cache()
+        if name == "botocore-dynamodb":
+            botocore_dynamodb()
         elif name:
             raise ValueError(f"unknown experiment {name!r} (known: {', '.join(NAMES)})")

@@ -4,9 +4,9 @@ throttling and disabled keys, Secrets Manager errors. Every one answers 503 with
 multi-write operation leaves nothing half done: retrying the same request succeeds.
 
 Faults are injected with botocore's ``before-send`` event on the very clients the code uses (the
-pynamodb connections' own botocore clients, and ``hydra_lambda.aws`` clients for KMS and Secrets
-Manager), so botocore's retries (while its retry quota lasts), pynamodb's exception wrapping and the
-resolver all run for real. Backoff sleeps are zeroed to keep the tests fast.
+thin DynamoDB client of storage.transport, which emits botocore's events, and ``hydra_lambda.aws``
+clients for KMS and Secrets Manager), so the retries (while the retry quota lasts), pynamodb's
+exception wrapping and the resolver all run for real. Backoff sleeps are zeroed to keep the tests fast.
 """
 
 from __future__ import annotations
@@ -108,8 +108,10 @@ def inject(service: str, operations: set[str] | str = "", kind: tuple[str, int] 
 @pytest.fixture(autouse=True)
 def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     from botocore.retries import standard
+    from hydra_lambda.storage import transport
 
     monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    monkeypatch.setattr(transport, "BASE_BACKOFF", 0.0)
 
 
 def _token(scope: str = ADMIN_SCOPES) -> str:

@@ -1,6 +1,5 @@
-"""One botocore session per container: boto3's clients (aws.client) and pynamodb's DynamoDB client
-are made from it. The pynamodb half relies on ``Connection.session`` reading the thread-local
-``_local.session`` slot; these tests fail if pynamodb stops doing so."""
+"""One botocore session per container makes the KMS and Secrets Manager clients (aws.client); the
+DynamoDB tables share one thin client (storage.transport) and botocore makes none for them."""
 
 from __future__ import annotations
 
@@ -35,18 +34,19 @@ def test_boto3_clients_come_from_the_shared_botocore_session(
     assert made == ["kms"]
 
 
-def test_pynamodb_makes_its_client_from_the_shared_botocore_session(
+def test_every_table_shares_one_thin_dynamodb_client_and_no_botocore_one_is_made(
     made: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    session = aws.botocore_session()
+    from hydra_lambda.storage.transport import DynamoDBClient
+
     try:
-        tables.bind(dataclasses.replace(config.get_settings()))  # fresh connections, client not made yet
-        connection = tables.TokenRecord._get_connection().connection
-        assert connection.session is session  # pynamodb reads the slot bind() filled
-        client = connection.client  # made now, from that session
-        assert made == ["dynamodb"]
-        for model in tables.MODELS:  # and still one client for every table
+        tables.bind(dataclasses.replace(config.get_settings()))  # fresh connections
+        client = tables.TokenRecord._get_connection().connection.client
+        assert isinstance(client, DynamoDBClient)
+        for model in tables.MODELS:
             assert model._get_connection().connection.client is client
+        tables.TokenRecord.count("no-such-signature")  # a real call through it
+        assert made == []  # botocore made no DynamoDB client (its ~46 ms of cold start)
     finally:
         monkeypatch.undo()
         tables.bind(config.get_settings())

@@ -50,8 +50,7 @@ class BatchIncomplete(Exception):
 
 @ensure_bound
 def prepare() -> None:
-    """Create the DynamoDB clients on this thread: botocore client creation is not thread-safe, and
-    the flush then uses them from several threads."""
+    """Bind the tables and make their client on this thread, before the flush uses it from several."""
     for kind in KINDS:
         _ = kind.model._get_connection().connection.client  # type: ignore[attr-defined]
 

@@ -188,34 +188,63 @@ def bind(settings: Settings | None = None) -> None:
     if _bound is settings:
         return
     with _lock:
+        _close_previous()
         for model, name in _table_names(settings).items():
             model.Meta.table_name = name
             model.Meta.region = settings.aws_region
             model.Meta.host = settings.dynamodb_endpoint or None
             model._connection = None  # rebuilt with the new settings, then reused
-        _share_one_connection()
+        _share_one_connection(settings)
         _bound = settings
 
 
-def _share_one_connection() -> None:
-    """One botocore DynamoDB client for every table, instead of pynamodb's one per model: a cold
-    start then parses the service model and opens a connection pool once (about 80 ms less)."""
-    from hydra_lambda.aws import botocore_session
+def _close_previous() -> None:
+    previous = MODELS[0]._connection
+    client = getattr(getattr(previous, "connection", None), "_client", None)
+    if client is not None and hasattr(client, "close"):
+        client.close()
+
+
+def _share_one_connection(settings: Settings) -> None:
+    """One pynamodb connection for every table, talking through one thin DynamoDB client
+    (storage.transport) instead of a botocore client per model."""
+    from hydra_lambda.storage.transport import DynamoDBClient, default_endpoint
 
     shared = None
     for model in MODELS:
-        table = model._get_connection()  # cheap: the botocore client itself is made on first use
+        table = model._get_connection()
         if shared is None:
             shared = table.connection
-            # pynamodb makes its client from ``Connection.session``, which reads this thread-local
-            # slot and calls get_session() when it is empty. Filling it shares the botocore session
-            # of aws.client() (KMS, Secrets Manager): a cold start with both loads endpoint data and
-            # credentials once (about 30 ms less). tests/test_perf_session.py fails if pynamodb
-            # stops reading it; a thread other than this one simply gets its own session.
-            shared._local.session = botocore_session()
             continue
         shared.add_meta_table(table.connection.get_meta_table(table.table_name))
         table.connection = shared
+    assert shared is not None
+    shared._client = DynamoDBClient(
+        settings.dynamodb_endpoint or default_endpoint(settings.aws_region),
+        settings.aws_region,
+        _credentials(),
+        connect_timeout=_Base.Meta.connect_timeout_seconds,
+        read_timeout=_Base.Meta.read_timeout_seconds,
+        max_attempts=1 + _Base.Meta.max_retry_attempts,
+    )
+
+
+def _credentials() -> Any:
+    """The container's AWS credentials (botocore's chain: environment first), read per request so
+    refreshing credentials (SSO, assumed roles on a laptop) keep working."""
+    from hydra_lambda.aws import botocore_session
+
+    resolved: list[Any] = []
+
+    def current() -> Any:
+        if not resolved:
+            found = botocore_session().get_credentials()
+            if found is None:
+                return None
+            resolved.append(found)
+        return resolved[0].get_frozen_credentials()
+
+    return current
 
 
 def create_tables(settings: Settings | None = None, wait: bool = True) -> None:
