@@ -362,3 +362,37 @@ def test_threads_share_the_client_safely() -> None:
         thread.join()
     assert errors == []
     assert len(client._idle) <= transport._POOL_SIZE
+
+
+def test_on_lambda_with_tracing_each_call_is_an_xray_subsegment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+    import dataclasses
+
+    from hydra_lambda import config, observability
+
+    opened: list[tuple[str, dict[str, str]]] = []
+
+    class Subsegment:
+        def __init__(self, name: str) -> None:
+            self.annotations: dict[str, str] = {}
+            opened.append((name, self.annotations))
+
+        def put_annotation(self, key: str, value: str) -> None:
+            self.annotations[key] = value
+
+    class Provider:
+        @contextlib.contextmanager
+        def in_subsegment(self, name: str) -> Iterator[Subsegment]:
+            yield Subsegment(name)
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "OAuth2Function")
+    monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
+    monkeypatch.setattr(observability, "tracer", lambda: type("T", (), {"provider": Provider()})())
+    try:
+        tables.bind(dataclasses.replace(config.get_settings()))
+        tables.TokenRecord.count("no-such-signature")
+        assert opened == [("DynamoDB", {"operation": "Query"})]
+    finally:
+        monkeypatch.undo()
+        tables.bind(config.get_settings())
+    assert tables.TokenRecord._get_connection().connection.client.trace is None

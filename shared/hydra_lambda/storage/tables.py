@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pynamodb.attributes import (
@@ -227,6 +229,20 @@ def _share_one_connection(settings: Settings) -> None:
         read_timeout=_Base.Meta.read_timeout_seconds,
         max_attempts=1 + _Base.Meta.max_retry_attempts,
     )
+    from hydra_lambda.observability import tracing_enabled
+
+    if tracing_enabled():
+        shared._client.trace = _xray_subsegment
+
+
+@contextmanager
+def _xray_subsegment(operation: str) -> Iterator[Any]:
+    """An X-Ray subsegment per DynamoDB call, named as botocore's patch named its own."""
+    from hydra_lambda.observability import tracer
+
+    with tracer().provider.in_subsegment(name="DynamoDB") as subsegment:
+        subsegment.put_annotation("operation", operation)
+        yield subsegment
 
 
 def _credentials() -> Any:

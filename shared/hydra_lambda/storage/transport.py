@@ -32,6 +32,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
@@ -302,6 +303,8 @@ class DynamoDBClient:
         self.quota = RetryQuota(lock=threading.Lock())
         self.meta = SimpleNamespace(events=Events(), endpoint_url=endpoint_url, region_name=region)
         self.sleep: Callable[[float], None] = time.sleep
+        # On Lambda with X-Ray on (tables.bind sets it): a subsegment per call, as botocore's patch did.
+        self.trace: Callable[[str], AbstractContextManager[Any]] | None = None
 
     # -- the botocore client surface pynamodb and storage.flush use ------------------------------
     def _make_api_call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -314,7 +317,10 @@ class DynamoDBClient:
             if answered is not None:
                 return _parsed_or_raise(operation, *answered)
         body = json.dumps(params, separators=(",", ":"), default=_encode).encode()
-        return self._with_retries(operation, body)
+        if self.trace is None:
+            return self._with_retries(operation, body)
+        with self.trace(operation):
+            return self._with_retries(operation, body)
 
     def batch_write_item(self, **params: Any) -> dict[str, Any]:
         return self._make_api_call("BatchWriteItem", params)
