@@ -148,10 +148,13 @@ def get_client(client_id: str) -> Client | None:
     return None if record is None else Client.from_record(record)
 
 
-# Client records reused for client authentication only (CLIENT_CACHE_SECONDS, off by default):
-# client id -> (expiry on the clock, client). Only found clients are kept; this container forgets a
-# client at once when it updates or deletes it, other containers within the TTL.
+# Client records reused for client authentication only (CLIENT_CACHE_SECONDS, 10 s by default, 0 =
+# off): client id -> (when it was read, on the clock; client). Only found clients are kept, so a
+# client created after a failed attempt works at once. The secret is still verified on every request,
+# against the cached hash. This container forgets a client at once when it updates or deletes it;
+# other containers see the change within the TTL.
 _auth_cache: dict[str, tuple[float, Client]] = {}
+_AUTH_CACHE_MAX = 1024  # distinct clients; past it the cache starts over (bounded memory)
 
 
 def get_client_for_auth(client_id: str) -> Client | None:
@@ -163,13 +166,15 @@ def get_client_for_auth(client_id: str) -> Client | None:
         return get_client(client_id)
     now = clock.now()
     hit = _auth_cache.get(client_id)
-    if hit is not None and hit[0] > now:
+    if hit is not None and 0 <= now - hit[0] < ttl:
         return hit[1]
     client = get_client(client_id)
     if client is None:
         _auth_cache.pop(client_id, None)
-    else:
-        _auth_cache[client_id] = (now + ttl, client)
+        return None
+    if len(_auth_cache) >= _AUTH_CACHE_MAX:
+        _auth_cache.clear()
+    _auth_cache[client_id] = (now, client)
     return client
 
 

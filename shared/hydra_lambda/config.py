@@ -100,9 +100,10 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     policy_cache_seconds: int = 10
     # How long a container reuses a client record for client authentication (token, introspection,
-    # revocation); 0 = off. A deleted client or changed secret keeps working in OTHER warm
-    # containers for up to this long (the container that made the change forgets it at once).
-    client_cache_seconds: int = 0
+    # revocation); 0 = off. Only found clients are kept. A deleted client, or an old secret after a
+    # secret change, keeps working in OTHER warm containers for up to this long (the container that
+    # made the change forgets the client at once).
+    client_cache_seconds: int = 10
     oidc_discovery_claims_supported: tuple[str, ...] = ()
     oidc_discovery_scopes_supported: tuple[str, ...] = ()
     oidc_discovery_userinfo_endpoint: str = ""
