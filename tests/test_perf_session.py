@@ -26,7 +26,7 @@ def made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return services
 
 
-def test_boto3_clients_come_from_the_shared_botocore_session(
+def test_aws_clients_come_from_the_shared_botocore_session(
     made: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(aws, "_clients", {})
