@@ -114,17 +114,18 @@ class Client:
         )
 
     def wire(self, secret: str | None = None) -> dict[str, Any]:
-        """The API representation; the cleartext secret only when the caller just set it."""
-        from hydra_lambda.models.clients import OAuth2Client
+        """The API representation (``models.clients.OAuth2Client``); the cleartext secret only when
+        the caller just set it."""
+        from hydra_lambda.models.plain import oauth2_client
 
-        return OAuth2Client(
-            id=self.id,
-            client_id=self.id,
-            client_secret=secret,
+        return oauth2_client({
+            "id": self.id,
+            "client_id": self.id,
+            "client_secret": secret,
             **self._attributes(),
-            created_at=_iso(self.created_at),
-            updated_at=_iso(self.updated_at),
-        ).wire()
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+        })
 
 
 def _now() -> datetime:

@@ -76,19 +76,19 @@ def _load(consent_id: str) -> Consent:
 
 def get_request(authorization: str | None, consent_id: str) -> dict[str, Any]:
     """``GET /oauth2/consent/requests/{id}`` (warden first, then the lookup, as classic)."""
-    from hydra_lambda.models.consent import OAuth2ConsentRequest
+    from hydra_lambda.models.plain import consent_request
 
     _authorize(authorization, consent_id, "get")
     found = _load(consent_id)
     if found.expired:
         raise Gone("The consent request has expired; the user must start the authorization again.")
-    return OAuth2ConsentRequest(
+    return consent_request(
         id=found.id,
-        requestedScopes=found.requested_scopes,
-        clientId=found.client_id,
-        expiresAt=_rfc3339(found.expires_at),
-        redirectUrl=found.redirect_url,
-    ).model_dump()
+        requested_scopes=found.requested_scopes,
+        client_id=found.client_id,
+        expires_at=_rfc3339(found.expires_at),
+        redirect_url=found.redirect_url,
+    )
 
 
 def _explain_failed_answer(consent_id: str) -> Exception:

@@ -72,11 +72,11 @@ def handle_http(authorization: str | None, body: str | None, context: Any) -> Fl
     (within what API Gateway waits for)."""
     from hydra_lambda import warden
     from hydra_lambda.http.forms import parse_json_object
-    from hydra_lambda.models.flush import FlushInactiveOAuth2TokensRequest
+    from hydra_lambda.models.plain import flush_cutoff
 
     warden.authorize(authorization, scope="hydra.oauth2.flush", resource="oauth2:tokens", action="flush")
-    request = FlushInactiveOAuth2TokensRequest.parse(parse_json_object(body, required=False))
-    return flush(request.cutoff(), deadline_from(context, HTTP_BUDGET_SECONDS))
+    cutoff = flush_cutoff(parse_json_object(body, required=False))
+    return flush(cutoff, deadline_from(context, HTTP_BUDGET_SECONDS))
 
 
 def handle_scheduled(context: Any) -> dict[str, Any]:
@@ -168,10 +168,10 @@ def run_cli(args: Any) -> int:
 
     from hydra_lambda.config import ConfigError
     from hydra_lambda.errors import HydraError
-    from hydra_lambda.models.flush import FlushInactiveOAuth2TokensRequest
+    from hydra_lambda.models.plain import flush_cutoff
 
     try:
-        cutoff = FlushInactiveOAuth2TokensRequest.parse({"notAfter": args.not_after}).cutoff()
+        cutoff = flush_cutoff({"notAfter": args.not_after})
         started = time.monotonic()
         budget = args.max_seconds
         stop = _never if budget is None else lambda: time.monotonic() - started >= budget

@@ -18,7 +18,7 @@ from hydra_lambda import scopes, tokens
 from hydra_lambda.config import get_settings
 from hydra_lambda.errors import Forbidden, HydraError, InvalidRequest, Unauthorized
 from hydra_lambda.http.forms import basic_credentials, bearer_token
-from hydra_lambda.models.introspection import INACTIVE, OAuth2TokenIntrospection
+from hydra_lambda.models.plain import INACTIVE, TokenIntrospection
 from hydra_lambda.storage.tokens import Token
 
 RESOURCE = "oauth2:tokens"
@@ -79,7 +79,7 @@ def _basic_unauthorized() -> Unauthorized:
     return error
 
 
-def introspect(token: str, scope: str | None = None) -> OAuth2TokenIntrospection:
+def introspect(token: str, scope: str | None = None) -> TokenIntrospection:
     """What an authorized caller learns about ``token``; ``scope`` lists scopes it must hold."""
     try:
         wanted = scopes.parse_scope(scope)
@@ -99,9 +99,9 @@ def introspect(token: str, scope: str | None = None) -> OAuth2TokenIntrospection
     return _active(row)
 
 
-def _active(row: Token) -> OAuth2TokenIntrospection:
+def _active(row: Token) -> TokenIntrospection:
     audience = row.audience or None
-    return OAuth2TokenIntrospection(
+    return TokenIntrospection(
         active=True,
         scope=scopes.join(row.scopes),
         client_id=row.client_id,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
 
 # Read-only fields a client may echo back from a GET into a PUT; accepted and ignored.
@@ -33,7 +31,9 @@ class ClientBody(BaseModel):
 
 
 class OAuth2Client(BaseModel):
-    """A client as the API returns it; ``client_secret`` only right after it was set."""
+    """A client as the API returns it (``model_dump(exclude_none=True)``); ``client_secret`` only right
+    after it was set. ``Client.wire`` builds it with ``models.plain.oauth2_client``; this model is its
+    declared schema, and tests/test_perf_coldstart.py keeps the two in step."""
 
     id: str
     client_id: str
@@ -52,6 +52,3 @@ class OAuth2Client(BaseModel):
     public: bool
     created_at: str
     updated_at: str
-
-    def wire(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)

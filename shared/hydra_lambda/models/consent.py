@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, StrictStr
 
 
 class OAuth2ConsentRequest(BaseModel):
-    """``GET /oauth2/consent/requests/{id}``: what the consent app shows the user."""
+    """``GET /oauth2/consent/requests/{id}``: what the consent app shows the user (built with
+    ``models.plain.consent_request``; tests/test_perf_coldstart.py keeps the two in step)."""
 
     id: str
     requestedScopes: list[str]  # camelCase: the classic wire names

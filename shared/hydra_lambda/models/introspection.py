@@ -1,5 +1,8 @@
 """RFC 7662 introspection response (classic ``OAuth2TokenIntrospection``; every field but ``active``
-is omitted when empty, so an inactive token is exactly ``{"active":false}``)."""
+is omitted when empty, so an inactive token is exactly ``{"active":false}``).
+
+The endpoint builds it with ``models.plain.TokenIntrospection``; this model is its declared schema,
+and tests/test_perf_coldstart.py keeps the two in step."""
 
 from __future__ import annotations
 
@@ -19,9 +22,3 @@ class OAuth2TokenIntrospection(BaseModel):
     aud: str | list[str] | None = None
     ext: dict[str, Any] | None = None
     token_type: str | None = None
-
-    def body(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
-
-
-INACTIVE = OAuth2TokenIntrospection(active=False)
