@@ -198,6 +198,79 @@ def test_authorize_returns_the_access_context() -> None:
         remove_policy(deny)
 
 
+def _evaluations(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    """Every evaluation of the policies the warden makes from here on (memo misses)."""
+    from hydra_lambda import policies
+
+    seen: list[tuple[str, str, str]] = []
+
+    def spy(found: list[Policy], subject: str, resource: str, action: str, context: object = None) -> Decision:
+        seen.append((subject, resource, action))
+        return decide(found, subject, resource, action, context)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(policies, "decide", spy)
+    return seen
+
+
+def test_the_warden_remembers_a_decision_while_the_policies_are_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hydra_lambda.warden import is_allowed
+
+    subject = unique("memo")
+    evaluations = _evaluations(monkeypatch)
+    assert not is_allowed(subject, "clients", "get")
+    assert not is_allowed(subject, "rn:hydra:clients", "get")  # the same resource, prefixed
+    assert evaluations == [(subject, "rn:hydra:clients", "get")]
+    allow = add_policy(subjects=[subject], resources=["rn:hydra:clients"], actions=["get"])
+    try:
+        assert is_allowed(subject, "clients", "get")  # a change in this container: seen at once
+        assert not is_allowed(subject, "clients", "delete")
+    finally:
+        remove_policy(allow)
+    assert not is_allowed(subject, "clients", "get")
+    assert len(evaluations) == 4
+
+
+def test_the_warden_forgets_its_decisions_when_the_policy_cache_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hydra_lambda.storage.tables import PolicyRecord
+    from hydra_lambda.warden import is_allowed
+
+    subject = unique("memo")
+    assert not is_allowed(subject, "clients", "get")
+    elsewhere = PolicyRecord(unique("elsewhere"), subjects=[subject], resources=["rn:hydra:clients"], actions=["get"],
+                             effect="allow")
+    elsewhere.save()  # as another container would: this one's caches are untouched
+    try:
+        assert not is_allowed(subject, "clients", "get")
+        clock.advance(11)  # POLICY_CACHE_SECONDS
+        assert is_allowed(subject, "clients", "get")
+    finally:
+        remove_policy(elsewhere.id)
+
+
+def test_the_warden_keys_decisions_by_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hydra_lambda.warden import is_allowed
+
+    owner = unique("owner")
+    mine = add_policy(subjects=[owner], resources=["rn:hydra:things"], actions=["get"],
+                      conditions={"owner": {"type": "EqualsSubjectCondition", "options": {}}})
+    pairs = add_policy(subjects=[owner], resources=["rn:hydra:pairs"], actions=["get"],
+                       conditions={"p": {"type": "StringPairsEqualCondition", "options": {}}})
+    try:
+        evaluations = _evaluations(monkeypatch)
+        for _ in range(2):
+            assert is_allowed(owner, "things", "get", {"owner": owner})
+            assert not is_allowed(owner, "things", "get", {"owner": "someone-else"})
+            assert not is_allowed(owner, "things", "get")
+        assert len(evaluations) == 3
+        # list values cannot be a memo key: evaluated every time, still right
+        assert is_allowed(owner, "pairs", "get", {"p": [["a", "a"]]})
+        assert not is_allowed(owner, "pairs", "get", {"p": [["a", "b"]]})
+        assert len(evaluations) == 5
+    finally:
+        remove_policy(mine)
+        remove_policy(pairs)
+
+
 def test_wildcard_token_scope_satisfies_the_route_scope() -> None:
     from hydra_lambda.warden import authorize
 

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra_lambda import scopes, tokens
 from hydra_lambda.config import get_settings
@@ -17,6 +17,9 @@ from hydra_lambda.errors import BadRequest, Forbidden, Unauthorized
 from hydra_lambda.http.forms import bearer_token
 from hydra_lambda.observability import logger
 from hydra_lambda.storage.tokens import Token
+
+if TYPE_CHECKING:
+    from hydra_lambda.policies import Decision, Policy
 
 
 @dataclass
@@ -47,12 +50,47 @@ def authenticate(authorization: str | None, *, form_token: str | None = None) ->
     return row
 
 
-def is_allowed(subject: str, resource: str, action: str, context: dict[str, Any] | None = None) -> bool:
-    """The policy decision alone (no token): e.g. anonymous JWKS access with subject ``""``."""
-    from hydra_lambda.policies import decide
+# Decisions remembered for the policy list they were made from. ``all_policies`` returns the same
+# list object for as long as its cache (POLICY_CACHE_SECONDS) lives and a new one after any change,
+# so a new list starts an empty memo: a decision is never older than the policies it came from.
+_memo: tuple[list[Policy] | None, dict[tuple[Any, ...], Decision]] = (None, {})
+_MEMO_MAX = 4096
+
+
+def decide(subject: str, resource: str, action: str, context: dict[str, Any] | None = None) -> Decision:
+    """The policies' decision on ``subject`` doing ``action`` on ``<prefix>:<resource>``."""
     from hydra_lambda.storage.policies import all_policies
 
-    return decide(all_policies(), subject, resource_name(resource), action, context).allowed
+    global _memo
+    policies = all_policies()
+    name = resource_name(resource)
+    memo = _memo
+    if memo[0] is not policies:
+        memo = _memo = (policies, {})
+    key = (subject, name, action, *sorted(context.items())) if context else (subject, name, action)
+    try:
+        decision = memo[1].get(key)
+    except TypeError:  # a context with list values is not hashable: evaluate every time
+        return _evaluate(policies, subject, name, action, context)
+    if decision is None:
+        decision = _evaluate(policies, subject, name, action, context)
+        if len(memo[1]) >= _MEMO_MAX:
+            memo[1].clear()
+        memo[1][key] = decision
+    return decision
+
+
+def _evaluate(
+    policies: list[Policy], subject: str, name: str, action: str, context: dict[str, Any] | None
+) -> Decision:
+    from hydra_lambda.policies import decide as evaluate
+
+    return evaluate(policies, subject, name, action, context)
+
+
+def is_allowed(subject: str, resource: str, action: str, context: dict[str, Any] | None = None) -> bool:
+    """The policy decision alone (no token): e.g. anonymous JWKS access with subject ``""``."""
+    return decide(subject, resource, action, context).allowed
 
 
 def authorize(
@@ -64,13 +102,10 @@ def authorize(
     context: dict[str, str] | None = None,
     form_token: str | None = None,
 ) -> AccessContext:
-    from hydra_lambda.policies import decide
-    from hydra_lambda.storage.policies import all_policies
-
     token = authenticate(authorization, form_token=form_token)
     if not scopes.allows(token.scopes, scope):
         raise BadRequest("invalid_scope", reason=f"The access token does not hold the scope {scope}.")
-    decision = decide(all_policies(), token.subject, resource_name(resource), action, context)
+    decision = decide(token.subject, resource, action, context)
     if not decision.allowed:
         raise Forbidden(f"{decision.value}: request_forbidden")
     logger.append_keys(client_id=token.client_id)  # on every later log line of this invocation
