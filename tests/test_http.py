@@ -93,6 +93,86 @@ def test_oversized_body_is_413(monkeypatch: pytest.MonkeyPatch) -> None:
         reset_settings()
 
 
+def _resolver_with_echo_routes():
+    from hydra_lambda.http.app import HydraResolver
+    from hydra_lambda.http.responses import json_response
+
+    app = HydraResolver()
+
+    @app.get("/items/<item_id>")
+    def item(item_id: str):
+        return json_response(200, {"route": "item", "item_id": item_id})
+
+    @app.get("/items/<item_id>/parts/<part>")
+    def part(item_id: str, part: str):
+        return json_response(200, {"route": "part", "item_id": item_id, "part": part})
+
+    @app.get("/items/latest")  # registered later, still tried before the parameterised rule
+    def latest():
+        return json_response(200, {"route": "latest"})
+
+    @app.route("/.well-known/thing", method=["GET", "POST"])
+    def thing():
+        event = app.current_event
+        return json_response(200, {"method": event.method, "auth": event.headers.get("Authorization"),
+                                   "body": event.decoded_body, "cookies": event.resolved_cookies_field,
+                                   "query": event.query_string_parameters, "raw_query": event.raw_query_string})
+
+    return app
+
+
+def _resolve(app, method: str, path: str, **kwargs) -> tuple[int, dict]:
+    from hydra_lambda.local.events import FakeContext, build_event
+
+    out = app.resolve(build_event(method, path, **kwargs), FakeContext())
+    return out["statusCode"], json.loads(out["body"])
+
+
+def test_resolver_routes_by_method_and_whole_path() -> None:
+    app = _resolver_with_echo_routes()
+    assert _resolve(app, "GET", "/items/latest") == (200, {"route": "latest"})
+    assert _resolve(app, "GET", "/items/a%20b:c@d") == (200, {"route": "item", "item_id": "a%20b:c@d"})
+    assert _resolve(app, "GET", "/items/x/parts/y") == (200, {"route": "part", "item_id": "x", "part": "y"})
+    assert _resolve(app, "GET", "/items/x/y")[0] == 404  # a parameter is one path segment
+    assert _resolve(app, "GET", "/items/")[0] == 404
+    assert _resolve(app, "GET", "/Xwell-known/thing")[0] == 404  # the dot is literal
+    status, body = _resolve(app, "DELETE", "/items/x")
+    assert status == 405 and body["error"]["code"] == 405
+
+
+def test_resolver_event_accessors() -> None:
+    app = _resolver_with_echo_routes()
+    status, body = _resolve(app, "POST", "/.well-known/thing", query="a=1&a=2&b=",
+                            headers=[("Authorization", "Bearer x"), ("Cookie", "one=1; two=2=2"),
+                                     ("Content-Type", "application/octet-stream")],
+                            body="caf\u00e9".encode())
+    assert status == 200
+    assert body == {"method": "POST", "auth": "Bearer x", "body": "caf\u00e9", "cookies": {"one": "1", "two": "2=2"},
+                    "query": {"a": "1,2", "b": ""}, "raw_query": "a=1&a=2&b="}
+
+
+def test_resolver_strips_a_named_stage_from_the_path() -> None:
+    from hydra_lambda.local.events import FakeContext, build_event
+
+    app = _resolver_with_echo_routes()
+    event = build_event("GET", "/prod/items/latest")
+    event["requestContext"]["stage"] = "prod"
+    out = app.resolve(event, FakeContext())
+    assert out["statusCode"] == 200 and json.loads(out["body"]) == {"route": "latest"}
+
+
+def test_response_is_the_http_api_proxy_result() -> None:
+    from aws_lambda_powertools.shared.cookies import Cookie
+    from hydra_lambda.http.responses import Response
+
+    response = Response(302, body="", headers={"Location": "/x"}, cookies=[Cookie(name="a", value="b", path="/")])
+    out = response.to_lambda()
+    assert out == {"statusCode": 302, "body": "", "isBase64Encoded": False, "headers": {"Location": "/x"},
+                   "cookies": [str(Cookie(name="a", value="b", path="/"))]}
+    assert out["cookies"][0].startswith("a=b; Path=/")
+    assert Response(200, content_type="text/plain", headers={"Content-Type": "x/y"}).headers == {"Content-Type": "x/y"}
+
+
 @pytest.fixture
 def cors_for_spa(monkeypatch: pytest.MonkeyPatch):
     from hydra_lambda.config import reset_settings
