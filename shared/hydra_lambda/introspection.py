@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydra_lambda import scopes, tokens
+from hydra_lambda import scopes, tokens, warden
+from hydra_lambda.client_auth import authenticate_client
 from hydra_lambda.config import get_settings
 from hydra_lambda.errors import Forbidden, HydraError, InvalidRequest, Unauthorized
-from hydra_lambda.http.forms import basic_credentials, bearer_token
+from hydra_lambda.http.forms import bearer_token
 from hydra_lambda.models.plain import INACTIVE, TokenIntrospection
+from hydra_lambda.storage import tokens as token_store
 from hydra_lambda.storage.tokens import Token
 
 RESOURCE = "oauth2:tokens"
@@ -38,8 +40,6 @@ def handle(authorization: str | None, form: dict[str, str]) -> dict[str, Any]:
 
 def authorize_caller(authorization: str | None, form: dict[str, str]) -> str:
     """The caller's subject (client id for client credentials), or Unauthorized / Forbidden."""
-    from hydra_lambda import warden
-
     if bearer_token(authorization) is not None:
         return warden.authorize(authorization, scope=SCOPE, resource=RESOURCE, action=ACTION).subject
     if _has_client_credentials(authorization, form):
@@ -60,11 +60,9 @@ def _has_client_credentials(authorization: str | None, form: dict[str, str]) -> 
 
 
 def _authenticate_client(authorization: str | None, form: dict[str, str]) -> str:
-    """A confidential client whose secret checks out; a public client cannot introspect."""
-    from hydra_lambda.client_auth import authenticate_client
-
+    """A confidential client whose secret checks out; a public client cannot introspect. Every
+    failure, a malformed Basic header included, is the same 401."""
     try:
-        basic_credentials(authorization)  # malformed Basic headers fail here, uniformly as 401
         client = authenticate_client(authorization, form)
     except HydraError as exc:
         raise _basic_unauthorized() from exc
@@ -91,8 +89,6 @@ def introspect(token: str, scope: str | None = None) -> TokenIntrospection:
     signature = tokens.signature_of(token, kind)
     if signature is None:
         return INACTIVE
-    from hydra_lambda.storage import tokens as token_store
-
     row = token_store.get(signature, kind)  # the one read: absent, expired, used or revoked -> None
     if row is None or not scopes.allows_all(row.scopes, wanted):
         return INACTIVE
