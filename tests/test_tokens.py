@@ -15,6 +15,20 @@ def test_tokens_carry_a_kind_prefix_and_verify() -> None:
     assert tokens.kind_of(token) == "access"
 
 
+def test_the_signature_is_hmac_sha256_of_prefix_and_key_under_the_system_secret() -> None:
+    import base64
+    import hashlib
+    import hmac
+
+    for kind in ("access", "refresh", "access"):  # the keyed HMAC state is reused, never consumed
+        token, signature = tokens.generate(kind)  # type: ignore[arg-type]
+        prefix = tokens.PREFIXES[kind]
+        key = base64.urlsafe_b64decode(token[len(prefix):].split(".")[0] + "=")
+        expected = hmac.new(system_secret.keys()[0], prefix.encode() + key, hashlib.sha256).digest()
+        assert signature == base64.urlsafe_b64encode(expected).rstrip(b"=").decode()
+        assert token.endswith("." + signature)
+
+
 def test_a_token_of_another_kind_is_rejected() -> None:
     token, _ = tokens.generate("refresh")
     assert tokens.signature_of(token, "access") is None

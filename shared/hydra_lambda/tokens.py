@@ -27,8 +27,19 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+# HMAC state keyed by each system secret, made once and copied per token (half the cost of a new HMAC).
+_keyed: dict[bytes, hmac.HMAC] = {}
+
+
 def _sign(secret: bytes, prefix: str, key: bytes) -> str:
-    return _b64(hmac.new(secret, prefix.encode("ascii") + key, hashlib.sha256).digest())
+    keyed = _keyed.get(secret)
+    if keyed is None:
+        if len(_keyed) >= 16:  # only after many secret rotations in one process
+            _keyed.clear()
+        keyed = _keyed[secret] = hmac.new(secret, digestmod=hashlib.sha256)
+    mac = keyed.copy()
+    mac.update(prefix.encode("ascii") + key)
+    return _b64(mac.digest())
 
 
 def generate(kind: Kind) -> tuple[str, str]:

@@ -4,7 +4,7 @@ for itself. Subject = client id; granted scopes = requested scopes, each allowed
 
 from __future__ import annotations
 
-from hydra_lambda import issuance
+from hydra_lambda import issuance, scopes
 from hydra_lambda.clients import Client
 from hydra_lambda.errors import InvalidScope, UnauthorizedClient
 from hydra_lambda.issuance import TokenResponse
@@ -19,7 +19,8 @@ def grant(client: Client, form: dict[str, str]) -> TokenResponse:
         requested = parse_scope(form.get("scope"))
     except ValueError as exc:
         raise InvalidScope(f"The scope parameter is malformed: {exc}.") from None
-    denied = [scope for scope in requested if not client.allows_scopes([scope])]
+    allowed = client.allowed_scopes
+    denied = [scope for scope in requested if not scopes.allows(allowed, scope)]
     if denied:
         raise InvalidScope(f"The client is not allowed to request scope '{denied[0][:80]}'.")
     lifespan = issuance.access_lifespan()
