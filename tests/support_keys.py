@@ -88,8 +88,11 @@ def count_calls(service: str) -> Iterator[Counter[str]]:
 
 @contextmanager
 def count_all_aws_calls() -> Iterator[Counter[str]]:
-    """Count every botocore API call in this process, whichever client makes it (pynamodb included)."""
+    """Count every AWS API call in this process: any botocore client's, and the tables' DynamoDB
+    client's (storage.transport, counted through its botocore-style events). Complete on exit."""
     from botocore.client import BaseClient
+
+    from tests.support import dynamodb_calls
 
     counter: Counter[str] = Counter()
     original = BaseClient._make_api_call
@@ -98,11 +101,13 @@ def count_all_aws_calls() -> Iterator[Counter[str]]:
         counter[f"{self.meta.service_model.service_name}.{operation}"] += 1
         return original(self, operation, params)
 
-    BaseClient._make_api_call = counting  # type: ignore[method-assign]
-    try:
-        yield counter
-    finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]
+    with dynamodb_calls() as tables:
+        BaseClient._make_api_call = counting  # type: ignore[method-assign]
+        try:
+            yield counter
+        finally:
+            BaseClient._make_api_call = original  # type: ignore[method-assign]
+            counter.update(f"dynamodb.{operation}" for operation in tables)
 
 
 def _b64decode(part: str) -> bytes:
