@@ -48,8 +48,9 @@ def authorize():
     from hydra_lambda import authorize as authorize_endpoint
 
     event = app.current_event
-    body = event.decoded_body if event.method == "POST" else None
-    return authorize_endpoint.handle(event.method, event.raw_query_string, body, event.resolved_cookies_field)
+    body = event.decoded_body if event.request_context.http.method == "POST" else None
+    return authorize_endpoint.handle(event.request_context.http.method, event.raw_query_string, body,
+                                     event.resolved_cookies_field)
 
 
 @app.route("/userinfo", method=["GET", "POST"])
@@ -58,7 +59,7 @@ def userinfo():
 
     event = app.current_event
     form_token = None
-    if event.method == "POST" and not event.headers.get("authorization"):
+    if event.request_context.http.method == "POST" and not event.headers.get("authorization"):
         form_token = parse_urlencoded(event.decoded_body).get("access_token")
     return json_response(200, userinfo_endpoint.claims(_authorization(), form_token), no_store=True)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
 from hydra_lambda import clock, issuance, scopes
@@ -34,7 +35,7 @@ from hydra_lambda.errors import (
     UnauthorizedClient,
     UnsupportedResponseType,
 )
-from hydra_lambda.http.responses import Response, html_page, redirect
+from hydra_lambda.http.responses import html_page, redirect
 
 RESPONSE_TYPES = frozenset({"code", "token", "id_token"})
 RESPONSE_MODES = frozenset({"query", "fragment", "form_post"})

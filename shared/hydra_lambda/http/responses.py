@@ -6,6 +6,7 @@ import html
 import json
 from typing import Any
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.shared.cookies import Cookie
 
 from hydra_lambda.errors import HydraError
@@ -19,38 +20,6 @@ HTML_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
-
-
-class Response:
-    """An HTTP response as a route returns it (powertools' ``Response`` had the same constructor;
-    importing powertools' event handler cost every cold start about 22 ms, see http.app)."""
-
-    __slots__ = ("body", "cookies", "headers", "status_code")
-
-    def __init__(
-        self,
-        status_code: int,
-        content_type: str | None = None,
-        body: str = "",
-        headers: dict[str, str] | None = None,
-        cookies: list[Cookie] | None = None,
-    ) -> None:
-        self.status_code = status_code
-        self.body = body
-        self.headers: dict[str, str] = dict(headers) if headers else {}
-        self.cookies: list[Cookie] = cookies or []
-        if content_type:
-            self.headers.setdefault("Content-Type", content_type)
-
-    def to_lambda(self) -> dict[str, Any]:
-        """The Lambda proxy integration result (HTTP API payload format 2.0)."""
-        return {
-            "statusCode": self.status_code,
-            "body": self.body,
-            "isBase64Encoded": False,
-            "headers": dict(self.headers),
-            "cookies": [str(cookie) for cookie in self.cookies],
-        }
 
 
 def dumps(body: Any) -> str:
