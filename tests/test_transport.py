@@ -396,3 +396,23 @@ def test_on_lambda_with_tracing_each_call_is_an_xray_subsegment(monkeypatch: pyt
         monkeypatch.undo()
         tables.bind(config.get_settings())
     assert tables.TokenRecord._get_connection().connection.client.trace is None
+
+
+def test_credentials_come_from_the_environment_first_else_botocores_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "env-token")
+    found = tables._credentials()()
+    assert (found.access_key, found.secret_key, found.token) == ("AKIDENV", "env-secret", "env-token")
+    monkeypatch.delenv("AWS_SESSION_TOKEN")
+    assert tables._credentials()().token is None
+
+    from hydra_lambda import aws
+
+    class Session:
+        def get_credentials(self) -> Any:
+            return type("C", (), {"get_frozen_credentials": lambda self: CREDS})()
+
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.setattr(aws, "botocore_session", lambda: Session())
+    assert tables._credentials()() == CREDS

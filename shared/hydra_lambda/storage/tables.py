@@ -246,8 +246,17 @@ def _xray_subsegment(operation: str) -> Iterator[Any]:
 
 
 def _credentials() -> Any:
-    """The container's AWS credentials (botocore's chain: environment first), read per request so
-    refreshing credentials (SSO, assumed roles on a laptop) keep working."""
+    """The container's AWS credentials, in botocore's order: the environment first (always so on
+    Lambda: read directly, which spares a cold start the botocore session, ~7 ms), else botocore's
+    chain, read per request so refreshing credentials (SSO, assumed roles on a laptop) keep working."""
+    import os
+
+    from botocore.credentials import Credentials
+
+    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if key and secret:
+        fixed = Credentials(key, secret, os.environ.get("AWS_SESSION_TOKEN") or None, method="env")
+        return fixed.get_frozen_credentials
     from hydra_lambda.aws import botocore_session
 
     resolved: list[Any] = []
