@@ -560,17 +560,18 @@ def test_a_throttled_flush_never_fails_and_the_next_run_finishes(admin: dict[str
     from hydra_lambda.storage import tokens as token_store
     from hydra_lambda.storage.tables import TokenRecord
 
-    start = clock.now_int()
-    signatures = []
+    rows = []
     for _ in range(30):
         _, row = issuance.mint("access", client_id="fault-flush", request_id=issuance.new_request_id(),
                                subject="s", scopes=[], lifespan=1)
         token_store.put(row)
-        signatures.append(row.signature)
+        rows.append(row)
+    signatures = [row.signature for row in rows]
     clock.advance(5)
-    # notAfter keeps the flush to rows that expired by start+2: this test's rows, never the live
-    # tokens other tests hold in the shared tables.
-    body = {"notAfter": datetime.fromtimestamp(start + 2, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    # notAfter keeps the flush to rows that expired by then: this test's rows, never the live tokens
+    # other tests hold in the shared tables. (From the rows themselves: minting 30 may cross a second.)
+    not_after = max(row.expires_at for row in rows) + 1
+    body = {"notAfter": datetime.fromtimestamp(not_after, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
     def remaining() -> int:
         return sum(TokenRecord.count(signature) for signature in signatures)
