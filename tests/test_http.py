@@ -201,3 +201,22 @@ def test_a_real_tracer_serves_requests_in_a_lambda_like_process() -> None:
                             timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith('200 {"status":"ok"}')
+
+
+def test_log_lines_carry_the_api_gateway_request_id_as_correlation_id(caplog: pytest.LogCaptureFixture) -> None:
+    from hydra_lambda.http.app import HydraResolver, lambda_entry
+    from hydra_lambda.local.events import FakeContext, build_event
+    from hydra_lambda.observability import logger
+
+    app = HydraResolver()
+
+    @app.get("/probe")
+    def probe() -> dict[str, str]:
+        logger.warning("probe served")
+        return {"ok": "yes"}
+
+    event = build_event("GET", "/probe")
+    event["requestContext"]["requestId"] = "req-correlate-123"
+    assert lambda_entry(app)(event, FakeContext("ProbeFunction"))["statusCode"] == 200
+    record = next(r for r in caplog.records if r.getMessage() == "probe served")
+    assert json.loads(logger.registered_formatter.format(record))["correlation_id"] == "req-correlate-123"

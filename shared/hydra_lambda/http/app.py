@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.logging import correlation_paths
 
 from hydra_lambda.config import adopt_issuer, get_settings
 from hydra_lambda.errors import (
@@ -146,8 +145,11 @@ def lambda_entry(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
     with the response as metadata: responses carry tokens)."""
 
     @metrics.log_metrics
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    @logger.inject_lambda_context(clear_state=True)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        # The API Gateway request id, read directly: powertools' correlation_id_path runs a JMESPath
+        # query per request for the same value.
+        logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
         return app.resolve(event, context)
 
     if tracing_enabled():
