@@ -97,8 +97,8 @@ class Token:
             subject=item.get("subject", {}).get("S", ""),
             scopes=[value["S"] for value in item.get("scopes", {}).get("L", [])],
             audience=[value["S"] for value in item.get("audience", {}).get("L", [])],
-            extra=json.loads(item["extra"]["S"]) if "extra" in item else {},
-            session=json.loads(item["session"]["S"]) if "session" in item else {},
+            extra=_json_object(item, "extra"),
+            session=_json_object(item, "session"),
             issued_at=int(item["issued_at"]["N"]),
             used_at=None if used is None or "N" not in used else int(used["N"]),
         )
@@ -125,6 +125,11 @@ class Token:
         return self.expires_at <= clock.now()
 
 
+def _json_object(item: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
+    text = item.get(name, {}).get("S", "{}")
+    return {} if text == "{}" else json.loads(text)
+
+
 @ensure_bound
 def put(token: Token) -> None:
     """Store a new token; signatures are random, so an existing row means a bug, not a retry."""
@@ -147,7 +152,12 @@ def put_many(tokens: Iterable[Token]) -> None:
 @ensure_bound
 def get(signature: str, kind: str, *, include_used: bool = False) -> Token | None:
     """The live token of ``kind`` with that signature; None if absent, expired or of another kind."""
-    item = TokenRecord._get_connection().get_item(signature, consistent_read=True).get("Item")
+    # The hottest read (introspection, every Bearer-authenticated admin call): straight to the tables'
+    # client, without pynamodb's request building around it (~15 us of the introspection's CPU).
+    client: Any = TokenRecord._get_connection().connection.client
+    key = {"signature": {"S": signature}}
+    item = client._make_api_call("GetItem", {"TableName": TokenRecord.Meta.table_name, "Key": key,
+                                             "ConsistentRead": True}).get("Item")
     if item is None:
         return None
     token = Token.from_item(item)

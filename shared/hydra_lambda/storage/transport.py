@@ -118,6 +118,16 @@ class _Operation:
         self.name = name
 
 
+_operations: dict[str, _Operation] = {}
+
+
+def _operation(name: str) -> _Operation:
+    found = _operations.get(name)
+    if found is None:
+        found = _operations[name] = _Operation(name)
+    return found
+
+
 class Signer:
     """AWS Signature Version 4 for DynamoDB's JSON POSTs (the derived key is kept for the day)."""
 
@@ -311,7 +321,7 @@ class DynamoDBClient:
         events: Events = self.meta.events
         if events.listeners:
             answered = events.emit_until_response(
-                f"before-call.dynamodb.{operation}", model=_Operation(operation), params=params,
+                f"before-call.dynamodb.{operation}", model=_operation(operation), params=params,
                 request_signer=None, context={},
             )[1]
             if answered is not None:
