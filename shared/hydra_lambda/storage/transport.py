@@ -128,6 +128,10 @@ def _operation(name: str) -> _Operation:
     return found
 
 
+_SIGNED = "content-type;host;x-amz-date;x-amz-target"
+_SIGNED_WITH_TOKEN = "content-type;host;x-amz-date;x-amz-security-token;x-amz-target"
+
+
 class Signer:
     """AWS Signature Version 4 for DynamoDB's JSON POSTs (the derived key is kept for the day)."""
 
@@ -145,13 +149,15 @@ class Signer:
         return self._key[2]
 
     def headers(self, target: str, body: bytes, credentials: Any, amz_date: str) -> dict[str, str]:
-        """The headers of a signed request; ``amz_date`` is ``YYYYMMDDTHHMMSSZ`` in UTC."""
+        """The headers of a signed request; ``amz_date`` is ``YYYYMMDDTHHMMSSZ`` in UTC. The signed
+        headers are always these, in this (sorted) order."""
         day = amz_date[:8]
-        signed = {"content-type": CONTENT_TYPE, "host": self.host, "x-amz-date": amz_date, "x-amz-target": target}
+        signed = {"content-type": CONTENT_TYPE, "host": self.host, "x-amz-date": amz_date}
         if credentials.token:
             signed["x-amz-security-token"] = credentials.token
-        names = ";".join(sorted(signed))
-        canonical_headers = "".join(f"{name}:{signed[name]}\n" for name in sorted(signed))
+        signed["x-amz-target"] = target
+        names = _SIGNED_WITH_TOKEN if credentials.token else _SIGNED
+        canonical_headers = "".join([f"{name}:{value}\n" for name, value in signed.items()])
         payload = hashlib.sha256(body).hexdigest()
         canonical = f"POST\n/\n\n{canonical_headers}\n{names}\n{payload}"
         scope = f"{day}/{self.region}/dynamodb/aws4_request"
@@ -371,7 +377,7 @@ class DynamoDBClient:
         if credentials is None:
             raise NoCredentialsError()
         target = TARGET_PREFIX + operation
-        amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        amz_date = _amz_date()
         headers = self.signer.headers(target, body, credentials, amz_date)
         if self.meta.events.listeners:
             answered = self._before_send(operation, headers, body)
@@ -399,6 +405,18 @@ class DynamoDBClient:
         if response is None:
             return None
         return response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
+
+
+_date: tuple[int, str] = (0, "")
+
+
+def _amz_date() -> str:
+    """``YYYYMMDDTHHMMSSZ`` now, formatted once per second."""
+    global _date
+    second = int(time.time())
+    if _date[0] != second:
+        _date = (second, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second)))
+    return _date[1]
 
 
 def _encode(value: Any) -> Any:
