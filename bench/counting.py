@@ -28,7 +28,9 @@ def install() -> None:
     global _installed
     if _installed:
         return
+    import botocore.client
     import botocore.session
+    from hydra_lambda.storage.transport import DynamoDBClient
 
     original = botocore.session.Session.create_client
 
@@ -38,37 +40,22 @@ def install() -> None:
         return client
 
     botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
-
-    import time
-
-    import botocore.client
-
-    make_api_call = botocore.client.BaseClient._make_api_call
-
-    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
-        start = time.process_time()
-        try:
-            return make_api_call(self, *args, **kwargs)
-        finally:
-            sdk_cpu[0] += time.process_time() - start
-
-    botocore.client.BaseClient._make_api_call = timed  # type: ignore[method-assign]
-    _install_dynamodb()
-    _installed = True
-
-
-def _install_dynamodb() -> None:
-    import time
-
-    from hydra_lambda.storage.transport import DynamoDBClient
-
     init = DynamoDBClient.__init__
-    make_api_call = DynamoDBClient._make_api_call
 
     def counted_init(self: Any, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
         self.meta.events.register("before-call", _count)
 
+    DynamoDBClient.__init__ = counted_init  # type: ignore[method-assign]
+    for cls in (botocore.client.BaseClient, DynamoDBClient):
+        cls._make_api_call = _timed(cls._make_api_call)  # type: ignore[method-assign]
+    _installed = True
+
+
+def _timed(make_api_call: Any) -> Any:
+    """``make_api_call`` adding its process CPU time to ``sdk_cpu``."""
+    import time
+
     def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
         start = time.process_time()
         try:
@@ -76,8 +63,7 @@ def _install_dynamodb() -> None:
         finally:
             sdk_cpu[0] += time.process_time() - start
 
-    DynamoDBClient.__init__ = counted_init  # type: ignore[method-assign]
-    DynamoDBClient._make_api_call = timed  # type: ignore[method-assign]
+    return timed
 
 
 def snapshot() -> Counter[tuple[str, str]]:
