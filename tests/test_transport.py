@@ -39,12 +39,14 @@ class Scripted:
     """An HTTP server answering each request with the next scripted reply: bytes to send, "drop" (close
     without answering), or "hang" (never answer). Records requests (head, body) and connections."""
 
-    def __init__(self, replies: list[bytes | str]) -> None:
+    def __init__(self, replies: list[bytes | str], tls: Any = None) -> None:
         self.replies = list(replies)
         self.requests: list[tuple[str, bytes]] = []
         self.connections = 0
+        self.tls = tls
         self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        port = self.listener.getsockname()[1]
+        self.url = f"https://localhost:{port}" if tls else f"http://127.0.0.1:{port}"
         self._stop = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -55,6 +57,12 @@ class Scripted:
             except OSError:
                 return
             self.connections += 1
+            if self.tls is not None:
+                try:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                except OSError:  # a client that refused our certificate
+                    conn.close()
+                    continue
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
@@ -136,6 +144,53 @@ def test_the_signature_covers_the_body(server: Callable[[list[bytes | str]], Scr
 
 
 # -- wire behaviour ---------------------------------------------------------------------------------
+
+def _self_signed(tmp_path: Any) -> tuple[Any, str]:
+    """A TLS server context for localhost and the path of its certificate (the client's CA bundle)."""
+    import datetime
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return context, str(cert_path)
+
+
+def test_https_verifies_the_server_certificate(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    context, ca_bundle = _self_signed(tmp_path)
+    fake = Scripted([_ok({"n": 1}), _ok({"n": 2})], tls=context)
+    try:
+        monkeypatch.setattr(transport, "_tls", None)
+        with pytest.raises(EndpointConnectionError):  # the system CAs do not know this certificate
+            _client(fake.url, max_attempts=1)._make_api_call("GetItem", {})
+        monkeypatch.setattr(transport, "_tls", None)
+        monkeypatch.setenv("AWS_CA_BUNDLE", ca_bundle)
+        client = _client(fake.url)
+        assert [client._make_api_call("GetItem", {})["n"] for _ in range(2)] == [1, 2]
+        head, _ = fake.requests[0]
+        assert f"host: localhost:{fake.url.rsplit(':', 1)[1]}" in head
+    finally:
+        fake.close()
+        monkeypatch.setattr(transport, "_tls", None)
 
 def test_one_kept_alive_connection_serves_many_calls(server: Callable[[list[bytes | str]], Scripted]) -> None:
     fake = server([])
