@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from bench.common import TEMPLATE
 from tests.support import Result  # the handlers' answer, as the tests see it
@@ -38,26 +37,13 @@ class Api:
     def prepare(self, method: str, path: str, *, query: str | dict[str, str] = "",
                 headers: dict[str, str] | None = None, form: dict[str, str] | None = None,
                 json_body: Any = None, cookies: list[str] | None = None) -> Prepared:
-        from hydra_lambda.local.events import build_event
-        from hydra_lambda.local.routes import find_route, load_handler
+        from hydra_lambda.local.routes import load_handler, routed_event
 
-        hdrs = dict(headers or {})
-        body: str | None = None
-        if json_body is not None:
-            body = json.dumps(json_body)
-            hdrs.setdefault("Content-Type", "application/json")
-        if form is not None:
-            body = urlencode(form)
-            hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
-        if cookies:
-            hdrs["Cookie"] = "; ".join(cookies)
-        raw_query = urlencode(query) if isinstance(query, dict) else query
-        found = find_route(self.routes, method, path)
+        found = routed_event(self.routes, method, path, query=query, headers=headers, form=form,
+                             json_body=json_body, cookies=cookies)
         if found is None:
             raise Unavailable(f"template.yaml routes nothing to {method} {path}")
-        route, params = found
-        event = build_event(method, path, query=raw_query, headers=list(hdrs.items()), body=body,
-                            route_key=route.route_key, path_parameters=params or None)
+        route, event = found
         return Prepared(route.function, load_handler(route), event)
 
     @staticmethod

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
@@ -110,25 +109,13 @@ def call(
     cookies: list[str] | None = None,
 ) -> Result:
     """Invoke the handler that template.yaml routes this request to, with a real payload-2.0 event."""
-    from hydra_lambda.local.events import build_event
-    from hydra_lambda.local.routes import find_route, load_routes
+    from hydra_lambda.local.routes import load_routes, routed_event
     from hydra_lambda.local.server import invoke
 
-    hdrs = dict(headers or {})
-    if json_body is not None:
-        body = json.dumps(json_body)
-        hdrs.setdefault("Content-Type", "application/json")
-    if form is not None:
-        body = urlencode(form)
-        hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
-    if cookies:
-        hdrs["Cookie"] = "; ".join(cookies)
-    raw_query = urlencode(query) if isinstance(query, dict) else query
-    found = find_route(load_routes(TEMPLATE), method, path)
+    found = routed_event(load_routes(TEMPLATE), method, path, query=query, headers=headers, body=body,
+                         json_body=json_body, form=form, cookies=cookies)
     assert found is not None, f"template.yaml routes nothing to {method} {path}"
-    route, params = found
-    event = build_event(method, path, query=raw_query, headers=list(hdrs.items()), body=body,
-                        route_key=route.route_key, path_parameters=params or None)
+    route, event = found
     out = invoke(route, event)
     raw = out.get("body") or ""
     text = base64.b64decode(raw).decode() if out.get("isBase64Encoded") else raw

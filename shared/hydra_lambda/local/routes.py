@@ -112,6 +112,44 @@ def find_route(routes: list[Route], method: str, path: str) -> tuple[Route, dict
 _loaded: dict[Path, ModuleType] = {}
 
 
+def routed_event(
+    routes: list[Route],
+    method: str,
+    path: str,
+    *,
+    query: str | dict[str, str] = "",
+    headers: dict[str, str] | None = None,
+    body: str | bytes | None = None,
+    json_body: Any = None,
+    form: dict[str, str] | None = None,
+    cookies: list[str] | None = None,
+) -> tuple[Route, dict[str, Any]] | None:
+    """The route for a request given as Python values (a JSON or form body, cookies, a query dict) and
+    the payload-2.0 event API Gateway would hand it; None when no route matches. For tests and bench."""
+    import json
+    from urllib.parse import urlencode
+
+    from hydra_lambda.local.events import build_event
+
+    hdrs = dict(headers or {})
+    if json_body is not None:
+        body = json.dumps(json_body)
+        hdrs.setdefault("Content-Type", "application/json")
+    if form is not None:
+        body = urlencode(form)
+        hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    if cookies:
+        hdrs["Cookie"] = "; ".join(cookies)
+    found = find_route(routes, method, path)
+    if found is None:
+        return None
+    route, params = found
+    raw_query = urlencode(query) if isinstance(query, dict) else query
+    event = build_event(method, path, query=raw_query, headers=list(hdrs.items()), body=body,
+                        route_key=route.route_key, path_parameters=params or None)
+    return route, event
+
+
 def load_handler(route: Route) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """Import the function's module from its CodeUri folder, once, under a unique module name."""
     module_name, _, attr = route.handler.rpartition(".")
