@@ -199,32 +199,31 @@ def profile_op(op: Op, start: int, n: int, path: Path) -> None:
     profiler = Profiler(interval=0.0005)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        for i in range(start, start + half):
-            # Built one by one: a chained operation (refresh) needs the previous response first.
-            prepared = op.make(i)
-            profiler.start()
-            out, _, _ = _invoke(prepared)
-            profiler.stop()
-            if op.after is not None:
-                op.after(i, to_result(out))
+        _profiled(op, range(start, start + half), profiler.start, profiler.stop)
     finally:
         if profiler.is_running:
             profiler.stop()
     path.write_text(profiler.output_text(unicode=False, color=False, show_all=False))
 
     cpu = cProfile.Profile(time.process_time)
-    for i in range(start + half, start + 2 * half):
-        prepared = op.make(i)
-        cpu.enable()
-        out, _, _ = _invoke(prepared)
-        cpu.disable()
-        if op.after is not None:
-            op.after(i, to_result(out))
+    _profiled(op, range(start + half, start + 2 * half), cpu.enable, cpu.disable)
     text = io.StringIO()
     stats = pstats.Stats(cpu, stream=text)
     stats.sort_stats("cumulative").print_stats(45)
     stats.sort_stats("tottime").print_stats(30)
     path.with_suffix(".cpu.txt").write_text(f"cProfile, process CPU time, {half} requests\n" + text.getvalue())
+
+
+def _profiled(op: Op, indexes: range, start: Callable[[], Any], stop: Callable[[], Any]) -> None:
+    """Serve ``op``'s requests with a profiler on around each handler call only."""
+    for i in indexes:
+        # Built one by one: a chained operation (refresh) needs the previous response first.
+        prepared = op.make(i)
+        start()
+        out, _, _ = _invoke(prepared)
+        stop()
+        if op.after is not None:
+            op.after(i, to_result(out))
 
 
 def cold_events(ctx: Context) -> dict[str, Any]:
