@@ -348,6 +348,21 @@ def test_a_before_send_handler_can_answer_instead_of_dynamodb(
     assert fake.requests == []
 
 
+def test_a_before_call_handler_can_answer_the_whole_call(server: Callable[[list[bytes | str]], Scripted]) -> None:
+    from types import SimpleNamespace
+
+    fake = server([])
+    client = _client(fake.url)
+    answer: list[Any] = [SimpleNamespace(status_code=200), {"Item": {"id": {"S": "stubbed"}}}]
+    client.meta.events.register("before-call.dynamodb.GetItem", lambda **_: tuple(answer))
+    assert client._make_api_call("GetItem", {})["Item"] == {"id": {"S": "stubbed"}}
+    answer[:] = [SimpleNamespace(status_code=400), {"Error": {"Code": "ValidationException", "Message": "stub"}}]
+    with pytest.raises(ClientError) as caught:
+        client._make_api_call("GetItem", {})
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert fake.requests == []
+
+
 # -- configuration ----------------------------------------------------------------------------------
 
 def test_default_endpoints() -> None:
