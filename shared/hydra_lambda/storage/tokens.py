@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -130,15 +130,17 @@ def _json_object(item: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
     return {} if text == "{}" else json.loads(text)
 
 
+_NEW_ROW_ONLY = {"ConditionExpression": "attribute_not_exists(#s)", "ExpressionAttributeNames": {"#s": "signature"}}
+
+
 @ensure_bound
 def put(token: Token) -> None:
     """Store a new token; signatures are random, so an existing row means a bug, not a retry."""
-    item = token.to_item()
-    key = item.pop("signature")["S"]
-    try:
-        TokenRecord._get_connection().put_item(key, attributes=item, condition=TokenRecord.signature.does_not_exist())
-    except PutError as exc:
-        raise _unwrap(exc) from exc
+    # Straight to the tables' client, like ``get``: pynamodb would build the same condition on every
+    # call and ask for the consumed capacity (~20 us of the client_credentials grant's CPU).
+    client: Any = TokenRecord._get_connection().connection.client
+    client._make_api_call("PutItem", {"TableName": TokenRecord.Meta.table_name, "Item": token.to_item(),
+                                      **_NEW_ROW_ONLY})
 
 
 @ensure_bound
