@@ -192,6 +192,19 @@ def test_https_verifies_the_server_certificate(tmp_path: Any, monkeypatch: pytes
         fake.close()
         monkeypatch.setattr(transport, "_tls", None)
 
+def test_a_silent_server_over_tls_times_out(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    context, ca_bundle = _self_signed(tmp_path)
+    fake = Scripted(["hang"], tls=context)
+    try:
+        monkeypatch.setattr(transport, "_tls", None)
+        monkeypatch.setenv("AWS_CA_BUNDLE", ca_bundle)
+        with pytest.raises(ReadTimeoutError):
+            _client(fake.url, read_timeout=0.2, max_attempts=1)._make_api_call("GetItem", {})
+    finally:
+        fake.close()
+        monkeypatch.setattr(transport, "_tls", None)
+
+
 def test_one_kept_alive_connection_serves_many_calls(server: Callable[[list[bytes | str]], Scripted]) -> None:
     fake = server([])
     client = _client(fake.url)

@@ -174,6 +174,9 @@ class _Stale(Exception):
     """A kept-alive connection the server had closed before we wrote: resend on a fresh one."""
 
 
+_HEAD_LIMIT = 65536
+
+
 class HTTPConnection:
     """One kept-alive HTTP/1.1 connection; plain or TLS."""
 
@@ -185,7 +188,6 @@ class HTTPConnection:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.sock: socket.socket | None = None
-        self.reader: Any = None
         self.reused = False
 
     def _connect(self) -> None:
@@ -202,14 +204,15 @@ class HTTPConnection:
             except (OSError, ssl.SSLError) as exc:
                 sock.close()
                 raise EndpointConnectionError(endpoint_url=self.url, error=exc) from exc
+        # Python's timeout, not the kernel's SO_RCVTIMEO: a blocking TLS socket would retry the read
+        # after each kernel timeout forever (tests/test_transport.py holds a silent TLS server to 0.2 s).
         sock.settimeout(self.read_timeout)
-        self.sock, self.reader, self.reused = sock, sock.makefile("rb"), False
+        self.sock, self.reused = sock, False
 
     def close(self) -> None:
         if self.sock is not None:
-            self.reader.close()
             self.sock.close()
-        self.sock = self.reader = None
+        self.sock = None
 
     def round_trip(self, head: bytes, body: bytes) -> tuple[int, dict[str, str], bytes]:
         """Send one request; a connection the server dropped while idle is replaced once."""
@@ -226,11 +229,7 @@ class HTTPConnection:
         assert self.sock is not None
         try:
             self.sock.sendall(head + body)
-            status_line = self.reader.readline(65537)
-            if not status_line:
-                raise ConnectionResetError("connection closed before the response")
-            status, headers = _parse_head(status_line, self.reader)
-            data = _read_body(self.reader, headers)
+            status, headers, data, rest = self._read_response()
         except (BrokenPipeError, ConnectionResetError) as exc:
             self.close()
             if stale_ok:
@@ -242,46 +241,68 @@ class HTTPConnection:
         except (OSError, ValueError) as exc:
             self.close()
             raise ConnectionClosedError(endpoint_url=self.url) from exc
-        if headers.get("connection", "").lower() == "close":
-            self.close()
+        if rest or headers.get("connection", "").lower() == "close":
+            self.close()  # bytes beyond the response: this connection is out of step
         else:
             self.reused = True
         return status, headers, data
 
+    def _recv(self) -> bytes:
+        assert self.sock is not None
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionResetError("connection closed before the whole response")
+        return data
 
-def _parse_head(status_line: bytes, reader: Any) -> tuple[int, dict[str, str]]:
-    parts = status_line.split(None, 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
-        raise ValueError(f"not an HTTP response: {status_line[:40]!r}")
-    headers: dict[str, str] = {}
-    for _ in range(200):
-        line = reader.readline(65537)
-        if line in (b"\r\n", b"\n", b""):
-            return int(parts[1]), headers
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    raise ValueError("too many response headers")
+    def _read_response(self) -> tuple[int, dict[str, str], bytes, bytes]:
+        """Status, headers, body, and whatever followed the body (normally nothing)."""
+        buffer = self._recv()
+        while (end := buffer.find(b"\r\n\r\n")) < 0:
+            if len(buffer) > _HEAD_LIMIT:
+                raise ValueError("response head too large")
+            buffer += self._recv()
+        status, headers = _parse_head(buffer[:end])
+        rest = buffer[end + 4:]
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            return (status, headers, *self._read_chunked(rest))
+        size = int(headers.get("content-length", "0"))
+        while len(rest) < size:
+            rest += self._recv()
+        return status, headers, rest[:size], rest[size:]
 
-
-def _read_body(reader: Any, headers: dict[str, str]) -> bytes:
-    if headers.get("transfer-encoding", "").lower() == "chunked":
+    def _read_chunked(self, buffer: bytes) -> tuple[bytes, bytes]:
         chunks = []
         while True:
-            size = int(reader.readline(1026).split(b";", 1)[0].strip() or b"0", 16)
+            line, buffer = self._line(buffer)
+            size = int(line.split(b";", 1)[0].strip() or b"0", 16)
             if size == 0:
-                while reader.readline(65537) not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(chunks)
-            chunks.append(_exactly(reader, size))
-            reader.readline(3)
-    return _exactly(reader, int(headers.get("content-length", "0")))
+                while True:  # trailers, up to the empty line
+                    line, buffer = self._line(buffer)
+                    if not line:
+                        return b"".join(chunks), buffer
+            while len(buffer) < size + 2:
+                buffer += self._recv()
+            chunks.append(buffer[:size])
+            buffer = buffer[size + 2:]
+
+    def _line(self, buffer: bytes) -> tuple[bytes, bytes]:
+        while (end := buffer.find(b"\r\n")) < 0:
+            if len(buffer) > _HEAD_LIMIT:
+                raise ValueError("chunk line too long")
+            buffer += self._recv()
+        return buffer[:end], buffer[end + 2:]
 
 
-def _exactly(reader: Any, size: int) -> bytes:
-    data = reader.read(size)
-    if len(data) != size:
-        raise ConnectionResetError("connection closed mid-body")
-    return data
+def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or len(lines) > 200:
+        raise ValueError(f"not an HTTP response: {lines[0][:40]!r}")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(parts[1]), headers
 
 
 _tls: ssl.SSLContext | None = None
