@@ -320,7 +320,7 @@ def test_no_credentials_is_botocores_error(server: Callable[[list[bytes | str]],
 # -- botocore's events ------------------------------------------------------------------------------
 
 def test_events_fire_only_while_someone_listens(server: Callable[[list[bytes | str]], Scripted]) -> None:
-    fake = server([_error(500, "InternalServerError"), _ok({})])
+    fake = server([_error(500, "InternalServerError"), _ok({}), _ok({})])
     client = _client(fake.url)
     assert not client.meta.events.listeners
     calls: list[str] = []
@@ -338,8 +338,11 @@ def test_events_fire_only_while_someone_listens(server: Callable[[list[bytes | s
     client._make_api_call("GetItem", {})
     assert calls == ["dynamodb:GetItem"]  # once per call
     assert sends == [fake.url + "/"] * 2  # once per attempt
-    client.meta.events.unregister("before-call.dynamodb", on_call)
     client.meta.events.unregister("before-send.dynamodb.GetItem", on_send)
+    assert client.meta.events.listening == {"before-call"}  # no request is built for before-send now
+    client._make_api_call("GetItem", {})
+    assert len(calls) == 2 and len(sends) == 2
+    client.meta.events.unregister("before-call.dynamodb", on_call)
     assert not client.meta.events.listeners
 
 
