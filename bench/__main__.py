@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import cpus, report
 from bench.common import BENCH, Row, Sizes, not_available, run_python
 
 WARM_OPS = ["client_credentials", "introspection", "revoke", "code_exchange", "refresh", "jwks", "discovery",
@@ -74,12 +74,14 @@ class Run:
             print(f"bench: {section} done in {time.perf_counter() - started:.1f}s", file=sys.stderr)
 
     # --- item 2 and 3: warm CPU and AWS calls, in a handler process
-    def warm(self, env: dict[str, str]) -> dict[str, Any]:
+    def warm(self, env: dict[str, str], engine_pids: list[int]) -> dict[str, Any]:
         spec = {"mode": "warm", "sizes": asdict(self.sizes), "ops": WARM_OPS, "cold_events": True,
                 "experiments": self.experiments}
         if self.profile:
             spec["profile_dir"] = str(BENCH / "profiles")
-        result = run_python(["-m", "bench.worker"], env, spec, timeout=3600)
+        with cpus.isolated(engine_pids) as cpu:
+            spec["cpu"] = cpu
+            result = run_python(["-m", "bench.worker"], env, spec, timeout=3600)
         self.raw["warm"] = result
         return result
 
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     eng = engines.start(args.dynamodb_endpoint, args.kms_endpoint, envelope=sizes.envelope)
     peer = None
     try:
-        warm = run.guarded("warm", [], run.warm, eng.env) or {
+        warm = run.guarded("warm", [], run.warm, eng.env, eng.pids) or {
             "ops": {op: {"unavailable": run.failures.get("warm", "the warm worker failed")} for op in WARM_OPS}}
         envelope = None
         if not sizes.envelope:
@@ -133,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         if peer is not None:
             from bench import peer as peer_mod
 
-            peer_figures = run.guarded("node-oidc-provider CPU", [], peer_mod.measure, peer[0], peer[1], sizes) or {}
+            peer_figures = run.guarded("node-oidc-provider CPU", [], peer_mod.measure, peer[0], peer[1], sizes,
+                                       eng.pids) or {}
             run.raw["peer_cpu"] = peer_figures
         report.warm_rows(run.rows, warm, peer_figures, peer_error, LABELS)
         report.call_rows(run.rows, warm, envelope, eng.envelope_error, LABELS)

@@ -24,6 +24,7 @@ class Engines:
     stoppers: list[Any] = field(default_factory=list)
     envelope_env: dict[str, str] | None = None
     envelope_error: str = ""
+    pids: list[int] = field(default_factory=list)  # engine processes started here (for bench.cpus)
 
     def stop(self) -> None:
         for stop in reversed(self.stoppers):
@@ -36,11 +37,13 @@ class Engines:
 def start(dynamodb: str = "", kms: str = "", envelope: bool = True) -> Engines:
     """Start what is not given, create the tables and the signing key, and return the handler env."""
     stoppers: list[Any] = []
+    pids: list[int] = []
     if not dynamodb:
         from tests.support import DynamoDBLocal
 
         engine = DynamoDBLocal()
         stoppers.append(engine.stop)
+        pids.append(engine.process.pid)
         dynamodb = engine.endpoint
     if not kms:
         from hydra_lambda.local.backends import start_moto
@@ -48,7 +51,7 @@ def start(dynamodb: str = "", kms: str = "", envelope: bool = True) -> Engines:
         server, kms = start_moto()
         stoppers.append(server.stop)
     env = base_env(dynamodb, kms)
-    engines = Engines(dynamodb, kms, env, stoppers)
+    engines = Engines(dynamodb, kms, env, stoppers, pids=pids)
     try:
         _prepare(engines, envelope)
     except BaseException:

@@ -46,7 +46,8 @@ def warm_rows(rows: list[Row], warm: dict[str, Any], peer: dict[str, Any], peer_
         if name in peer:
             p = peer[name]
             rows.append(Row(section, f"node-oidc-provider {labels[name]}",
-                            f"{p['cpu_ms']:.3f} ms CPU (n={p['requests']}, {p['errors']} errors)", "", "info",
+                            f"{p['cpu_ms']:.3f} ms CPU (n={p['requests']}, {p['errors']} errors, after "
+                            f"{len(p.get('warm_up_passes_ms', []))} warm-up passes)", "", "info",
                             round(p["cpu_ms"], 4), "ms", detail=p))
 
 

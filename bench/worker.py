@@ -382,6 +382,8 @@ def run_memory(spec: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
+    if spec.get("cpu") is not None:  # bench.cpus: alone on this CPU while measured
+        os.sched_setaffinity(0, {spec["cpu"]})
     if spec.get("experiments"):
         from bench.experiments import apply
 
