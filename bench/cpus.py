@@ -30,10 +30,11 @@ def pin(pid: int, cpus: set[int]) -> None:
 
 @contextmanager
 def isolated(others: list[int], measured: tuple[int, ...] = ()) -> Iterator[int | None]:
-    """Yield the CPU kept for the measured process (None with fewer than two CPUs: then nothing moves).
-    Meanwhile the ``measured`` processes run on it, and this process and ``others`` on the remaining
-    CPUs; a measured process started inside pins itself to the CPU yielded. Everything is unpinned after."""
-    cpus = set(os.sched_getaffinity(0))
+    """Yield the CPU kept for the measured process (None with fewer than two CPUs, or off Linux: then
+    nothing moves). Meanwhile the ``measured`` processes run on it, and this process and ``others`` on
+    the remaining CPUs; a measured process started inside pins itself to the CPU yielded. Everything is
+    unpinned after."""
+    cpus = set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set()  # Linux only
     if len(cpus) < 2:
         yield None
         return
