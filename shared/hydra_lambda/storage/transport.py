@@ -279,7 +279,7 @@ class HTTPConnection:
         return status, headers, rest[:size], rest[size:]
 
     def _read_chunked(self, buffer: bytes) -> tuple[bytes, bytes]:
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             line, buffer = self._line(buffer)
             size = int(line.split(b";", 1)[0].strip() or b"0", 16)
