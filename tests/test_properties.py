@@ -41,6 +41,9 @@ def test_generated_tokens_verify_and_only_as_their_own_kind(kind: str) -> None:
     assert re.fullmatch(r"hl_(at|rt|ac)_[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}", token)
     for other in {"access", "refresh", "code"} - {kind}:
         assert tokens.signature_of(token, other) is None  # type: ignore[arg-type]
+    assert tokens.identify(token, (kind, "nothing")) == (kind, signature)
+    assert tokens.identify(token, {"access", "refresh", "code"} - {kind}) is None
+    assert tokens.identify(token[:-1] + ("A" if token[-1] != "A" else "B"), (kind,)) is None
 
 
 @FAST

@@ -83,12 +83,10 @@ def introspect(token: str, scope: str | None = None) -> TokenIntrospection:
         wanted = scopes.parse_scope(scope)
     except ValueError:
         return INACTIVE  # a scope outside the RFC 6749 syntax was never granted
-    kind = tokens.kind_of(token)
-    if kind not in TOKEN_TYPES:
+    genuine = tokens.identify(token, TOKEN_TYPES)
+    if genuine is None:
         return INACTIVE
-    signature = tokens.signature_of(token, kind)
-    if signature is None:
-        return INACTIVE
+    kind, signature = genuine
     row = token_store.get(signature, kind)  # the one read: absent, expired, used or revoked -> None
     if row is None or not scopes.allows_all(row.scopes, wanted):
         return INACTIVE

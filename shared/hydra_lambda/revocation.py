@@ -28,12 +28,10 @@ def handle(authorization: str | None, form: dict[str, str]) -> None:
 
 def revoke(client_id: str, token: str) -> bool:
     """Revoke ``token`` if it is a live access or refresh token of ``client_id``; True if it was."""
-    kind = tokens.kind_of(token)
-    if kind not in REVOCABLE:
+    genuine = tokens.identify(token, REVOCABLE)
+    if genuine is None:
         return False
-    signature = tokens.signature_of(token, kind)
-    if signature is None:
-        return False
+    kind, signature = genuine
     from hydra_lambda.storage import tokens as token_store
 
     if kind == "access":  # one conditional delete: only the owner's live token goes

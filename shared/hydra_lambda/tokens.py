@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from typing import Literal
 
 from hydra_lambda import system_secret
@@ -70,6 +71,15 @@ def signature_of(token: str | None, kind: Kind) -> str | None:
     for secret in system_secret.keys():
         genuine |= hmac.compare_digest(_sign(secret, prefix, key), signature)
     return signature if genuine else None
+
+
+def identify(token: str | None, kinds: Iterable[str]) -> tuple[Kind, str] | None:
+    """The kind (one of ``kinds``) and signature of a genuine token; None for anything else."""
+    kind = kind_of(token)
+    if kind is None or kind not in kinds:
+        return None
+    signature = signature_of(token, kind)
+    return None if signature is None else (kind, signature)
 
 
 def kind_of(token: str | None) -> Kind | None:
