@@ -1,9 +1,8 @@
 """Count the AWS API calls a handler makes, through botocore's ``before-call`` event.
 
-Every botocore client is made by ``botocore.session.Session.create_client`` (KMS, Secrets Manager);
-DynamoDB's is ``hydra_lambda.storage.transport.DynamoDBClient``, which emits the same botocore events
-on its ``meta.events``. Wrapping those two constructors registers the counter on every client, whoever
-creates it, and whenever. Call ``install()`` before the first client exists (before the handlers run).
+Every botocore client is made by ``botocore.session.Session.create_client`` (DynamoDB's through
+pynamodb, KMS, Secrets Manager). Wrapping it registers the counter on every client, whoever creates
+it, and whenever. Call ``install()`` before the first client exists (before the handlers run).
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ def install() -> None:
         return
     import botocore.client
     import botocore.session
-    from hydra_lambda.storage.transport import DynamoDBClient
 
     original = botocore.session.Session.create_client
 
@@ -40,15 +38,8 @@ def install() -> None:
         return client
 
     botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
-    init = DynamoDBClient.__init__
-
-    def counted_init(self: Any, *args: Any, **kwargs: Any) -> None:
-        init(self, *args, **kwargs)
-        self.meta.events.register("before-call", _count)
-
-    DynamoDBClient.__init__ = counted_init  # type: ignore[method-assign]
-    for cls in (botocore.client.BaseClient, DynamoDBClient):
-        cls._make_api_call = _timed(cls._make_api_call)  # type: ignore[method-assign]
+    botocore.client.BaseClient._make_api_call = _timed(  # type: ignore[method-assign]
+        botocore.client.BaseClient._make_api_call)
     _installed = True
 
 

@@ -176,22 +176,60 @@ class LocalServer:
         self.log.close()
 
 
+class _ClientHooks:
+    """Every botocore client this process makes (pynamodb makes one per table model and one for the
+    shared ``tables.connection()``; ``hydra_lambda.aws`` one per service), seen through botocore's
+    public ``Session.create_client``, so a test can hook botocore events on the very clients the code
+    uses, including clients made while the hook is installed."""
+
+    def __init__(self) -> None:
+        import weakref
+
+        import botocore.session
+
+        self.clients: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.hooks: dict[str, tuple[str, str, Any]] = {}
+        original = botocore.session.Session.create_client
+
+        def create_client(session: Any, *args: Any, **kwargs: Any) -> Any:
+            made = original(session, *args, **kwargs)
+            self.clients.add(made)
+            for unique_id, (service, event, handler) in list(self.hooks.items()):
+                if service in ("", made.meta.service_model.service_name):
+                    made.meta.events.register_first(event, handler, unique_id=unique_id)
+            return made
+
+        botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+
+    def of(self, service: str) -> list[Any]:
+        """The live clients of ``service`` ("" for every service)."""
+        return [c for c in list(self.clients) if service in ("", c.meta.service_model.service_name)]
+
+    @contextmanager
+    def hooked(self, service: str, event: str, handler: Any) -> Iterator[None]:
+        unique_id = f"test-hook-{id(handler)}"
+        self.hooks[unique_id] = (service, event, handler)
+        for client in self.of(service):
+            client.meta.events.register_first(event, handler, unique_id=unique_id)
+        try:
+            yield
+        finally:
+            del self.hooks[unique_id]
+            for client in self.of(service):
+                client.meta.events.unregister(event, unique_id=unique_id)
+
+
+CLIENT_HOOKS = _ClientHooks()
+
+
 @contextmanager
 def dynamodb_calls() -> Iterator[list[str]]:
-    """Record the DynamoDB operations (GetItem, PutItem...) every table model makes meanwhile."""
-    from hydra_lambda.storage.tables import MODELS, bind
-
-    bind()
+    """Record the DynamoDB operations (GetItem, PutItem...) the code makes meanwhile, on every
+    DynamoDB client (each table model's and the shared connection's)."""
     seen: list[str] = []
 
     def record(event_name: str, **_kwargs: Any) -> None:
         seen.append(event_name.rsplit(".", 1)[-1])
 
-    clients = {id(c): c for c in (model._get_connection().connection.client for model in MODELS)}
-    for client in clients.values():
-        client.meta.events.register("before-call.dynamodb", record)
-    try:
+    with CLIENT_HOOKS.hooked("dynamodb", "before-call.dynamodb", record):
         yield seen
-    finally:
-        for client in clients.values():
-            client.meta.events.unregister("before-call.dynamodb", record)

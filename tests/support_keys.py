@@ -88,26 +88,16 @@ def count_calls(service: str) -> Iterator[Counter[str]]:
 
 @contextmanager
 def count_all_aws_calls() -> Iterator[Counter[str]]:
-    """Count every AWS API call in this process: any botocore client's, and the tables' DynamoDB
-    client's (storage.transport, counted through its botocore-style events). Complete on exit."""
-    from botocore.client import BaseClient
-
-    from tests.support import dynamodb_calls
+    """Count every AWS API call in this process (every botocore client's, DynamoDB's included)."""
+    from tests.support import CLIENT_HOOKS
 
     counter: Counter[str] = Counter()
-    original = BaseClient._make_api_call
 
-    def counting(self: Any, operation: str, params: Any) -> Any:
-        counter[f"{self.meta.service_model.service_name}.{operation}"] += 1
-        return original(self, operation, params)
+    def hook(model: Any, **_kwargs: Any) -> None:
+        counter[f"{model.service_model.service_name}.{model.name}"] += 1
 
-    with dynamodb_calls() as tables:
-        BaseClient._make_api_call = counting  # type: ignore[method-assign]
-        try:
-            yield counter
-        finally:
-            BaseClient._make_api_call = original  # type: ignore[method-assign]
-            counter.update(f"dynamodb.{operation}" for operation in tables)
+    with CLIENT_HOOKS.hooked("", "before-call", hook):
+        yield counter
 
 
 def _b64decode(part: str) -> bytes:

@@ -4,8 +4,8 @@ throttling and disabled keys, Secrets Manager errors. Every one answers 503 with
 multi-write operation leaves nothing half done: retrying the same request succeeds.
 
 Faults are injected with botocore's ``before-send`` event on the very clients the code uses (the
-thin DynamoDB client of storage.transport, which emits botocore's events, and ``hydra_lambda.aws``
-clients for KMS and Secrets Manager), so the retries (while the retry quota lasts), pynamodb's
+DynamoDB clients pynamodb makes, and ``hydra_lambda.aws`` clients for KMS and Secrets Manager), so
+the retries (while the retry quota lasts), pynamodb's
 exception wrapping and the resolver all run for real. Backoff sleeps are zeroed to keep the tests fast.
 """
 
@@ -22,7 +22,15 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from pynamodb.exceptions import CancellationReason, GetError, PutError, TransactWriteError, VerboseClientError
 
-from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, Result, basic, call, client_credentials_token
+from tests.support import (
+    CLIENT_HOOKS,
+    ROOT_CLIENT_ID,
+    ROOT_CLIENT_SECRET,
+    Result,
+    basic,
+    call,
+    client_credentials_token,
+)
 from tests.support_flows import Flow, admin_token, code_flow, make_client, pkce_pair, redeem, refresh
 
 ADMIN_SCOPES = "hydra.clients hydra.consent hydra.introspect hydra.oauth2.flush"
@@ -77,41 +85,20 @@ class Fault:
         return _error_response(request.url, self.kind[0], self.kind[1], self.extra)
 
 
-def _clients(service: str) -> list[Any]:
-    if service == "dynamodb":
-        from hydra_lambda.storage.tables import MODELS, bind
-
-        bind()
-        found = {id(c): c for c in (model._get_connection().connection.client for model in MODELS)}
-        return list(found.values())
-    from hydra_lambda.aws import client
-
-    return [client(service)]
-
-
 @contextmanager
 def inject(service: str, operations: set[str] | str = "", kind: tuple[str, int] = DYNAMO_THROTTLE,
            **options: Any) -> Iterator[Fault]:
     ops = {operations} if isinstance(operations, str) and operations else set(operations or ())
     fault = Fault(service, ops, kind, **options)
-    clients = _clients(service)
-    event = f"before-send.{'dynamodb' if service == 'dynamodb' else service}"
-    for client in clients:
-        client.meta.events.register(event, fault, unique_id=f"fault-{id(fault)}")
-    try:
+    with CLIENT_HOOKS.hooked(service, f"before-send.{service}", fault):
         yield fault
-    finally:
-        for client in clients:
-            client.meta.events.unregister(event, unique_id=f"fault-{id(fault)}")
 
 
 @pytest.fixture(autouse=True)
 def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     from botocore.retries import standard
-    from hydra_lambda.storage import transport
 
     monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
-    monkeypatch.setattr(transport, "BASE_BACKOFF", 0.0)
 
 
 def _token(scope: str = ADMIN_SCOPES) -> str:

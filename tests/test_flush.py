@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from hydra_lambda import clock, flush
 from hydra_lambda.storage import flush as store
+from hydra_lambda.storage import tables
 from hydra_lambda.storage.tables import ConsentRecord, TokenRecord, bind, flush_shard
 from hydra_lambda.storage.tokens import Token
 
@@ -167,7 +168,7 @@ def test_two_concurrent_runs_do_not_fail() -> None:
 def test_unprocessed_items_are_retried(monkeypatch: pytest.MonkeyPatch) -> None:
     rows = seed(expired=30, live=0)
     kind = store.KINDS[0]
-    client = TokenRecord._get_connection().connection.client
+    client = tables.connection().client
     real = client.batch_write_item
     calls = {"n": 0}
 
@@ -186,7 +187,7 @@ def test_unprocessed_items_are_retried(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_sustained_throttling_leaves_rows_for_the_next_run(monkeypatch: pytest.MonkeyPatch) -> None:
     rows = seed(expired=30, live=0)
-    client = TokenRecord._get_connection().connection.client
+    client = tables.connection().client
     monkeypatch.setattr(client, "batch_write_item", lambda **kw: {"UnprocessedItems": kw["RequestItems"]})
     monkeypatch.setattr(store, "BASE_BACKOFF", 0.0)
     result = flush.flush()

@@ -1,14 +1,17 @@
 """One botocore session per container makes the KMS and Secrets Manager clients (aws.client); the
-DynamoDB tables share one thin client (storage.transport) and botocore makes none for them."""
+DynamoDB tables are pynamodb models over botocore clients made with the public settings of
+``tables._Base.Meta`` (timeouts, pool, botocore's standard retry mode)."""
 
 from __future__ import annotations
 
-import dataclasses
+import json
 from typing import Any
 
 import pytest
-from hydra_lambda import aws, config
+from hydra_lambda import aws
 from hydra_lambda.storage import tables
+
+from tests.support import CLIENT_HOOKS, dynamodb_calls
 
 
 @pytest.fixture
@@ -34,19 +37,32 @@ def test_aws_clients_come_from_the_shared_botocore_session(
     assert made == ["kms"]
 
 
-def test_every_table_shares_one_thin_dynamodb_client_and_no_botocore_one_is_made(
-    made: list[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from hydra_lambda.storage.transport import DynamoDBClient
+def test_the_dynamodb_clients_are_botocore_ones_with_the_tables_settings() -> None:
+    tables.bind()
+    tables.TokenRecord.count("no-such-signature")  # a real call, through the model's own client
+    clients = CLIENT_HOOKS.of("dynamodb")
+    assert clients, "no botocore DynamoDB client was made"
+    for client in clients:
+        config = client.meta.config
+        assert config.retries["mode"] == "standard"
+        assert config.retries["total_max_attempts"] == 1 + tables._Base.Meta.max_retry_attempts
+        assert (config.connect_timeout, config.read_timeout) == (2, 3)
+        assert client.meta.endpoint_url.rstrip("/") == tables.TokenRecord.Meta.host.rstrip("/")
 
-    try:
-        tables.bind(dataclasses.replace(config.get_settings()))  # fresh connections
-        client = tables.TokenRecord._get_connection().connection.client
-        assert isinstance(client, DynamoDBClient)
-        for model in tables.MODELS:
-            assert model._get_connection().connection.client is client
-        tables.TokenRecord.count("no-such-signature")  # a real call through it
-        assert made == []  # botocore made no DynamoDB client (its ~46 ms of cold start)
-    finally:
-        monkeypatch.undo()
-        tables.bind(config.get_settings())
+
+def test_transactions_go_through_botocore_with_its_idempotency_token() -> None:
+    """botocore fills ClientRequestToken of TransactWriteItems itself (once per call, reused by its
+    retries), which is what makes a resent transaction whose first response was lost harmless."""
+    from pynamodb.transactions import TransactWrite
+
+    seen: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        seen.append(json.loads(params["body"]))  # the request as sent
+
+    with CLIENT_HOOKS.hooked("dynamodb", "before-call.dynamodb.TransactWriteItems", record), dynamodb_calls() as ops:
+        with TransactWrite(connection=tables.connection()) as tx:
+            tx.condition_check(tables.TokenRecord, "no-such-signature",
+                               condition=tables.TokenRecord.signature.does_not_exist())
+    assert ops == ["TransactWriteItems"]
+    assert len(seen) == 1 and len(seen[0]["ClientRequestToken"]) >= 32

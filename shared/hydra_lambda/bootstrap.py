@@ -128,7 +128,7 @@ def _write_root(client_id: str, secret_hash: str) -> None:
 
     from hydra_lambda.clients import Client
     from hydra_lambda.storage import policies as policy_store
-    from hydra_lambda.storage.tables import ClientRecord, PolicyRecord
+    from hydra_lambda.storage.tables import ClientRecord, PolicyRecord, connection
 
     client = Client(
         id=client_id,
@@ -143,7 +143,7 @@ def _write_root(client_id: str, secret_hash: str) -> None:
     record.listing = "client"
     admin, jwks = _policies(client_id)
     try:
-        with TransactWrite(connection=ClientRecord._get_connection().connection) as tx:  # type: ignore[attr-defined]
+        with TransactWrite(connection=connection()) as tx:
             tx.save(policy_store.to_record(admin), condition=PolicyRecord.id.does_not_exist())  # type: ignore[arg-type]
             tx.save(policy_store.to_record(jwks))  # type: ignore[arg-type]
             tx.save(record, condition=ClientRecord.id.does_not_exist())

@@ -16,7 +16,7 @@ from typing import Any
 
 from pynamodb.models import Model
 
-from hydra_lambda.storage.tables import FLUSH_SHARDS, ConsentRecord, TokenRecord, ensure_bound
+from hydra_lambda.storage.tables import FLUSH_SHARDS, ConsentRecord, TokenRecord, connection, ensure_bound
 
 BATCH_SIZE = 25  # the BatchWriteItem maximum
 PAGE_SIZE = 500  # keys per index query page
@@ -50,9 +50,9 @@ class BatchIncomplete(Exception):
 
 @ensure_bound
 def prepare() -> None:
-    """Bind the tables and make their client on this thread, before the flush uses it from several."""
-    for kind in KINDS:
-        _ = kind.model._get_connection().connection.client  # type: ignore[attr-defined]
+    """Bind the tables and make the batch deletes' client on this thread, before the flush uses it
+    from several (botocore clients are thread-safe once made; making one is not)."""
+    _ = connection().client
 
 
 @ensure_bound
@@ -68,7 +68,7 @@ def delete_batch(kind: Kind, keys: list[str], sleep: Callable[[float], None] = t
     """Delete up to 25 rows in one BatchWriteItem, retrying unprocessed items with jittered backoff.
     Deleting a row that is already gone succeeds, which is what makes concurrent flushes safe."""
     table = kind.model.Meta.table_name
-    client = kind.model._get_connection().connection.client  # type: ignore[attr-defined]
+    client = connection().client  # botocore's client: its own retries, then ours for unprocessed items
     pending: list[dict[str, Any]] = [{"DeleteRequest": {"Key": {kind.key: {"S": key}}}} for key in keys]
     for attempt in range(MAX_ATTEMPTS):
         response = client.batch_write_item(RequestItems={table: pending})

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from pynamodb.attributes import (
@@ -23,6 +21,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -56,7 +55,10 @@ class _Base(Model):
         billing_mode = "PAY_PER_REQUEST"
         connect_timeout_seconds = 2
         read_timeout_seconds = 3
+        # botocore's "standard" retry mode (pynamodb's default): 3 attempts in all, jittered
+        # exponential backoff, the retry quota; throttling, 5xx and dropped connections are retried.
         max_retry_attempts = 2
+        max_pool_connections = 10
 
 
 class ClientListing(GlobalSecondaryIndex["ClientRecord"]):
@@ -176,6 +178,7 @@ class PolicyRecord(_Base):
 MODELS: tuple[type[Model], ...] = (ClientRecord, TokenRecord, ConsentRecord, PolicyRecord)
 _lock = threading.Lock()
 _bound: Settings | None = None
+_connection: Connection | None = None
 
 
 def _table_names(settings: Settings) -> dict[type[Model], str]:
@@ -188,92 +191,45 @@ def _table_names(settings: Settings) -> dict[type[Model], str]:
 
 
 def bind(settings: Settings | None = None) -> None:
-    """Point every model at the configured tables and endpoint (once per container)."""
-    global _bound
+    """Point every model at the configured tables, region and endpoint (once per container).
+
+    pynamodb makes each model's connection (a botocore client) from its ``Meta`` on first use. With no
+    ``DYNAMODB_ENDPOINT`` the endpoint is botocore's to resolve: ``AWS_ENDPOINT_URL_DYNAMODB``,
+    ``AWS_ENDPOINT_URL``, FIPS and the region's public endpoint, as any AWS SDK does. A model keeps
+    its connection until its table name changes (a container has one endpoint)."""
+    global _bound, _connection
     settings = settings or get_settings()
     if _bound is settings:
         return
     with _lock:
-        _close_previous()
         for model, name in _table_names(settings).items():
             model.Meta.table_name = name
             model.Meta.region = settings.aws_region
             model.Meta.host = settings.dynamodb_endpoint or None
-            model._connection = None  # rebuilt with the new settings, then reused
-        _share_one_connection(settings)
+        where = (settings.aws_region, settings.dynamodb_endpoint or None)
+        if _connection is None or (_connection.region, _connection.host) != where:
+            _connection = _new_connection(*where)
         _bound = settings
 
 
-def _close_previous() -> None:
-    previous = MODELS[0]._connection
-    client = getattr(getattr(previous, "connection", None), "_client", None)
-    if client is not None and hasattr(client, "close"):
-        client.close()
-
-
-def _share_one_connection(settings: Settings) -> None:
-    """One pynamodb connection for every table, talking through one thin DynamoDB client
-    (storage.transport) instead of a botocore client per model."""
-    from hydra_lambda.storage.transport import DynamoDBClient, default_endpoint
-
-    shared = None
-    for model in MODELS:
-        table = model._get_connection()
-        if shared is None:
-            shared = table.connection
-            continue
-        shared.add_meta_table(table.connection.get_meta_table(table.table_name))
-        table.connection = shared
-    assert shared is not None
-    shared._client = DynamoDBClient(
-        settings.dynamodb_endpoint or default_endpoint(settings.aws_region),
-        settings.aws_region,
-        _credentials(),
-        connect_timeout=_Base.Meta.connect_timeout_seconds,
-        read_timeout=_Base.Meta.read_timeout_seconds,
-        max_attempts=1 + _Base.Meta.max_retry_attempts,
+def _new_connection(region: str, host: str | None) -> Connection:
+    return Connection(
+        region=region,
+        host=host,
+        connect_timeout_seconds=_Base.Meta.connect_timeout_seconds,
+        read_timeout_seconds=_Base.Meta.read_timeout_seconds,
+        max_retry_attempts=_Base.Meta.max_retry_attempts,
+        max_pool_connections=_Base.Meta.max_pool_connections,
     )
-    from hydra_lambda.observability import tracing_enabled
-
-    if tracing_enabled():
-        shared._client.trace = _xray_subsegment
 
 
-@contextmanager
-def _xray_subsegment(operation: str) -> Iterator[Any]:
-    """An X-Ray subsegment per DynamoDB call, named as botocore's patch named its own."""
-    from hydra_lambda.observability import tracer
-
-    with tracer().provider.in_subsegment(name="DynamoDB") as subsegment:
-        subsegment.put_annotation("operation", operation)
-        yield subsegment
-
-
-def _credentials() -> Any:
-    """The container's AWS credentials, in botocore's order: the environment first (always so on
-    Lambda: read directly, which spares a cold start the botocore session, ~7 ms), else botocore's
-    chain, read per request so refreshing credentials (SSO, assumed roles on a laptop) keep working."""
-    import os
-
-    from botocore.credentials import Credentials
-
-    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if key and secret:
-        fixed = Credentials(key, secret, os.environ.get("AWS_SESSION_TOKEN") or None, method="env")
-        return fixed.get_frozen_credentials
-    from hydra_lambda.aws import botocore_session
-
-    resolved: list[Any] = []
-
-    def current() -> Any:
-        if not resolved:
-            found = botocore_session().get_credentials()
-            if found is None:
-                return None
-            resolved.append(found)
-        return resolved[0].get_frozen_credentials()
-
-    return current
+def connection() -> Connection:
+    """pynamodb's public low-level connection, for what spans tables or rows: transactions
+    (``TransactWrite(connection=...)``) and the flush's batch deletes. Same settings as the models."""
+    if _bound is not get_settings() or _connection is None:
+        bind()
+    assert _connection is not None
+    return _connection
 
 
 def create_tables(settings: Settings | None = None, wait: bool = True) -> None:

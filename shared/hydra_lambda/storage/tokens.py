@@ -6,18 +6,17 @@ with a conditional write, so of two racing requests exactly one wins.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, GetError, PutError, TransactWriteError, UpdateError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from hydra_lambda import clock
-from hydra_lambda.storage.tables import TokenRecord, ensure_bound, flush_shard
+from hydra_lambda.storage.tables import TokenRecord, connection, ensure_bound, flush_shard
 
 
 class AlreadyUsed(Exception):
@@ -61,48 +60,6 @@ class Token:
             used_at=self.used_at,
         )
 
-    def to_item(self) -> dict[str, dict[str, Any]]:
-        """The row as DynamoDB attribute values, exactly what ``to_record().serialize()`` gives
-        (tests/test_storage.py holds them equal) at a fifth of the CPU: the token endpoint's write."""
-        item: dict[str, dict[str, Any]] = {
-            "signature": {"S": self.signature},
-            "kind": {"S": self.kind},
-            "request_id": {"S": self.request_id},
-            "client_id": {"S": self.client_id},
-            "subject": {"S": self.subject},
-            "scopes": {"L": [{"S": scope} for scope in self.scopes]},
-            "audience": {"L": [{"S": value} for value in self.audience]},
-            "extra": {"S": json.dumps(self.extra)},
-            "session": {"S": json.dumps(self.session)},
-            "issued_at": {"N": str(self.issued_at or clock.now_int())},
-            "expires_at": {"N": str(self.expires_at)},
-            "ttl": {"N": str(int(self.expires_at))},
-            "flush_shard": {"S": flush_shard(self.kind, self.signature)},
-        }
-        if self.used_at is not None:
-            item["used_at"] = {"N": str(self.used_at)}
-        return item
-
-    @classmethod
-    def from_item(cls, item: dict[str, dict[str, Any]]) -> Token:
-        """A row read as raw attribute values (the inverse of ``to_item``), without building a
-        pynamodb model first: introspection's and the grants' read."""
-        used = item.get("used_at")
-        return cls(
-            signature=item["signature"]["S"],
-            kind=item["kind"]["S"],
-            request_id=item["request_id"]["S"],
-            client_id=item["client_id"]["S"],
-            expires_at=int(item["expires_at"]["N"]),
-            subject=item.get("subject", {}).get("S", ""),
-            scopes=[value["S"] for value in item.get("scopes", {}).get("L", [])],
-            audience=[value["S"] for value in item.get("audience", {}).get("L", [])],
-            extra=_json_object(item, "extra"),
-            session=_json_object(item, "session"),
-            issued_at=int(item["issued_at"]["N"]),
-            used_at=None if used is None or "N" not in used else int(used["N"]),
-        )
-
     @classmethod
     def from_record(cls, record: TokenRecord) -> Token:
         return cls(
@@ -125,28 +82,19 @@ class Token:
         return self.expires_at <= clock.now()
 
 
-def _json_object(item: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
-    text = item.get(name, {}).get("S", "{}")
-    return {} if text == "{}" else json.loads(text)
-
-
-_NEW_ROW_ONLY = {"ConditionExpression": "attribute_not_exists(#s)", "ExpressionAttributeNames": {"#s": "signature"}}
-
-
 @ensure_bound
 def put(token: Token) -> None:
     """Store a new token; signatures are random, so an existing row means a bug, not a retry."""
-    # Straight to the tables' client, like ``get``: pynamodb would build the same condition on every
-    # call and ask for the consumed capacity (~20 us of the client_credentials grant's CPU).
-    client: Any = TokenRecord._get_connection().connection.client
-    client._make_api_call("PutItem", {"TableName": TokenRecord.Meta.table_name, "Item": token.to_item(),
-                                      **_NEW_ROW_ONLY})
+    try:
+        token.to_record().save(condition=TokenRecord.signature.does_not_exist())
+    except PutError as exc:
+        raise _unwrap(exc) from exc
 
 
 @ensure_bound
 def put_many(tokens: Iterable[Token]) -> None:
     """Store several tokens atomically (all or none)."""
-    with TransactWrite(connection=TokenRecord._get_connection().connection) as tx:  # type: ignore[attr-defined]
+    with TransactWrite(connection=connection()) as tx:
         for token in tokens:
             tx.save(token.to_record(), condition=TokenRecord.signature.does_not_exist())
 
@@ -154,15 +102,13 @@ def put_many(tokens: Iterable[Token]) -> None:
 @ensure_bound
 def get(signature: str, kind: str, *, include_used: bool = False) -> Token | None:
     """The live token of ``kind`` with that signature; None if absent, expired or of another kind."""
-    # The hottest read (introspection, every Bearer-authenticated admin call): straight to the tables'
-    # client, without pynamodb's request building around it (~15 us of the introspection's CPU).
-    client: Any = TokenRecord._get_connection().connection.client
-    key = {"signature": {"S": signature}}
-    item = client._make_api_call("GetItem", {"TableName": TokenRecord.Meta.table_name, "Key": key,
-                                             "ConsistentRead": True}).get("Item")
-    if item is None:
+    try:
+        record = TokenRecord.get(signature, consistent_read=True)
+    except TokenRecord.DoesNotExist:
         return None
-    token = Token.from_item(item)
+    except GetError as exc:
+        raise _unwrap(exc) from exc
+    token = Token.from_record(record)
     if token.kind != kind or token.expired or (token.used_at is not None and not include_used):
         return None
     return token
@@ -273,7 +219,7 @@ def transact(
     access token a refresh replaces). Raises AlreadyUsed if a condition failed (a single-use row was
     consumed concurrently), nothing is written in that case."""
     try:
-        with TransactWrite(connection=TokenRecord._get_connection().connection) as tx:  # type: ignore[attr-defined]
+        with TransactWrite(connection=connection()) as tx:
             for model, actions, condition in updates:
                 tx.update(model, actions=actions, condition=condition)
             for model in saves:
