@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support import ROOT, ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, DynamoDBLocal, LocalServer
+from tests.support_proxy import LossyProxy
 
 BASE_ENV = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -36,6 +37,15 @@ def dynamodb_local() -> Iterator[DynamoDBLocal]:
 
 
 @pytest.fixture(scope="session")
+def lossy_proxy(dynamodb_local: DynamoDBLocal) -> Iterator[LossyProxy]:
+    """Every DynamoDB call of the session goes through this proxy, which passes everything through
+    until a test asks it to lose a response (tests/test_lost_response.py)."""
+    proxy = LossyProxy(dynamodb_local.endpoint)
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     from hydra_lambda.local.backends import start_moto
 
@@ -45,12 +55,12 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def aws(dynamodb_local: DynamoDBLocal, moto_endpoint: str) -> Iterator[dict[str, str]]:
+def aws(lossy_proxy: LossyProxy, moto_endpoint: str) -> Iterator[dict[str, str]]:
     """Point the whole test session at DynamoDB Local and moto, with every table and the signing key."""
     (ROOT / ".pytest_cache").mkdir(exist_ok=True)
     env = {
         **BASE_ENV,
-        "DYNAMODB_ENDPOINT": dynamodb_local.endpoint,
+        "DYNAMODB_ENDPOINT": lossy_proxy.url,
         "KMS_ENDPOINT": moto_endpoint,
         "SECRETSMANAGER_ENDPOINT": moto_endpoint,
     }

@@ -4,6 +4,7 @@ consumed once by the second leg. Every state change is a conditional write, so o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -83,9 +84,15 @@ class Consent:
 
 @ensure_bound
 def create(consent: Consent) -> None:
+    """Store a new request (random id). If the row exists, it must be this very one, written by a
+    first attempt whose response was lost and that botocore resent: then all is well."""
     try:
         consent.to_record().save(condition=ConsentRecord.id.does_not_exist())
     except PutError as exc:
+        if _is_condition_failure(exc):
+            found = get(consent.id)
+            if found is not None and found.csrf_hash == consent.csrf_hash and found.client_id == consent.client_id:
+                return
         raise _unwrap(exc) from exc
 
 
@@ -109,7 +116,13 @@ def accept(
     access_token_extra: dict[str, Any],
     id_token_extra: dict[str, Any],
 ) -> None:
-    """Record an acceptance, only if the request is still pending and unexpired."""
+    """Record an acceptance, only if the request is still pending and unexpired. A resent write
+    (its first response lost) finds the same acceptance already recorded and succeeds."""
+
+    def recorded(found: Consent) -> bool:
+        return (found.state == ACCEPTED and found.subject == subject and found.grant_scopes == grant_scopes
+                and found.access_token_extra == access_token_extra and found.id_token_extra == id_token_extra)
+
     _transition(
         consent_id,
         PENDING,
@@ -120,17 +133,20 @@ def accept(
             ConsentRecord.access_token_extra.set(access_token_extra),
             ConsentRecord.id_token_extra.set(id_token_extra),
         ],
+        recorded,
     )
 
 
 @ensure_bound
 def reject(consent_id: str, reason: str) -> None:
-    _transition(consent_id, PENDING, [ConsentRecord.state.set(REJECTED), ConsentRecord.deny_reason.set(reason)])
+    _transition(consent_id, PENDING, [ConsentRecord.state.set(REJECTED), ConsentRecord.deny_reason.set(reason)],
+                lambda found: found.state == REJECTED and found.deny_reason == reason)
 
 
 @ensure_bound
 def consume(consent_id: str, expected_state: str) -> None:
-    """Mark an answered request used; exactly one caller succeeds."""
+    """Mark an answered request used; exactly one caller succeeds (so a resent write whose first
+    response was lost fails too: no caller does this outside a transaction, whose retries are safe)."""
     _transition(consent_id, expected_state, [ConsentRecord.state.set(USED)])
 
 
@@ -145,14 +161,24 @@ def _condition(expected_state: str) -> Any:
     return ConsentRecord.id.exists() & (ConsentRecord.state == expected_state) & (ConsentRecord.expires_at > now)
 
 
-def _transition(consent_id: str, expected_state: str, actions: list[Any]) -> None:
+def _transition(consent_id: str, expected_state: str, actions: list[Any],
+                done: Callable[[Consent], bool] | None = None) -> None:
+    """A conditional state change. If the condition fails, ``done`` tells from a fresh read whether
+    the row already holds exactly this change (our own first attempt, whose response was lost)."""
     condition = _condition(expected_state)
     try:
         ConsentRecord(consent_id).update(actions=actions, condition=condition)
     except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if _is_condition_failure(exc):
+            found = get(consent_id) if done is not None else None
+            if found is not None and done is not None and done(found):
+                return
             raise ConditionFailed(consent_id) from exc
         raise _unwrap(exc) from exc
+
+
+def _is_condition_failure(exc: Exception) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def _unwrap(exc: Exception) -> Exception:

@@ -84,10 +84,13 @@ class Token:
 
 @ensure_bound
 def put(token: Token) -> None:
-    """Store a new token; signatures are random, so an existing row means a bug, not a retry."""
+    """Store a new token. Signatures are random, so an existing row is either this very token (the
+    first attempt committed, its response was lost and botocore resent it: all is well) or a bug."""
     try:
         token.to_record().save(condition=TokenRecord.signature.does_not_exist())
     except PutError as exc:
+        if _is_condition_failure(exc) and get(token.signature, token.kind) == token:
+            return
         raise _unwrap(exc) from exc
 
 
