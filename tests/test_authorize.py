@@ -21,7 +21,7 @@ ISSUER = "http://127.0.0.1:4444"
 def _tokens_of_client(client_id: str) -> int:
     from hydra_lambda.storage.tables import TokenRecord
 
-    return sum(1 for _ in TokenRecord.by_client.query(client_id))
+    return sum(1 for _ in TokenRecord.scan(TokenRecord.client_id == client_id, consistent_read=True))
 
 
 def _assert_error_page(result: object, status: int = 400) -> None:

@@ -390,14 +390,31 @@ def _explode(*_args: Any, **_kwargs: Any) -> None:
     raise RuntimeError("storage exploded")
 
 
-def test_a_retried_delete_finishes_revoking_tokens_after_the_row_went(headers: dict[str, str]) -> None:
-    from hydra_lambda import tokens as opaque
-    from hydra_lambda.storage import clients as store
-    from hydra_lambda.storage import tokens as token_store
+def _active(value: str) -> bool:
+    result = call("POST", "/oauth2/introspect", headers=bearer(token(scope="hydra.introspect")),
+                  form={"token": value})
+    assert result.status == 200, result.body
+    return bool(result.json["active"])
 
-    svc_id, svc_secret = service_client()
+
+def test_deleting_a_client_revokes_its_tokens_even_when_created_again(headers: dict[str, str]) -> None:
+    """No index of tokens by client: a token is honoured only while the client it was issued to
+    exists as that same client (its creation time is on the token row), checked at read time."""
+    from hydra_lambda.clients import create_client, forget_cached
+    from hydra_lambda.storage import clients as store
+
+    svc_id, svc_secret = service_client(scope="hydra.clients")
     value = token(svc_id, svc_secret)
+    assert _active(value)
+    assert call("GET", "/clients", headers=bearer(value)).status == 403  # known, just not allowed
     assert store.delete(svc_id)  # an earlier DELETE that failed after removing the row
-    assert token_store.get(opaque.signature_of(value, "access"), "access") is not None
+    forget_cached(svc_id)
+    assert not _active(value)
+    assert call("GET", "/clients", headers=bearer(value)).status == 401
     assert call("DELETE", f"/clients/{svc_id}", headers=headers).status == 404
-    assert token_store.get(opaque.signature_of(value, "access"), "access") is None
+    # The same id again, a new client: the old client's token stays dead, new ones work.
+    create_client({"id": svc_id, "grant_types": ["client_credentials"], "scope": "hydra.clients",
+                   "client_secret": svc_secret})
+    assert not _active(value)
+    fresh = token(svc_id, svc_secret)
+    assert _active(fresh) and not _active(value)

@@ -17,7 +17,7 @@ def make(kind: str = "access", request_id: str | None = None, ttl: int = 3600, c
     return store.Token(
         signature=uuid.uuid4().hex,
         kind=kind,
-        request_id=request_id or uuid.uuid4().hex,
+        request_id=uuid.uuid4().hex if request_id is None else request_id,
         client_id=client,
         subject="alice",
         scopes=["openid", "offline"],
@@ -97,14 +97,14 @@ def test_revoke_request_deletes_the_whole_grant_through_the_index() -> None:
     assert store.get(other.signature, "access") is not None
 
 
-def test_revoke_client_deletes_its_tokens_only() -> None:
-    client = f"client-{uuid.uuid4().hex}"
-    mine = [make(client=client), make("refresh", client=client)]
-    theirs = make()
-    for token in [*mine, theirs]:
+def test_only_grant_chain_rows_enter_the_request_index() -> None:
+    chained = make("access", uuid.uuid4().hex)
+    alone = make("access", "")  # a client_credentials token: no grant chain
+    for token in (chained, alone):
         store.put(token)
-    assert store.revoke_client(client) == 2
-    assert store.get(theirs.signature, "access") is not None
+    assert TokenRecord.get(alone.signature).request_id is None
+    assert store.get(alone.signature, "access").request_id == ""  # type: ignore[union-attr]
+    assert list(store.signatures_of_request(chained.request_id)) == [chained.signature]
 
 
 def test_transaction_consumes_and_issues_atomically() -> None:

@@ -405,14 +405,14 @@ def _update(existing: Client, fields: dict[str, Any]) -> tuple[Client, str | Non
 
 
 def delete_client(client_id: str) -> bool:
-    """Delete a client and every token issued to it. False if there was no such client."""
+    """Delete a client, which revokes every token issued to it: a token is honoured only while the
+    client it was issued to exists, as the same client (``issuance.issued_to_current_client``; other
+    containers see the deletion within CLIENT_CACHE_SECONDS). The rows go with the flush or TTL.
+    False if there was no such client."""
     from hydra_lambda.storage import clients as store
-    from hydra_lambda.storage import tokens
 
     deleted = store.delete(client_id)
     forget_cached(client_id)
-    # Also when the row was already gone: a retried DELETE finishes a delete that failed here.
-    tokens.revoke_client(client_id)
     return deleted
 
 
@@ -493,8 +493,5 @@ def admin_delete(authorization: str | None, client_id: str) -> None:
     existing = get_client(client_id)
     _authorize(authorization, f"clients:{client_id}", "delete", existing.owner if existing else None)
     if existing is None:
-        from hydra_lambda.storage import tokens
-
-        tokens.revoke_client(client_id)  # a retried DELETE finishes one that failed after the row went
         raise NotFound(f"Client '{client_id}' not found")
     delete_client(client_id)

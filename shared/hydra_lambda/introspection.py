@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydra_lambda import scopes, tokens, warden
+from hydra_lambda import issuance, scopes, tokens, warden
 from hydra_lambda.client_auth import authenticate_client
 from hydra_lambda.config import get_settings
 from hydra_lambda.errors import Forbidden, HydraError, InvalidRequest, Unauthorized
@@ -88,7 +88,7 @@ def introspect(token: str, scope: str | None = None) -> TokenIntrospection:
         return INACTIVE
     kind, signature = genuine
     row = token_store.get(signature, kind)  # the one read: absent, expired, used or revoked -> None
-    if row is None or not scopes.allows_all(row.scopes, wanted):
+    if row is None or not scopes.allows_all(row.scopes, wanted) or not issuance.issued_to_current_client(row):
         return INACTIVE
     return _active(row)
 

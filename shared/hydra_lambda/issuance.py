@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from hydra_lambda import clock, tokens
 from hydra_lambda.config import get_settings
 from hydra_lambda.storage.tokens import Token
+
+if TYPE_CHECKING:
+    from hydra_lambda.clients import Client
 
 
 def new_request_id() -> str:
@@ -23,6 +27,7 @@ def mint(
     kind: tokens.Kind,
     *,
     client_id: str,
+    client: Client | None = None,
     request_id: str,
     subject: str,
     scopes: list[str],
@@ -31,8 +36,13 @@ def mint(
     session: dict[str, Any] | None = None,
     audience: list[str] | None = None,
 ) -> tuple[str, Token]:
-    """A new token string and its row (not yet stored: the caller writes it, alone or in a transaction)."""
+    """A new token string and its row (not yet stored: the caller writes it, alone or in a transaction).
+    ``client`` is the client it is issued to when the caller holds it (else it is looked up, cached)."""
     value, signature = tokens.generate(kind)
+    if client is None or client.id != client_id:
+        from hydra_lambda.clients import get_client_for_auth
+
+        client = get_client_for_auth(client_id)
     now = clock.now_int()
     row = Token(
         signature=signature,
@@ -46,8 +56,34 @@ def mint(
         session=dict(session or {}),
         issued_at=now,
         expires_at=now + lifespan,
+        client_since=0 if client is None else client_since(client),
     )
     return value, row
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def client_since(client: Client) -> int:
+    """The client's generation: its creation time in microseconds (a client deleted and created
+    again under the same id has another)."""
+    return (client.created_at - _EPOCH) // timedelta(microseconds=1)
+
+
+def issued_to_current_client(row: Token, client: Client | None = None) -> bool:
+    """Whether the client ``row`` was issued to still exists, as the same client (not deleted, nor
+    deleted and created again): how deleting a client revokes its tokens, checked at read time on
+    the client record (``client``, or the per-container cached one: CLIENT_CACHE_SECONDS)."""
+    if client is None:
+        from hydra_lambda.clients import get_client_for_auth
+
+        client = get_client_for_auth(row.client_id)
+    if client is None or client.id != row.client_id:
+        return False
+    if row.client_since:
+        return row.client_since == client_since(client)
+    # A row written before client generations: issued while this client existed.
+    return row.issued_at >= int(client.created_at.timestamp())
 
 
 @dataclass

@@ -19,10 +19,11 @@ def claims(authorization: str | None, form_token: str | None = None) -> dict[str
     if not value:
         raise InvalidToken("No access token: send it as a Bearer token.")
     signature = tokens.signature_of(value, "access")
+    from hydra_lambda.issuance import issued_to_current_client
     from hydra_lambda.storage import tokens as token_store
 
     row = token_store.get(signature, "access") if signature else None
-    if row is None:
+    if row is None or not issued_to_current_client(row):
         raise InvalidToken()
     identity = id_tokens.identity_of(row.subject, row.session)
     if identity is None or not identity.subject:

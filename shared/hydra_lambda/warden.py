@@ -42,10 +42,11 @@ def authenticate(authorization: str | None, *, form_token: str | None = None) ->
     signature = tokens.signature_of(value, "access")
     if signature is None:
         raise Unauthorized()
+    from hydra_lambda.issuance import issued_to_current_client
     from hydra_lambda.storage import tokens as token_store
 
     row = token_store.get(signature, "access")
-    if row is None:
+    if row is None or not issued_to_current_client(row):
         raise Unauthorized()
     return row
 

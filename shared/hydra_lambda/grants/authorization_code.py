@@ -90,6 +90,8 @@ def grant(client: Client, form: dict[str, str]) -> TokenResponse:
     row = _load_code(value)
     if row.client_id != client.id:
         raise InvalidGrant("The authorization code was issued to another client.")
+    if not issuance.issued_to_current_client(row, client):
+        raise InvalidGrant("The authorization code is invalid, expired or revoked.")
     if row.used_at is not None:
         raise _replayed(row)
     authorize = dict(row.session.get("authorize") or {})
@@ -109,7 +111,7 @@ def issue_tokens(client: Client, origin: token_store.Token, identity: id_tokens.
     ``request_id``; subject, scopes and extras carried over from ``origin``)."""
     settings = get_settings()
     session = id_tokens.session_of(identity) if identity else {}
-    common = {"client_id": client.id, "request_id": origin.request_id, "subject": origin.subject,
+    common = {"client_id": client.id, "client": client, "request_id": origin.request_id, "subject": origin.subject,
               "scopes": origin.scopes, "extra": origin.extra}
     lifespan = issuance.access_lifespan()
     access, access_row = issuance.mint("access", lifespan=lifespan, session=session, **common)

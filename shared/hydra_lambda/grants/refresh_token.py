@@ -9,7 +9,7 @@ rotation (concurrent refreshes of one client), which then get a fresh pair of th
 
 from __future__ import annotations
 
-from hydra_lambda import clock, id_tokens, scopes, tokens
+from hydra_lambda import clock, id_tokens, issuance, scopes, tokens
 from hydra_lambda.clients import Client
 from hydra_lambda.config import get_settings
 from hydra_lambda.errors import InvalidGrant, InvalidRequest, InvalidScope
@@ -59,6 +59,8 @@ def grant(client: Client, form: dict[str, str]) -> TokenResponse:
     row = _load(value)
     if row.client_id != client.id:
         raise InvalidGrant("The refresh token was issued to another client.")
+    if not issuance.issued_to_current_client(row, client):
+        raise InvalidGrant("The refresh token is invalid, expired or revoked.")
     if row.used_at is not None:
         return _reused(client, row)
     _check_scope(form, row)

@@ -1,9 +1,9 @@
 """The expiry-index queries and batch deletes behind the flush.
 
-Rows that expire carry ``flush_shard`` ("<kind>#<0..15>") and ``expires_at``, the keys of the
-``by_expiry`` index (keys only). A flush queries each shard from its oldest row up to the cutoff and
-deletes what it finds; deleting is idempotent, so an interrupted or concurrent run does no harm and
-the next run simply starts from the oldest row again.
+Rows that expire carry ``flush_shard`` ("<kind>#<n>", ``tables.FLUSH_SHARDS`` per kind) and
+``expires_at``, the keys of the ``by_expiry`` index (keys only). A flush queries each shard from its
+oldest row up to the cutoff and deletes what it finds; deleting is idempotent, so an interrupted or
+concurrent run does no harm and the next run simply starts from the oldest row again.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Kind:
     key: str  # the table's hash key attribute
 
     def shards(self) -> list[str]:
-        return [f"{self.name}#{index}" for index in range(FLUSH_SHARDS)]
+        return [f"{self.name}#{index}" for index in range(FLUSH_SHARDS[self.name])]
 
 
 KINDS: tuple[Kind, ...] = (

@@ -27,17 +27,18 @@ from pynamodb.models import Model
 
 from hydra_lambda.config import Settings, get_settings
 
-# Index keys per kind in by_expiry. A GSI key takes about 1,000 writes/s, so 4 keys carry ~4,000 new
-# rows/s of each kind (access tokens, refresh tokens, codes, consent requests) before the index
-# throttles; the flush reads 4 x 4 keys. Raising it later is safe (the flush reads the new keys too);
-# lowering it leaves rows in the dropped keys to DynamoDB's TTL.
-FLUSH_SHARDS = 4
+# Partition keys per kind in by_expiry. One index key takes about 1,000 writes/s, so the access
+# tokens' 128 keys carry ~128,000 new tokens/s per table (100,000/s leaves each key at ~780 writes/s)
+# and the other kinds' 16 keys ~16,000/s each. The flush reads every key of every kind (176 small
+# queries a run). Raising a count later is safe (the flush reads the new keys too); lowering it
+# leaves rows in the dropped keys to DynamoDB's TTL.
+FLUSH_SHARDS: dict[str, int] = {"access": 128, "refresh": 16, "code": 16, "consent": 16}
 
 
 def flush_shard(kind: str, key: str) -> str:
-    """Spread expiring rows of one kind over a few index partitions so no partition runs hot."""
-    bucket = hashlib.blake2b(key.encode(), digest_size=2).digest()[0] % FLUSH_SHARDS
-    return f"{kind}#{bucket}"
+    """Spread expiring rows of one kind over enough index partitions that none runs hot."""
+    digest = hashlib.blake2b(key.encode(), digest_size=4).digest()
+    return f"{kind}#{int.from_bytes(digest, 'big') % FLUSH_SHARDS[kind]}"
 
 
 class ByExpiry(GlobalSecondaryIndex["Any"]):
@@ -97,7 +98,9 @@ class ClientRecord(_Base):
 
 
 class ByRequest(GlobalSecondaryIndex["TokenRecord"]):
-    """Every token of one grant shares ``request_id``: revoking the family is one query."""
+    """Sparse: only the rows of a grant chain (codes, refresh tokens and the access tokens issued with
+    them) carry ``request_id``, so revoking the chain is one query; a client_credentials token is not
+    in this index (it has no chain to revoke)."""
 
     class Meta:
         index_name = "by_request"
@@ -106,24 +109,21 @@ class ByRequest(GlobalSecondaryIndex["TokenRecord"]):
     request_id = UnicodeAttribute(hash_key=True)
 
 
-class ByClient(GlobalSecondaryIndex["TokenRecord"]):
-    class Meta:
-        index_name = "by_client"
-        projection = KeysOnlyProjection()
-
-    client_id = UnicodeAttribute(hash_key=True)
-
-
 class TokenRecord(_Base):
-    """Access tokens, refresh tokens and authorization codes, keyed by the token's HMAC signature."""
+    """Access tokens, refresh tokens and authorization codes, keyed by the token's HMAC signature.
+
+    ``client_since`` is the creation time (microseconds) of the client the token was issued to: a
+    token is honoured only while its client exists with that creation time, so deleting a client
+    revokes its tokens without an index of tokens by client (readers check it on the cached client)."""
 
     class Meta(_Base.Meta):
         table_name = "hydra-tokens"
 
     signature = UnicodeAttribute(hash_key=True)
     kind = UnicodeAttribute()  # access | refresh | code
-    request_id = UnicodeAttribute()
+    request_id = UnicodeAttribute(null=True)  # grant-chain rows only (the by_request index is sparse)
     client_id = UnicodeAttribute()
+    client_since = NumberAttribute(default=0)
     subject = UnicodeAttribute(default="")
     scopes = ListAttribute(of=UnicodeAttribute, default=list)
     audience = ListAttribute(of=UnicodeAttribute, default=list)
@@ -135,7 +135,6 @@ class TokenRecord(_Base):
     flush_shard = UnicodeAttribute()
     used_at = NumberAttribute(null=True)
     by_request = ByRequest()
-    by_client = ByClient()
     by_expiry = ByExpiry()
 
 

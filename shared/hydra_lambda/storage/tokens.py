@@ -41,13 +41,15 @@ class Token:
     session: dict[str, Any] = field(default_factory=dict)
     issued_at: int = 0
     used_at: int | None = None
+    client_since: int = 0  # the creation time (us) of the client it was issued to; 0 on older rows
 
     def to_record(self) -> TokenRecord:
         return TokenRecord(
             self.signature,
             kind=self.kind,
-            request_id=self.request_id,
+            request_id=self.request_id or None,  # only grant-chain rows enter the by_request index
             client_id=self.client_id,
+            client_since=self.client_since,
             subject=self.subject,
             scopes=list(self.scopes),
             audience=list(self.audience),
@@ -65,8 +67,9 @@ class Token:
         return cls(
             signature=record.signature,
             kind=record.kind,
-            request_id=record.request_id,
+            request_id=record.request_id or "",
             client_id=record.client_id,
+            client_since=int(record.client_since or 0),
             expires_at=int(record.expires_at),
             subject=record.subject or "",
             scopes=list(record.scopes or []),
@@ -188,12 +191,6 @@ def signatures_of_request(request_id: str) -> Iterator[str]:
 def revoke_request(request_id: str) -> int:
     """Delete every token of one grant (all rows sharing ``request_id``)."""
     return _delete_keys(list(signatures_of_request(request_id)))
-
-
-@ensure_bound
-def revoke_client(client_id: str) -> int:
-    """Delete every token issued to a client (used when the client is deleted)."""
-    return _delete_keys([item.signature for item in TokenRecord.by_client.query(client_id)])
 
 
 def _is_condition_failure(exc: Exception) -> bool:

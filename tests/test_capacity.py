@@ -1,0 +1,83 @@
+"""What the hot operations cost in DynamoDB capacity, as DynamoDB Local reports it
+(``ReturnConsumedCapacity=INDEXES`` on every call, indexes included), driven through the handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tests.support import CLIENT_HOOKS, ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, basic, call, client_credentials_token
+
+
+@contextmanager
+def capacity() -> Iterator[list[tuple[str, float, float]]]:
+    """(operation, read units, write units) of every DynamoDB call made meanwhile, indexes included."""
+    seen: list[tuple[str, float, float]] = []
+
+    def ask(params: dict[str, Any], **_: Any) -> None:
+        params["ReturnConsumedCapacity"] = "INDEXES"
+
+    def record(parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        used = parsed.get("ConsumedCapacity")
+        for entry in used if isinstance(used, list) else [used] if used else []:
+            read = float(entry.get("ReadCapacityUnits") or 0)
+            write = float(entry.get("WriteCapacityUnits") or 0)
+            if not read and not write:  # some operations report only the total
+                units = float(entry.get("CapacityUnits") or 0)
+                write = units if model.name in {"PutItem", "UpdateItem", "DeleteItem"} else 0.0
+                read = units - write
+            seen.append((model.name, read, write))
+
+    with CLIENT_HOOKS.hooked("dynamodb", "before-parameter-build.dynamodb", ask), \
+            CLIENT_HOOKS.hooked("dynamodb", "after-call.dynamodb", record):
+        yield seen
+
+
+def _token() -> str:
+    result = call("POST", "/oauth2/token", headers=basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET),
+                  form={"grant_type": "client_credentials"})
+    assert result.status == 200, result.body
+    return result.json["access_token"]
+
+
+def test_a_client_credentials_token_is_one_write(capsys: Any) -> None:
+    _token()  # warm: the client record is cached after the first authentication
+    with capacity() as used:
+        _token()
+    writes = [entry for entry in used if entry[2]]
+    assert [entry[0] for entry in writes] == ["PutItem"], used
+    with capsys.disabled():
+        print(f"\nclient_credentials token: {used}")
+    # The row and the by_expiry index (was 4: by_request and by_client too, both gone for this row).
+    assert writes[0][2] == 2.0, used
+
+
+def test_introspection_is_one_read_of_one_unit(capsys: Any) -> None:
+    token = _token()
+    caller = basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET)  # the caller's client record is cached after this
+    assert call("POST", "/oauth2/introspect", headers=caller, form={"token": token}).json["active"]
+    with capacity() as used:
+        result = call("POST", "/oauth2/introspect", headers=caller, form={"token": token})
+    assert result.json["active"] is True
+    with capsys.disabled():
+        print(f"\nintrospection: {used}")
+    assert used == [("GetItem", 1.0, 0.0)], used  # the token's row, consistently read; no write
+    # A Bearer caller adds the read of its own token (the warden), still no write.
+    headers = {"Authorization": f"Bearer {client_credentials_token('hydra.introspect')}"}
+    with capacity() as used:
+        assert call("POST", "/oauth2/introspect", headers=headers, form={"token": token}).json["active"]
+    assert used == [("GetItem", 1.0, 0.0), ("GetItem", 1.0, 0.0)], used
+
+
+def test_revoking_an_access_token_is_one_write(capsys: Any) -> None:
+    token = _token()
+    with capacity() as used:
+        result = call("POST", "/oauth2/revoke", headers=basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET),
+                      form={"token": token})
+    assert result.status == 200
+    with capsys.disabled():
+        print(f"\nrevocation: {used}")
+    writes = [entry for entry in used if entry[2]]
+    assert [entry[0] for entry in writes] == ["DeleteItem"], used
+    assert writes[0][2] == 2.0, used  # the row and its by_expiry entry
