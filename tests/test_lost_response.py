@@ -149,3 +149,45 @@ def test_authorization_legs_whose_write_responses_are_lost(proxy: LossyProxy) ->
     assert back.status == 302, back.body
     result = redeem(client_id, secret, qs(back.headers["location"])["code"])
     assert result.status == 200, result.body
+
+
+@pytest.fixture
+def first_start(empty_tables: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Empty tables and random root credentials (a new installation); afterwards the session's forced
+    root client again."""
+    from hydra_lambda import bootstrap
+    from hydra_lambda.config import reset_settings
+    from hydra_lambda.storage import policies
+    from hydra_lambda.storage.tables import MODELS
+
+    policies.invalidate()
+    bootstrap.reset()
+    monkeypatch.setenv("FORCE_ROOT_CLIENT_CREDENTIALS", "")
+    reset_settings()
+    yield
+    monkeypatch.undo()
+    reset_settings()
+    for model in MODELS:
+        with model.batch_write() as batch:
+            for item in model.scan():
+                batch.delete(item)
+    assert bootstrap.ensure_root_client() is not None
+    policies.invalidate()
+    bootstrap.reset()
+
+
+def test_first_start_whose_transaction_response_is_lost(proxy: LossyProxy, first_start: None) -> None:
+    """The root client and its policies are one transaction: resent, it still hands out the root
+    credentials once (before, the resend failed its condition and read as "another container won":
+    no credentials were ever published)."""
+    from hydra_lambda import bootstrap
+
+    with proxy.lose_responses("TransactWriteItems") as rule:
+        created = bootstrap.ensure_root_client()
+    assert rule.lost == ["TransactWriteItems"]
+    assert created is not None
+    client_id, secret = created
+    result = call("POST", "/oauth2/token", headers=basic(client_id, secret),
+                  form={"grant_type": "client_credentials", "scope": "hydra.clients"})
+    assert result.status == 200, result.body
+    assert bootstrap.ensure_root_client() is None  # handed out once
