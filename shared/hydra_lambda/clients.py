@@ -29,6 +29,7 @@ MAX_LIST_ITEMS = 100
 LIST_DEFAULT_LIMIT = 100
 LIST_MAX_LIMIT = 500
 _ID = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no space (ids end up in paths and Basic auth)
+_UNROUTABLE = frozenset("/?#")
 _LOOPBACK_NAMES = {"localhost"}
 _FORBIDDEN_SCHEMES = {"javascript", "data", "vbscript", "file", "blob", "about"}
 _TEXT_FIELDS = ("client_name", "owner", "policy_uri", "tos_uri", "client_uri", "logo_uri")
@@ -254,8 +255,10 @@ def _validate_list(name: str, values: list[str], allowed: tuple[str, ...] | None
 
 
 def validate_client_id(client_id: str) -> None:
-    if not client_id or len(client_id) > MAX_ID_LENGTH or not _ID.match(client_id) or "/" in client_id:
-        raise _bad(f"id must be 1 to {MAX_ID_LENGTH} printable ASCII characters without spaces or '/'")
+    # API Gateway decodes the path before routing it: a '/' splits the segment, and a decoded '?' or
+    # '#' ends the path, so a client with one of these in its id could never be read, updated or deleted.
+    if not client_id or len(client_id) > MAX_ID_LENGTH or not _ID.match(client_id) or _UNROUTABLE & set(client_id):
+        raise _bad(f"id must be 1 to {MAX_ID_LENGTH} printable ASCII characters without spaces, '/', '?' or '#'")
 
 
 def validate_secret(secret: str) -> None:
