@@ -401,3 +401,64 @@ def test_a_retried_delete_finishes_revoking_tokens_after_the_row_went(headers: d
     assert token_store.get(opaque.signature_of(value, "access"), "access") is not None
     assert call("DELETE", f"/clients/{svc_id}", headers=headers).status == 404
     assert token_store.get(opaque.signature_of(value, "access"), "access") is None
+
+
+# ---------------------------------------------------------------- DynamoDB's 400 KB item limit
+
+
+def _big_body(contact_chars: int, entries: int = 100) -> dict[str, Any]:
+    return {"id": unique("big"), "grant_types": ["client_credentials"],
+            "contacts": [f"{i:03d}" + "\u00e9" * contact_chars for i in range(entries)],  # 2 bytes per char
+            "redirect_uris": [f"https://big.example/{i:03d}/" + "p" * 1000 for i in range(entries)]}
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_a_client_over_dynamodbs_item_limit_is_a_clear_400(headers: dict[str, str], method: str) -> None:
+    from hydra_lambda.storage.clients import MAX_ITEM_BYTES
+
+    body = _big_body(1990)  # about 600 KB stored, within every field limit, under the body limit
+    text = json.dumps(body, ensure_ascii=False)
+    assert len(text.encode()) < 1024 * 1024
+    path = "/clients"
+    if method == "PUT":
+        created, _ = make_client(headers, grant_types=["client_credentials"])
+        path = f"/clients/{created['id']}"
+        body.pop("id")
+        text = json.dumps(body, ensure_ascii=False)
+    result = call(method, path, headers={**headers, "Content-Type": "application/json"}, body=text)
+    assert result.status == 400, result.body
+    error = result.json["error"]
+    assert "too large to store" in error["reason"] + error["message"]
+    assert str(MAX_ITEM_BYTES) in error["reason"] + error["message"]
+    if method == "POST":
+        assert call("GET", f"/clients/{body['id']}", headers=headers).status == 404
+    else:
+        assert call("GET", path, headers=headers).json["contacts"] == []
+
+
+def test_a_client_just_under_the_bound_is_stored_by_dynamodb(headers: dict[str, str]) -> None:
+    from hydra_lambda.clients import Client
+    from hydra_lambda.storage.clients import MAX_ITEM_BYTES, item_size
+
+    body = _big_body(1400)
+    probe = Client(id=body["id"], contacts=body["contacts"], redirect_uris=body["redirect_uris"],
+                   grant_types=body["grant_types"])
+    size = item_size(probe.to_record())
+    assert MAX_ITEM_BYTES - 30_000 < size < MAX_ITEM_BYTES  # the estimate is what DynamoDB Local accepts
+    result = call("POST", "/clients", headers={**headers, "Content-Type": "application/json"},
+                  body=json.dumps(body, ensure_ascii=False))
+    assert result.status == 201, result.body
+    assert call("DELETE", f"/clients/{body['id']}", headers=headers).status == 204
+
+
+def test_dynamodbs_own_refusal_is_a_400_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Should the estimate ever fall short, DynamoDB's ValidationException still becomes TooLarge (a 400).
+    from hydra_lambda.clients import Client
+    from hydra_lambda.storage import clients as store
+
+    monkeypatch.setattr(store, "_check_size", lambda record: None)
+    body = _big_body(1990)
+    client = Client(id=body["id"], contacts=body["contacts"], redirect_uris=body["redirect_uris"])
+    with pytest.raises(store.TooLarge):
+        store.create(client.to_record())
+    assert store.get(body["id"]) is None

@@ -254,6 +254,13 @@ def _validate_list(name: str, values: list[str], allowed: tuple[str, ...] | None
     return out
 
 
+def _too_large(exc: Any) -> BadRequest:
+    from hydra_lambda.storage.clients import MAX_ITEM_BYTES
+
+    return _bad(f"The client is too large to store: it takes {exc.size} bytes and a stored client may take at most "
+                f"{MAX_ITEM_BYTES} (DynamoDB's 400 KB item limit); shorten its lists or text fields")
+
+
 def validate_client_id(client_id: str) -> None:
     # API Gateway decodes the path before routing it: a '/' splits the segment, and a decoded '?' or
     # '#' ends the path, so a client with one of these in its id could never be read, updated or deleted.
@@ -364,6 +371,8 @@ def create_client(fields: dict[str, Any]) -> tuple[Client, str | None]:
         store.create(client.to_record())
     except store.AlreadyExists:
         raise Conflict(f"A client with id '{client_id}' already exists") from None
+    except store.TooLarge as exc:
+        raise _too_large(exc) from None
     return client, secret
 
 
@@ -402,6 +411,8 @@ def _update(existing: Client, fields: dict[str, Any]) -> tuple[Client, str | Non
         store.replace(updated.to_record(), existing.updated_at)
     except store.Changed:
         raise Conflict(f"Client '{existing.id}' was changed concurrently; read it again and retry") from None
+    except store.TooLarge as exc:
+        raise _too_large(exc) from None
     finally:
         forget_cached(existing.id)
     return updated, secret
