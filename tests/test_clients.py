@@ -462,3 +462,27 @@ def test_dynamodbs_own_refusal_is_a_400_too(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(store.TooLarge):
         store.create(client.to_record())
     assert store.get(body["id"]) is None
+
+
+# ---------------------------------------------------------------- URIs are RFC 3986 URIs
+
+BAD_URIS = ["https://app.example/a b", 'https://app.example/"x"', "https://app.example/<script>",
+            "https://app.example/{x}", "https://app.example/a|b", "https://app.example/a\\b", "https://app.example/%zz",
+            "https://ex\u00e4mple.com/", "https://app.example/^", "https://app.example/`", "https://[zz]/",
+            "https://app.example/a[b]"]
+
+
+@pytest.mark.parametrize("field", ["logo_uri", "policy_uri", "tos_uri", "client_uri", "redirect_uris"])
+@pytest.mark.parametrize("uri", BAD_URIS)
+def test_uri_fields_must_be_rfc3986_uris(headers: dict[str, str], field: str, uri: str) -> None:
+    value: object = [uri] if field == "redirect_uris" else uri
+    result = call("POST", "/clients", headers=headers, json_body={"id": unique("uri"), field: value})
+    assert result.status == 400, (field, uri, result.body)
+    assert "not a valid URI" in result.json["error"]["reason"] + result.json["error"]["message"]
+
+
+@pytest.mark.parametrize("uri", ["https://app.example/p?q=%20&r=1;s#frag", "https://[::1]:8443/x",
+                                 "https://u@app.example/~me/(x)*,+!$'", "http://app.example"])
+def test_valid_uris_are_kept(headers: dict[str, str], uri: str) -> None:
+    body, _ = make_client(headers, logo_uri=uri, policy_uri=uri, tos_uri=uri, client_uri=uri)
+    assert body["logo_uri"] == body["policy_uri"] == body["tos_uri"] == body["client_uri"] == uri

@@ -201,11 +201,48 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+_UNRESERVED = r"A-Za-z0-9\-._~"
+_SUB_DELIMS = r"!$&'()*+,;="
+_PCT = r"%[0-9A-Fa-f]{2}"
+_PCHAR = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:@]|{_PCT})"
+# RFC 3986 section 3: URI = scheme ":" hier-part [ "?" query ] [ "#" fragment ] (ASCII only; an IRI
+# must be percent-encoded first). Every repetition is anchored by a distinct delimiter: linear time.
+_URI = re.compile(
+    rf"(?P<scheme>[A-Za-z][A-Za-z0-9+\-.]*):"
+    rf"(?://(?:(?:[{_UNRESERVED}{_SUB_DELIMS}:]|{_PCT})*@)?"
+    rf"(?P<host>\[[^\[\]/?#@]*\]|(?:[{_UNRESERVED}{_SUB_DELIMS}]|{_PCT})*)(?::[0-9]*)?(?:/{_PCHAR}*)*"
+    rf"|/?(?:{_PCHAR}+(?:/{_PCHAR}*)*)?)"
+    rf"(?:\?(?:{_PCHAR}|[/?])*)?(?:\#(?:{_PCHAR}|[/?])*)?"
+)
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:")
+_IP_FUTURE = re.compile(rf"v[0-9A-Fa-f]+\.[{_UNRESERVED}{_SUB_DELIMS}:]+")
+
+
+def is_uri(value: str) -> bool:
+    """Whether ``value`` is a URI by RFC 3986's grammar: no spaces, quotes, ``<>``, ``{}``, ``\\``,
+    ``^``, `` ` ``, ``|``, non-ASCII or bare ``%``, brackets only around an IP literal host."""
+    found = _URI.fullmatch(value)
+    if found is None:
+        return False
+    host = found.group("host") or ""
+    if host.startswith("["):
+        literal = host[1:-1]
+        if _IP_FUTURE.fullmatch(literal):
+            return True
+        try:
+            ipaddress.IPv6Address(literal)
+        except ValueError:
+            return False
+    return True
+
+
 def validate_redirect_uri(uri: str) -> None:
     """Absolute, no fragment; https, or http on a loopback host, or a private-use scheme with a dot
     (RFC 8252 section 7.1, native apps)."""
-    if len(uri) > MAX_TEXT_LENGTH or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in uri):
-        raise _bad(f"redirect_uris: '{uri[:80]}' is not a valid URI")
+    if not _SCHEME.match(uri):
+        raise _bad(f"redirect_uris: '{uri[:80]}' must be an absolute URI")
+    if len(uri) > MAX_TEXT_LENGTH or not is_uri(uri):
+        raise _bad(f"redirect_uris: '{uri[:80]}' is not a valid URI (RFC 3986)")
     try:
         parts = urlsplit(uri)
         host = parts.hostname or ""
@@ -230,6 +267,8 @@ def validate_redirect_uri(uri: str) -> None:
 def _validate_uri_field(name: str, value: str) -> None:
     if not value:
         return
+    if not is_uri(value):
+        raise _bad(f"{name}: '{value[:80]}' is not a valid URI (RFC 3986)")
     try:
         parts = urlsplit(value)
     except ValueError as exc:
