@@ -16,7 +16,7 @@ in the input, so no pattern can make matching explode). A pattern that is not va
 write time; one stored behind our back that does not compile denies every request that reaches it, as
 Ladon's compile error did.
 
-Conditions (every type Ladon v0.8.8 knows, plus ``BooleanCondition`` that Ladon added right after):
+Conditions (every type Ladon v0.8.8 knows, and ``BooleanCondition``, added to Ladon in March 2018):
 ``StringEqualCondition`` (``options.equals``), ``StringMatchCondition`` (``options.matches``, an
 unanchored RE2 search as Go's ``regexp.MatchString``), ``EqualsSubjectCondition`` (the value equals
 the request's subject), ``CIDRCondition`` (``options.cidr`` contains the IP address value),
