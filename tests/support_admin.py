@@ -49,6 +49,7 @@ def add_policy(**fields: Any) -> str:
     from hydra_lambda.policies import Policy
     from hydra_lambda.storage import policies
 
+    fields.setdefault("effect", "allow")
     policy = Policy(id=fields.pop("id", unique("pol")), **fields)
     policies.create(policy)
     return policy.id

@@ -162,6 +162,47 @@ def test_clients_cli_drives_the_http_api(server: LocalServer, monkeypatch: pytes
     assert main([*common, "list"]) == 2
 
 
+@pytest.mark.parametrize("suffix", [":app:x", "%2Fx", "+a@b=c", "%25", "~!$&'()*,;"])
+def test_an_id_is_decoded_once_from_the_path_and_its_location_works(server: LocalServer, authlib_session: object,
+                                                                    suffix: str) -> None:
+    # API Gateway HTTP APIs hand the path on percent-decoded once; the local server does the same.
+    session = authlib_session
+    client_id = "urn" + unique("") + suffix
+    created = session.post(f"{server.url}/clients", json={"id": client_id, "grant_types": ["client_credentials"]})
+    assert created.status_code == 201, created.text
+    location = created.headers["Location"]
+    fetched = session.get(server.url + location)
+    assert fetched.status_code == 200, (location, fetched.text)
+    assert fetched.json()["id"] == client_id
+    updated = session.put(server.url + location, json={"client_name": "renamed"})
+    assert updated.status_code == 200 and updated.json()["id"] == client_id
+    assert session.delete(server.url + location).status_code == 204
+    assert session.get(server.url + location).status_code == 404
+
+
+@pytest.mark.parametrize("client_id", ["a?b", "a#b", "a/b", "a b"])
+def test_an_id_the_api_could_not_route_is_refused_at_create_time(server: LocalServer, authlib_session: object,
+                                                                 client_id: str) -> None:
+    created = authlib_session.post(f"{server.url}/clients", json={"id": client_id})  # type: ignore[attr-defined]
+    assert created.status_code == 400, created.text
+    assert "'?' or '#'" in created.json()["error"]["reason"] + created.json()["error"]["message"]
+
+
+def test_the_clients_cli_reaches_an_id_with_reserved_characters(server: LocalServer, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from hydra_lambda.cli import main
+
+    monkeypatch.setenv("HYDRA_CLIENT_ID", ROOT_CLIENT_ID)
+    monkeypatch.setenv("HYDRA_CLIENT_SECRET", ROOT_CLIENT_SECRET)
+    common = ["clients", "--endpoint", server.url]
+    client_id = "urn:cli:" + unique("x") + ":50%"
+    assert main([*common, "create", "--id", client_id, "-g", "client_credentials"]) == 0
+    capsys.readouterr()
+    assert main([*common, "get", client_id]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == client_id
+    assert main([*common, "delete", client_id]) == 0
+
+
 def test_serve_prints_new_root_credentials_once(aws: dict[str, str]) -> None:
     """A fresh installation (embedded backends): the root client's credentials are printed at start."""
     fresh = {**aws, "DYNAMODB_ENDPOINT": "", "KMS_ENDPOINT": "", "SECRETSMANAGER_ENDPOINT": "", "SIGNING_KEYS": "",

@@ -418,3 +418,88 @@ def test_deleting_a_client_revokes_its_tokens_even_when_created_again(headers: d
     assert not _active(value)
     fresh = token(svc_id, svc_secret)
     assert _active(fresh) and not _active(value)
+
+
+# ---------------------------------------------------------------- DynamoDB's 400 KB item limit
+
+
+def _big_body(contact_chars: int, entries: int = 100) -> dict[str, Any]:
+    return {"id": unique("big"), "grant_types": ["client_credentials"],
+            "contacts": [f"{i:03d}" + "\u00e9" * contact_chars for i in range(entries)],  # 2 bytes per char
+            "redirect_uris": [f"https://big.example/{i:03d}/" + "p" * 1000 for i in range(entries)]}
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_a_client_over_dynamodbs_item_limit_is_a_clear_400(headers: dict[str, str], method: str) -> None:
+    from hydra_lambda.storage.clients import MAX_ITEM_BYTES
+
+    body = _big_body(1990)  # about 600 KB stored, within every field limit, under the body limit
+    text = json.dumps(body, ensure_ascii=False)
+    assert len(text.encode()) < 1024 * 1024
+    path = "/clients"
+    if method == "PUT":
+        created, _ = make_client(headers, grant_types=["client_credentials"])
+        path = f"/clients/{created['id']}"
+        body.pop("id")
+        text = json.dumps(body, ensure_ascii=False)
+    result = call(method, path, headers={**headers, "Content-Type": "application/json"}, body=text)
+    assert result.status == 400, result.body
+    error = result.json["error"]
+    assert "too large to store" in error["reason"] + error["message"]
+    assert str(MAX_ITEM_BYTES) in error["reason"] + error["message"]
+    if method == "POST":
+        assert call("GET", f"/clients/{body['id']}", headers=headers).status == 404
+    else:
+        assert call("GET", path, headers=headers).json["contacts"] == []
+
+
+def test_a_client_just_under_the_bound_is_stored_by_dynamodb(headers: dict[str, str]) -> None:
+    from hydra_lambda.clients import Client
+    from hydra_lambda.storage.clients import MAX_ITEM_BYTES, item_size
+
+    body = _big_body(1400)
+    probe = Client(id=body["id"], contacts=body["contacts"], redirect_uris=body["redirect_uris"],
+                   grant_types=body["grant_types"])
+    size = item_size(probe.to_record())
+    assert MAX_ITEM_BYTES - 30_000 < size < MAX_ITEM_BYTES  # the estimate is what DynamoDB Local accepts
+    result = call("POST", "/clients", headers={**headers, "Content-Type": "application/json"},
+                  body=json.dumps(body, ensure_ascii=False))
+    assert result.status == 201, result.body
+    assert call("DELETE", f"/clients/{body['id']}", headers=headers).status == 204
+
+
+def test_dynamodbs_own_refusal_is_a_400_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Should the estimate ever fall short, DynamoDB's ValidationException still becomes TooLarge (a 400).
+    from hydra_lambda.clients import Client
+    from hydra_lambda.storage import clients as store
+
+    monkeypatch.setattr(store, "_check_size", lambda record: None)
+    body = _big_body(1990)
+    client = Client(id=body["id"], contacts=body["contacts"], redirect_uris=body["redirect_uris"])
+    with pytest.raises(store.TooLarge):
+        store.create(client.to_record())
+    assert store.get(body["id"]) is None
+
+
+# ---------------------------------------------------------------- URIs are RFC 3986 URIs
+
+BAD_URIS = ["https://app.example/a b", 'https://app.example/"x"', "https://app.example/<script>",
+            "https://app.example/{x}", "https://app.example/a|b", "https://app.example/a\\b", "https://app.example/%zz",
+            "https://ex\u00e4mple.com/", "https://app.example/^", "https://app.example/`", "https://[zz]/",
+            "https://app.example/a[b]"]
+
+
+@pytest.mark.parametrize("field", ["logo_uri", "policy_uri", "tos_uri", "client_uri", "redirect_uris"])
+@pytest.mark.parametrize("uri", BAD_URIS)
+def test_uri_fields_must_be_rfc3986_uris(headers: dict[str, str], field: str, uri: str) -> None:
+    value: object = [uri] if field == "redirect_uris" else uri
+    result = call("POST", "/clients", headers=headers, json_body={"id": unique("uri"), field: value})
+    assert result.status == 400, (field, uri, result.body)
+    assert "not a valid URI" in result.json["error"]["reason"] + result.json["error"]["message"]
+
+
+@pytest.mark.parametrize("uri", ["https://app.example/p?q=%20&r=1;s#frag", "https://[::1]:8443/x",
+                                 "https://u@app.example/~me/(x)*,+!$'", "http://app.example"])
+def test_valid_uris_are_kept(headers: dict[str, str], uri: str) -> None:
+    body, _ = make_client(headers, logo_uri=uri, policy_uri=uri, tos_uri=uri, client_uri=uri)
+    assert body["logo_uri"] == body["policy_uri"] == body["tos_uri"] == body["client_uri"] == uri

@@ -74,7 +74,7 @@ def test_metadata_has_every_classic_and_modern_field(installed: None) -> None:
     assert doc["introspection_endpoint"] == f"{issuer}/oauth2/introspect"
     assert doc["subject_types_supported"] == ["public"]
     assert doc["response_types_supported"] == ["code", "code id_token", "id_token", "token id_token", "token",
-                                               "token id_token code"]
+                                               "token id_token code", "code token"]
     assert doc["response_modes_supported"] == ["query", "fragment", "form_post"]
     assert doc["grant_types_supported"] == ["authorization_code", "refresh_token", "client_credentials", "implicit"]
     assert doc["code_challenge_methods_supported"] == ["S256", "plain"]
@@ -224,3 +224,31 @@ def test_rotation_through_the_served_jwks(installed: None, ec_key: str) -> None:
         served = call("GET", JWKS).json
         assert [k["alg"] for k in served["keys"]] == ["ES256"]
         assert verify_against_jwks(issued[-1], served)["sub"] == "step-2"
+
+
+def test_response_types_supported_lists_exactly_what_the_authorize_endpoint_serves() -> None:
+    from itertools import combinations
+
+    from tests.support_flows import REDIRECT, Flow, fragment, make_client, qs
+
+    client_id, _ = make_client(grant_types=["authorization_code", "implicit"],
+                               response_types=["code", "token", "id_token"])
+    served = set()
+    for size in (1, 2, 3):
+        for parts in combinations(["code", "token", "id_token"], size):
+            flow = Flow(client_id)
+            first = flow.start(response_type=" ".join(parts))
+            assert first.status == 302, first.body
+            if "consent=" not in first.headers["location"]:
+                continue
+            assert flow.accept().status == 204
+            answer = flow.back().headers["location"]
+            assert answer.startswith(REDIRECT)
+            params = {**qs(answer), **fragment(answer)}
+            if "error" not in params:
+                assert all(params.get({"token": "access_token"}.get(p, p)) for p in parts), params
+                served.add(frozenset(parts))
+    listed = call("GET", "/.well-known/openid-configuration").json["response_types_supported"]
+    assert len(listed) == len({frozenset(value.split()) for value in listed})  # no value twice
+    assert {frozenset(value.split()) for value in listed} == served
+    assert len(served) == 7

@@ -243,9 +243,9 @@ def test_secrets_manager_failures_are_503(secret_from_secrets_manager: None) -> 
         assert fault.failed
         assert_unavailable(result, oauth=True)
     # once Secrets Manager answers, tokens are issued and verified with the secret it holds
-    token = _token("hydra.introspect")
+    token, other = _token("hydra.introspect"), _token("hydra.clients")
     introspected = call("POST", "/oauth2/introspect", headers={"Authorization": f"Bearer {token}"},
-                        form={"token": token})
+                        form={"token": other})  # (a token introspected with itself is inactive, #18)
     assert introspected.status == 200 and introspected.json["active"] is True
 
 
@@ -575,4 +575,5 @@ def test_a_throttled_flush_never_fails_and_the_next_run_finishes(admin: dict[str
     assert remaining() == len(signatures)
     assert call("POST", "/oauth2/flush", headers=admin, json_body=body).status == 204
     assert remaining() == 0
-    assert _introspect(admin["Authorization"][7:], admin)  # live tokens were left alone
+    # live tokens were left alone (asked with client credentials: a token introspecting itself is inactive)
+    assert _introspect(admin["Authorization"][7:], basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET))

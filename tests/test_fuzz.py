@@ -98,6 +98,9 @@ def test_generated_requests_get_conforming_answers(case: Any, fuzz_server: Local
     case.call_and_validate(base_url=fuzz_server.url, checks=CHECKS)
 
 
+OAUTH_FORM_PATHS = frozenset({"/oauth2/token", "/oauth2/introspect", "/oauth2/revoke", "/userinfo"})
+
+
 def _declared() -> dict[str, set[str]]:
     methods = {"get", "put", "post", "delete", "patch"}
     return {path: {m.upper() for m in item if m in methods} for path, item in schema.raw_schema["paths"].items()}
@@ -113,6 +116,9 @@ def test_undeclared_methods_answer_405_with_allow(fuzz_server: LocalServer, admi
             allow = {m.strip() for m in headers.get("allow", "").split(",") if m.strip()}
             if status != 405 or allow - {"OPTIONS", "HEAD"} != declared:
                 problems.append(f"{method} {path}: {status} Allow={sorted(allow)} (declared {sorted(declared)})")
+            elif path in OAUTH_FORM_PATHS:  # OAuth endpoints answer in RFC 6749 JSON (#18)
+                if json.loads(body)["error"] != "invalid_request":
+                    problems.append(f"{method} {path}: the 405 body is not an RFC 6749 error")
             elif json.loads(body)["error"]["code"] != 405:
                 problems.append(f"{method} {path}: the 405 body is not the admin error shape")
     assert not problems, "\n".join(problems)

@@ -240,7 +240,6 @@ def test_json_parsing_raises_only_bad_request(raw: bytes | str) -> None:
 # ---------------------------------------------------------------- Ladon policies
 
 LITERAL = st.text(alphabet=string.ascii_letters + string.digits + ":.-_*+?()[]{}|^$\\/", max_size=20)
-# (Single-character alternatives like (a|b) compile to a character class, which is safe.)
 EVIL_ATOM = st.sampled_from(["a", ".", "\\w", "[a-z]", "(ab)", "(aa|b)"])
 QUANT = st.sampled_from(["+", "*", "{1,}", "{2,}"])
 
@@ -250,34 +249,31 @@ QUANT = st.sampled_from(["+", "*", "{1,}", "{2,}"])
 def test_literal_parts_are_matched_literally(literal: str, value: str) -> None:
     assume("<" not in literal and ">" not in literal)
     assert policies.matches(literal, value) == (literal == value)
-    assert policies.matches(literal + "<.*>", literal + value) == (len(literal + value) <= policies.MAX_INPUT_LENGTH
-                                                                     and "\n" not in value)
+    assert policies.matches(literal + "<.*>", literal + value) == ("\n" not in value)  # RE2: . is not \n
     if not value.startswith(literal):
         assert not policies.matches(literal + "<.*>", value)
 
 
 @FAST
-@given(atom=EVIL_ATOM, inner=QUANT, outer=QUANT)
-def test_nested_unbounded_repetition_is_refused(atom: str, inner: str, outer: str) -> None:
-    for pattern in (f"rn:<({atom}{inner}){outer}>", f"<(x{atom}{inner}y){outer}>", f"<{atom}{inner}{atom}{outer}>"):
-        with pytest.raises(policies.InvalidPolicy):
-            policies.validate_pattern(pattern)
-        assert not policies.matches(pattern, "a" * 40 + "!")
+@given(atom=EVIL_ATOM, inner=QUANT, outer=QUANT, value=st.text(alphabet="abx!", max_size=12))
+def test_nested_repetition_is_valid_re2_and_means_what_it_says(atom: str, inner: str, outer: str,
+                                                               value: str) -> None:
+    # Go's regexp (Ladon) accepts these; RE2 matches them in linear time, so they are no danger.
+    for body in (f"({atom}{inner}){outer}", f"(x{atom}{inner}y){outer}", f"{atom}{inner}{atom}{outer}"):
+        policies.validate_pattern(f"rn:<{body}>")
+        assert policies.matches(f"rn:<{body}>", "rn:" + value) == (re.fullmatch(body, value) is not None)
+        assert policies.matches(f"rn:<{body}>", "rn:" + "a" * 20_000 + "\n") is False
 
 
+@pytest.mark.timeout(30)  # a backtracking engine would hang here
 @pytest.mark.parametrize("pattern", [
     "<(a|aa)+>", "<(a|a?)+b>", "<(ab|a)*c>", "<(.*a){2,}>", "<(a*)*b>", "<(a+)+b>",
-    "rn:hydra:<(.+)+>", "<.*.*=.*>", "<\\w+\\w+!>", "<(a|b|ab)*c>", "<(x+x+)+y>",
+    "rn:hydra:<(.+)+>!", "<.*.*=.*>", "<\\w+\\w+!>", "<(a|b|ab)*c>", "<(x+x+)+y>",
+    "rn:hydra:clients:<.*>:<.*>:<.*>:<.*>x",
 ])
-def test_known_exponential_shapes_are_refused(pattern: str) -> None:
-    with pytest.raises(policies.InvalidPolicy):
-        policies.validate_pattern(pattern)
-    assert not policies.matches(pattern, "a" * 60 + "!")
-
-
-def test_patterns_whose_matching_is_worse_than_cubic_are_refused() -> None:
-    with pytest.raises(policies.InvalidPolicy):
-        policies.validate_pattern("rn:hydra:clients:<.*>:<.*>:<.*>:<.*>x")
+def test_the_classic_exponential_shapes_match_in_linear_time(pattern: str) -> None:
+    policies.validate_pattern(pattern)
+    assert not policies.matches(pattern, "a" * 100_000 + "#")
 
 
 @FAST
@@ -299,19 +295,17 @@ def test_validating_any_pattern_raises_only_invalid_policy(pattern: str) -> None
     assert len(pattern) <= policies.MAX_PATTERN_LENGTH
 
 
-@pytest.mark.timeout(60)  # catastrophic backtracking would hang here, not fail an assertion
+@pytest.mark.timeout(60)
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(pattern=st.text(alphabet="ab.*+?()|<>[]{},0-9\\w", min_size=1, max_size=24),
        adversary=st.sampled_from(["a", "ab", "aab", "x"]))
 def test_every_accepted_pattern_matches_hostile_input_quickly(pattern: str, adversary: str) -> None:
-    # The validator allows up to MAX_REPEATS (2) separated unbounded repeats: polynomial, O(n^2).
     try:
         policies.validate_pattern(pattern)
     except policies.InvalidPolicy:
         return
-    for value in (adversary * 300 + "!", adversary * (policies.MAX_INPUT_LENGTH // len(adversary))):
+    for value in (adversary * 3000 + "!", adversary * 10_000):
         policies.matches(pattern, value)
-    assert not policies.matches(pattern, "a" * (policies.MAX_INPUT_LENGTH + 1)) or "<" not in pattern
 
 
 @FAST

@@ -7,7 +7,7 @@ from typing import Any
 
 from hydra_lambda import bootstrap
 from hydra_lambda.http.app import HydraResolver, lambda_entry
-from hydra_lambda.http.forms import parse_urlencoded
+from hydra_lambda.http.forms import parse_urlencoded, require_form
 from hydra_lambda.http.responses import empty, json_response
 
 app = HydraResolver(oauth_paths=("/oauth2/token", "/oauth2/revoke", "/oauth2/introspect", "/userinfo"))
@@ -18,7 +18,9 @@ def _authorization() -> str | None:
 
 
 def _form() -> dict[str, str]:
-    return parse_urlencoded(app.current_event.decoded_body)
+    event = app.current_event
+    require_form(event.headers.get("content-type"), event.decoded_body)
+    return parse_urlencoded(event.decoded_body)
 
 
 @app.post("/oauth2/token")
@@ -60,7 +62,7 @@ def userinfo():
     event = app.current_event
     form_token = None
     if event.request_context.http.method == "POST" and not event.headers.get("authorization"):
-        form_token = parse_urlencoded(event.decoded_body).get("access_token")
+        form_token = _form().get("access_token")
     return json_response(200, userinfo_endpoint.claims(_authorization(), form_token), no_store=True)
 
 

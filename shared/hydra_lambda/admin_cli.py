@@ -21,13 +21,15 @@ def add_parsers(sub: Any) -> None:
     policies = sub.add_parser("policies", help="manage access policies (directly in DynamoDB)")
     pol = policies.add_subparsers(dest="action", required=True)
     create = pol.add_parser("create", help="create a policy")
-    create.add_argument("--file", help="a JSON policy document ('-' for stdin); flags below are ignored")
+    create.add_argument("--file", help="a JSON policy document, or a list of them (a policy set); '-' for stdin; "
+                        "the flags below are then ignored")
     create.add_argument("--id", default="")
     create.add_argument("--description", default="")
     create.add_argument("-s", "--subjects", action="append", default=[], help="repeat for several")
     create.add_argument("-r", "--resources", action="append", default=[], help="repeat for several")
     create.add_argument("-a", "--actions", action="append", default=[], help="repeat for several")
-    create.add_argument("--effect", choices=["allow", "deny"], default="allow")
+    create.add_argument("--effect", choices=["allow", "deny"], default="deny",
+                        help="deny unless told (as the classic CLI)")
     create.add_argument("--conditions", default="", help='JSON, e.g. {"owner":{"type":"EqualsSubjectCondition"}}')
     pol.add_parser("list", help="list every policy")
     for name in ("get", "delete"):
@@ -108,18 +110,25 @@ def run_policies(args: argparse.Namespace) -> int:
                 "resources": args.resources, "actions": args.actions, "effect": args.effect,
                 "conditions": json.loads(args.conditions) if args.conditions else {},
             }
-        if isinstance(document, dict) and not document.get("id"):
-            import uuid
-
-            document["id"] = str(uuid.uuid4())
-        policy = Policy.from_wire(document)
-        store.create(policy)
+        documents = document if isinstance(document, list) else [document]  # a policy set, or one
+        found = [Policy.from_wire(_with_id(one)) for one in documents]  # all checked before any write
     except (ValueError, OSError) as exc:  # InvalidPolicy and JSONDecodeError are ValueErrors
         return _fail(f"invalid policy: {exc}", 2)
-    except store.AlreadyExists:
-        return _fail(f"a policy with id '{policy.id}' already exists")
-    _print(policy.wire())
+    for policy in found:
+        try:
+            store.create(policy)
+        except store.AlreadyExists:
+            return _fail(f"a policy with id '{policy.id}' already exists")
+    _print(found[0].wire() if not isinstance(document, list) else [policy.wire() for policy in found])
     return 0
+
+
+def _with_id(document: Any) -> Any:
+    if isinstance(document, dict) and not document.get("id"):
+        import uuid
+
+        return {**document, "id": str(uuid.uuid4())}
+    return document
 
 
 # ---------------------------------------------------------------- clients (over HTTP)

@@ -29,6 +29,7 @@ MAX_LIST_ITEMS = 100
 LIST_DEFAULT_LIMIT = 100
 LIST_MAX_LIMIT = 500
 _ID = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no space (ids end up in paths and Basic auth)
+_UNROUTABLE = frozenset("/?#")
 _LOOPBACK_NAMES = {"localhost"}
 _FORBIDDEN_SCHEMES = {"javascript", "data", "vbscript", "file", "blob", "about"}
 _TEXT_FIELDS = ("client_name", "owner", "policy_uri", "tos_uri", "client_uri", "logo_uri")
@@ -200,11 +201,48 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+_UNRESERVED = r"A-Za-z0-9\-._~"
+_SUB_DELIMS = r"!$&'()*+,;="
+_PCT = r"%[0-9A-Fa-f]{2}"
+_PCHAR = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:@]|{_PCT})"
+# RFC 3986 section 3: URI = scheme ":" hier-part [ "?" query ] [ "#" fragment ] (ASCII only; an IRI
+# must be percent-encoded first). Every repetition is anchored by a distinct delimiter: linear time.
+_URI = re.compile(
+    rf"(?P<scheme>[A-Za-z][A-Za-z0-9+\-.]*):"
+    rf"(?://(?:(?:[{_UNRESERVED}{_SUB_DELIMS}:]|{_PCT})*@)?"
+    rf"(?P<host>\[[^\[\]/?#@]*\]|(?:[{_UNRESERVED}{_SUB_DELIMS}]|{_PCT})*)(?::[0-9]*)?(?:/{_PCHAR}*)*"
+    rf"|/?(?:{_PCHAR}+(?:/{_PCHAR}*)*)?)"
+    rf"(?:\?(?:{_PCHAR}|[/?])*)?(?:\#(?:{_PCHAR}|[/?])*)?"
+)
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:")
+_IP_FUTURE = re.compile(rf"v[0-9A-Fa-f]+\.[{_UNRESERVED}{_SUB_DELIMS}:]+")
+
+
+def is_uri(value: str) -> bool:
+    """Whether ``value`` is a URI by RFC 3986's grammar: no spaces, quotes, ``<>``, ``{}``, ``\\``,
+    ``^``, `` ` ``, ``|``, non-ASCII or bare ``%``, brackets only around an IP literal host."""
+    found = _URI.fullmatch(value)
+    if found is None:
+        return False
+    host = found.group("host") or ""
+    if host.startswith("["):
+        literal = host[1:-1]
+        if _IP_FUTURE.fullmatch(literal):
+            return True
+        try:
+            ipaddress.IPv6Address(literal)
+        except ValueError:
+            return False
+    return True
+
+
 def validate_redirect_uri(uri: str) -> None:
     """Absolute, no fragment; https, or http on a loopback host, or a private-use scheme with a dot
     (RFC 8252 section 7.1, native apps)."""
-    if len(uri) > MAX_TEXT_LENGTH or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in uri):
-        raise _bad(f"redirect_uris: '{uri[:80]}' is not a valid URI")
+    if not _SCHEME.match(uri):
+        raise _bad(f"redirect_uris: '{uri[:80]}' must be an absolute URI")
+    if len(uri) > MAX_TEXT_LENGTH or not is_uri(uri):
+        raise _bad(f"redirect_uris: '{uri[:80]}' is not a valid URI (RFC 3986)")
     try:
         parts = urlsplit(uri)
         host = parts.hostname or ""
@@ -229,6 +267,8 @@ def validate_redirect_uri(uri: str) -> None:
 def _validate_uri_field(name: str, value: str) -> None:
     if not value:
         return
+    if not is_uri(value):
+        raise _bad(f"{name}: '{value[:80]}' is not a valid URI (RFC 3986)")
     try:
         parts = urlsplit(value)
     except ValueError as exc:
@@ -253,9 +293,18 @@ def _validate_list(name: str, values: list[str], allowed: tuple[str, ...] | None
     return out
 
 
+def _too_large(exc: Any) -> BadRequest:
+    from hydra_lambda.storage.clients import MAX_ITEM_BYTES
+
+    return _bad(f"The client is too large to store: it takes {exc.size} bytes and a stored client may take at most "
+                f"{MAX_ITEM_BYTES} (DynamoDB's 400 KB item limit); shorten its lists or text fields")
+
+
 def validate_client_id(client_id: str) -> None:
-    if not client_id or len(client_id) > MAX_ID_LENGTH or not _ID.match(client_id) or "/" in client_id:
-        raise _bad(f"id must be 1 to {MAX_ID_LENGTH} printable ASCII characters without spaces or '/'")
+    # API Gateway decodes the path before routing it: a '/' splits the segment, and a decoded '?' or
+    # '#' ends the path, so a client with one of these in its id could never be read, updated or deleted.
+    if not client_id or len(client_id) > MAX_ID_LENGTH or not _ID.match(client_id) or _UNROUTABLE & set(client_id):
+        raise _bad(f"id must be 1 to {MAX_ID_LENGTH} printable ASCII characters without spaces, '/', '?' or '#'")
 
 
 def validate_secret(secret: str) -> None:
@@ -361,6 +410,8 @@ def create_client(fields: dict[str, Any]) -> tuple[Client, str | None]:
         store.create(client.to_record())
     except store.AlreadyExists:
         raise Conflict(f"A client with id '{client_id}' already exists") from None
+    except store.TooLarge as exc:
+        raise _too_large(exc) from None
     return client, secret
 
 
@@ -399,6 +450,8 @@ def _update(existing: Client, fields: dict[str, Any]) -> tuple[Client, str | Non
         store.replace(updated.to_record(), existing.updated_at)
     except store.Changed:
         raise Conflict(f"Client '{existing.id}' was changed concurrently; read it again and retry") from None
+    except store.TooLarge as exc:
+        raise _too_large(exc) from None
     finally:
         forget_cached(existing.id)
     return updated, secret

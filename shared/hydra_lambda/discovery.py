@@ -19,7 +19,9 @@ METADATA_MAX_AGE = 3600
 JWKS_RESOURCE = "keys:hydra.openid.id-token:{kid}"
 KEYS_SCOPE = "hydra.keys.get"
 
-RESPONSE_TYPES = ["code", "code id_token", "id_token", "token id_token", "token", "token id_token code"]
+# Exactly what /oauth2/auth serves: every combination of code, token and id_token (the classic six,
+# in the classic order, plus "code token", which classic Hydra served without listing it).
+RESPONSE_TYPES = ["code", "code id_token", "id_token", "token id_token", "token", "token id_token code", "code token"]
 GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials", "implicit"]
 RESPONSE_MODES = ["query", "fragment", "form_post"]
 PKCE_METHODS = ["S256", "plain"]

@@ -12,6 +12,7 @@ its row decides the rest. Codes are never introspectable. Anything not live is `
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from hydra_lambda import issuance, scopes, tokens, warden
@@ -30,11 +31,16 @@ TOKEN_TYPES = {"access": "access_token", "refresh": "refresh_token"}
 
 
 def handle(authorization: str | None, form: dict[str, str]) -> dict[str, Any]:
-    """The whole endpoint: authenticate the caller, then introspect ``form["token"]``."""
+    """The whole endpoint: authenticate the caller, then introspect ``form["token"]``. A token that is
+    itself the caller's Bearer credential is inactive, as classic Hydra (fosite) answered: a token
+    holder may not use the resource servers' endpoint to read its own token."""
     authorize_caller(authorization, form)
     token = form.get("token")
     if not token:
         raise InvalidRequest("The parameter 'token' is required.")
+    credential = bearer_token(authorization) or form.get("access_token") or ""
+    if credential and hmac.compare_digest(credential.encode(), token.encode()):
+        return INACTIVE.body()
     return introspect(token, form.get("scope")).body()
 
 

@@ -1,15 +1,31 @@
-"""Ladon-style access policies (the classic Hydra warden's engine).
+"""Ladon v0.8.8 policies (the classic Hydra warden's engine), with Ladon's semantics.
 
 A policy ``{id, description, subjects, resources, actions, effect, conditions}`` applies to a request
-``(subject, resource, action, context)`` when one of its subjects, one of its resources and one of its
-actions match and every condition holds. Matching is exact string equality unless the pattern has
-``<regex>`` parts: then each part is a regular expression, the rest is literal, and the whole is
-anchored and case-sensitive. Any applicable ``deny`` policy denies ("forcefully"); otherwise any
-applicable ``allow`` allows; otherwise the request is denied by default.
+``(subject, resource, action, context)`` when one of its actions, one of its subjects and one of its
+resources match (in that order, as Ladon checks them) and every condition holds for the context
+value under its key. Matching is exact string equality unless the pattern has ``<regex>`` parts: then
+each part is a regular expression, the rest is literal, and the whole is anchored (``^...$``) and
+case-sensitive.
 
-Python's ``re`` backtracks (Go's, which Ladon used, does not), so patterns are checked when stored:
-bounded length, no nested or adjacent unbounded repetition, no alternation under repetition, no
-backreferences or lookarounds; and matched input is bounded in length.
+An applicable policy whose effect is exactly ``"allow"`` allows; an applicable policy with any other
+effect denies ("forcefully") and beats every allow; no applicable policy is a deny by default. Only
+``allow`` and ``deny`` can be written, and a missing effect is ``deny``.
+
+The regex dialect is RE2, as Go's ``regexp`` that Ladon used (``google-re2`` matches in time linear
+in the input, so no pattern can make matching explode). A pattern that is not valid RE2 is refused at
+write time; one stored behind our back that does not compile denies every request that reaches it, as
+Ladon's compile error did.
+
+Conditions (every type Ladon v0.8.8 knows, and ``BooleanCondition``, added to Ladon in March 2018):
+``StringEqualCondition`` (``options.equals``), ``StringMatchCondition`` (``options.matches``, an
+unanchored RE2 search as Go's ``regexp.MatchString``), ``EqualsSubjectCondition`` (the value equals
+the request's subject), ``CIDRCondition`` (``options.cidr`` contains the IP address value),
+``StringPairsEqualCondition`` (the value is a list of two-string lists, each pair equal),
+``ResourceContainsCondition`` (the value ``{"value", "delimiter"?}`` is found in the resource, between
+delimiters when one is given) and ``BooleanCondition`` (``options.value`` equals the boolean value).
+Options are read as Go's ``encoding/json`` read them (missing fields are zero values, field names
+match case-insensitively, a value of the wrong type is refused) and stored in Ladon's canonical
+``{"type", "options"}`` shape.
 """
 
 from __future__ import annotations
@@ -17,39 +33,42 @@ from __future__ import annotations
 import enum
 import functools
 import ipaddress
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-try:  # Python 3.11+
-    import re._constants as _sre_c  # type: ignore[import-not-found]
-    import re._parser as _sre_p  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover
-    import sre_constants as _sre_c  # type: ignore[no-redef]
-    import sre_parse as _sre_p  # type: ignore[no-redef]
+import re2
 
 MAX_PATTERN_LENGTH = 512
-MAX_INPUT_LENGTH = 1024
-MAX_REPEATS = 2  # separated unbounded repeats: matching is O(n^k); n <= MAX_INPUT_LENGTH
 MAX_ENTRIES = 100
-EFFECTS = ("allow", "deny")
-CONDITION_TYPES = (
-    "EqualsSubjectCondition",
-    "StringEqualCondition",
-    "StringMatchCondition",
-    "CIDRCondition",
-    "StringPairsEqualCondition",
-)
+ALLOW = "allow"
+EFFECTS = (ALLOW, "deny")
+DEFAULT_EFFECT = "deny"
+# Each condition type and its options as Go fields: name -> JSON type (Go zero value when absent).
+CONDITION_OPTIONS: dict[str, dict[str, type]] = {
+    "StringEqualCondition": {"equals": str},
+    "StringMatchCondition": {"matches": str},
+    "EqualsSubjectCondition": {},
+    "CIDRCondition": {"cidr": str},
+    "StringPairsEqualCondition": {},
+    "ResourceContainsCondition": {},
+    "BooleanCondition": {"value": bool},
+}
+CONDITION_TYPES = tuple(CONDITION_OPTIONS)
+_GO_META = frozenset("\\.+*?()|[]{}^$")  # what Go's regexp.QuoteMeta escapes
+
+_options = re2.Options()
+_options.log_errors = False  # a refused pattern is our answer, not a line on stderr
 
 
 class InvalidPolicy(ValueError):
-    """A policy that cannot be stored; the message says why."""
+    """A policy that cannot be stored (or, read back, evaluated); the message says why."""
 
 
 class Decision(enum.Enum):
     ALLOW = "allow"
     DENIED_BY_DEFAULT = "Request was denied by default"
     FORCEFULLY_DENIED = "Request was forcefully denied"
+    UNUSABLE_POLICY = "Request was denied: a stored policy cannot be evaluated"
 
     @property
     def allowed(self) -> bool:
@@ -62,7 +81,7 @@ class Policy:
     subjects: list[str] = field(default_factory=list)
     resources: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
-    effect: str = "allow"
+    effect: str = DEFAULT_EFFECT
     description: str = ""
     conditions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -95,14 +114,17 @@ class Policy:
         conditions = data.get("conditions") or {}
         if not isinstance(conditions, dict):
             raise InvalidPolicy("conditions must be an object")
+        effect = data.get("effect", DEFAULT_EFFECT)
+        if effect not in EFFECTS:  # exactly; "", "Allow" and null are refused, never guessed at
+            raise InvalidPolicy('effect must be exactly "allow" or "deny"')
         policy = cls(
             id=str(data.get("id") or ""),
             description=str(data.get("description") or ""),
             subjects=strings("subjects"),
             resources=strings("resources"),
             actions=strings("actions"),
-            effect=str(data.get("effect") or "allow").lower(),
-            conditions=conditions,
+            effect=effect,
+            conditions={key: canonical_condition(key, value) for key, value in conditions.items()},
         )
         validate(policy)
         return policy
@@ -111,101 +133,83 @@ class Policy:
 # ---------------------------------------------------------------- patterns
 
 
+def _quote_meta(text: str) -> str:
+    return "".join("\\" + char if char in _GO_META else char for char in text)
+
+
+def _utf8(value: str) -> str:
+    """``value`` as valid UTF-8 text (lone surrogates become U+FFFD, as Go's JSON decoder made them)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
+def _compile(source: str, where: str) -> Any:
+    try:
+        return re2.compile(_utf8(source), _options)
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise InvalidPolicy(f"'{where[:80]}' is not a valid RE2 regular expression: {reason}") from None
+
+
 def _split(pattern: str) -> list[tuple[bool, str]]:
-    """``pattern`` as (is_regex, text) pieces; ``<`` and ``>`` nest as in Ladon's compiler."""
+    """``pattern`` as (is_regex, text) pieces; ``<`` and ``>`` nest as in Ladon's compiler, and an
+    unbalanced one is an error there too."""
     pieces: list[tuple[bool, str]] = []
     level, start = 0, 0
     for index, char in enumerate(pattern):
         if char == "<":
-            if level == 0:
+            level += 1
+            if level == 1:
                 pieces.append((False, pattern[start:index]))
                 start = index + 1
-            level += 1
-        elif char == ">" and level > 0:
+        elif char == ">":
             level -= 1
             if level == 0:
                 pieces.append((True, pattern[start:index]))
                 start = index + 1
+            elif level < 0:
+                raise InvalidPolicy(f"unbalanced '>' in pattern '{pattern[:80]}'")
     if level != 0:
         raise InvalidPolicy(f"unbalanced '<' in pattern '{pattern[:80]}'")
     pieces.append((False, pattern[start:]))
     return [(is_regex, text) for is_regex, text in pieces if is_regex or text]
 
 
-def _check_regex_safety(source: str) -> None:
+@functools.lru_cache(maxsize=4096)
+def _template(pattern: str) -> Any:
+    """The compiled ``^literal(regex)literal$`` of a ``<...>`` pattern, or the InvalidPolicy why not."""
     try:
-        parsed = _sre_p.parse(source)
-    except re.error as exc:
-        raise InvalidPolicy(f"invalid regular expression '{source[:80]}': {exc}") from None
-    repeats = _walk(list(parsed), inside_repeat=False)
-    if repeats > MAX_REPEATS:
-        raise InvalidPolicy(f"'{source[:80]}' has more than {MAX_REPEATS} repetitions")
-
-
-def _is_unbounded_repeat(item: tuple[Any, Any]) -> bool:
-    op, av = item
-    return op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT, getattr(_sre_c, "POSSESSIVE_REPEAT", None)) and av[1] > 1
-
-
-def _walk(items: list[tuple[Any, Any]], *, inside_repeat: bool) -> int:
-    """Count repetitions; reject the shapes that make a backtracking engine explode."""
-    count = 0
-    previous_repeat = False
-    for item in items:
-        op, av = item
-        if op in (_sre_c.GROUPREF, _sre_c.GROUPREF_EXISTS, _sre_c.ASSERT, _sre_c.ASSERT_NOT):
-            raise InvalidPolicy("backreferences and lookarounds are not allowed in policy patterns")
-        repeat = _is_unbounded_repeat(item)
-        if repeat:
-            if inside_repeat:
-                raise InvalidPolicy("nested repetition (like (a+)+) is not allowed in policy patterns")
-            if previous_repeat:
-                raise InvalidPolicy("adjacent repetitions (like .*.*) are not allowed in policy patterns")
-            count += 1 + _walk(list(av[2]), inside_repeat=True)
-        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT):
-            count += _walk(list(av[2]), inside_repeat=inside_repeat)
-        elif op is _sre_c.SUBPATTERN:
-            count += _walk(list(av[-1]), inside_repeat=inside_repeat)
-        elif op is _sre_c.BRANCH:
-            if inside_repeat:
-                raise InvalidPolicy("alternation inside a repetition is not allowed in policy patterns")
-            for branch in av[1]:
-                count += _walk(list(branch), inside_repeat=inside_repeat)
-        elif op is getattr(_sre_c, "ATOMIC_GROUP", None):
-            count += _walk(list(av), inside_repeat=inside_repeat)
-        previous_repeat = repeat
-    return count
+        pieces = _split(pattern)
+        for is_regex, text in pieces:  # Ladon also compiles each part alone: each must be valid
+            if is_regex:
+                _compile(f"^{text}$", text)
+        source = "".join(f"({text})" if is_regex else _quote_meta(text) for is_regex, text in pieces)
+        return _compile(f"^{source}$", pattern)
+    except InvalidPolicy as exc:
+        return exc
 
 
 def validate_pattern(pattern: str) -> None:
     if not pattern or len(pattern) > MAX_PATTERN_LENGTH:
         raise InvalidPolicy(f"patterns must be 1 to {MAX_PATTERN_LENGTH} characters")
-    if "<" not in pattern:
-        return
-    pieces = _split(pattern)
-    source = "".join(f"({text})" if is_regex else re.escape(text) for is_regex, text in pieces)
-    _check_regex_safety(source)
-
-
-@functools.lru_cache(maxsize=4096)
-def _compiled(pattern: str) -> re.Pattern[str] | None:
-    """The anchored regex of a ``<...>`` pattern; None when the pattern is unusable."""
-    try:
-        validate_pattern(pattern)
-        pieces = _split(pattern)
-        source = "".join(f"({text})" if is_regex else re.escape(text) for is_regex, text in pieces)
-        return re.compile(f"^{source}$")
-    except (InvalidPolicy, re.error):
-        return None
+    if "<" in pattern:
+        compiled = _template(pattern)
+        if isinstance(compiled, InvalidPolicy):
+            raise compiled
 
 
 def matches(pattern: str, value: str) -> bool:
+    """Ladon's matcher: equality without ``<``, else the anchored template. InvalidPolicy when the
+    pattern cannot be compiled (the caller denies)."""
     if "<" not in pattern:
         return pattern == value
-    if len(value) > MAX_INPUT_LENGTH:
-        return False
-    compiled = _compiled(pattern)
-    return compiled is not None and compiled.fullmatch(value) is not None
+    compiled = _template(pattern)
+    if isinstance(compiled, InvalidPolicy):
+        raise compiled
+    return compiled.search(_utf8(value)) is not None
 
 
 def _any_match(patterns: list[str], value: str) -> bool:
@@ -215,52 +219,119 @@ def _any_match(patterns: list[str], value: str) -> bool:
 # ---------------------------------------------------------------- conditions
 
 
-def _check_condition(key: str, condition: Any) -> None:
-    if not isinstance(condition, dict) or condition.get("type") not in CONDITION_TYPES:
-        raise InvalidPolicy(f"condition '{key}' must be an object with a type among {', '.join(CONDITION_TYPES)}")
-    options = condition.get("options") or {}
-    if not isinstance(options, dict):
+def _member(document: dict[str, Any], name: str) -> Any:
+    """``document[name]`` as Go's encoding/json finds a struct field: exact key first, else any case."""
+    if name in document:
+        return document[name]
+    folded = name.casefold()
+    found = None
+    for key, value in document.items():
+        if isinstance(key, str) and key.casefold() == folded:
+            found = value
+    return found
+
+
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """Go's ``net.ParseCIDR``: ``address/prefix-length``, host bits allowed."""
+    address, slash, length = cidr.partition("/")
+    if not slash or not length.isdigit() or "%" in address:
+        raise ValueError(cidr)
+    return ipaddress.ip_network(f"{address}/{int(length)}", strict=False)
+
+
+def canonical_condition(key: str, condition: Any) -> dict[str, Any]:
+    """A condition as Ladon stored it: ``{"type", "options"}`` with the type's fields; InvalidPolicy
+    when Ladon could not have decoded it (or, here, when its regex or CIDR could never work)."""
+    if not isinstance(condition, dict):
+        raise InvalidPolicy(f"condition '{key}' must be an object")
+    kind = _member(condition, "type")
+    if kind not in CONDITION_OPTIONS:
+        raise InvalidPolicy(f"condition '{key}': type must be one of {', '.join(CONDITION_TYPES)}")
+    raw = _member(condition, "options")
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
         raise InvalidPolicy(f"condition '{key}': options must be an object")
-    kind = condition["type"]
-    if kind == "StringEqualCondition" and not isinstance(options.get("equals"), str):
-        raise InvalidPolicy(f"condition '{key}': StringEqualCondition needs options.equals")
+    options: dict[str, Any] = {}
+    for name, kind_of in CONDITION_OPTIONS[kind].items():
+        value = _member(raw, name)
+        value = kind_of() if value is None else value
+        if type(value) is not kind_of:
+            raise InvalidPolicy(f"condition '{key}': options.{name} must be a {kind_of.__name__}")
+        options[name] = value
     if kind == "StringMatchCondition":
-        if not isinstance(options.get("matches"), str):
-            raise InvalidPolicy(f"condition '{key}': StringMatchCondition needs options.matches")
-        validate_pattern("<" + options["matches"] + ">")
+        _search_regex(options["matches"])
     if kind == "CIDRCondition":
         try:
-            ipaddress.ip_network(str(options.get("cidr")), strict=False)
+            _network(options["cidr"])
         except ValueError:
-            raise InvalidPolicy(f"condition '{key}': CIDRCondition needs a valid options.cidr") from None
+            raise InvalidPolicy(f"condition '{key}': options.cidr must be a CIDR like 10.0.0.0/8") from None
+    return {"type": kind, "options": options}
 
 
-def condition_holds(condition: dict[str, Any], value: Any, subject: str) -> bool:
-    kind = condition.get("type")
-    options = condition.get("options") or {}
+@functools.lru_cache(maxsize=1024)
+def _search_regex(source: str) -> Any:
+    """A StringMatchCondition's regex: searched unanchored, as Go's ``regexp.MatchString``."""
+    return _compile(source, source)
+
+
+def _ip_in(value: Any, cidr: str) -> bool:
+    if not isinstance(value, str) or "%" in value:
+        return False
+    try:
+        network = _network(cidr)
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # Go compares an IPv4-mapped address as IPv4
+    return address.version == network.version and address in network
+
+
+def _resource_contains(value: Any, resource: str) -> bool:
+    if not isinstance(value, dict):
+        return False
+    needle, delimiter = value.get("value"), value.get("delimiter")
+    if not isinstance(needle, str) or not needle:
+        return False
+    delimiter = delimiter if isinstance(delimiter, str) else ""
+    return f"{delimiter}{needle}{delimiter}" in f"{delimiter}{resource}{delimiter}"
+
+
+def _pairs_equal(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) and isinstance(pair[1], str)
+        and pair[0] == pair[1]
+        for pair in value
+    )
+
+
+def condition_holds(condition: dict[str, Any], value: Any, subject: str, resource: str = "") -> bool:
+    """Whether a (canonical) condition holds for the context ``value`` under its key; a missing key's
+    value is None, which fulfils no condition."""
+    kind, options = condition["type"], condition["options"]
     if kind == "EqualsSubjectCondition":
         return isinstance(value, str) and value == subject
     if kind == "StringEqualCondition":
-        return isinstance(value, str) and value == options.get("equals")
+        return isinstance(value, str) and value == options["equals"]
     if kind == "StringMatchCondition":
-        return isinstance(value, str) and matches("<" + str(options.get("matches", "")) + ">", value)
+        return isinstance(value, str) and _search_regex(options["matches"]).search(_utf8(value)) is not None
     if kind == "CIDRCondition":
-        try:
-            return ipaddress.ip_address(str(value)) in ipaddress.ip_network(str(options.get("cidr")), strict=False)
-        except ValueError:
-            return False
+        return _ip_in(value, options["cidr"])
     if kind == "StringPairsEqualCondition":
-        return isinstance(value, list) and all(
-            isinstance(pair, list) and len(pair) == 2 and pair[0] == pair[1] for pair in value
-        )
-    return False  # unknown condition: the policy does not apply
+        return _pairs_equal(value)
+    if kind == "ResourceContainsCondition":
+        return _resource_contains(value, resource)
+    if kind == "BooleanCondition":
+        return type(value) is bool and value == options["value"]
+    raise InvalidPolicy(f"unknown condition type {kind!r}")
 
 
 def validate(policy: Policy) -> None:
     if not policy.id or len(policy.id) > 255 or any(ord(ch) < 0x20 for ch in policy.id):
         raise InvalidPolicy("id must be 1 to 255 printable characters")
     if policy.effect not in EFFECTS:
-        raise InvalidPolicy("effect must be allow or deny")
+        raise InvalidPolicy('effect must be exactly "allow" or "deny"')
     for name in ("subjects", "resources", "actions"):
         values = getattr(policy, name)
         if len(values) > MAX_ENTRIES:
@@ -268,30 +339,39 @@ def validate(policy: Policy) -> None:
         for value in values:
             validate_pattern(value)
     for key, condition in policy.conditions.items():
-        _check_condition(key, condition)
+        canonical_condition(key, condition)
 
 
 # ---------------------------------------------------------------- decisions
 
 
 def applies(policy: Policy, subject: str, resource: str, action: str, context: dict[str, Any]) -> bool:
-    if not (_any_match(policy.actions, action) and _any_match(policy.subjects, subject)):
+    """Ladon's order: actions, subjects, resources, then conditions. InvalidPolicy when a part that
+    has to be evaluated cannot be."""
+    if not _any_match(policy.actions, action) or not _any_match(policy.subjects, subject):
         return False
     if not _any_match(policy.resources, resource):
         return False
-    return all(condition_holds(cond, context.get(key), subject) for key, cond in policy.conditions.items())
+    for key, condition in policy.conditions.items():
+        canonical = canonical_condition(key, condition)
+        if not condition_holds(canonical, context.get(key), subject, resource):
+            return False
+    return True
 
 
 def decide(
     policies: list[Policy], subject: str, resource: str, action: str, context: dict[str, Any] | None = None
 ) -> Decision:
-    """Deny beats allow; no applicable policy is a deny."""
+    """Deny beats allow; only an effect of exactly "allow" allows; no applicable policy is a deny."""
     context = context or {}
     allowed = False
     for policy in policies:
-        if not applies(policy, subject, resource, action, context):
-            continue
-        if policy.effect == "deny":
+        try:
+            if not applies(policy, subject, resource, action, context):
+                continue
+        except InvalidPolicy:
+            return Decision.UNUSABLE_POLICY
+        if policy.effect != ALLOW:
             return Decision.FORCEFULLY_DENIED
         allowed = True
     return Decision.ALLOW if allowed else Decision.DENIED_BY_DEFAULT

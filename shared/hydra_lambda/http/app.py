@@ -128,6 +128,10 @@ class HydraResolver(APIGatewayHttpResolver):
         path = self.current_event.path
         allowed = self.allowed_methods(path)
         error: HydraError = MethodNotAllowed(allowed) if allowed else NotFound(f"No route for {path}")
+        if allowed and path in self._oauth_paths:  # an OAuth endpoint answers in RFC 6749 JSON, always
+            method = self.current_event.request_context.http.method
+            error = InvalidRequest(f"The method {method[:16]} is not allowed here; use {', '.join(allowed)}.",
+                                   status=405, headers={"Allow": ", ".join(allowed)})
         return error_response(error, self.request_id())
 
 

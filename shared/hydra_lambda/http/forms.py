@@ -17,6 +17,17 @@ from hydra_lambda.errors import BadRequest, HydraError, InvalidClient, InvalidRe
 MAX_JSON_DEPTH = 32
 
 
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+
+
+def require_form(content_type: str | None, raw: str | bytes | None) -> None:
+    """RFC 6749 endpoints take their parameters as ``application/x-www-form-urlencoded`` (section
+    3.2, 2.3.1): a body of any other media type is refused rather than read as a form."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if raw and media_type != FORM_MEDIA_TYPE:
+        raise InvalidRequest(f"The request body must be {FORM_MEDIA_TYPE}, not {media_type[:80] or 'untyped'}.")
+
+
 def parse_urlencoded(
     raw: str | bytes | None,
     *,

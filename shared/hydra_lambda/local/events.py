@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 _TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml")
 
@@ -23,6 +23,12 @@ def _is_text(content_type: str, body: bytes) -> bool:
             return False
         return True
     return False
+
+
+def gateway_path(raw_path: str) -> str:
+    """The request path as API Gateway HTTP APIs hand it on: percent-decoded once (UTF-8), in both
+    ``rawPath`` and ``pathParameters``, and routed after decoding (so ``%2F`` is a ``/``)."""
+    return unquote(raw_path, encoding="utf-8", errors="replace")
 
 
 def build_event(

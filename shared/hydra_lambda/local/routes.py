@@ -129,8 +129,9 @@ def routed_event(
     import json
     from urllib.parse import urlencode
 
-    from hydra_lambda.local.events import build_event
+    from hydra_lambda.local.events import build_event, gateway_path
 
+    path = gateway_path(path)
     hdrs = dict(headers or {})
     if json_body is not None:
         body = json.dumps(json_body)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hydra_lambda.local.events import FakeContext, build_event
+from hydra_lambda.local.events import FakeContext, build_event, gateway_path
 from hydra_lambda.local.routes import Route, find_route, load_handler, load_routes
 
 # API Gateway HTTP APIs refuse payloads over 10 MB before Lambda sees them.
@@ -45,14 +45,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         body = self.rfile.read(length) if length else b""
-        found = find_route(self.server.routes, self.command, url.path)
+        path = gateway_path(url.path)
+        found = find_route(self.server.routes, self.command, path)
         if found is None:
             self._write_plain(404, b'{"message":"Not Found"}')
             return
         route, params = found
         event = build_event(
             self.command,
-            url.path,
+            path,
             query=url.query,
             headers=list(self.headers.items()),
             body=body,

@@ -5,6 +5,7 @@ index (one partition, sorted by id: a stable order)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError
 
@@ -12,6 +13,7 @@ from hydra_lambda.storage.tables import ClientRecord, ensure_bound
 from hydra_lambda.storage.tokens import _is_condition_failure, _unwrap
 
 LISTING = "client"
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit (names and values, UTF-8)
 
 
 class AlreadyExists(Exception):
@@ -20,6 +22,47 @@ class AlreadyExists(Exception):
 
 class Changed(Exception):
     """The client was changed or deleted since it was read."""
+
+
+class TooLarge(Exception):
+    """The client's item would exceed DynamoDB's 400 KB item limit; ``size`` is its size in bytes."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size} bytes")
+        self.size = size
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    """The size DynamoDB counts for one serialized attribute value (rounded up where it estimates)."""
+    (kind, data), = value.items()
+    if kind == "S":
+        return len(data.encode("utf-8"))
+    if kind == "N":
+        return len(data) + 1
+    if kind == "B":
+        return len(data)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "L":
+        return 3 + sum(1 + _value_size(item) for item in data)
+    if kind == "M":
+        return 3 + sum(1 + len(key.encode("utf-8")) + _value_size(item) for key, item in data.items())
+    return sum(_value_size({kind[0]: item}) for item in data)  # SS, NS, BS
+
+
+def item_size(record: ClientRecord) -> int:
+    """The DynamoDB size of ``record`` as it would be written."""
+    return sum(len(name.encode("utf-8")) + _value_size(value) for name, value in record.serialize().items())
+
+
+def _check_size(record: ClientRecord) -> None:
+    size = item_size(record)
+    if size > MAX_ITEM_BYTES:
+        raise TooLarge(size)
+
+
+def _is_too_large(exc: Exception) -> bool:
+    return "Item size has exceeded" in str(getattr(exc, "cause", None) or exc)
 
 
 @ensure_bound
@@ -33,11 +76,14 @@ def get(client_id: str) -> ClientRecord | None:
 @ensure_bound
 def create(record: ClientRecord) -> None:
     record.listing = LISTING
+    _check_size(record)
     try:
         record.save(condition=ClientRecord.id.does_not_exist())
     except PutError as exc:
         if _is_condition_failure(exc):
             raise AlreadyExists(record.id) from exc
+        if _is_too_large(exc):
+            raise TooLarge(item_size(record)) from exc
         raise _unwrap(exc) from exc
 
 
@@ -45,11 +91,14 @@ def create(record: ClientRecord) -> None:
 def replace(record: ClientRecord, expected_updated_at: datetime) -> None:
     """Overwrite a client that still carries ``expected_updated_at``; raise Changed otherwise."""
     record.listing = LISTING
+    _check_size(record)
     try:
         record.save(condition=ClientRecord.id.exists() & (ClientRecord.updated_at == expected_updated_at))
     except PutError as exc:
         if _is_condition_failure(exc):
             raise Changed(record.id) from exc
+        if _is_too_large(exc):
+            raise TooLarge(item_size(record)) from exc
         raise _unwrap(exc) from exc
 
 

@@ -30,7 +30,7 @@ def _from_record(record: PolicyRecord) -> Policy:
         subjects=list(record.subjects or []),
         resources=list(record.resources or []),
         actions=list(record.actions or []),
-        effect=record.effect or "allow",
+        effect=record.effect if isinstance(record.effect, str) else "",  # exactly as stored: "" denies
         conditions=dict(record.conditions or {}),
     )
 

@@ -170,7 +170,7 @@ class PolicyRecord(_Base):
     subjects = ListAttribute(of=UnicodeAttribute, default=list)
     resources = ListAttribute(of=UnicodeAttribute, default=list)
     actions = ListAttribute(of=UnicodeAttribute, default=list)
-    effect = UnicodeAttribute(default="allow")
+    effect = UnicodeAttribute(null=True)  # no default: a row without an effect must never read as allow
     conditions = JSONAttribute(default=dict)
 
 
