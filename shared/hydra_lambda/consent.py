@@ -8,6 +8,7 @@ client's ``scope``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -28,6 +29,10 @@ MAX_REASON = 1000
 MAX_EXTRA_BYTES = 16 * 1024
 
 
+VERIFIER_PARAM = "consent_verifier"
+_VERIFIER_LABEL = b"hydra-lambda consent verifier\x00"
+
+
 def hash_csrf(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
@@ -36,9 +41,35 @@ def csrf_matches(value: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_csrf(value).encode(), stored_hash.encode())
 
 
+def _verifier_with(key: bytes, consent_id: str) -> str:
+    digest = hmac.new(key, _VERIFIER_LABEL + consent_id.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def verifier(consent_id: str) -> str:
+    """The consent verifier: HMAC-SHA256 of the consent id under the system secret. Only the admin API
+    hands it out (inside ``redirectUrl``); nothing about it is stored, and neither the cookie nor
+    anything else the browser that started the flow holds can produce it."""
+    from hydra_lambda import system_secret
+
+    return _verifier_with(system_secret.keys()[0], consent_id)
+
+
+def verifier_matches(consent_id: str, value: str) -> bool:
+    """Checked against every configured system secret, so rotating it does not break flows in progress."""
+    from hydra_lambda import system_secret
+
+    given = value.encode("utf-8")
+    found = False
+    for key in system_secret.keys():
+        found |= hmac.compare_digest(_verifier_with(key, consent_id).encode(), given)
+    return found and bool(value)
+
+
 def create(*, client_id: str, requested_scopes: list[str], request: dict[str, Any],
            base_redirect: str) -> tuple[Consent, str]:
-    """Store a pending consent request; returns it and the CSRF value (only its hash is stored)."""
+    """Store a pending consent request; returns it and the browser's CSRF value, which goes only into
+    the cookie (the row keeps its hash; neither the row nor ``redirectUrl`` holds it)."""
     consent_id = uuid.uuid4().hex
     csrf = secrets.token_urlsafe(32)
     now = clock.now_int()
@@ -47,7 +78,7 @@ def create(*, client_id: str, requested_scopes: list[str], request: dict[str, An
         id=consent_id,
         client_id=client_id,
         requested_scopes=list(requested_scopes),
-        redirect_url=f"{base_redirect}{sep}consent={consent_id}&consent_csrf={csrf}",
+        redirect_url=f"{base_redirect}{sep}consent={consent_id}",
         csrf_hash=hash_csrf(csrf),
         expires_at=now + get_settings().challenge_token_lifespan,
         request=request,
@@ -87,7 +118,7 @@ def get_request(authorization: str | None, consent_id: str) -> dict[str, Any]:
         requested_scopes=found.requested_scopes,
         client_id=found.client_id,
         expires_at=_rfc3339(found.expires_at),
-        redirect_url=found.redirect_url,
+        redirect_url=f"{found.redirect_url}&{VERIFIER_PARAM}={verifier(found.id)}",
     )
 
 
