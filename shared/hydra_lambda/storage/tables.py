@@ -171,6 +171,8 @@ class PolicyRecord(_Base):
     actions = ListAttribute(of=UnicodeAttribute, default=list)
     effect = UnicodeAttribute(default="allow")
     conditions = JSONAttribute(default=dict)
+    # Only on the first start's marker policy, until the root credentials are published (bootstrap.py).
+    first_start = UnicodeAttribute(null=True)
 
 
 MODELS: tuple[type[Model], ...] = (ClientRecord, TokenRecord, ConsentRecord, PolicyRecord)
