@@ -182,4 +182,11 @@ def test_client_schema_keeps_the_classic_field_names() -> None:
                   "contacts", "public", "created_at", "updated_at"):
         assert field in client
     consent = spec()["components"]["schemas"]["OAuth2ConsentRequest"]["properties"]
-    assert set(consent) == {"id", "clientId", "requestedScopes", "redirectUrl", "expiresAt"}
+    assert set(consent) == {"id", "clientId", "requestedScopes", "redirectUrl", "expiresAt", "requestedPrompt",
+                            "requestedMaxAge", "requestedAcr", "loginHint", "uiLocales", "idTokenHintClaims"}
+    from hydra_lambda.models.consent import ConsentRequestAcceptance, OAuth2ConsentRequest
+
+    assert set(consent) == set(OAuth2ConsentRequest.model_fields)
+    acceptance = spec()["components"]["schemas"]["ConsentRequestAcceptance"]
+    assert set(acceptance["properties"]) == set(ConsentRequestAcceptance.model_fields)
+    assert acceptance["additionalProperties"] is False

@@ -119,7 +119,40 @@ def get_request(authorization: str | None, consent_id: str) -> dict[str, Any]:
         client_id=found.client_id,
         expires_at=_rfc3339(found.expires_at),
         redirect_url=f"{found.redirect_url}&{VERIFIER_PARAM}={verifier(found.id)}",
+        asked=_asked(found),
     )
+
+
+def _asked(found: Consent) -> dict[str, Any]:
+    """What the relying party asked about the authentication, as the consent request's fields."""
+    request = found.request
+    max_age = request.get("max_age")
+    return {
+        "requestedPrompt": request.get("prompt") or None,
+        "requestedMaxAge": int(max_age) if max_age is not None else None,
+        "requestedAcr": (request.get("acr_values") or "").split() or None,
+        "loginHint": request.get("login_hint") or None,
+        "uiLocales": (request.get("ui_locales") or "").split() or None,
+        "idTokenHintClaims": _hint_claims(request.get("id_token_hint") or "", found.client_id),
+    }
+
+
+def _hint_claims(hint: str, client_id: str) -> dict[str, Any] | None:
+    """The claims of an ``id_token_hint`` this server signed for this client (expired is fine: OpenID
+    Connect Core 3.1.2.1); None for anything else, so a forged hint never reaches the consent app."""
+    if not hint:
+        return None
+    from jose import jwt
+    from jose.exceptions import JOSEError
+
+    from hydra_lambda import keys
+
+    try:
+        claims = jwt.decode(hint, keys.jwks(), algorithms=keys.algorithms(), audience=client_id,
+                            issuer=get_settings().issuer, options={"verify_exp": False, "verify_at_hash": False})
+    except (JOSEError, ValueError, TypeError):
+        return None
+    return claims if isinstance(claims, dict) and claims.get("sub") else None
 
 
 def _explain_failed_answer(consent_id: str) -> Exception:
@@ -156,6 +189,7 @@ def accept(authorization: str | None, consent_id: str, body: dict[str, Any]) -> 
     for name, extra in (("accessTokenExtra", answer.accessTokenExtra), ("idTokenExtra", answer.idTokenExtra)):
         if extra and len(json.dumps(extra)) > MAX_EXTRA_BYTES:
             raise BadRequest(f"{name} must serialize to at most {MAX_EXTRA_BYTES} bytes.")
+    authentication = _authentication(answer, found)
     client = get_client(found.client_id)
     if client is None:
         raise Gone("The client of this consent request no longer exists.")
@@ -164,9 +198,35 @@ def accept(authorization: str | None, consent_id: str, body: dict[str, Any]) -> 
         raise BadRequest(f"The client is not allowed the scope '{denied[0][:80]}'.")
     try:
         store.accept(consent_id, subject=subject, grant_scopes=granted,
-                     access_token_extra=answer.accessTokenExtra or {}, id_token_extra=answer.idTokenExtra or {})
+                     access_token_extra=answer.accessTokenExtra or {}, id_token_extra=answer.idTokenExtra or {},
+                     authentication=authentication)
     except store.ConditionFailed:
         raise _explain_failed_answer(consent_id) from None
+
+
+MAX_SKEW = 60  # seconds an authTime may lie in the future (clocks of the consent app and this server)
+MAX_AMR = 16
+
+
+def _authentication(answer: Any, found: Consent) -> dict[str, Any]:
+    """When and how the user authenticated (the acceptance's ``authTime``, ``providedAcr``, ``amr``;
+    the time of the acceptance when ``authTime`` is absent), checked against the request's
+    ``max_age`` and ``prompt=login``."""
+    now = clock.now_int()
+    auth_time = int(answer.authTime.timestamp()) if answer.authTime is not None else now
+    if auth_time > now + MAX_SKEW or auth_time <= 0:
+        raise BadRequest("authTime must be the past moment the user authenticated (Unix seconds or RFC 3339).")
+    max_age = found.request.get("max_age")
+    if max_age is not None and now - auth_time > int(max_age):
+        raise BadRequest(f"authTime is older than the request's max_age ({int(max_age)} s) allows: "
+                         "authenticate the user again.")
+    if "login" in (found.request.get("prompt") or "").split() and auth_time < found.created_at - MAX_SKEW:
+        raise BadRequest("The request has prompt=login: the user must authenticate again after it was made.")
+    acr = answer.providedAcr or ""
+    amr = list(answer.amr or [])
+    if len(acr) > 255 or len(amr) > MAX_AMR or any(not m or len(m) > 64 for m in amr):
+        raise BadRequest(f"providedAcr must be at most 255 characters, amr at most {MAX_AMR} short values.")
+    return {"auth_time": min(auth_time, now), "acr": acr, "amr": amr}
 
 
 def reject(authorization: str | None, consent_id: str, body: dict[str, Any]) -> None:

@@ -153,6 +153,7 @@ class ConsentRecord(_Base):
     access_token_extra = JSONAttribute(default=dict)
     id_token_extra = JSONAttribute(default=dict)
     deny_reason = UnicodeAttribute(default="")
+    authentication = JSONAttribute(default=dict)  # from the acceptance: auth_time, acr, amr
     created_at = NumberAttribute()
     expires_at = NumberAttribute()
     ttl = TTLAttribute()
