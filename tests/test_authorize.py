@@ -247,23 +247,28 @@ def test_expired_consent_fails_without_issuing() -> None:
     assert _tokens_of_client(flow.client_id) == 0
 
 
-@pytest.mark.parametrize("tamper", ["no-cookie", "wrong-cookie", "wrong-param"])
-def test_csrf_mismatch_fails_without_issuing(tamper: str) -> None:
+@pytest.mark.parametrize("tamper", ["no-cookie", "wrong-cookie", "wrong-verifier", "no-verifier"])
+def test_binding_mismatch_fails_without_issuing(tamper: str) -> None:
     flow = _accepted()
     redirect_url = flow.consent_request()["redirectUrl"]
     name = f"hl_consent_{flow.consent_id}"
+    verifier = qs(redirect_url)["consent_verifier"]
     if tamper == "no-cookie":
         flow.cookies.clear()
     elif tamper == "wrong-cookie":
         flow.cookies[name] = "x" * 43
+    elif tamper == "wrong-verifier":
+        redirect_url = redirect_url.replace(verifier, "y" * len(verifier))
     else:
-        csrf = qs(redirect_url)["consent_csrf"]
-        redirect_url = redirect_url.replace(csrf, "y" * len(csrf))
-        flow.cookies[name] = "y" * len(csrf)  # cookie and parameter agree, but not with the stored hash
+        redirect_url = redirect_url.replace(f"&consent_verifier={verifier}", "")
     got = qs(flow.get(redirect_url).headers["location"])
     assert got["error"] == "invalid_request"
-    assert "CSRF" in got["error_description"]
     assert _tokens_of_client(flow.client_id) == 0
+    from hydra_lambda.storage import consent as store
+
+    # A real verifier without the browser's cookie spends the request; a wrong verifier changes nothing.
+    spent = tamper in ("no-cookie", "wrong-cookie")
+    assert store.get(flow.consent_id).state == (store.USED if spent else store.ACCEPTED)
 
 
 def test_consent_of_another_client_is_refused() -> None:

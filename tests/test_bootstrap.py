@@ -184,7 +184,7 @@ def test_bootstrap_failure_is_logged_without_detail_and_retried(
         calls.append(1)
         raise RuntimeError("secret-ish detail")
 
-    fresh_install.setattr(bootstrap, "ensure_root_client", broken)
+    fresh_install.setattr(bootstrap, "first_start", broken)
     bootstrap.on_cold_start()
     bootstrap.on_cold_start()
     assert len(calls) == 2  # not marked done: the next invocation tries again

@@ -49,16 +49,9 @@ def test_unknown_signing_mode_is_an_error() -> None:
         Settings.from_env({"SIGNING_MODE": "local"})
 
 
-def test_empty_issuer_adopts_the_api_domain(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_empty_issuer_is_refused_never_learnt_from_a_request() -> None:
     from hydra_lambda import config
 
-    monkeypatch.setenv("ISSUER", "")
-    config.reset_settings()
-    try:
-        config.adopt_issuer("abc.execute-api.eu-west-1.amazonaws.com")
-        assert config.get_settings().issuer == "https://abc.execute-api.eu-west-1.amazonaws.com"
-        config.adopt_issuer("other.example.com")  # learnt once, then fixed
-        assert config.get_settings().issuer == "https://abc.execute-api.eu-west-1.amazonaws.com"
-    finally:
-        monkeypatch.undo()
-        config.reset_settings()
+    with pytest.raises(config.ConfigError, match="ISSUER"):
+        Settings.from_env({"ISSUER": "  "})
+    assert not hasattr(config, "adopt_issuer")

@@ -32,7 +32,9 @@ def test_get_returns_the_classic_camelcase_model() -> None:
     assert body["redirectUrl"].startswith("http://127.0.0.1:4444/oauth2/auth?client_id=")
     params = qs(body["redirectUrl"])
     assert params["consent"] == flow.consent_id
-    assert params["consent_csrf"] == flow.cookies[f"hl_consent_{flow.consent_id}"]
+    assert "consent_csrf" not in params  # the cookie's value never leaves the browser that holds it
+    assert params["consent_verifier"] != flow.cookies[f"hl_consent_{flow.consent_id}"]
+    assert len(params["consent_verifier"]) == 43
 
 
 def test_the_csrf_value_is_stored_hashed() -> None:
@@ -42,7 +44,8 @@ def test_the_csrf_value_is_stored_hashed() -> None:
     csrf = flow.cookies[f"hl_consent_{flow.consent_id}"]
     record = ConsentRecord.get(flow.consent_id)
     assert record.csrf_hash == hashlib.sha256(csrf.encode()).hexdigest()
-    assert csrf not in str(record.attribute_values.get("request"))
+    assert csrf not in str(record.attribute_values)
+    assert qs(flow.consent_request()["redirectUrl"])["consent_verifier"] not in str(record.attribute_values)
 
 
 def test_endpoints_need_a_token_with_the_consent_scope() -> None:

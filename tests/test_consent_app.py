@@ -48,7 +48,7 @@ class FakeAdmin(ThreadingHTTPServer):
             "clientId": client_id,
             "requestedScopes": ["openid", "offline", "photos.read"] if scopes is None else scopes,
             "expiresAt": "2030-01-01T00:10:00Z",
-            "redirectUrl": f"http://127.0.0.1:4444/oauth2/auth?client_id=x&consent={consent_id}&consent_csrf=abc",
+            "redirectUrl": f"http://127.0.0.1:4444/oauth2/auth?client_id=x&consent={consent_id}&consent_verifier=abc",
         }
         self.requests[consent_id] = body
         return body

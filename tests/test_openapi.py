@@ -149,7 +149,7 @@ def test_wire_model_fields_match_the_schema(model: Any) -> None:
     assert required <= fields, f"schema {name} requires fields {model.__name__} lacks: {sorted(required - fields)}"
     model_schema = model.model_json_schema(by_alias=True, mode="serialization")["properties"]
     for field in sorted(fields):
-        ours = _types(model_schema.get(field, {})) - {"null"}
+        ours = _types(model_schema[field]) - {"null"}
         documented = _types(schema["properties"][field])
         if ours and documented:
             widened = documented | ({"integer"} if "number" in documented else set())
@@ -182,7 +182,14 @@ def test_client_schema_keeps_the_classic_field_names() -> None:
                   "contacts", "public", "created_at", "updated_at"):
         assert field in client
     consent = spec()["components"]["schemas"]["OAuth2ConsentRequest"]["properties"]
-    assert set(consent) == {"id", "clientId", "requestedScopes", "redirectUrl", "expiresAt"}
+    assert set(consent) == {"id", "clientId", "requestedScopes", "redirectUrl", "expiresAt", "requestedPrompt",
+                            "requestedMaxAge", "requestedAcr", "loginHint", "uiLocales", "idTokenHintClaims"}
+    from hydra_lambda.models.consent import ConsentRequestAcceptance, OAuth2ConsentRequest
+
+    assert set(consent) == set(OAuth2ConsentRequest.model_fields)
+    acceptance = spec()["components"]["schemas"]["ConsentRequestAcceptance"]
+    assert set(acceptance["properties"]) == set(ConsentRequestAcceptance.model_fields)
+    assert acceptance["additionalProperties"] is False
 
 
 def test_flush_documents_how_not_after_differs_from_classic_hydra() -> None:

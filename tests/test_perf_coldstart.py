@@ -52,14 +52,19 @@ def test_client_wire_is_the_oauth2client_dump(client: Client, secret: str | None
     assert plain.OAUTH2_CLIENT_FIELDS == tuple(OAuth2Client.model_fields)
 
 
-def test_consent_request_is_the_model_dump() -> None:
+@pytest.mark.parametrize("asked", [{}, {"requestedPrompt": "login", "requestedMaxAge": 60, "requestedAcr": ["a"],
+                                       "loginHint": "al", "uiLocales": ["fr"], "idTokenHintClaims": {"sub": "a"}}])
+def test_consent_request_is_the_model_dump(asked: dict[str, object]) -> None:
     values = {"id": "c0ffee", "requested_scopes": ["openid", "offline"], "client_id": "app",
               "expires_at": "2026-01-02T03:04:05Z", "redirect_url": "https://issuer/oauth2/auth?consent=c0ffee"}
-    body = plain.consent_request(**values)
+    body = plain.consent_request(**values, asked=asked)
     model = OAuth2ConsentRequest(id="c0ffee", requestedScopes=["openid", "offline"], clientId="app",
                                  expiresAt="2026-01-02T03:04:05Z",
-                                 redirectUrl="https://issuer/oauth2/auth?consent=c0ffee")
-    _same_json(body, model.model_dump())
+                                 redirectUrl="https://issuer/oauth2/auth?consent=c0ffee", **asked)
+    _same_json(body, model.model_dump(exclude_none=True))
+    assert set(OAuth2ConsentRequest.model_fields) - {"id", "requestedScopes", "clientId", "expiresAt",
+                                                     "redirectUrl"} == set(
+        {"requestedPrompt", "requestedMaxAge", "requestedAcr", "loginHint", "uiLocales", "idTokenHintClaims"})
 
 
 @pytest.mark.parametrize("fields", [

@@ -1,6 +1,6 @@
 """``/oauth2/auth`` (RFC 6749 section 4, OpenID Connect Core 3): validate, send the browser to the
-consent app (first leg), then, when it comes back with ``consent`` and ``consent_csrf``, redeem the
-answered consent request once and issue a code or tokens (second leg).
+consent app (first leg), then, when it comes back with ``consent``, ``consent_verifier`` and the
+browser's cookie, redeem the answered consent request once and issue a code or tokens (second leg).
 
 Until the client and its redirect URI are known to be genuine, errors render a small page here and
 never redirect; after that they redirect to the client with ``error``, ``error_description``,
@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-import hmac
 import html
 import re
 from dataclasses import dataclass
@@ -73,6 +72,10 @@ class AuthorizeRequest:
     code_challenge_method: str = ""
     max_age: int | None = None
     acr_values: str = ""
+    prompt: str = ""
+    login_hint: str = ""
+    ui_locales: str = ""
+    id_token_hint: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -110,7 +113,7 @@ def handle(method: str, raw_query: str, body: str | bytes | None, cookies: dict[
     except (UntrustedRedirect, HydraError) as exc:
         return _error_page(exc)
     mode = _mode_for_errors(params)
-    second_leg = "consent" in params or "consent_csrf" in params
+    second_leg = bool({"consent", "consent_verifier", "consent_csrf"} & params.keys())
     try:
         request = validate(params, client, redirect_uri, sent)
         if second_leg:
@@ -239,7 +242,8 @@ def validate(params: dict[str, str], client: Client, redirect_uri: str, sent: bo
     """Every check of the authorization request, in order; raises an OAuth2Error to redirect with."""
     from hydra_lambda import pkce
 
-    _check_length(params, "state", "nonce", "acr_values", "code_challenge")
+    _check_length(params, "state", "nonce", "acr_values", "code_challenge", "login_hint", "ui_locales",
+                  "id_token_hint")
     response_types = _response_types(params, client)
     mode = params.get("response_mode", "")
     if mode and mode not in RESPONSE_MODES:
@@ -274,6 +278,10 @@ def validate(params: dict[str, str], client: Client, redirect_uri: str, sent: bo
         code_challenge_method=method,
         max_age=max_age,
         acr_values=params.get("acr_values", ""),
+        prompt=" ".join(params.get("prompt", "").split()),
+        login_hint=params.get("login_hint", ""),
+        ui_locales=params.get("ui_locales", ""),
+        id_token_hint=params.get("id_token_hint", ""),
     )
 
 
@@ -330,13 +338,13 @@ def _second_leg(request: AuthorizeRequest, client: Client, params: dict[str, str
                 cookies: dict[str, str]) -> Response:
     from hydra_lambda.storage import consent as store
 
-    consent_id, csrf = params.get("consent", ""), params.get("consent_csrf", "")
-    found = store.get(consent_id) if consent_id and csrf else None
+    consent_id, verifier = params.get("consent", ""), params.get("consent_verifier", "")
+    found = store.get(consent_id) if consent_id and verifier else None
     if found is None:
         raise InvalidRequest("The consent request is unknown.")
     if found.client_id != client.id:
         raise InvalidRequest("The consent request was made for another client.")
-    _check_csrf(found, csrf, cookies.get(COOKIE_PREFIX + found.id, ""))
+    _check_binding(found, verifier, cookies.get(COOKIE_PREFIX + found.id, ""))
     if found.expired:
         raise InvalidRequest("The consent request has expired; start the authorization again.")
     if AuthorizeRequest.from_dict(found.request) != request:
@@ -357,12 +365,30 @@ def _second_leg(request: AuthorizeRequest, client: Client, params: dict[str, str
     return _success(request, response, [_clear_cookie(found.id)])
 
 
-def _check_csrf(found: Any, csrf: str, cookie: str) -> None:
-    from hydra_lambda.consent import csrf_matches
+def _check_binding(found: Any, verifier: str, cookie: str) -> None:
+    """The second leg needs BOTH the verifier (only the consent app learns it, from the admin API) and
+    the cookie of the browser that started the flow (only its hash is stored). With the verifier but
+    not the cookie, the consent app sent someone else's browser here (a fixation attempt, or a lost
+    cookie): the answered request is spent so that nobody can redeem it later."""
+    from hydra_lambda.consent import csrf_matches, verifier_matches
+    from hydra_lambda.storage import consent as store
 
-    same = hmac.compare_digest(cookie.encode(), csrf.encode())
-    if not cookie or not same or not csrf_matches(csrf, found.csrf_hash):
-        raise InvalidRequest("The consent request could not be verified: the CSRF value does not match.")
+    if not verifier_matches(found.id, verifier):
+        raise InvalidRequest("The consent request could not be verified: the consent verifier does not match.")
+    if not cookie or not csrf_matches(cookie, found.csrf_hash):
+        if found.state in (store.ACCEPTED, store.REJECTED):
+            _spend(found.id, found.state)
+        raise InvalidRequest("The consent request could not be verified: this browser did not start it "
+                             "(the CSRF cookie does not match).")
+
+
+def _spend(consent_id: str, state: str) -> None:
+    from hydra_lambda.storage import consent as store
+
+    try:
+        store.consume(consent_id, state)
+    except store.ConditionFailed:
+        pass  # already used, expired or gone: nothing left to redeem either way
 
 
 def _consume(consent_id: str, state: str) -> None:
@@ -391,8 +417,15 @@ def _issue(request: AuthorizeRequest, found: Any) -> tuple[dict[str, str], list[
     from hydra_lambda import id_tokens
 
     settings = get_settings()
+    authentication = found.authentication
+    # Rows answered before authentication was recorded: the time of the second leg, as before.
+    auth_time = int(authentication.get("auth_time") or clock.now_int())
+    if request.max_age is not None and clock.now_int() - auth_time > request.max_age:
+        raise LoginRequired("The user authenticated longer ago than max_age allows; start again.")
     identity = id_tokens.IdentityContext(
-        subject=found.subject, auth_time=clock.now_int(), nonce=request.nonce, extra=found.id_token_extra
+        subject=found.subject, auth_time=auth_time, nonce=request.nonce, extra=found.id_token_extra,
+        acr=str(authentication.get("acr") or ""), amr=list(authentication.get("amr") or []),
+        requested_at=found.created_at,
     )
     granted = list(found.grant_scopes)
     request_id = issuance.new_request_id()

@@ -1,16 +1,29 @@
-"""First start: when no client exists, create the root client and the default policies.
+"""First start: when no client exists, create the root client and the default policies, and publish
+the root credentials (on AWS, to the ``ROOT_CLIENT_SECRET_ARN`` secret).
 
 Race-safe: the root client and both policies are written in ONE DynamoDB transaction whose
 ``default-admin-policy`` row must not exist yet. That row is the marker: of two cold starts at once
-exactly one transaction commits, the other sees the condition fail and creates nothing. The
-credentials go back only to the caller that created them.
+exactly one transaction commits, the other sees the condition fail and creates nothing.
+
+Resumable: the marker carries ``first_start``, a random nonce, until the credentials are published.
+The generated secret is HMAC-SHA256 of (root id, nonce) under the system secret, so every cold start
+that finds the marker still pending recomputes the SAME credentials and publishes them again (a
+forced secret is simply the configured one); only then is the nonce removed (a conditional update).
+Whatever write fails, before it reached the service or after it committed with its answer lost, the
+next cold start finishes the job, and concurrent containers can only ever publish the same value.
+No secret is stored: the nonce alone is worth nothing without the system secret, and it is deleted
+once the credentials are published.
 
 Cost on a warm installation: one strongly consistent GetItem (the marker) per container.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import threading
+from dataclasses import dataclass
 from urllib.parse import unquote
 
 from hydra_lambda.config import ConfigError, get_settings
@@ -63,32 +76,70 @@ def _policies(root_id: str) -> list[object]:
     ]
 
 
-def _needs_root() -> bool:
-    from hydra_lambda.storage import clients as client_store
+_SECRET_LABEL = b"hydra-lambda root client secret\x00"
+
+
+@dataclass(frozen=True)
+class PendingRoot:
+    """A first start whose credentials are not published yet. ``secret`` is empty when they cannot
+    be recomputed any more (the root client was deleted or its secret changed through the API)."""
+
+    client_id: str
+    secret: str
+    nonce: str
+
+
+def _derive(key: bytes, client_id: str, nonce: str) -> str:
+    mac = hmac.new(key, _SECRET_LABEL + f"{client_id}\x00{nonce}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()  # 43 characters, as generated secrets
+
+
+def _read_marker() -> tuple[str, str] | None:
+    """(root client id, pending nonce or "") from the marker policy; None before the first start."""
     from hydra_lambda.storage.tables import PolicyRecord, ensure_bound
 
     @ensure_bound
-    def marker_exists() -> bool:
+    def read() -> tuple[str, str] | None:
         try:
-            PolicyRecord.get(ADMIN_POLICY_ID, consistent_read=True, attributes_to_get=["id"])
+            row = PolicyRecord.get(ADMIN_POLICY_ID, consistent_read=True,
+                                   attributes_to_get=["id", "subjects", "first_start"])
         except PolicyRecord.DoesNotExist:
-            return False
-        return True
+            return None
+        subjects = list(row.subjects or [])
+        return (subjects[0] if subjects else ""), (row.first_start or "")
 
-    return not marker_exists() and not client_store.any_exists()
+    return read()
 
 
-def _new_root() -> tuple[str, str, str]:
+def _new_root(nonce: str) -> tuple[str, str, str]:
     """(id, secret, stored hash) of the root client to create."""
-    from hydra_lambda import passwords
+    from hydra_lambda import passwords, system_secret
 
     forced = forced_credentials()
     if forced:
         return forced[0], forced[1], passwords.hash_secret(forced[1], generated=False)
     import uuid
 
-    secret = passwords.generate_secret()
-    return str(uuid.uuid4()), secret, passwords.hash_secret(secret, generated=True)
+    client_id = str(uuid.uuid4())
+    secret = _derive(system_secret.keys()[0], client_id, nonce)
+    return client_id, secret, passwords.hash_secret(secret, generated=True)
+
+
+def _recover(client_id: str, nonce: str) -> PendingRoot:
+    """The credentials a pending first start created, recomputed and checked against the stored hash
+    (every configured system secret is tried, in case it was rotated in between)."""
+    from hydra_lambda import passwords, system_secret
+    from hydra_lambda.clients import get_client
+
+    forced = forced_credentials()
+    if forced and forced[0] == client_id:
+        candidates = [forced[1]]
+    else:
+        candidates = [_derive(key, client_id, nonce) for key in system_secret.keys()]
+    client = get_client(client_id) if client_id else None
+    stored = client.secret_hash if client is not None else None
+    found = next((c for c in candidates if passwords.verify_secret(c, stored)), "")
+    return PendingRoot(client_id, found, nonce)
 
 
 def _is_conflict(exc: Exception) -> bool:
@@ -96,33 +147,83 @@ def _is_conflict(exc: Exception) -> bool:
     return any(r is not None and r.code == "TransactionConflict" for r in reasons)
 
 
-def ensure_root_client() -> tuple[str, str] | None:
-    """Create the root client if this is a new installation; its (id, secret) if this call created
-    it, else None."""
+def pending_root() -> PendingRoot | None:
+    """Create the root client if this is a new installation; what is left to publish, or None."""
+    import secrets
     import time
 
     from pynamodb.exceptions import TransactWriteError
 
+    from hydra_lambda.storage import clients as client_store
     from hydra_lambda.storage.tokens import _is_condition_failure, _unwrap
 
     for attempt in range(4):
-        if not _needs_root():
-            return None
-        client_id, secret, secret_hash = _new_root()
+        marker = _read_marker()
+        if marker is not None:
+            client_id, nonce = marker
+            return _recover(client_id, nonce) if nonce else None
+        if client_store.any_exists():
+            return None  # an installation older than the marker
+        nonce = secrets.token_urlsafe(32)
+        client_id, secret, secret_hash = _new_root(nonce)
         try:
-            _write_root(client_id, secret_hash)
+            _write_root(client_id, secret_hash, nonce)
         except TransactWriteError as exc:
             if _is_condition_failure(exc):
-                return None  # another container won the race (or the forced client exists already)
+                continue  # another container won the race: read what it wrote
             if _is_conflict(exc) and attempt < 3:
                 time.sleep(0.05 * (attempt + 1))  # a concurrent bootstrap is mid-flight: look again
                 continue
             raise _unwrap(exc) from exc
-        return client_id, secret
+        return PendingRoot(client_id, secret, nonce)
     return None
 
 
-def _write_root(client_id: str, secret_hash: str) -> None:
+def complete(nonce: str) -> bool:
+    """Mark the first start done (the nonce removed); False if another caller did already."""
+    from pynamodb.exceptions import UpdateError
+
+    from hydra_lambda.storage.tables import PolicyRecord, ensure_bound
+    from hydra_lambda.storage.tokens import _unwrap
+
+    @ensure_bound
+    def update() -> bool:
+        try:
+            PolicyRecord(ADMIN_POLICY_ID).update(actions=[PolicyRecord.first_start.remove()],
+                                                 condition=PolicyRecord.first_start == nonce)
+        except UpdateError as exc:
+            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+                return False
+            raise _unwrap(exc) from exc
+        return True
+
+    return update()
+
+
+def ensure_root_client() -> tuple[str, str] | None:
+    """Locally (``serve``): create the root client if this is a new installation and hand its
+    (id, secret) to exactly one caller, which prints them; None otherwise."""
+    pending = pending_root()
+    if pending is None or not complete(pending.nonce) or not pending.secret:
+        return None
+    return pending.client_id, pending.secret
+
+
+def first_start() -> None:
+    """On AWS: create the root client if needed and publish its credentials until that succeeded."""
+    pending = pending_root()
+    if pending is None or not get_settings().root_client_secret_arn:
+        return  # nothing to do, or nowhere to publish (stays pending until there is)
+    if pending.secret:
+        publish_credentials((pending.client_id, pending.secret))
+    else:
+        from hydra_lambda.observability import logger
+
+        logger.warning("the first start's root credentials can no longer be recomputed; not published")
+    complete(pending.nonce)
+
+
+def _write_root(client_id: str, secret_hash: str, nonce: str) -> None:
     """The root client and both policies in one transaction, conditional on the marker policy."""
     from pynamodb.transactions import TransactWrite
 
@@ -142,9 +243,11 @@ def _write_root(client_id: str, secret_hash: str) -> None:
     record = client.to_record()
     record.listing = "client"
     admin, jwks = _policies(client_id)
+    marker = policy_store.to_record(admin)  # type: ignore[arg-type]
+    marker.first_start = nonce
     try:
         with TransactWrite(connection=connection()) as tx:
-            tx.save(policy_store.to_record(admin), condition=PolicyRecord.id.does_not_exist())  # type: ignore[arg-type]
+            tx.save(marker, condition=PolicyRecord.id.does_not_exist())
             tx.save(policy_store.to_record(jwks))  # type: ignore[arg-type]
             tx.save(record, condition=ClientRecord.id.does_not_exist())
     finally:
@@ -163,7 +266,7 @@ def publish_credentials(credentials: tuple[str, str]) -> None:
 
 
 def on_cold_start() -> None:
-    """Run once per container (the oauth2 function): bootstrap, then publish new credentials.
+    """Run once per container (the oauth2 function): the first start, until it succeeded once.
 
     Failures are logged without detail that could hold a secret and retried on the next call;
     they never take the function down.
@@ -175,9 +278,7 @@ def on_cold_start() -> None:
         if _done:
             return
         try:
-            created = ensure_root_client()
-            if created and get_settings().root_client_secret_arn:
-                publish_credentials(created)
+            first_start()
             _done = True
         except Exception as exc:
             from hydra_lambda.observability import logger

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -112,8 +111,11 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        # An empty ISSUER on AWS means "the API's own URL", learnt from the first request.
-        issuer = env.get("ISSUER", cls.issuer).rstrip("/")
+        # Fixed at deploy time, never learnt from a request's Host or domain: with a custom domain and
+        # the execute-api endpoint both reachable, containers must not disagree on ``iss``.
+        issuer = env.get("ISSUER", cls.issuer).strip().rstrip("/")
+        if not issuer:
+            raise ConfigError("ISSUER must be set to the public URL of the API (the template sets it)")
         mode = (env.get("SIGNING_MODE") or "kms").lower()
         if mode not in {"kms", "envelope"}:
             raise ConfigError(f"SIGNING_MODE must be kms or envelope, got {mode!r}")
@@ -170,15 +172,6 @@ def get_settings() -> Settings:
     if _current is None:
         _current = Settings.from_env()
     return _current
-
-
-def adopt_issuer(domain: str) -> None:
-    """With ISSUER left empty (the SAM default), use ``https://<the API's domain>``, learnt once from
-    the first request."""
-    global _current
-    settings = get_settings()
-    if not settings.issuer and domain:
-        _current = dataclasses.replace(settings, issuer=f"https://{domain}")
 
 
 def reset_settings() -> None:

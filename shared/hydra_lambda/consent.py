@@ -8,6 +8,7 @@ client's ``scope``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -28,6 +29,10 @@ MAX_REASON = 1000
 MAX_EXTRA_BYTES = 16 * 1024
 
 
+VERIFIER_PARAM = "consent_verifier"
+_VERIFIER_LABEL = b"hydra-lambda consent verifier\x00"
+
+
 def hash_csrf(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
@@ -36,9 +41,35 @@ def csrf_matches(value: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_csrf(value).encode(), stored_hash.encode())
 
 
+def _verifier_with(key: bytes, consent_id: str) -> str:
+    digest = hmac.new(key, _VERIFIER_LABEL + consent_id.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def verifier(consent_id: str) -> str:
+    """The consent verifier: HMAC-SHA256 of the consent id under the system secret. Only the admin API
+    hands it out (inside ``redirectUrl``); nothing about it is stored, and neither the cookie nor
+    anything else the browser that started the flow holds can produce it."""
+    from hydra_lambda import system_secret
+
+    return _verifier_with(system_secret.keys()[0], consent_id)
+
+
+def verifier_matches(consent_id: str, value: str) -> bool:
+    """Checked against every configured system secret, so rotating it does not break flows in progress."""
+    from hydra_lambda import system_secret
+
+    given = value.encode("utf-8")
+    found = False
+    for key in system_secret.keys():
+        found |= hmac.compare_digest(_verifier_with(key, consent_id).encode(), given)
+    return found and bool(value)
+
+
 def create(*, client_id: str, requested_scopes: list[str], request: dict[str, Any],
            base_redirect: str) -> tuple[Consent, str]:
-    """Store a pending consent request; returns it and the CSRF value (only its hash is stored)."""
+    """Store a pending consent request; returns it and the browser's CSRF value, which goes only into
+    the cookie (the row keeps its hash; neither the row nor ``redirectUrl`` holds it)."""
     consent_id = uuid.uuid4().hex
     csrf = secrets.token_urlsafe(32)
     now = clock.now_int()
@@ -47,7 +78,7 @@ def create(*, client_id: str, requested_scopes: list[str], request: dict[str, An
         id=consent_id,
         client_id=client_id,
         requested_scopes=list(requested_scopes),
-        redirect_url=f"{base_redirect}{sep}consent={consent_id}&consent_csrf={csrf}",
+        redirect_url=f"{base_redirect}{sep}consent={consent_id}",
         csrf_hash=hash_csrf(csrf),
         expires_at=now + get_settings().challenge_token_lifespan,
         request=request,
@@ -87,8 +118,41 @@ def get_request(authorization: str | None, consent_id: str) -> dict[str, Any]:
         requested_scopes=found.requested_scopes,
         client_id=found.client_id,
         expires_at=_rfc3339(found.expires_at),
-        redirect_url=found.redirect_url,
+        redirect_url=f"{found.redirect_url}&{VERIFIER_PARAM}={verifier(found.id)}",
+        asked=_asked(found),
     )
+
+
+def _asked(found: Consent) -> dict[str, Any]:
+    """What the relying party asked about the authentication, as the consent request's fields."""
+    request = found.request
+    max_age = request.get("max_age")
+    return {
+        "requestedPrompt": request.get("prompt") or None,
+        "requestedMaxAge": int(max_age) if max_age is not None else None,
+        "requestedAcr": (request.get("acr_values") or "").split() or None,
+        "loginHint": request.get("login_hint") or None,
+        "uiLocales": (request.get("ui_locales") or "").split() or None,
+        "idTokenHintClaims": _hint_claims(request.get("id_token_hint") or "", found.client_id),
+    }
+
+
+def _hint_claims(hint: str, client_id: str) -> dict[str, Any] | None:
+    """The claims of an ``id_token_hint`` this server signed for this client (expired is fine: OpenID
+    Connect Core 3.1.2.1); None for anything else, so a forged hint never reaches the consent app."""
+    if not hint:
+        return None
+    from jose import jwt
+    from jose.exceptions import JOSEError
+
+    from hydra_lambda import keys
+
+    try:
+        claims = jwt.decode(hint, keys.jwks(), algorithms=keys.algorithms(), audience=client_id,
+                            issuer=get_settings().issuer, options={"verify_exp": False, "verify_at_hash": False})
+    except (JOSEError, ValueError, TypeError):
+        return None
+    return claims if isinstance(claims, dict) and claims.get("sub") else None
 
 
 def _explain_failed_answer(consent_id: str) -> Exception:
@@ -125,6 +189,7 @@ def accept(authorization: str | None, consent_id: str, body: dict[str, Any]) -> 
     for name, extra in (("accessTokenExtra", answer.accessTokenExtra), ("idTokenExtra", answer.idTokenExtra)):
         if extra and len(json.dumps(extra)) > MAX_EXTRA_BYTES:
             raise BadRequest(f"{name} must serialize to at most {MAX_EXTRA_BYTES} bytes.")
+    authentication = _authentication(answer, found)
     client = get_client(found.client_id)
     if client is None:
         raise Gone("The client of this consent request no longer exists.")
@@ -133,9 +198,35 @@ def accept(authorization: str | None, consent_id: str, body: dict[str, Any]) -> 
         raise BadRequest(f"The client is not allowed the scope '{denied[0][:80]}'.")
     try:
         store.accept(consent_id, subject=subject, grant_scopes=granted,
-                     access_token_extra=answer.accessTokenExtra or {}, id_token_extra=answer.idTokenExtra or {})
+                     access_token_extra=answer.accessTokenExtra or {}, id_token_extra=answer.idTokenExtra or {},
+                     authentication=authentication)
     except store.ConditionFailed:
         raise _explain_failed_answer(consent_id) from None
+
+
+MAX_SKEW = 60  # seconds an authTime may lie in the future (clocks of the consent app and this server)
+MAX_AMR = 16
+
+
+def _authentication(answer: Any, found: Consent) -> dict[str, Any]:
+    """When and how the user authenticated (the acceptance's ``authTime``, ``providedAcr``, ``amr``;
+    the time of the acceptance when ``authTime`` is absent), checked against the request's
+    ``max_age`` and ``prompt=login``."""
+    now = clock.now_int()
+    auth_time = int(answer.authTime.timestamp()) if answer.authTime is not None else now
+    if auth_time > now + MAX_SKEW or auth_time <= 0:
+        raise BadRequest("authTime must be the past moment the user authenticated (Unix seconds or RFC 3339).")
+    max_age = found.request.get("max_age")
+    if max_age is not None and now - auth_time > int(max_age):
+        raise BadRequest(f"authTime is older than the request's max_age ({int(max_age)} s) allows: "
+                         "authenticate the user again.")
+    if "login" in (found.request.get("prompt") or "").split() and auth_time < found.created_at - MAX_SKEW:
+        raise BadRequest("The request has prompt=login: the user must authenticate again after it was made.")
+    acr = answer.providedAcr or ""
+    amr = list(answer.amr or [])
+    if len(acr) > 255 or len(amr) > MAX_AMR or any(not m or len(m) > 64 for m in amr):
+        raise BadRequest(f"providedAcr must be at most 255 characters, amr at most {MAX_AMR} short values.")
+    return {"auth_time": min(auth_time, now), "acr": acr, "amr": amr}
 
 
 def reject(authorization: str | None, consent_id: str, body: dict[str, Any]) -> None:

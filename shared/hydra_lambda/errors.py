@@ -130,6 +130,18 @@ class InvalidToken(OAuth2Error):
         super().__init__(description, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
+class InsufficientScope(OAuth2Error):
+    """RFC 6750 section 3.1: the token is valid but lacks the scope the resource needs."""
+
+    status = 403
+    error = "insufficient_scope"
+    default_description = "The access token does not carry the scope this resource requires."
+
+    def __init__(self, scope: str, description: str = "") -> None:
+        challenge = f'Bearer error="insufficient_scope", scope="{scope}"'
+        super().__init__(description, headers={"WWW-Authenticate": challenge})
+
+
 class ServerError(OAuth2Error):
     status = 500
     error = "server_error"

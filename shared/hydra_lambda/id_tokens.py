@@ -27,6 +27,8 @@ class IdentityContext:
     nonce: str = ""
     acr: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    amr: list[str] = field(default_factory=list)
+    requested_at: int = 0  # when the authorization was requested (``rat``); auth_time if unknown
 
 
 def half_hash(value: str, algorithm: str) -> str:
@@ -55,13 +57,15 @@ def claims(
             "exp": now + get_settings().id_token_lifespan,
             "iat": now,
             "auth_time": identity.auth_time,
-            "rat": identity.auth_time,
+            "rat": identity.requested_at or identity.auth_time,
         }
     )
     if identity.nonce and include_nonce:
         out["nonce"] = identity.nonce
     if identity.acr:
         out["acr"] = identity.acr
+    if identity.amr:
+        out["amr"] = list(identity.amr)
     if access_token:
         out["at_hash"] = half_hash(access_token, algorithm)
     if code:
@@ -89,8 +93,13 @@ def issue(
 
 def session_of(identity: IdentityContext, **more: Any) -> dict[str, Any]:
     """The ``session`` stored on every token row of a grant (codes add their authorize-request data)."""
-    return {"auth_time": identity.auth_time, "nonce": identity.nonce, "acr": identity.acr,
-            "id_token_extra": dict(identity.extra), **more}
+    out = {"auth_time": identity.auth_time, "nonce": identity.nonce, "acr": identity.acr,
+           "id_token_extra": dict(identity.extra), **more}
+    if identity.amr:
+        out["amr"] = list(identity.amr)
+    if identity.requested_at:
+        out["requested_at"] = identity.requested_at
+    return out
 
 
 def identity_of(subject: str, session: dict[str, Any]) -> IdentityContext | None:
@@ -103,4 +112,6 @@ def identity_of(subject: str, session: dict[str, Any]) -> IdentityContext | None
         nonce=str(session.get("nonce") or ""),
         acr=str(session.get("acr") or ""),
         extra=dict(session.get("id_token_extra") or {}),
+        amr=[str(m) for m in session.get("amr") or []],
+        requested_at=int(session.get("requested_at") or 0),
     )

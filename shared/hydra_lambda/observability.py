@@ -11,25 +11,35 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from hydra_lambda.redaction import REDACTED, redact
+
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hydra-lambda")
 metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "HydraLambda",
     service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hydra-lambda",
 )
 _SENSITIVE = re.compile(r"secret|token|password|verifier|authorization|cookie|^code$|csrf", re.IGNORECASE)
-REDACTED = "[redacted]"
 
 
 class RedactSecrets(logging.Filter):
-    """Blank any ``extra`` field whose name says it holds a credential, however it got there: the
-    code never logs one on purpose, and this keeps a future ``extra={...}`` from doing it by accident."""
+    """Blank any ``extra`` field whose name says it holds a credential, and every secret-bearing
+    ``name=value`` (``redaction.SECRET_PARAMETERS``) in the message and in string fields, however it
+    got there: the code never logs one on purpose, and this keeps a future log line from doing it."""
 
     _standard = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg, record.args = redact(record.getMessage()), None
+        elif isinstance(record.msg, str):
+            record.msg = redact(record.msg)
         for key, value in list(record.__dict__.items()):
-            if key not in self._standard and value and _SENSITIVE.search(key):
+            if key in self._standard or not value:
+                continue
+            if _SENSITIVE.search(key):
                 setattr(record, key, REDACTED)
+            elif isinstance(value, str):
+                setattr(record, key, redact(value))
         return True
 
 

@@ -2,7 +2,8 @@
 
 Returns ``sub`` plus the ``idTokenExtra`` claims of the grant (and ``acr`` when set); standard claims
 win over extras. A token without a user (client_credentials) is refused with 401 ``invalid_token``:
-there is nobody to describe (classic Hydra answered ``{"sub":""}``).
+there is nobody to describe (classic Hydra answered ``{"sub":""}``). A token granted without
+``openid`` is refused with 403 ``insufficient_scope`` (OpenID Connect Core 5.3, RFC 6750 3.1).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from hydra_lambda import id_tokens, tokens
-from hydra_lambda.errors import InvalidToken
+from hydra_lambda.errors import InsufficientScope, InvalidToken
 from hydra_lambda.http.forms import bearer_token
 
 
@@ -28,6 +29,8 @@ def claims(authorization: str | None, form_token: str | None = None) -> dict[str
     identity = id_tokens.identity_of(row.subject, row.session)
     if identity is None or not identity.subject:
         raise InvalidToken("The access token was not issued for a user (client_credentials).")
+    if "openid" not in row.scopes:
+        raise InsufficientScope("openid", "The access token was granted without the openid scope.")
     out: dict[str, Any] = {k: v for k, v in identity.extra.items() if k not in id_tokens.STANDARD_CLAIMS}
     out["sub"] = identity.subject
     if identity.acr:

@@ -2,12 +2,16 @@
 
 Every use rotates: ONE DynamoDB transaction consumes the old refresh token (a condition on
 ``used_at``), deletes the access token issued with it and writes the new pair. The new tokens keep
-the grant's ``request_id``, subject, scopes and extras. Presenting a rotated refresh token again
-revokes the whole grant, unless it comes within ``REFRESH_TOKEN_GRACE_PERIOD`` seconds of the
-rotation (concurrent refreshes of one client), which then get a fresh pair of the same grant.
+the grant's ``request_id``, subject and extras, and its scopes unless a narrower ``scope`` is asked
+(RFC 6749 section 6: then exactly that scope, which the new refresh token keeps). Presenting a
+rotated refresh token again revokes the whole grant, unless it comes within
+``REFRESH_TOKEN_GRACE_PERIOD`` seconds of the rotation (concurrent refreshes of one client), which
+then get a fresh pair of the same grant.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from hydra_lambda import clock, id_tokens, issuance, scopes, tokens
 from hydra_lambda.clients import Client
@@ -26,8 +30,9 @@ def _load(value: str) -> token_store.Token:
     return row
 
 
-def _check_scope(form: dict[str, str], row: token_store.Token) -> None:
-    """RFC 6749 section 6: a ``scope`` sent must not exceed the grant; the grant's scopes are kept."""
+def _scoped(form: dict[str, str], row: token_store.Token) -> token_store.Token:
+    """RFC 6749 section 6: a ``scope`` sent must not exceed the refresh token's; the new tokens carry
+    exactly the scope asked for (the refresh token's own when omitted)."""
     try:
         requested = scopes.parse_scope(form.get("scope"))
     except ValueError as exc:
@@ -35,6 +40,7 @@ def _check_scope(form: dict[str, str], row: token_store.Token) -> None:
     extra = [scope for scope in requested if scope not in row.scopes]
     if extra:
         raise InvalidScope(f"The scope '{extra[0][:80]}' was not granted to this refresh token.")
+    return dataclasses.replace(row, scopes=requested) if requested else row
 
 
 def _in_grace(row: token_store.Token) -> bool:
@@ -42,9 +48,9 @@ def _in_grace(row: token_store.Token) -> bool:
     return row.used_at is not None and clock.now_int() - row.used_at < grace
 
 
-def _reused(client: Client, row: token_store.Token) -> TokenResponse:
+def _reused(client: Client, row: token_store.Token, form: dict[str, str]) -> TokenResponse:
     if _in_grace(row):
-        response, rows = issue_tokens(client, row, id_tokens.identity_of(row.subject, row.session),
+        response, rows = issue_tokens(client, _scoped(form, row), id_tokens.identity_of(row.subject, row.session),
                                       include_nonce=False)
         token_store.put_many(rows)
         return response
@@ -62,14 +68,13 @@ def grant(client: Client, form: dict[str, str]) -> TokenResponse:
     if not issuance.issued_to_current_client(row, client):
         raise InvalidGrant("The refresh token is invalid, expired or revoked.")
     if row.used_at is not None:
-        return _reused(client, row)
-    _check_scope(form, row)
+        return _reused(client, row, form)
     identity = id_tokens.identity_of(row.subject, row.session)
-    response, rows = issue_tokens(client, row, identity, include_nonce=False)
+    response, rows = issue_tokens(client, _scoped(form, row), identity, include_nonce=False)
     old_access = row.session.get("access_signature")
     if not consume_and_write(row, rows, [old_access] if old_access else []):
         again = token_store.get(row.signature, "refresh", include_used=True)
         if again is None:
             raise InvalidGrant("The refresh token is invalid, expired or revoked.")
-        return _reused(client, again)
+        return _reused(client, again, form)
     return response

@@ -359,7 +359,9 @@ class _Handler(BaseHTTPRequestHandler):
         return "consent-app"
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
+        from hydra_lambda.redaction import redact
+
+        log.debug("%s %s", self.address_string(), redact(format % args))
 
     def do_GET(self) -> None:
         self._guard(self._get)

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from hydra_lambda.local.events import FakeContext, build_event, gateway_path
 from hydra_lambda.local.routes import Route, find_route, load_handler, load_routes
+from hydra_lambda.redaction import redact
 
 # API Gateway HTTP APIs refuse payloads over 10 MB before Lambda sees them.
 GATEWAY_MAX_BODY = 10 * 1024 * 1024
@@ -34,8 +35,8 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
-        if self.server.verbose:
-            super().log_message(format, *args)
+        if self.server.verbose:  # access-log lines carry query strings: secrets are blanked out
+            super().log_message("%s", redact(format % args))
 
     def _serve(self) -> None:
         url = urlsplit(self.path)
@@ -109,7 +110,7 @@ class LocalServer(ThreadingHTTPServer):
     def log_crash(self, route: Route) -> None:
         import traceback
 
-        print(f"handler {route.function} raised:\n{traceback.format_exc()}", flush=True)
+        print(redact(f"handler {route.function} raised:\n{traceback.format_exc()}"), flush=True)
 
     def warm(self) -> None:
         """Import every handler now, so a broken one fails at start, not on the first request."""

@@ -30,11 +30,13 @@ def oauth2_client(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def consent_request(
-    *, id: str, requested_scopes: list[str], client_id: str, expires_at: str, redirect_url: str
+    *, id: str, requested_scopes: list[str], client_id: str, expires_at: str, redirect_url: str,
+    asked: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``models.consent.OAuth2ConsentRequest(...).model_dump()`` (camelCase: the classic wire names)."""
+    """``models.consent.OAuth2ConsentRequest(...).model_dump(exclude_none=True)`` (camelCase: the
+    classic wire names); ``asked`` holds the optional fields (requestedPrompt...) that are set."""
     return {"id": id, "requestedScopes": list(requested_scopes), "clientId": client_id, "expiresAt": expires_at,
-            "redirectUrl": redirect_url}
+            "redirectUrl": redirect_url, **{k: v for k, v in (asked or {}).items() if v is not None}}
 
 
 @dataclass(frozen=True)

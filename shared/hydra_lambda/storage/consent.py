@@ -37,6 +37,7 @@ class Consent:
     id_token_extra: dict[str, Any] = field(default_factory=dict)
     deny_reason: str = ""
     created_at: int = 0
+    authentication: dict[str, Any] = field(default_factory=dict)  # auth_time, acr, amr
 
     @property
     def expired(self) -> bool:
@@ -56,6 +57,7 @@ class Consent:
             access_token_extra=dict(self.access_token_extra),
             id_token_extra=dict(self.id_token_extra),
             deny_reason=self.deny_reason,
+            authentication=dict(self.authentication),
             created_at=self.created_at or clock.now_int(),
             expires_at=self.expires_at,
             ttl=datetime.fromtimestamp(self.expires_at, UTC),
@@ -79,6 +81,7 @@ class Consent:
             id_token_extra=dict(record.id_token_extra or {}),
             deny_reason=record.deny_reason or "",
             created_at=int(record.created_at),
+            authentication=dict(record.authentication or {}),
         )
 
 
@@ -115,6 +118,7 @@ def accept(
     grant_scopes: list[str],
     access_token_extra: dict[str, Any],
     id_token_extra: dict[str, Any],
+    authentication: dict[str, Any] | None = None,
 ) -> None:
     """Record an acceptance, only if the request is still pending and unexpired. A resent write
     (its first response lost) finds the same acceptance already recorded and succeeds."""
@@ -132,6 +136,7 @@ def accept(
             ConsentRecord.grant_scopes.set(grant_scopes),
             ConsentRecord.access_token_extra.set(access_token_extra),
             ConsentRecord.id_token_extra.set(id_token_extra),
+            ConsentRecord.authentication.set(authentication or {}),
         ],
         recorded,
     )

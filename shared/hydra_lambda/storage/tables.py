@@ -154,6 +154,7 @@ class ConsentRecord(_Base):
     access_token_extra = JSONAttribute(default=dict)
     id_token_extra = JSONAttribute(default=dict)
     deny_reason = UnicodeAttribute(default="")
+    authentication = JSONAttribute(default=dict)  # from the acceptance: auth_time, acr, amr
     created_at = NumberAttribute()
     expires_at = NumberAttribute()
     ttl = TTLAttribute()
@@ -172,6 +173,8 @@ class PolicyRecord(_Base):
     actions = ListAttribute(of=UnicodeAttribute, default=list)
     effect = UnicodeAttribute(null=True)  # no default: a row without an effect must never read as allow
     conditions = JSONAttribute(default=dict)
+    # Only on the first start's marker policy, until the root credentials are published (bootstrap.py).
+    first_start = UnicodeAttribute(null=True)
 
 
 MODELS: tuple[type[Model], ...] = (ClientRecord, TokenRecord, ConsentRecord, PolicyRecord)
