@@ -37,6 +37,11 @@ def _long_form(node: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def translated() -> dict[str, Any]:
+    return translate()
+
+
+def translate() -> dict[str, Any]:
+    """The template as CloudFormation sees it after the SAM transform (offline)."""
     from samtranslator.translator.transform import transform
 
     class NoManagedPolicies:
@@ -55,7 +60,9 @@ def translated() -> dict[str, Any]:
 
 def test_cfn_lint_passes() -> None:
     cfn_lint = str(Path(sys.executable).parent / "cfn-lint")
-    result = subprocess.run([cfn_lint, str(TEMPLATE)], capture_output=True, text=True,
+    # -c I: informational checks too (e.g. I3011, deletion policies of stateful resources); a finding
+    # is fixed or suppressed in the template with its reason, never here.
+    result = subprocess.run([cfn_lint, "-c", "I", "--", str(TEMPLATE)], capture_output=True, text=True,
                             env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
 
