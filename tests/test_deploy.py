@@ -261,16 +261,11 @@ def _walk(segment: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _walk(sub)
 
 
-@pytest.fixture(scope="module")
-def served(built: Path, stack: dict[str, str], moto_server: tuple[str, _Recorder]) -> dict[str, Any]:
+def _invoke(built: Path, stack: dict[str, str], recorder: _Recorder, function: str,
+            samples: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Serve ``samples`` with ``function`` from the build in a fresh Python 3.12 (a new container)."""
     py = python312()
-    stdlib = _stdlib(py)
-    recorder = moto_server[1]
-    results: dict[str, Any] = {}
-    # The OAuth2 function first: its first invocation makes the root client and the default policies
-    # (JWKS public), as the README's first request after a deploy does.
-    order = sorted(_events_by_function().items(), key=lambda item: (item[0] != "OAuth2Function", item[0]))
-    for function, samples in order:
+    if True:
         sock, segments = _xray_listener()
         code_dir = built / function
         before = sorted(p.relative_to(built) for p in built.rglob("*.pyc"))
@@ -284,7 +279,7 @@ def served(built: Path, stack: dict[str, str], moto_server: tuple[str, _Recorder
             "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{sock.getsockname()[1]}",
         }
         spec = {"function": function, "code_dir": str(code_dir), "layer": str(built / "SharedLayer" / "python"),
-                "stdlib": stdlib, "events": [event for _, event in samples]}
+                "stdlib": _stdlib(py), "events": [event for _, event in samples]}
         recorder.function = function
         proc = subprocess.run([py, "-I", "-S", "-c", _CHILD], input=json.dumps(spec), env=env, cwd=code_dir,
                               capture_output=True, text=True, timeout=300, check=False)
@@ -295,8 +290,113 @@ def served(built: Path, stack: dict[str, str], moto_server: tuple[str, _Recorder
         out["names"] = [name for name, _ in samples]
         out["segments"] = segments
         out["new_pyc"] = sorted(set(p.relative_to(built) for p in built.rglob("*.pyc")) - set(before))
-        results[function] = out
-    return results
+    return out
+
+
+@pytest.fixture(scope="module")
+def served(built: Path, stack: dict[str, str], moto_server: tuple[str, _Recorder]) -> dict[str, Any]:
+    # The OAuth2 function first: its first invocation makes the root client and the default policies
+    # (JWKS public), as the README's first request after a deploy does.
+    order = sorted(_events_by_function().items(), key=lambda item: (item[0] != "OAuth2Function", item[0]))
+    return {function: _invoke(built, stack, moto_server[1], function, samples) for function, samples in order}
+
+
+def _sample(name: str, *, method: str | None = None, path: str | None = None, body: str | None = None,
+            headers: dict[str, str] | None = None, params: dict[str, str] | None = None) -> tuple[str, dict[str, Any]]:
+    """An events/ sample changed into another request to the same route."""
+    event = json.loads((ROOT / "events" / name).read_text())
+    if method:
+        event["requestContext"]["http"]["method"] = method
+    if path:
+        event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    if params is not None:
+        event["pathParameters"] = params
+    if body is not None:
+        event["body"] = body
+    event["headers"] = {**{k: v for k, v in event["headers"].items() if k != "authorization"}, **(headers or {})}
+    return name, event
+
+
+def _basic(client_id: str, secret: str) -> dict[str, str]:
+    import base64
+    from urllib.parse import quote
+
+    raw = f"{quote(client_id, safe='')}:{quote(secret, safe='')}".encode()
+    return {"authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+@pytest.fixture(scope="module")
+def scenario(built: Path, stack: dict[str, str], moto_server: tuple[str, _Recorder],
+             served: dict[str, Any]) -> list[tuple[str, int, dict[str, Any]]]:
+    """The samples again with real credentials (the root client the first start wrote to its secret),
+    so every function reaches its tables: (step, status, body) in order."""
+    from urllib.parse import unquote
+
+    import botocore.session
+
+    url, recorder = moto_server
+    secrets = botocore.session.get_session().create_client(
+        "secretsmanager", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stored = secrets.get_secret_value(SecretId=stack["ROOT_CLIENT_SECRET_ARN"])["SecretString"]
+    root_id, _, root_secret = stored.partition(":")
+    root = _basic(unquote(root_id), unquote(root_secret))
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    steps: list[tuple[str, int, dict[str, Any]]] = []
+
+    def run(function: str, *samples: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        answers = _invoke(built, stack, recorder, function, list(samples))["answers"]
+        for (name, _), answer in zip(samples, answers, strict=True):
+            body = answer.get("body") or ""
+            steps.append((f"{function} {name}", answer["statusCode"], json.loads(body) if body.startswith("{") else {}))
+        return answers
+
+    scope = "hydra.clients hydra.consent hydra.oauth2.flush hydra.introspect hydra.keys.get"
+    (token,) = run("OAuth2Function", _sample("oauth2-token.json", headers={**root, **form},
+                                             body=f"grant_type=client_credentials&scope={scope}"))
+    admin = {"authorization": "Bearer " + json.loads(token["body"])["access_token"]}
+    new_client = json.dumps({"client_id": "deploy-check-app", "client_secret": "deploy-check-app-secret",
+                             "grant_types": ["client_credentials"], "scope": "read"})
+    path = "/clients/deploy-check-app"
+    run("ClientsFunction",
+        _sample("clients-create.json", headers={**admin, "content-type": "application/json"}, body=new_client),
+        _sample("clients-list.json", headers=admin),
+        _sample("clients-get.json", headers=admin, path=path, params={"id": "deploy-check-app"}),
+        _sample("clients-update.json", headers={**admin, "content-type": "application/json"}, path=path,
+                params={"id": "deploy-check-app"}, body=new_client))
+    app = _basic("deploy-check-app", "deploy-check-app-secret")
+    (issued,) = run("OAuth2Function", _sample("oauth2-token.json", headers={**app, **form},
+                                              body="grant_type=client_credentials&scope=read"))
+    app_token = json.loads(issued["body"])["access_token"]
+    run("OAuth2Function",
+        _sample("oauth2-introspect.json", headers={**admin, **form}, body=f"token={app_token}"),
+        _sample("oauth2-revoke.json", headers={**app, **form}, body=f"token={app_token}"),
+        _sample("oauth2-introspect.json", headers={**admin, **form}, body=f"token={app_token}"))
+    run("OAuth2Function", _sample("oauth2-token.json", headers={**app, **form},
+                                  body="grant_type=client_credentials&scope=read"))
+    run("ConsentFunction", _sample("consent-get.json", headers=admin))
+    run("DiscoveryFunction", _sample("discovery-jwks.json", headers=admin))
+    run("FlushFunction", _sample("oauth2-flush.json", headers={**admin, "content-type": "application/json"},
+                                 body=json.dumps({"notAfter": "2100-01-01T00:00:00Z"})))
+    run("ClientsFunction", _sample("clients-delete.json", headers=admin, path=path, params={"id": "deploy-check-app"}))
+    return steps
+
+
+def test_the_built_functions_serve_an_authenticated_session(scenario: list[tuple[str, int, dict[str, Any]]]) -> None:
+    statuses = [(step, status) for step, status, _ in scenario]
+    assert statuses == [
+        ("OAuth2Function oauth2-token.json", 200),
+        ("ClientsFunction clients-create.json", 201), ("ClientsFunction clients-list.json", 200),
+        ("ClientsFunction clients-get.json", 200), ("ClientsFunction clients-update.json", 200),
+        ("OAuth2Function oauth2-token.json", 200),
+        ("OAuth2Function oauth2-introspect.json", 200), ("OAuth2Function oauth2-revoke.json", 200),
+        ("OAuth2Function oauth2-introspect.json", 200),
+        ("OAuth2Function oauth2-token.json", 200),
+        ("ConsentFunction consent-get.json", 404), ("DiscoveryFunction discovery-jwks.json", 200),
+        ("FlushFunction oauth2-flush.json", 204), ("ClientsFunction clients-delete.json", 204),
+    ], scenario
+    introspected = [body for step, _, body in scenario if step.endswith("introspect.json")]
+    assert introspected[0]["active"] is True and introspected[0]["client_id"] == "deploy-check-app"
+    assert introspected[1] == {"active": False}  # revoked
 
 
 def test_every_handler_runs_from_the_build_alone_on_its_bytecode(served: dict[str, Any]) -> None:
@@ -359,14 +459,14 @@ def _allowed(translated: dict[str, Any], function: str) -> set[tuple[str, str, b
     return out
 
 
-def test_every_dynamodb_call_is_one_the_functions_policy_allows(served: dict[str, Any],
+def test_every_dynamodb_call_is_one_the_functions_policy_allows(served: dict[str, Any], scenario: Any,
                                                                moto_server: tuple[str, _Recorder]) -> None:
     from tests.test_template import translate
 
     translated = translate()
     by_name = {v: k for k, v in _table_names().items()}
     calls = moto_server[1].calls
-    assert {function for function, *_ in calls} >= {"OAuth2Function", "ClientsFunction", "FlushFunction"}
+    assert {function for function, *_ in calls} >= FUNCTIONS - {"KeyRotationFunction"}
     for function, operation, table, index in sorted(calls):
         if not function:
             continue  # this test's own setup (CreateTable)
