@@ -64,7 +64,7 @@ lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 
 ## bench: the benchmark suite (see bench/README.md)
-bench: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(BENCH_NODE)/node_modules/.installed
+bench: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(BENCH_NODE)/node_modules/.installed $(SAM_VENV)/.installed
 	$(BIN)/python -m bench
 
 clean:
