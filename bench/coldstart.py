@@ -168,7 +168,10 @@ def build(python: str) -> Path:
     arch = {"x86_64": "x86_64", "amd64": "x86_64"}.get(platform.machine().lower(), "aarch64")
     env = {**os.environ, "PATH": f"{Path(python).parent}{os.pathsep}{os.environ['PATH']}", "SAM_CLI_TELEMETRY": "0",
            "LAYER_ARCH": arch, "PYTHON312": python}
-    proc = subprocess.run([sam, "build", "--template-file", str(TEMPLATE), "--build-dir", str(out)], cwd=ROOT,
+    # --no-cached: this build is for this machine's architecture; it must never be the cached layer a
+    # later `sam build` for Lambda (arm64) reuses (samconfig.toml turns caching on).
+    proc = subprocess.run([sam, "build", "--template-file", str(TEMPLATE), "--build-dir", str(out),
+                           "--no-cached"], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=1200, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"sam build failed: {(proc.stdout + proc.stderr)[-300:]}")

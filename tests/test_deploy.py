@@ -58,18 +58,41 @@ def python312() -> str:
     return found
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _sam_build(out: Path, *targets: str, arch: str | None) -> None:
     if not Path(SAM).exists():
         pytest.fail(f"{SAM} is missing: run `make check-deploy` (it installs aws-sam-cli)", pytrace=False)
-    out = tmp_path_factory.mktemp("sam-build")
     py = python312()
-    env = {**os.environ, "PATH": f"{Path(py).parent}{os.pathsep}{os.environ['PATH']}", "SAM_CLI_TELEMETRY": "0",
-           "LAYER_ARCH": HOST_ARCH, "PYTHON312": py}
-    proc = subprocess.run([SAM, "build", "--template-file", str(TEMPLATE), "--build-dir", str(out)], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=900, check=False)
+    env = {k: v for k, v in os.environ.items() if k != "LAYER_ARCH"}
+    env.update({"PATH": f"{Path(py).parent}{os.pathsep}{os.environ['PATH']}", "SAM_CLI_TELEMETRY": "0",
+                "PYTHON312": py, **({"LAYER_ARCH": arch} if arch else {})})
+    cache = ROOT / ".aws-sam" / "cache"
+    cached_before = sorted(cache.iterdir()) if cache.is_dir() else []
+    # --no-cached: a build for this machine's architecture must never be the cached layer a later
+    # `sam build` for Lambda (arm64) reuses (samconfig.toml turns caching on).
+    proc = subprocess.run([SAM, "build", *targets, "--template-file", str(TEMPLATE), "--build-dir", str(out),
+                           "--no-cached"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert (sorted(cache.iterdir()) if cache.is_dir() else []) == cached_before
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sam-build")
+    _sam_build(out, arch=HOST_ARCH)
     return out
+
+
+def test_the_template_builds_an_arm64_layer_for_python_3_12(tmp_path: Path) -> None:
+    """The layer as deployed (no LAYER_ARCH): aarch64 extension modules for CPython 3.12, compiled."""
+    _sam_build(tmp_path, "SharedLayer", arch=None)
+    layer = tmp_path / "SharedLayer" / "python"
+    extensions = list(layer.rglob("*.so"))
+    assert extensions
+    for so in extensions:
+        header = so.read_bytes()[:20]
+        assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 183, so  # EM_AARCH64
+        assert "x86_64" not in so.name and ("cpython-312" in so.name or "abi3" in so.name), so
+    assert (layer / "pydantic_core" / "__pycache__" / "__init__.cpython-312.pyc").is_file()
 
 
 def test_the_build_holds_each_function_and_the_layer_compiled(built: Path) -> None:
@@ -434,7 +457,9 @@ def test_tracing_is_on_and_aws_calls_are_subsegments_in_the_aws_namespace(served
     oauth2 = [s for seg in served["OAuth2Function"]["segments"] for s in _walk(seg)]
     names = {(s.get("name"), s.get("namespace")) for s in oauth2}
     assert ("secretsmanager", "aws") in names, names  # the bootstrap's secret write, through botocore
-    assert any(name == "DynamoDB" for name, _ in names), names
+    # "DynamoDB" from the storage layer's own subsegment, "dynamodb" (namespace aws) from botocore's patch
+    # once DynamoDB goes through botocore (issue 13).
+    assert any((name or "").lower() == "dynamodb" for name, _ in names), names
     discovery = {(s.get("name"), s.get("namespace")) for seg in served["DiscoveryFunction"]["segments"]
                  for s in _walk(seg)}
     assert ("kms", "aws") in discovery, discovery  # the JWKS's GetPublicKey

@@ -450,6 +450,9 @@ def test_each_function_may_call_only_what_it_calls(translated: dict[str, Any]) -
     assert sign["Resource"]["Fn::If"][0] == "StackKeyOnly"
     assert sign["Resource"]["Fn::If"][1] == {"Fn::GetAtt": ["SigningKey", "Arn"]}  # the stack's key only
     assert sign["Condition"]["StringEquals"]["kms:KeyUsage"] == "SIGN_VERIFY"
+    from hydra_lambda.keys.jwk import KMS_ALGORITHM
+
+    assert set(sign["Condition"]["StringEquals"]["kms:SigningAlgorithm"]) == set(KMS_ALGORITHM.values())
 
 
 def test_retired_rotation_keys_are_scheduled_for_deletion(translated: dict[str, Any]) -> None:
