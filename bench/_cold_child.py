@@ -26,6 +26,8 @@ def main() -> None:
     with open(sys.argv[1]) as handle:
         spec = json.load(handle)
     c0, t0 = time.process_time(), time.perf_counter()
+    # The built artifact (run under python3.12 -I -S): the function's folder and the layer, as on Lambda.
+    sys.path[:0] = spec.get("paths") or []
     if spec["mode"] == "handler":
         # As the Lambda runtime does: the function's folder on sys.path, then `import app`.
         sys.path.insert(0, spec["code_dir"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -44,12 +45,13 @@ def functions_and_services() -> dict[str, tuple[Path, list[str]]]:
     return out
 
 
-def _run(spec: dict[str, Any], env: dict[str, str], importtime: bool = False) -> dict[str, Any]:
+def _run(spec: dict[str, Any], env: dict[str, str], importtime: bool = False,
+         python: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
         spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
         spec_path.write_text(json.dumps(spec))
-        args = [sys.executable, *(["-X", "importtime"] if importtime else []), str(CHILD), str(spec_path),
-                str(out_path)]
+        args = [*(python or [sys.executable]), *(["-X", "importtime"] if importtime else []), str(CHILD),
+                str(spec_path), str(out_path)]
         proc = subprocess.run(args, cwd=tmp, env={**os.environ, **env}, capture_output=True, text=True,
                               timeout=120, check=False)
         if proc.returncode != 0:
@@ -129,4 +131,124 @@ def run(env: dict[str, str], first_requests: dict[str, Any], runs: int, only: tu
                 "heaviest_imports_ms": profile.get("imports", []),
             },
         ))
+    if thorough and not experiments:
+        rows.extend(run_built(env, first_requests, runs, only))
+    return rows
+
+
+# ---------------------------------------------------------------- from the built artifact
+
+BUILT_BUDGET = "with .pyc < without"
+
+
+def python312() -> str | None:
+    """PYTHON312, else pyenv's newest 3.12, else python3.12 on the PATH (the Lambda runtime's Python)."""
+    found = os.environ.get("PYTHON312")
+    if found:
+        return found
+    try:
+        versions = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True,
+                                  check=True).stdout.split()
+        best = sorted((v for v in versions if re.fullmatch(r"3\.12\.\d+", v)), key=lambda v: int(v.split(".")[2]))
+        if best:
+            prefix = subprocess.run(["pyenv", "prefix", best[-1]], capture_output=True, text=True,
+                                    check=True).stdout.strip()
+            return str(Path(prefix) / "bin" / "python3.12")
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return shutil.which("python3.12")
+
+
+def build(python: str) -> Path:
+    """``sam build`` of the template into .aws-sam/bench-build, the layer for this machine's architecture."""
+    import platform
+
+    sam = os.environ.get("SAM_CLI") or str(ROOT / ".venv-sam" / "bin" / "sam")
+    out = ROOT / ".aws-sam" / "bench-build"
+    arch = {"x86_64": "x86_64", "amd64": "x86_64"}.get(platform.machine().lower(), "aarch64")
+    env = {**os.environ, "PATH": f"{Path(python).parent}{os.pathsep}{os.environ['PATH']}", "SAM_CLI_TELEMETRY": "0",
+           "LAYER_ARCH": arch, "PYTHON312": python}
+    # --no-cached: this build is for this machine's architecture; it must never be the cached layer a
+    # later `sam build` for Lambda (arm64) reuses (samconfig.toml turns caching on).
+    proc = subprocess.run([sam, "build", "--template-file", str(TEMPLATE), "--build-dir", str(out),
+                           "--no-cached"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=1200, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"sam build failed: {(proc.stdout + proc.stderr)[-300:]}")
+    return out
+
+
+def _without_bytecode(built: Path) -> Path:
+    """The build as it was before the makefile build: the same files, no .pyc."""
+    bare = built.parent / "bench-build-no-pyc"
+    shutil.rmtree(bare, ignore_errors=True)
+    shutil.copytree(built, bare, ignore=shutil.ignore_patterns("__pycache__"))
+    return bare
+
+
+def _traced_env(env: dict[str, str], function: str, code_dir: Path, daemon: str) -> dict[str, str]:
+    """As on Lambda with Tracing: Active: a sampled trace id and the X-Ray daemon address (a local sink)."""
+    out = {k: v for k, v in env.items() if k != "POWERTOOLS_TRACE_DISABLED"}
+    return {**out, "AWS_LAMBDA_FUNCTION_NAME": function, "LAMBDA_TASK_ROOT": str(code_dir),
+            "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+            "AWS_XRAY_DAEMON_ADDRESS": daemon}
+
+
+def run_built(env: dict[str, str], first_requests: dict[str, Any], runs: int, only: tuple[str, ...] = ()) -> list[Row]:
+    """Per function: cold start from the built artifact under Python 3.12 with only the function folder,
+    the layer and the standard library (-I -S), X-Ray on; with the build's .pyc files and without them
+    (Lambda's /opt and /var/task are read-only: no .pyc written, -B)."""
+    import socket
+
+    section = "cold start"
+    python = python312()
+    if python is None:
+        return [not_available(section, "cold start, built artifact", "Python 3.12 not found", BUILT_BUDGET)]
+    try:
+        built = build(python)
+    except (OSError, RuntimeError, subprocess.TimeoutExpired) as exc:
+        return [not_available(section, "cold start, built artifact", str(exc), BUILT_BUDGET)]
+    bare = _without_bytecode(built)
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    daemon = f"127.0.0.1:{sink.getsockname()[1]}"
+    rows = []
+    try:
+        for function in functions_and_services():
+            if only and function not in only:
+                continue
+            item = f"cold start {function}, built artifact (Python 3.12, X-Ray on)"
+            first = first_requests.get(function) or {}
+            if "event" not in first:
+                rows.append(not_available(section, item, first.get("error", "no first request"), BUILT_BUDGET))
+                continue
+            figures: dict[str, list[dict[str, Any]]] = {"pyc": [], "no_pyc": []}
+            try:
+                for _ in range(runs + 1):  # the first of each is a warm-up of the page cache, not counted
+                    for label, tree, flags in (("pyc", built, ["-I", "-S"]), ("no_pyc", bare, ["-I", "-S", "-B"])):
+                        layer, code_dir = tree / "SharedLayer" / "python", tree / function
+                        spec = {"mode": "handler", "code_dir": str(code_dir), "paths": [str(layer)],
+                                "event": first["event"], "experiments": [], "root": str(ROOT)}
+                        figures[label].append(_run(spec, _traced_env(env, function, code_dir, daemon),
+                                                   python=[python, *flags]))
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                rows.append(not_available(section, item, f"{type(exc).__name__}: {exc}", BUILT_BUDGET))
+                continue
+            with_pyc = statistics.median(r["total_ms"] for r in figures["pyc"][1:])
+            without = statistics.median(r["total_ms"] for r in figures["no_pyc"][1:])
+            statuses = sorted({r["status"] for r in figures["pyc"] + figures["no_pyc"]})
+            rows.append(Row(
+                section, item, f"{with_pyc:.0f} ms with .pyc vs {without:.0f} ms without (the build before)",
+                BUILT_BUDGET, verdict(with_pyc < without and all(s < 500 for s in statuses)), round(with_pyc, 1), "ms",
+                detail={
+                    "with_pyc_ms": round(with_pyc, 1),
+                    "with_pyc_import_ms": round(statistics.median(r["import_ms"] for r in figures["pyc"][1:]), 1),
+                    "without_pyc_ms": round(without, 1),
+                    "without_pyc_import_ms": round(statistics.median(r["import_ms"] for r in figures["no_pyc"][1:]),
+                                                   1),
+                    "statuses": statuses, "runs": runs, "python": python,
+                },
+            ))
+    finally:
+        sink.close()
     return rows

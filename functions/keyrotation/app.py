@@ -1,16 +1,21 @@
 """Scheduled ID-token key rotation (EventBridge, template parameter KeyRotationSchedule): one
-publish/switch/retire step per run, see hydra_lambda.keys.rotation.scheduled_step."""
+publish/switch/retire step per run, see hydra_lambda.keys.rotation.scheduled_step. A key the step
+retires is disabled and scheduled for deletion after ``deletion_window_days`` (RetiredKeyDeletionDays)."""
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from hydra_lambda.keys.rotation import scheduled_step
-
-logger = Logger(service="hydra-lambda")
+from hydra_lambda.observability import logger, tracer, tracing_enabled
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str | None]:
-    result = scheduled_step(event["alias"], event.get("key_spec", "RSA_2048"), event.get("stack", ""))
+def _rotate(event: dict[str, Any], context: Any) -> dict[str, str | None]:
+    window = event.get("deletion_window_days")
+    result = scheduled_step(event["alias"], event.get("key_spec", "RSA_2048"), event.get("stack", ""),
+                            int(window) if window is not None else None)
     logger.info("signing keys rotated", extra=result)
     return result
+
+
+# Traced on Lambda like the API functions (KMS calls as `aws` subsegments through the botocore patch).
+lambda_handler = tracer().capture_lambda_handler(_rotate) if tracing_enabled() else _rotate

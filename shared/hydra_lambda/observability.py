@@ -61,7 +61,11 @@ def tracer() -> Any:
     if _tracer is None:
         from aws_lambda_powertools import Tracer
 
-        _tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hydra-lambda")
+        # botocore only: every AWS call (DynamoDB through pynamodb, KMS, Secrets Manager) becomes a
+        # subsegment in the `aws` namespace, so the service map shows them; patch_all would also
+        # import and wrap http.client, requests, sqlite3... for nothing.
+        _tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hydra-lambda",
+                         patch_modules=("botocore",))
     return _tracer
 
 

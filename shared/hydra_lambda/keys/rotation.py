@@ -133,7 +133,10 @@ def runbook(current: list[str], new: str, id_token_lifespan: int) -> str:
 # Scheduled rotation (template parameter KeyRotationSchedule): SIGNING_KEYS is then
 # "<alias>,<alias>-next,<alias>-previous" and every run is one step of the same three-step rotation,
 # pipelined: the key published one run ago starts signing, the one that signed until now is kept
-# for verification one more interval, and the one before is disabled.
+# for verification one more interval, and the one before is disabled and, once it has left the
+# JWKS that way, scheduled for deletion after ``deletion_window_days`` (KMS allows 7 to 30 days, during
+# which `aws kms cancel-key-deletion` brings it back).
+DELETION_WINDOW_DAYS = (7, 30)
 
 
 def _alias_target(alias: str) -> str | None:
@@ -157,11 +160,16 @@ def _made_by_schedule(key_id: str) -> bool:
     return {"TagKey": ROTATED_TAG, "TagValue": "true"} in tags
 
 
-def scheduled_step(alias: str, key_spec: str = "RSA_2048", stack: str = "") -> dict[str, str | None]:
+def scheduled_step(alias: str, key_spec: str = "RSA_2048", stack: str = "",
+                   deletion_window_days: int | None = None) -> dict[str, str | None]:
     """One scheduled rotation: previous <- current <- next <- a new key; the old previous is disabled
-    (only keys this schedule created: never the stack's own key or one an operator made)."""
+    (only keys this schedule created: never the stack's own key or one an operator made) and, with
+    ``deletion_window_days``, scheduled for deletion after that many days."""
     if key_spec not in KEY_SPECS:
         raise ValueError(f"key_spec must be one of {', '.join(KEY_SPECS)}")
+    low, high = DELETION_WINDOW_DAYS
+    if deletion_window_days is not None and not low <= deletion_window_days <= high:
+        raise ValueError(f"deletion_window_days must be between {low} and {high}")
     next_alias, previous_alias = f"{alias}-next", f"{alias}-previous"
     current, upcoming, previous = (_alias_target(a) for a in (alias, next_alias, previous_alias))
     if current is None:
@@ -176,6 +184,9 @@ def scheduled_step(alias: str, key_spec: str = "RSA_2048", stack: str = "") -> d
     _point(next_alias, new)
     if retired is not None and retired not in {current, previous, new} and _made_by_schedule(retired):
         client("kms").disable_key(KeyId=retired)
+        if deletion_window_days is not None:
+            client("kms").schedule_key_deletion(KeyId=retired, PendingWindowInDays=deletion_window_days)
     else:
         retired = None
-    return {"current": current, "next": new, "previous": previous, "disabled": retired}
+    return {"current": current, "next": new, "previous": previous, "disabled": retired,
+            "deletion_scheduled": retired if retired is not None and deletion_window_days is not None else None}
