@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 import threading
 from collections.abc import Iterator
@@ -129,3 +130,29 @@ def test_logger_lines_are_redacted() -> None:
     out = buffer.getvalue()
     assert '"url"' in out
     assert "hl_ac_secret1" not in out and "secret2" not in out and "code=[redacted]" in out
+
+
+def test_on_lambda_an_empty_issuer_is_the_apis_own_url_from_its_id_never_the_domain(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hydra_lambda.config import get_settings, reset_settings
+    from hydra_lambda.local.routes import load_routes, routed_event
+    from hydra_lambda.local.server import invoke
+
+    monkeypatch.setenv("ISSUER", "")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "DiscoveryFunction")
+    reset_settings()
+    region = get_settings().aws_region
+    try:
+        route, event = routed_event(load_routes(TEMPLATE), "GET", "/.well-known/openid-configuration",
+                                    headers={"Host": "evil.example.com"})
+        event["requestContext"].update(domainName="evil.example.com", apiId="a1b2c3d4e5")
+        out = invoke(route, event)
+        assert out["statusCode"] == 200
+        expected = f"https://a1b2c3d4e5.execute-api.{region}.amazonaws.com"
+        assert json.loads(out["body"])["issuer"] == expected
+        assert "evil.example.com" not in out["body"]
+        assert get_settings().issuer == expected
+    finally:
+        monkeypatch.undo()
+        reset_settings()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -114,7 +115,7 @@ class Settings:
         # Fixed at deploy time, never learnt from a request's Host or domain: with a custom domain and
         # the execute-api endpoint both reachable, containers must not disagree on ``iss``.
         issuer = env.get("ISSUER", cls.issuer).strip().rstrip("/")
-        if not issuer:
+        if not issuer and not env.get("AWS_LAMBDA_FUNCTION_NAME"):
             raise ConfigError("ISSUER must be set to the public URL of the API (the template sets it)")
         mode = (env.get("SIGNING_MODE") or "kms").lower()
         if mode not in {"kms", "envelope"}:
@@ -164,6 +165,8 @@ class Settings:
 
 
 _current: Settings | None = None
+# API Gateway API ids: lower-case letters and digits (ten on AWS).
+API_ID = re.compile(r"[a-z0-9]{1,32}")
 
 
 def get_settings() -> Settings:
@@ -172,6 +175,18 @@ def get_settings() -> Settings:
     if _current is None:
         _current = Settings.from_env()
     return _current
+
+
+def adopt_api_issuer(api_id: str) -> None:
+    """On Lambda with ISSUER left empty (the template's default): the API's own execute-api URL, from
+    the API id API Gateway puts in every event. Never from a Host header or the domain a request came
+    through, so every container of the stack agrees on ``iss`` whichever domain was used."""
+    global _current
+    settings = get_settings()
+    if settings.issuer or not API_ID.fullmatch(api_id):
+        return
+    suffix = "amazonaws.com.cn" if settings.aws_region.startswith("cn-") else "amazonaws.com"
+    _current = dataclasses.replace(settings, issuer=f"https://{api_id}.execute-api.{settings.aws_region}.{suffix}")
 
 
 def reset_settings() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-from hydra_lambda.config import get_settings
+from hydra_lambda.config import adopt_api_issuer, get_settings
 from hydra_lambda.errors import (
     AdminError,
     BadRequest,
@@ -56,6 +56,8 @@ class HydraResolver(APIGatewayHttpResolver):
         return super().route(rule, method, *args, **kwargs)
 
     def resolve(self, event: Any, context: Any) -> dict[str, Any]:
+        if not get_settings().issuer:
+            adopt_api_issuer((event.get("requestContext") or {}).get("apiId", ""))
         origin = cors.allowed_origin(event)
         if origin and cors.is_preflight(event):
             return cors.preflight(origin, self.allowed_methods(event.get("rawPath", "")))
