@@ -25,14 +25,16 @@ WRITES = [
 ]
 
 
-def _client(service: str) -> Any:
+def _client(service: str, operation: str) -> Any:
     """The client object the code under test calls ``_make_api_call`` on (pynamodb does, for DynamoDB)."""
     from hydra_lambda.aws import client
-    from hydra_lambda.storage.tables import PolicyRecord, bind
+    from hydra_lambda.storage.tables import PolicyRecord, bind, connection
 
     if service == "secretsmanager":
         return client("secretsmanager")
     bind()
+    if operation == "TransactWriteItems":  # transactions go through the tables' shared connection
+        return connection().client
     return PolicyRecord._get_connection().connection.client
 
 
@@ -40,7 +42,7 @@ def _client(service: str) -> Any:
 def fault(service: str, operation: str, when: str, times: int = 1) -> Iterator[list[str]]:
     """Make the next ``times`` calls of ``operation`` fail: "before" the service sees them, or "lost":
     the service carries the call out and the caller gets a timeout instead of the answer."""
-    target = _client(service)
+    target = _client(service, operation)
     original: Callable[[str, dict[str, Any]], Any] = target._make_api_call
     fired: list[str] = []
 

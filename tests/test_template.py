@@ -391,7 +391,7 @@ def test_alarm_math_uses_valid_forms_and_the_flush_alarm_sees_a_crash(translated
 # the calls the built functions make and checks them against these policies), nothing that scans or
 # batch-reads where nothing does.
 DYNAMODB_ACTIONS = {
-    "DiscoveryFunction": {("TokensTable", "GetItem"), ("PoliciesTable", "Scan")},
+    "DiscoveryFunction": {("TokensTable", "GetItem"), ("ClientsTable", "GetItem"), ("PoliciesTable", "Scan")},
     "ClientsFunction": {("ClientsTable", "GetItem"), ("ClientsTable", "PutItem"), ("ClientsTable", "DeleteItem"),
                         ("ClientsTable/index", "Query"), ("TokensTable", "GetItem"), ("TokensTable", "DeleteItem"),
                         ("TokensTable", "BatchWriteItem"), ("TokensTable/index", "Query"), ("PoliciesTable", "Scan")},
@@ -400,10 +400,11 @@ DYNAMODB_ACTIONS = {
                                      "ConditionCheckItem")}
     | {("TokensTable/index", "Query")}
     | {("ConsentTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "ConditionCheckItem")}
-    | {("PoliciesTable", a) for a in ("GetItem", "PutItem", "Scan", "ConditionCheckItem")},
+    | {("PoliciesTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "Scan", "ConditionCheckItem")},
     "ConsentFunction": {("ConsentTable", "GetItem"), ("ConsentTable", "UpdateItem"), ("ClientsTable", "GetItem"),
                         ("TokensTable", "GetItem"), ("PoliciesTable", "Scan")},
-    "FlushFunction": {("TokensTable", "GetItem"), ("TokensTable", "BatchWriteItem"), ("TokensTable/index", "Query"),
+    "FlushFunction": {("TokensTable", "GetItem"), ("ClientsTable", "GetItem"), ("TokensTable", "BatchWriteItem"),
+                      ("TokensTable/index", "Query"),
                       ("ConsentTable", "BatchWriteItem"), ("ConsentTable/index", "Query"), ("PoliciesTable", "Scan")},
     "KeyRotationFunction": set(),
 }
