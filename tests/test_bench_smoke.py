@@ -54,3 +54,30 @@ def test_bench_smoke_writes_well_formed_results(aws: dict[str, str], tmp_path: P
     memory = next(row for row in rows if row["section"] == "memory" and row["item"].startswith("peak RSS"))
     if memory["status"] != "not available":
         assert memory["detail"]["requests"] == results["sizes"]["memory_requests"]
+
+    # The peer on DynamoDB through the AWS SDK for JavaScript ran, and its requests were counted.
+    peer = {row["item"]: row for row in rows if row["item"].startswith("node-oidc-provider on DynamoDB")}
+    assert set(peer) == {"node-oidc-provider on DynamoDB client_credentials token",
+                         "node-oidc-provider on DynamoDB introspection"}, rows
+    token = peer["node-oidc-provider on DynamoDB client_credentials token"]["detail"]
+    assert token["errors"] == 0 and token["calls"]["dynamodb_writes"] == 1 and token["calls"]["write_units"] >= 1
+    cost = {row["item"]: row for row in rows if row["section"] == "cost"}
+    assert set(cost) == {"$ per million client_credentials tokens", "$ per million introspections"}
+    for row in cost.values():
+        if row["status"] != "not available":
+            assert row["detail"]["write_units"] + row["detail"]["read_units"] > 0, row
+
+
+def test_the_counting_proxy_measures_capacity_and_hands_back_the_plain_answer(aws: dict[str, str]) -> None:
+    """What the capacity figures rest on: DynamoDB Local takes the proxy's rewritten (unsigned) body,
+    counts the sparse index a row lands in, and the client sees the answer it asked for."""
+    from bench.awsproxy import check
+
+    found = check(aws["DYNAMODB_ENDPOINT"])
+    assert found["client_sees_capacity"] is False
+    assert found["asked_for_it"] == {"TableName": "bench-proxy-check", "CapacityUnits": 0.5}
+    tally = found["tally"]
+    assert tally["calls"]["dynamodb:PutItem"] == 2 and tally["calls"]["dynamodb:GetItem"] == 3
+    # Two puts: one outside the sparse index (1 unit), one in it (table 1 + index 1); strong 1 + weak 0.5 + 0.5.
+    assert tally["write_units"]["PutItem"] == 3.0 and tally["read_units"]["GetItem"] == 2.0
+    assert tally["units_by_place"]["bench-proxy-check/by_g"] == 1.0
