@@ -43,7 +43,7 @@ test: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(BENCH_NODE)/node_modu
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 
-## bench: the benchmark suite (see bench/README.md)
+## bench: the benchmark suite (see bench/README.md); exits non-zero when a budget is missed
 bench: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(BENCH_NODE)/node_modules/.installed
 	$(BIN)/python -m bench
 

@@ -23,6 +23,7 @@ import json
 import socket
 import sys
 import threading
+import time
 import zlib
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -204,7 +205,7 @@ def check(endpoint: str = "") -> dict[str, Any]:
         client = botocore.session.get_session().create_client(
             "dynamodb", endpoint_url=proxy.url, region_name="us-east-1", aws_access_key_id="bench",
             aws_secret_access_key="bench")
-        table = "bench-proxy-check"
+        table = f"bench-proxy-check-{time.time_ns()}"  # a fresh table, on a reused endpoint too
         client.create_table(
             TableName=table, BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "g")],
