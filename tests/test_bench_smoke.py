@@ -83,3 +83,23 @@ def test_the_counting_proxy_measures_capacity_and_hands_back_the_plain_answer(aw
     # Two puts: one outside the sparse index (1 unit), one in it (table 1 + index 1); strong 1 + weak 0.5 + 0.5.
     assert tally["write_units"]["PutItem"] == 3.0 and tally["read_units"]["GetItem"] == 2.0
     assert tally["units_by_place"][f"{table}/by_g"] == 1.0
+
+
+def test_a_missed_or_unmeasured_budget_fails_make_bench_and_information_does_not() -> None:
+    from bench.common import Row, not_available
+    from bench.report import missed
+
+    rows = [Row("s", "over", "2", "<= 1", "FAIL", 2.0, "x"), Row("s", "under", "1", "<= 1", "pass", 1.0, "x"),
+            Row("s", "info", "3", "", "info", 3.0, "ms"), not_available("s", "unmeasured", "why", "<= 1"),
+            not_available("s", "no budget", "why")]
+    assert [row.item for row in missed(rows)] == ["over", "unmeasured"]
+
+
+def test_the_cost_line_adds_the_request_prices_and_the_measured_units() -> None:
+    from bench.cost import per_million
+
+    # 1 ms billed at 256 MB, one write unit: $1.00 HTTP API + $0.20 Lambda + $0.625 WRU + 1 ms of duration.
+    parts = per_million(0.4, write_units=1.0, read_units=0.0)
+    assert round(sum(parts.values()), 4) == round(1.00 + 0.20 + 0.625 + 0.25 * 0.001 * 13.3334, 4)
+    assert parts["dynamodb_reads"] == 0
+    assert round(sum(per_million(0.4, write_units=0.0, read_units=1.0).values()), 2) == 1.33
