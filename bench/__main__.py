@@ -206,9 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(run.rows)} rows, {sum(r.status == 'FAIL' for r in run.rows)} over budget, "
           f"{sum(r.status == 'not available' for r in run.rows)} not available; written to {out} "
           f"({results['duration_s']}s)")
-    if missed and not args.smoke:
-        print(f"make bench: {len(missed)} budget(s) missed or not measured: "
-              + "; ".join(f"{r.section}: {r.item}" for r in missed), file=sys.stderr)
+    names = " | ".join(f"{r.section}: {r.item}" for r in missed)
+    if args.smoke:  # tiny sizes: the figures mean nothing, so no verdict (the list is for the smoke test)
+        print(f"bench --smoke: not judged; a full run would fail on: {names or '(none)'}", file=sys.stderr)
+        return 0
+    if missed:
+        print(f"make bench: {len(missed)} budget(s) missed or not measured: {names}", file=sys.stderr)
         return 1
     return 0
 

@@ -65,7 +65,22 @@ def test_bench_smoke_writes_well_formed_results(aws: dict[str, str], tmp_path: P
     assert set(cost) == {"$ per million client_credentials tokens", "$ per million introspections"}
     for row in cost.values():
         if row["status"] != "not available":
-            assert row["detail"]["write_units"] + row["detail"]["read_units"] > 0, row
+            line = row["detail"]
+            assert line["write_units"] + line["read_units"] > 0, row
+            # The line is the request prices plus the measured units at their prices, plus the duration.
+            prices, parts = line["prices"], line["projected_parts"]
+            assert parts["http_api"] == prices["http_api_request"] * 1e6
+            assert parts["lambda_request"] == prices["lambda_request"] * 1e6
+            assert parts["dynamodb_writes"] == line["write_units"] * prices["dynamodb_wru"] * 1e6
+            assert parts["dynamodb_reads"] == line["read_units"] * prices["dynamodb_rru"] * 1e6
+            assert round(sum(parts.values()), 4) == row["value"]
+
+    # What a full run would fail on (smoke mode judges nothing): exactly the FAIL rows and the rows
+    # with a budget that could not be measured; rows without a budget never.
+    would_fail = next(line for line in proc.stderr.splitlines() if line.startswith("bench --smoke: not judged"))
+    named = set(would_fail.split("would fail on: ", 1)[1].split(" | ")) - {"(none)"}
+    assert named == {f"{row['section']}: {row['item']}" for row in rows
+                     if row["status"] == "FAIL" or (row["status"] == "not available" and row["budget"])}
 
 
 def test_the_counting_proxy_measures_capacity_and_hands_back_the_plain_answer(aws: dict[str, str]) -> None:
@@ -84,22 +99,3 @@ def test_the_counting_proxy_measures_capacity_and_hands_back_the_plain_answer(aw
     assert tally["write_units"]["PutItem"] == 3.0 and tally["read_units"]["GetItem"] == 2.0
     assert tally["units_by_place"][f"{table}/by_g"] == 1.0
 
-
-def test_a_missed_or_unmeasured_budget_fails_make_bench_and_information_does_not() -> None:
-    from bench.common import Row, not_available
-    from bench.report import missed
-
-    rows = [Row("s", "over", "2", "<= 1", "FAIL", 2.0, "x"), Row("s", "under", "1", "<= 1", "pass", 1.0, "x"),
-            Row("s", "info", "3", "", "info", 3.0, "ms"), not_available("s", "unmeasured", "why", "<= 1"),
-            not_available("s", "no budget", "why")]
-    assert [row.item for row in missed(rows)] == ["over", "unmeasured"]
-
-
-def test_the_cost_line_adds_the_request_prices_and_the_measured_units() -> None:
-    from bench.cost import per_million
-
-    # 1 ms billed at 256 MB, one write unit: $1.00 HTTP API + $0.20 Lambda + $0.625 WRU + 1 ms of duration.
-    parts = per_million(0.4, write_units=1.0, read_units=0.0)
-    assert round(sum(parts.values()), 4) == round(1.00 + 0.20 + 0.625 + 0.25 * 0.001 * 13.3334, 4)
-    assert parts["dynamodb_reads"] == 0
-    assert round(sum(per_million(0.4, write_units=0.0, read_units=1.0).values()), 2) == 1.33
