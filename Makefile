@@ -63,7 +63,7 @@ check-deploy: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(SAM_VENV)/.in
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 
-## bench: the benchmark suite (see bench/README.md)
+## bench: the benchmark suite (see bench/README.md); exits non-zero when a budget is missed
 bench: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(BENCH_NODE)/node_modules/.installed $(SAM_VENV)/.installed
 	$(BIN)/python -m bench
 

@@ -2,7 +2,10 @@
 
 Options: ``--smoke`` (a few requests per item, for CI), ``--out PATH``, ``--profile`` (pyinstrument
 profiles of the warm operations into bench/profiles/), ``--dynamodb-endpoint``/``--kms-endpoint``
-(reuse running engines instead of starting them)."""
+(reuse running engines instead of starting them).
+
+Exits 1 when a row with a budget misses it (FAIL) or could not be measured (not available), except
+in ``--smoke`` mode, which only checks that every item produces a well-formed row."""
 
 from __future__ import annotations
 
@@ -85,6 +88,39 @@ class Run:
         self.raw["warm"] = result
         return result
 
+    def peers(self, eng: Any) -> tuple[Any, dict[str, Any], dict[str, Any], dict[str, str]]:
+        """node-oidc-provider on DynamoDB Local (the budget's peer), then in memory (kept running for
+        the throughput item). Returns the in-memory process, both peers' figures, and why either is
+        missing (``errors["dynamodb"]``, ``errors["memory"]``)."""
+        from bench import engines
+        from bench import peer as peer_mod
+
+        error = engines.node_ready()
+        if error:
+            return None, {}, {}, {"dynamodb": error, "memory": error}
+        proxy = eng.proxy(eng.dynamodb)  # its own counter: node's DynamoDB requests only
+        try:
+            ddb_proc, ddb_url = engines.start_peer(proxy.url)
+        except Exception as exc:
+            ddb, ddb_error = {}, f"node-oidc-provider on DynamoDB did not start: {exc}"
+        else:
+            try:
+                ddb = self.guarded("node-oidc-provider on DynamoDB CPU", [], peer_mod.measure, ddb_proc, ddb_url,
+                                   self.sizes, eng.pids, 1, proxy.url) or {}
+                ddb_error = self.failures.get("node-oidc-provider on DynamoDB CPU", "")
+            finally:
+                ddb_proc.stop()
+        self.raw["peer_dynamodb_cpu"] = ddb
+        memory: dict[str, Any] = {}
+        try:
+            mem_peer = engines.start_peer()
+        except Exception as exc:
+            return None, ddb, memory, {"dynamodb": ddb_error, "memory": f"node-oidc-provider did not start: {exc}"}
+        memory = self.guarded("node-oidc-provider CPU", [], peer_mod.measure, mem_peer[0], mem_peer[1], self.sizes,
+                              eng.pids) or {}
+        self.raw["peer_cpu"] = memory
+        return mem_peer, ddb, memory, {"dynamodb": ddb_error, "memory": self.failures.get("node-oidc-provider CPU", "")}
+
     def envelope(self, env: dict[str, str]) -> dict[str, Any]:
         spec = {"mode": "warm", "sizes": asdict(self.sizes), "ops": ["code_exchange", "jwks"],
                 "experiments": self.experiments}
@@ -116,29 +152,17 @@ def main(argv: list[str] | None = None) -> int:
     eng = engines.start(args.dynamodb_endpoint, args.kms_endpoint, envelope=sizes.envelope)
     peer = None
     try:
-        warm = run.guarded("warm", [], run.warm, eng.env, eng.pids) or {
+        warm = run.guarded("warm", [], run.warm, eng.counted(eng.env), eng.pids) or {
             "ops": {op: {"unavailable": run.failures.get("warm", "the warm worker failed")} for op in WARM_OPS}}
         envelope = None
         if not sizes.envelope:
             eng.envelope_error = "skipped in --smoke mode"
         elif eng.envelope_env is not None:
-            envelope = run.guarded("envelope", [], run.envelope, eng.envelope_env)
+            envelope = run.guarded("envelope", [], run.envelope, eng.counted(eng.envelope_env))
             if envelope is None:
                 eng.envelope_error = run.failures.get("envelope", "")
-        peer_figures: dict[str, Any] = {}
-        peer_error = engines.node_ready()
-        if not peer_error:
-            try:
-                peer = engines.start_peer()
-            except Exception as exc:
-                peer_error = f"node-oidc-provider did not start: {exc}"
-        if peer is not None:
-            from bench import peer as peer_mod
-
-            peer_figures = run.guarded("node-oidc-provider CPU", [], peer_mod.measure, peer[0], peer[1], sizes,
-                                       eng.pids) or {}
-            run.raw["peer_cpu"] = peer_figures
-        report.warm_rows(run.rows, warm, peer_figures, peer_error, LABELS)
+        peer, peer_ddb, peer_memory, peer_errors = run.peers(eng)
+        report.warm_rows(run.rows, warm, peer_ddb, peer_memory, peer_errors, LABELS)
         report.call_rows(run.rows, warm, envelope, eng.envelope_error, LABELS)
         from bench import coldstart
 
@@ -154,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
                                           "experiments patch the handler processes only, not the local server"))
         else:
             run.guarded("throughput (HTTP, loopback)", ["hydra-lambda serve"], report.throughput_rows, run, eng.env,
-                        peer, peer_error, sizes)
-        report.cost_rows(run.rows, warm)
+                        peer, peer_errors["memory"], sizes)
+        report.cost_rows(run.rows, warm, peer_ddb)
     finally:
         if peer is not None:
             peer[0].stop()
@@ -178,9 +202,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"EXPERIMENT RUN ({', '.join(experiments)}): the layer was patched in process; these are not the "
               "committed code's figures.\n")
     print(report.table(run.rows))
+    missed = report.missed(run.rows)
     print(f"\n{len(run.rows)} rows, {sum(r.status == 'FAIL' for r in run.rows)} over budget, "
           f"{sum(r.status == 'not available' for r in run.rows)} not available; written to {out} "
           f"({results['duration_s']}s)")
+    names = " | ".join(f"{r.section}: {r.item}" for r in missed)
+    if args.smoke:  # tiny sizes: the figures mean nothing, so no verdict (the list is for the smoke test)
+        print(f"bench --smoke: not judged; a full run would fail on: {names or '(none)'}", file=sys.stderr)
+        return 0
+    if missed:
+        print(f"make bench: {len(missed)} budget(s) missed or not measured: {names}", file=sys.stderr)
+        return 1
     return 0
 
 

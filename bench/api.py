@@ -4,19 +4,33 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from bench.common import TEMPLATE
-from tests.support import Result  # the handlers' answer, as the tests see it
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 class Unavailable(Exception):
     """The operation is not implemented (yet): its route is missing or answers an error."""
+
+
+@dataclass
+class Result:
+    """A handler's answer: status, lower-cased headers, the body as text, cookies."""
+
+    status: int
+    headers: dict[str, str]
+    body: str
+    cookies: list[str] = field(default_factory=list)
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 @dataclass

@@ -22,6 +22,7 @@ ROOT_CLIENT_SECRET = "bench-root-secret-0123456789abcdef"
 PEER_CLIENT_ID = "bench-peer-client"
 PEER_CLIENT_SECRET = "bench-peer-secret-0123456789abcdef"
 TABLE_PREFIX = "bench-"
+PEER_TABLE = "bench-oidc-provider"  # node-oidc-provider's own table on the same DynamoDB Local
 
 
 @dataclass(frozen=True)

@@ -1,80 +1,55 @@
-"""Count the AWS API calls a handler makes, through botocore's ``before-call`` event.
-
-Every botocore client is made by ``botocore.session.Session.create_client`` (DynamoDB's through
-pynamodb, KMS, Secrets Manager). Wrapping it registers the counter on every client, whoever creates
-it, and whenever. Call ``install()`` before the first client exists (before the handlers run).
-"""
+"""The AWS requests and DynamoDB capacity a handler process uses, read from the counting proxies its
+endpoints point at (bench/awsproxy.py; their count URLs are in ``BENCH_COUNTERS``). Nothing inside
+the process is hooked, so whatever client makes the calls is counted, and the handler's CPU time is
+its own. Snapshots are taken between measured requests, never inside them."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from typing import Any
+
+from bench.awsproxy import fetch_counts
 
 DYNAMODB_READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
 DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
 
-calls: Counter[tuple[str, str]] = Counter()
-sdk_cpu = [0.0]  # process CPU seconds spent inside botocore API calls (serialise, sign, send, parse)
-_installed = False
+
+def counters() -> list[str]:
+    return [url for url in os.environ.get("BENCH_COUNTERS", "").split(",") if url]
 
 
-def _count(model: Any = None, **_: Any) -> None:
-    if model is not None:
-        calls[(model.service_model.service_name, model.name)] += 1
+def snapshot(urls: list[str] | None = None) -> dict[str, Counter[str]]:
+    """The proxies' totals, merged: ``calls`` per ``service:Operation``, ``read_units`` and
+    ``write_units`` per DynamoDB operation, ``units_by_place`` per table or ``table/index``."""
+    out: dict[str, Counter[str]] = {"calls": Counter(), "read_units": Counter(), "write_units": Counter(),
+                                    "units_by_place": Counter()}
+    for url in counters() if urls is None else urls:
+        counts = fetch_counts(url)
+        for key, counter in out.items():
+            counter.update(counts[key])
+    return out
 
 
-def install() -> None:
-    global _installed
-    if _installed:
-        return
-    import botocore.client
-    import botocore.session
+def summarize(before: dict[str, Counter[str]], after: dict[str, Counter[str]], requests: int) -> dict[str, Any]:
+    """Per request between two snapshots: DynamoDB reads and writes (requests), the capacity units
+    DynamoDB reported (read and write request units, and where they landed), KMS calls, each API."""
+    delta = {key: after[key] - before[key] for key in after}
+    calls = delta["calls"]
 
-    original = botocore.session.Session.create_client
+    def count(service: str, ops: frozenset[str] | None = None) -> float:
+        return sum(n for key, n in calls.items()
+                   if key.split(":")[0] == service and (ops is None or key.split(":")[1] in ops)) / requests
 
-    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
-        client = original(self, *args, **kwargs)
-        client.meta.events.register("before-call", _count)
-        return client
-
-    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
-    botocore.client.BaseClient._make_api_call = _timed(  # type: ignore[method-assign]
-        botocore.client.BaseClient._make_api_call)
-    _installed = True
-
-
-def _timed(make_api_call: Any) -> Any:
-    """``make_api_call`` adding its process CPU time to ``sdk_cpu``."""
-    import time
-
-    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
-        start = time.process_time()
-        try:
-            return make_api_call(self, *args, **kwargs)
-        finally:
-            sdk_cpu[0] += time.process_time() - start
-
-    return timed
-
-
-def snapshot() -> Counter[tuple[str, str]]:
-    return Counter(calls)
-
-
-def summarize(before: Counter[tuple[str, str]], after: Counter[tuple[str, str]], requests: int) -> dict[str, Any]:
-    """Calls per request between two snapshots: DynamoDB reads and writes, KMS calls, and each API."""
-    delta = after - before
-    per = {f"{service}:{op}": n / requests for (service, op), n in sorted(delta.items())}
-    reads = sum(n for (service, op), n in delta.items() if service == "dynamodb" and op in DYNAMODB_READS)
-    writes = sum(n for (service, op), n in delta.items() if service == "dynamodb" and op in DYNAMODB_WRITES)
-    kms = sum(n for (service, _), n in delta.items() if service == "kms")
-    kms_sign = sum(n for (service, op), n in delta.items() if service == "kms" and op == "Sign")
-    other = sum(n for (service, _), n in delta.items() if service not in ("dynamodb", "kms"))
     return {
-        "dynamodb_reads": reads / requests,
-        "dynamodb_writes": writes / requests,
-        "kms_calls": kms / requests,
-        "kms_sign": kms_sign / requests,
-        "other_aws_calls": other / requests,
-        "by_api": per,
+        "dynamodb_reads": count("dynamodb", DYNAMODB_READS),
+        "dynamodb_writes": count("dynamodb", DYNAMODB_WRITES),
+        "read_units": sum(delta["read_units"].values()) / requests,
+        "write_units": sum(delta["write_units"].values()) / requests,
+        "units_by_place": {k: v / requests for k, v in sorted(delta["units_by_place"].items())},
+        "kms_calls": count("kms"),
+        "kms_sign": count("kms", frozenset({"Sign"})),
+        "other_aws_calls": sum(n for key, n in calls.items()
+                               if key.split(":")[0] not in ("dynamodb", "kms")) / requests,
+        "by_api": {key: n / requests for key, n in sorted(calls.items())},
     }

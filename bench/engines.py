@@ -1,5 +1,6 @@
 """The engines the benchmark starts and stops itself: Amazon DynamoDB Local (the real engine, from
-the npm package the tests use), a moto server for KMS and Secrets Manager, node-oidc-provider, and
+the npm package the tests use), a moto server for KMS and Secrets Manager, the counting proxies in
+front of them (bench/awsproxy.py), node-oidc-provider (in memory, and on DynamoDB Local), and
 ``hydra-lambda serve``."""
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.common import NODE_DIR, PEER_CLIENT_ID, PEER_CLIENT_SECRET, ROOT, base_env
+from bench.awsproxy import CountingProxy
+from bench.common import NODE_DIR, PEER_CLIENT_ID, PEER_CLIENT_SECRET, PEER_TABLE, ROOT, base_env
+from bench.dynamodb_local import free_port
 
 
 @dataclass
@@ -25,6 +28,20 @@ class Engines:
     envelope_env: dict[str, str] | None = None
     envelope_error: str = ""
     pids: list[int] = field(default_factory=list)  # engine processes started here (for bench.cpus)
+    # The handler env with DynamoDB, KMS and Secrets Manager behind counting proxies (``counters``:
+    # their count URLs), for the items that count AWS requests and capacity.
+    counted_env: dict[str, str] = field(default_factory=dict)
+    counters: list[str] = field(default_factory=list)
+
+    def proxy(self, upstream: str) -> CountingProxy:
+        """A counting proxy in front of ``upstream``, stopped with the engines."""
+        proxy = CountingProxy(upstream)
+        self.stoppers.append(proxy.stop)
+        return proxy
+
+    def counted(self, env: dict[str, str]) -> dict[str, str]:
+        """``env`` with its endpoints moved behind the counting proxies."""
+        return {**env, **{k: v for k, v in self.counted_env.items() if k in _PROXIED}}
 
     def stop(self) -> None:
         for stop in reversed(self.stoppers):
@@ -39,7 +56,7 @@ def start(dynamodb: str = "", kms: str = "", envelope: bool = True) -> Engines:
     stoppers: list[Any] = []
     pids: list[int] = []
     if not dynamodb:
-        from tests.support import DynamoDBLocal
+        from bench.dynamodb_local import DynamoDBLocal
 
         engine = DynamoDBLocal()
         stoppers.append(engine.stop)
@@ -54,6 +71,11 @@ def start(dynamodb: str = "", kms: str = "", envelope: bool = True) -> Engines:
     engines = Engines(dynamodb, kms, env, stoppers, pids=pids)
     try:
         _prepare(engines, envelope)
+        dynamodb_proxy, kms_proxy = engines.proxy(dynamodb), engines.proxy(kms)
+        engines.counted_env = {**env, "DYNAMODB_ENDPOINT": dynamodb_proxy.url, "KMS_ENDPOINT": kms_proxy.url,
+                               "SECRETSMANAGER_ENDPOINT": kms_proxy.url,
+                               "BENCH_COUNTERS": f"{dynamodb_proxy.url},{kms_proxy.url}"}
+        engines.counters = [dynamodb_proxy.url, kms_proxy.url]
     except BaseException:
         engines.stop()
         raise
@@ -111,10 +133,7 @@ def _envelope_key(engines: Engines) -> tuple[dict[str, str] | None, str]:
     return {**engines.env, "SIGNING_MODE": "envelope", "SIGNING_KEYS": ref}, ""
 
 
-def _free_port() -> int:
-    from tests.support import free_port
-
-    return free_port()
+_PROXIED = ("DYNAMODB_ENDPOINT", "KMS_ENDPOINT", "SECRETSMANAGER_ENDPOINT", "BENCH_COUNTERS")
 
 
 def _wait_http(url: str, process: subprocess.Popen[Any], what: str, timeout: float = 60) -> None:
@@ -172,16 +191,43 @@ def node_ready() -> str:
     return ""
 
 
-def start_peer() -> tuple[Process, str]:
-    port = _free_port()
+def start_peer(dynamodb: str = "") -> tuple[Process, str]:
+    """node-oidc-provider in memory, or with ``dynamodb`` on that endpoint (its own table, created here)."""
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    if dynamodb:
+        create_peer_table(dynamodb)
+        # As on Lambda: region and credentials from the environment; the endpoint is DynamoDB Local's.
+        env.update({"OIDC_TABLE": PEER_TABLE, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb, "AWS_REGION": "us-east-1",
+                    "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"})
     proc = Process(["node", str(NODE_DIR / "server.mjs"), str(port), PEER_CLIENT_ID, PEER_CLIENT_SECRET],
-                   dict(os.environ), f"{url}/.well-known/openid-configuration", "node-oidc-provider", cwd=NODE_DIR)
+                   env, f"{url}/.well-known/openid-configuration", "node-oidc-provider", cwd=NODE_DIR)
     return proc, url
 
 
+def create_peer_table(endpoint: str) -> None:
+    """The table of bench/node/dynamodb-adapter.mjs: ``modelId`` key, three sparse indexes, TTL on."""
+    import botocore.session
+
+    client = botocore.session.get_session().create_client(
+        "dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
+        aws_secret_access_key="bench")
+    if PEER_TABLE in client.list_tables()["TableNames"]:
+        return
+    keys = ("modelId", "grantId", "uid", "userCode")
+    client.create_table(
+        TableName=PEER_TABLE, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key in keys],
+        KeySchema=[{"AttributeName": "modelId", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{"IndexName": f"{key}Index", "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"}} for key in keys[1:]])
+    client.update_time_to_live(TableName=PEER_TABLE,
+                               TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
+
+
 def start_local_server(env: dict[str, str]) -> tuple[Process, str]:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = Process([sys.executable, "-m", "hydra_lambda.cli", "serve", "--port", str(port)],
                    {**os.environ, **env, "ISSUER": url}, f"{url}/health/status", "hydra-lambda serve")

@@ -1,9 +1,10 @@
 """A handler process: ``python -m bench.worker <spec.json> <out.json>``.
 
 It holds only the handlers and their SDK clients (DynamoDB Local, moto and node run elsewhere), so
-its CPU counters and RSS are the handler's. Modes: ``warm`` (CPU time and AWS calls per request, per
-operation; also prepares the first request of every function for the cold-start item) and
-``memory`` (RSS over a long mixed run)."""
+its CPU counters and RSS are the handler's. Its AWS endpoints point at the counting proxies
+(bench/awsproxy.py), which count the requests and DynamoDB capacity outside it. Modes: ``warm``
+(CPU time and AWS calls per request, per operation; also prepares the first request of every
+function for the cold-start item) and ``memory`` (RSS over a long mixed run)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import counting
-
-counting.install()  # before any client exists
-
-from bench import flows  # noqa: E402
-from bench.api import Api, Prepared, Result, Unavailable, bearer, to_result  # noqa: E402
+from bench import counting, flows
+from bench.api import Api, Prepared, Result, Unavailable, bearer, to_result
 
 
 @dataclass
@@ -171,7 +168,6 @@ def measure(op: Op, warmup: int, n: int) -> dict[str, Any]:
     for i in range(warmup):
         one(i)
     before = counting.snapshot()
-    sdk_before = counting.sdk_cpu[0]
     cpu_total = wall_total = 0.0
     id_tokens = 0
     for i in range(warmup, warmup + n):
@@ -181,9 +177,7 @@ def measure(op: Op, warmup: int, n: int) -> dict[str, Any]:
         id_tokens += has_id_token
     calls = counting.summarize(before, counting.snapshot(), n)
     calls["id_tokens"] = id_tokens / n
-    sdk_ms = (counting.sdk_cpu[0] - sdk_before) / n * 1000
-    return {"requests": n, "cpu_ms": cpu_total / n * 1000, "sdk_cpu_ms": sdk_ms, "wall_ms": wall_total / n * 1000,
-            "calls": calls}
+    return {"requests": n, "cpu_ms": cpu_total / n * 1000, "wall_ms": wall_total / n * 1000, "calls": calls}
 
 
 def profile_op(op: Op, start: int, n: int, path: Path) -> None:

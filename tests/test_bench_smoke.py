@@ -54,3 +54,48 @@ def test_bench_smoke_writes_well_formed_results(aws: dict[str, str], tmp_path: P
     memory = next(row for row in rows if row["section"] == "memory" and row["item"].startswith("peak RSS"))
     if memory["status"] != "not available":
         assert memory["detail"]["requests"] == results["sizes"]["memory_requests"]
+
+    # The peer on DynamoDB through the AWS SDK for JavaScript ran, and its requests were counted.
+    peer = {row["item"]: row for row in rows if row["item"].startswith("node-oidc-provider on DynamoDB")}
+    assert set(peer) == {"node-oidc-provider on DynamoDB client_credentials token",
+                         "node-oidc-provider on DynamoDB introspection"}, rows
+    token = peer["node-oidc-provider on DynamoDB client_credentials token"]["detail"]
+    assert token["errors"] == 0 and token["calls"]["dynamodb_writes"] == 1 and token["calls"]["write_units"] >= 1
+    cost = {row["item"]: row for row in rows if row["section"] == "cost"}
+    assert set(cost) == {"$ per million client_credentials tokens", "$ per million introspections"}
+    for row in cost.values():
+        if row["status"] != "not available":
+            line = row["detail"]
+            assert line["write_units"] + line["read_units"] > 0, row
+            # The line is the request prices plus the measured units at their prices, plus the duration.
+            prices, parts = line["prices"], line["projected_parts"]
+            assert parts["http_api"] == prices["http_api_request"] * 1e6
+            assert parts["lambda_request"] == prices["lambda_request"] * 1e6
+            assert parts["dynamodb_writes"] == line["write_units"] * prices["dynamodb_wru"] * 1e6
+            assert parts["dynamodb_reads"] == line["read_units"] * prices["dynamodb_rru"] * 1e6
+            assert round(sum(parts.values()), 4) == row["value"]
+
+    # What a full run would fail on (smoke mode judges nothing): exactly the FAIL rows and the rows
+    # with a budget that could not be measured; rows without a budget never.
+    would_fail = next(line for line in proc.stderr.splitlines() if line.startswith("bench --smoke: not judged"))
+    named = set(would_fail.split("would fail on: ", 1)[1].split(" | ")) - {"(none)"}
+    assert named == {f"{row['section']}: {row['item']}" for row in rows
+                     if row["status"] == "FAIL" or (row["status"] == "not available" and row["budget"])}
+
+
+def test_the_counting_proxy_measures_capacity_and_hands_back_the_plain_answer(aws: dict[str, str]) -> None:
+    """What the capacity figures rest on: DynamoDB Local takes the proxy's rewritten (unsigned) body,
+    counts the sparse index a row lands in, and the client sees the answer it asked for."""
+    from bench.awsproxy import check
+
+    found = check(aws["DYNAMODB_ENDPOINT"])
+    assert found["client_sees_capacity"] is False
+    assert found["asked_for_it"]["CapacityUnits"] == 0.5
+    table = found["asked_for_it"]["TableName"]
+    assert table.startswith("bench-proxy-check")
+    tally = found["tally"]
+    assert tally["calls"]["dynamodb:PutItem"] == 2 and tally["calls"]["dynamodb:GetItem"] == 3
+    # Two puts: one outside the sparse index (1 unit), one in it (table 1 + index 1); strong 1 + weak 0.5 + 0.5.
+    assert tally["write_units"]["PutItem"] == 3.0 and tally["read_units"]["GetItem"] == 2.0
+    assert tally["units_by_place"][f"{table}/by_g"] == 1.0
+

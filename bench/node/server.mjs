@@ -1,8 +1,12 @@
-// The benchmark's peer: node-oidc-provider with its in-memory adapter, client_credentials and
-// introspection enabled, opaque access tokens. Usage: node server.mjs <port> <client_id> <secret>
-// Prints "ready <port>" once it listens.
+// The benchmark's peer: node-oidc-provider with client_credentials and introspection enabled, opaque
+// access tokens. Usage: node server.mjs <port> <client_id> <secret>
+// With OIDC_TABLE set, its storage is DynamoDB through the AWS SDK for JavaScript v3
+// (dynamodb-adapter.mjs; endpoint, region and credentials from the environment); without, the
+// in-memory adapter. Prints "ready <port>" once it listens.
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
+
+const adapter = process.env.OIDC_TABLE ? (await import('./dynamodb-adapter.mjs')).default : undefined;
 
 const [port, clientId, clientSecret] = process.argv.slice(2);
 const issuer = `http://127.0.0.1:${port}`;
@@ -23,7 +27,8 @@ const provider = new Provider(issuer, {
     introspection: { enabled: true, allowedPolicy: async () => true },
     devInteractions: { enabled: false },
   },
-  // The default adapter is the in-memory one; its production warning goes to stderr.
+  // Without an adapter, the in-memory one; its production warning goes to stderr.
+  ...(adapter ? { adapter } : {}),
 });
 provider.on('server_error', (ctx, err) => { console.error('server_error', err); });
 
