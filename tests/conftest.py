@@ -133,3 +133,26 @@ def root_client(aws: dict[str, str]) -> tuple[str, str]:
 
     ensure_root_client()
     return ROOT_CLIENT_ID, ROOT_CLIENT_SECRET
+
+
+@pytest.fixture
+def fresh_install(empty_tables: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Empty tables; afterwards empty them again and restore the session's forced root client."""
+    from hydra_lambda import bootstrap
+    from hydra_lambda.config import reset_settings
+    from hydra_lambda.storage import policies
+
+    policies.invalidate()
+    bootstrap.reset()
+    yield monkeypatch
+    monkeypatch.undo()
+    reset_settings()
+    from hydra_lambda.storage.tables import MODELS
+
+    for model in MODELS:
+        with model.batch_write() as batch:
+            for item in model.scan():
+                batch.delete(item)
+    assert bootstrap.ensure_root_client() is not None
+    policies.invalidate()
+    bootstrap.reset()

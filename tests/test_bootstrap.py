@@ -4,34 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 
 import pytest
 from hydra_lambda import bootstrap
 from hydra_lambda.config import ConfigError, reset_settings
 
 from tests.support import basic, call, dynamodb_calls
-
-
-@pytest.fixture
-def fresh_install(empty_tables: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """Empty tables; afterwards empty them again and restore the session's forced root client."""
-    from hydra_lambda.storage import policies
-
-    policies.invalidate()
-    bootstrap.reset()
-    yield monkeypatch
-    monkeypatch.undo()
-    reset_settings()
-    from hydra_lambda.storage.tables import MODELS
-
-    for model in MODELS:
-        with model.batch_write() as batch:
-            for item in model.scan():
-                batch.delete(item)
-    assert bootstrap.ensure_root_client() is not None
-    policies.invalidate()
-    bootstrap.reset()
 
 
 def _random_credentials(monkeypatch: pytest.MonkeyPatch) -> None:

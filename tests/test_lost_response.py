@@ -152,28 +152,14 @@ def test_authorization_legs_whose_write_responses_are_lost(proxy: LossyProxy) ->
 
 
 @pytest.fixture
-def first_start(empty_tables: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def first_start(fresh_install: pytest.MonkeyPatch) -> Iterator[None]:
     """Empty tables and random root credentials (a new installation); afterwards the session's forced
     root client again."""
-    from hydra_lambda import bootstrap
     from hydra_lambda.config import reset_settings
-    from hydra_lambda.storage import policies
-    from hydra_lambda.storage.tables import MODELS
 
-    policies.invalidate()
-    bootstrap.reset()
-    monkeypatch.setenv("FORCE_ROOT_CLIENT_CREDENTIALS", "")
+    fresh_install.setenv("FORCE_ROOT_CLIENT_CREDENTIALS", "")
     reset_settings()
     yield
-    monkeypatch.undo()
-    reset_settings()
-    for model in MODELS:
-        with model.batch_write() as batch:
-            for item in model.scan():
-                batch.delete(item)
-    assert bootstrap.ensure_root_client() is not None
-    policies.invalidate()
-    bootstrap.reset()
 
 
 def test_first_start_whose_transaction_response_is_lost(proxy: LossyProxy, first_start: None) -> None:
