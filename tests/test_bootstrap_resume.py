@@ -16,7 +16,7 @@ from hydra_lambda import bootstrap
 from hydra_lambda.config import reset_settings
 
 from tests.support import basic, call
-from tests.test_bootstrap import _all_clients, _random_credentials, fresh_install  # noqa: F401
+from tests.test_bootstrap import _all_clients, _random_credentials
 
 WRITES = [
     ("dynamodb", "TransactWriteItems"),  # the root client and policies
@@ -94,7 +94,7 @@ def _published_credentials_work(secrets: Any, arn: str) -> tuple[str, str]:
 @pytest.mark.parametrize("when", ["before", "lost"])
 @pytest.mark.parametrize(("service", "operation"), WRITES)
 def test_a_failed_write_at_first_start_is_resumed_by_the_next_cold_starts(
-    fresh_install: pytest.MonkeyPatch, service: str, operation: str, when: str  # noqa: F811
+    fresh_install: pytest.MonkeyPatch, service: str, operation: str, when: str
 ) -> None:
     secrets, arn = _on_aws(fresh_install)
     with fault(service, operation, when) as fired:
@@ -107,7 +107,7 @@ def test_a_failed_write_at_first_start_is_resumed_by_the_next_cold_starts(
     assert _published_credentials_work(secrets, arn) == first
 
 
-def test_every_write_failing_in_turn_across_cold_starts(fresh_install: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_every_write_failing_in_turn_across_cold_starts(fresh_install: pytest.MonkeyPatch) -> None:
     """One cold start dies at each step in turn, both ways; the installation still ends up whole."""
     secrets, arn = _on_aws(fresh_install)
     for service, operation in WRITES:
@@ -118,7 +118,7 @@ def test_every_write_failing_in_turn_across_cold_starts(fresh_install: pytest.Mo
     _published_credentials_work(secrets, arn)
 
 
-def test_racing_first_starts_publish_one_matching_secret(fresh_install: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_racing_first_starts_publish_one_matching_secret(fresh_install: pytest.MonkeyPatch) -> None:
     """Containers starting at once, one of them losing its transaction's answer: one root client, and
     what is published is that client's secret whichever container's publication lands last."""
     secrets, arn = _on_aws(fresh_install)
@@ -144,7 +144,7 @@ def test_racing_first_starts_publish_one_matching_secret(fresh_install: pytest.M
     _published_credentials_work(secrets, arn)
 
 
-def test_the_pending_state_holds_no_secret(fresh_install: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_the_pending_state_holds_no_secret(fresh_install: pytest.MonkeyPatch) -> None:
     from hydra_lambda.storage.tables import ClientRecord, PolicyRecord
 
     secrets, arn = _on_aws(fresh_install)
