@@ -15,6 +15,17 @@ from bench.common import ROOT
 NODE_MODULES = ROOT / "tests" / "node" / "node_modules"
 
 
+def terminate(process: subprocess.Popen[bytes]) -> None:
+    """Stop a child politely, then firmly."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -60,10 +71,4 @@ class DynamoDBLocal:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        terminate(self.process)

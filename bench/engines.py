@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.awsproxy import CountingProxy
 from bench.common import NODE_DIR, PEER_CLIENT_ID, PEER_CLIENT_SECRET, PEER_TABLE, ROOT, base_env
-from bench.dynamodb_local import free_port
+from bench.dynamodb_local import free_port, terminate
 
 
 @dataclass
@@ -174,13 +174,7 @@ class Process:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        terminate(self.process)
         self.log.close()
 
 
