@@ -5,6 +5,7 @@ unknown client is never remembered; a change made by another container is seen w
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -19,7 +20,7 @@ from tests.support_lifecycle import new_client
 
 def _use_ttl(seconds: int) -> Iterator[None]:
     config.reset_settings()
-    config._current = config.get_settings().model_copy(update={"client_cache_seconds": seconds})
+    config._current = dataclasses.replace(config.get_settings(), client_cache_seconds=seconds)
     clients._auth_cache.clear()
     yield
     clients._auth_cache.clear()

@@ -1,27 +1,19 @@
 """The one settings object: every option is declared once below (environment variable, type, default
 written as you would write it in the environment, and what it does) and read once per container.
 
-Plain pydantic rather than pydantic-settings: the options are flat environment variables, the tests
-read settings from a given mapping rather than ``os.environ``, and an empty ``ISSUER`` means something
-(see ``adopt_api_issuer``), which pydantic-settings' empty-value handling cannot express per option.
+A dataclass and a table of parsers rather than pydantic(-settings): settings are read by every
+route, and importing pydantic costs ~45 ms of a cold start that the read routes otherwise never pay
+(tests/test_perf_coldstart.py). An empty ``ISSUER`` also means something (see ``adopt_api_issuer``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
-from typing import Annotated, Any, Literal
-
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
@@ -47,42 +39,44 @@ def parse_duration(text: str) -> int:
     return int(total)
 
 
-def _to_seconds(value: Any) -> Any:
-    return parse_duration(value) if isinstance(value, str) else value
+def _whole_number(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ValueError("must be a whole number") from None
 
 
-def _split(value: Any) -> Any:
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    return value
+def _comma_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-Duration = Annotated[int, BeforeValidator(_to_seconds), Field(ge=0)]
-"""Whole seconds, written in Go duration syntax ("1h", "10m", "1h30m", "90s") or as a number."""
-CommaList = Annotated[tuple[str, ...], BeforeValidator(_split)]
-"""Comma-separated values; blanks around commas are dropped."""
-
+# The types an option may have, by annotation, with how its environment text is read.
+Seconds = int  # whole seconds, written in Go duration syntax ("1h", "10m", "1h30m", "90s") or as a number
+CommaList = tuple[str, ...]  # comma-separated values; blanks around commas are dropped
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "str": str.strip,
+    "int": _whole_number,
+    "Seconds": parse_duration,
+    "CommaList": _comma_list,
+}
 # Variables whose empty value is kept; every other empty variable means "use the default".
 _EMPTY_IS_A_VALUE = frozenset({"ISSUER"})
 # Values never echoed in an error message.
 _SECRET_VARIABLES = frozenset({"SYSTEM_SECRET", "FORCE_ROOT_CLIENT_CREDENTIALS"})
 
 
-def option(variable: str, default: str, doc: str, *also: str) -> Any:
+def option(variable: str, default: str, doc: str, *also: str, choices: tuple[str, ...] = ()) -> Any:
     """One option: its environment variable (``also``: fallbacks read when it is unset), its default as
-    it would be written in the environment, and what it does (the README's table says it at length)."""
-    alias = AliasChoices(variable, *also) if also else variable
-    return Field(default=default, validate_default=True, validation_alias=alias, description=doc)
+    it would be written in the environment, what it does (the README's table says it at length) and,
+    for a few, the values allowed."""
+    return field(metadata={"variables": (variable, *also), "default": default, "doc": doc, "choices": choices})
 
 
-class Settings(BaseModel):
+@dataclass(frozen=True)
+class Settings:
     """Every option of hydra-lambda; tests/test_config.py checks the README's table against it."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    issuer: str = option(
-        "ISSUER", "http://127.0.0.1:4444", "public base URL; empty on Lambda: the API's execute-api URL"
-    )
+    issuer: str = option("ISSUER", "http://127.0.0.1:4444", "public base URL; empty on Lambda: the execute-api URL")
     consent_app_port: int = option("CONSENT_APP_PORT", "3000", "local example consent app's port")
     consent_url: str = option("CONSENT_URL", "", "login and consent app (unset: the local example app)")
     consent_app_users: str = option(
@@ -90,17 +84,17 @@ class Settings(BaseModel):
     )
     system_secret: CommaList = option("SYSTEM_SECRET", "", "HMAC keys of opaque tokens; the first signs")
     system_secret_arn: str = option("SYSTEM_SECRET_ARN", "", "Secrets Manager secret holding SYSTEM_SECRET")
-    system_secret_cache_seconds: Duration = option(
+    system_secret_cache_seconds: Seconds = option(
         "SYSTEM_SECRET_CACHE_SECONDS", "5m", "how long a container keeps the secret read from SYSTEM_SECRET_ARN"
     )
     force_root_client_credentials: str = option("FORCE_ROOT_CLIENT_CREDENTIALS", "", "root client id:secret")
     root_client_secret_arn: str = option("ROOT_CLIENT_SECRET_ARN", "", "where generated root credentials go")
-    access_token_lifespan: Duration = option("ACCESS_TOKEN_LIFESPAN", "1h", "access tokens")
-    refresh_token_lifespan: Duration = option("REFRESH_TOKEN_LIFESPAN", "720h", "refresh tokens")
-    id_token_lifespan: Duration = option("ID_TOKEN_LIFESPAN", "1h", "ID tokens")
-    auth_code_lifespan: Duration = option("AUTH_CODE_LIFESPAN", "10m", "authorization codes")
-    challenge_token_lifespan: Duration = option("CHALLENGE_TOKEN_LIFESPAN", "10m", "consent requests")
-    refresh_token_grace_period: Duration = option(
+    access_token_lifespan: Seconds = option("ACCESS_TOKEN_LIFESPAN", "1h", "access tokens")
+    refresh_token_lifespan: Seconds = option("REFRESH_TOKEN_LIFESPAN", "720h", "refresh tokens")
+    id_token_lifespan: Seconds = option("ID_TOKEN_LIFESPAN", "1h", "ID tokens")
+    auth_code_lifespan: Seconds = option("AUTH_CODE_LIFESPAN", "10m", "authorization codes")
+    challenge_token_lifespan: Seconds = option("CHALLENGE_TOKEN_LIFESPAN", "10m", "consent requests")
+    refresh_token_grace_period: Seconds = option(
         "REFRESH_TOKEN_GRACE_PERIOD", "0s", "how long a rotated refresh token still gets a fresh pair"
     )
     clients_table: str = option("CLIENTS_TABLE", "hydra-clients", "DynamoDB table of clients")
@@ -112,18 +106,18 @@ class Settings(BaseModel):
     kms_endpoint: str = option("KMS_ENDPOINT", "", "KMS endpoint")
     secretsmanager_endpoint: str = option("SECRETSMANAGER_ENDPOINT", "", "Secrets Manager endpoint")
     signing_keys: CommaList = option("SIGNING_KEYS", "", "ID token signing keys; the first signs")
-    signing_mode: Literal["kms", "envelope"] = option("SIGNING_MODE", "kms", "kms or envelope")
+    signing_mode: str = option("SIGNING_MODE", "kms", "who signs ID tokens", choices=("kms", "envelope"))
     # 0 = for the container's life. Scheduled rotation (which re-points aliases) sets it to an hour.
-    signing_keys_cache_seconds: Duration = option(
+    signing_keys_cache_seconds: Seconds = option(
         "SIGNING_KEYS_CACHE_SECONDS", "0", "how long a container trusts its loaded signing keys"
     )
     resource_name_prefix: str = option("RESOURCE_NAME_PREFIX", "rn:hydra", "prefix of policy resource names")
     max_body_bytes: int = option("MAX_BODY_BYTES", "1048576", "larger request bodies get 413")
-    policy_cache_seconds: Duration = option("POLICY_CACHE_SECONDS", "10", "how long the policy table is cached")
+    policy_cache_seconds: Seconds = option("POLICY_CACHE_SECONDS", "10", "how long the policy table is cached")
     # Only found clients are kept. A deleted client, or an old secret after a secret change, keeps
     # working in OTHER warm containers for up to this long (the container that made the change forgets
     # the client at once).
-    client_cache_seconds: Duration = option(
+    client_cache_seconds: Seconds = option(
         "CLIENT_CACHE_SECONDS", "10", "how long a client record is reused for client authentication"
     )
     oidc_discovery_claims_supported: CommaList = option(
@@ -137,64 +131,50 @@ class Settings(BaseModel):
     )
     cors_allowed_origins: CommaList = option("CORS_ALLOWED_ORIGINS", "", "origins allowed to call the API")
 
-    @field_validator("issuer")
     @classmethod
-    def _issuer(cls, value: str, info: ValidationInfo) -> str:
-        # Fixed at deploy time, never learnt from a request's Host or domain: with a custom domain and
-        # the execute-api endpoint both reachable, containers must not disagree on ``iss``.
-        value = value.strip().rstrip("/")
-        if not value and not (info.context or {}).get("on_lambda"):
-            raise ValueError("must be set to the public URL of the API (the template sets it)")
-        return value
-
-    @field_validator("consent_url")
-    @classmethod
-    def _consent_url(cls, value: str, info: ValidationInfo) -> str:
-        # Unset, it is the example consent app's local address (hydra-lambda serve starts that app).
-        port = info.data.get("consent_app_port")
-        return value or f"http://127.0.0.1:{port}/consent"
-
-    @field_validator("signing_mode", mode="before")
-    @classmethod
-    def _lower(cls, value: Any) -> Any:
-        return value.strip().lower() if isinstance(value, str) else value
-
-    @field_validator("resource_name_prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        return value.removesuffix(":")
-
-    @classmethod
-    def variables(cls) -> dict[str, str]:
-        """Each option's environment variables (fallbacks after a space) by attribute name."""
-        names = {}
-        for name, field in cls.model_fields.items():
-            alias = field.validation_alias
-            choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
-            names[name] = " ".join(str(choice) for choice in choices)
-        return names
+    def options(cls) -> tuple[dataclasses.Field[Any], ...]:
+        """The declaration: each field's metadata holds variables, default, doc and choices."""
+        return dataclasses.fields(cls)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """The settings in ``env`` (default: the process environment); ConfigError names a bad variable."""
         env = dict(os.environ if env is None else env)
-        given = {name: value for name, value in env.items() if value or name in _EMPTY_IS_A_VALUE}
-        try:
-            return cls.model_validate(given, context={"on_lambda": bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))})
-        except ValidationError as exc:
-            raise ConfigError("; ".join(_describe(error) for error in exc.errors())) from None
+        values = {option.name: _read(option, env) for option in cls.options()}
+        # Fixed at deploy time, never learnt from a request's Host or domain: with a custom domain and
+        # the execute-api endpoint both reachable, containers must not disagree on ``iss``.
+        values["issuer"] = values["issuer"].rstrip("/")
+        if not values["issuer"] and not env.get("AWS_LAMBDA_FUNCTION_NAME"):
+            raise ConfigError("ISSUER must be set to the public URL of the API (the template sets it)")
+        # Unset, it is the example consent app's local address (hydra-lambda serve starts that app).
+        values["consent_url"] = values["consent_url"] or f"http://127.0.0.1:{values['consent_app_port']}/consent"
+        values["resource_name_prefix"] = values["resource_name_prefix"].removesuffix(":")
+        return cls(**values)
 
     def url(self, path: str) -> str:
         """An absolute URL under the issuer, never with a double slash."""
         return self.issuer + "/" + path.lstrip("/")
 
 
-def _describe(error: Any) -> str:
-    variable = str(error["loc"][0]) if error["loc"] else "configuration"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if variable in _SECRET_VARIABLES or not isinstance(error.get("input"), str):
-        return f"{variable}: {message}"
-    return f"{variable}: {message} (got {error['input']!r})"
+def _read(option: dataclasses.Field[Any], env: dict[str, str]) -> Any:
+    """One option's value: the first of its variables that is set (and not empty, unless empty is a
+    value for it), else its default, read by the parser of its type."""
+    meta = option.metadata
+    variable, text = meta["variables"][0], meta["default"]
+    for name in meta["variables"]:
+        if env.get(name) or (name in _EMPTY_IS_A_VALUE and name in env):
+            variable, text = name, env[name]
+            break
+    try:
+        value = _PARSERS[str(option.type)](text)
+        if meta["choices"]:
+            value = value.lower()
+            if value not in meta["choices"]:
+                raise ValueError("must be one of " + ", ".join(meta["choices"]))
+    except ValueError as exc:
+        shown = "" if variable in _SECRET_VARIABLES else f" (got {text!r})"
+        raise ConfigError(f"{variable}: {exc}{shown}") from None
+    return value
 
 
 _current: Settings | None = None
@@ -219,7 +199,7 @@ def adopt_api_issuer(api_id: str) -> None:
     if settings.issuer or not API_ID.fullmatch(api_id):
         return
     suffix = "amazonaws.com.cn" if settings.aws_region.startswith("cn-") else "amazonaws.com"
-    _current = settings.model_copy(update={"issuer": f"https://{api_id}.execute-api.{settings.aws_region}.{suffix}"})
+    _current = dataclasses.replace(settings, issuer=f"https://{api_id}.execute-api.{settings.aws_region}.{suffix}")
 
 
 def reset_settings() -> None:
