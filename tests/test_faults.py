@@ -228,11 +228,11 @@ def secret_from_secrets_manager(aws: dict[str, str], monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("SYSTEM_SECRET")
     monkeypatch.setenv("SYSTEM_SECRET_ARN", arn)
     reset_settings()
-    system_secret._cache.clear()
+    system_secret.forget()
     yield
     monkeypatch.undo()
     reset_settings()
-    system_secret._cache.clear()
+    system_secret.forget()
 
 
 def test_secrets_manager_failures_are_503(secret_from_secrets_manager: None) -> None:

@@ -1,11 +1,19 @@
-"""The one settings object: every option is read from the environment here, once per container."""
+"""The one settings object: every option is declared once below (environment variable, type, default
+written as you would write it in the environment, and what it does) and read once per container.
+
+A dataclass and a table of parsers rather than pydantic(-settings): settings are read by every
+route, and importing pydantic costs ~45 ms of a cold start that the read routes otherwise never pay
+(tests/test_perf_coldstart.py). An empty ``ISSUER`` also means something (see ``adopt_api_issuer``).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
@@ -27,141 +35,146 @@ def parse_duration(text: str) -> int:
         total += float(match.group(1)) * _UNITS[match.group(2)]
         pos = match.end()
     if pos != len(text) or not text:
-        raise ValueError(f"not a duration: {text!r}")
+        raise ValueError("not a Go duration (use e.g. 1h, 10m, 720h)")
     return int(total)
 
 
-def _duration(env: dict[str, str], name: str, default: str) -> int:
-    raw = env.get(name) or default
+def _whole_number(text: str) -> int:
     try:
-        seconds = parse_duration(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name}: {exc} (use e.g. 1h, 10m, 720h)") from exc
-    if seconds < 0:
-        raise ConfigError(f"{name} must not be negative")
-    return seconds
+        return int(text.strip())
+    except ValueError:
+        raise ValueError("must be a whole number") from None
 
 
-def _int(env: dict[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+def _comma_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def _list(env: dict[str, str], name: str, sep: str = ",") -> tuple[str, ...]:
-    return tuple(part.strip() for part in (env.get(name) or "").split(sep) if part.strip())
+# The types an option may have, by annotation, with how its environment text is read.
+Seconds = int  # whole seconds, written in Go duration syntax ("1h", "10m", "1h30m", "90s") or as a number
+CommaList = tuple[str, ...]  # comma-separated values; blanks around commas are dropped
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "str": str.strip,
+    "int": _whole_number,
+    "Seconds": parse_duration,
+    "CommaList": _comma_list,
+}
+# Variables whose empty value is kept; every other empty variable means "use the default".
+_EMPTY_IS_A_VALUE = frozenset({"ISSUER"})
+# Values never echoed in an error message.
+_SECRET_VARIABLES = frozenset({"SYSTEM_SECRET", "FORCE_ROOT_CLIENT_CREDENTIALS"})
 
 
-def _bool(env: dict[str, str], name: str, default: bool) -> bool:
-    raw = (env.get(name) or "").strip().lower()
-    if not raw:
-        return default
-    return raw in {"1", "true", "yes", "on"}
+def option(variable: str, default: str, doc: str, *also: str, choices: tuple[str, ...] = ()) -> Any:
+    """One option: its environment variable (``also``: fallbacks read when it is unset), its default as
+    it would be written in the environment, what it does (the README's table says it at length) and,
+    for a few, the values allowed."""
+    return field(metadata={"variables": (variable, *also), "default": default, "doc": doc, "choices": choices})
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every option of hydra-lambda; the README's configuration table mirrors this class."""
+    """Every option of hydra-lambda; tests/test_config.py checks the README's table against it."""
 
-    issuer: str = "http://127.0.0.1:4444"
-    consent_url: str = "http://127.0.0.1:3000/consent"
-    # Local server only: the example consent app's port and its demo users ("user:password,...").
-    consent_app_port: int = 3000
-    consent_app_users: str = "alice:alice-password,bob:bob-password"
-    # SYSTEM_SECRET (comma-separated: the first signs, all verify) or SYSTEM_SECRET_ARN on AWS.
-    system_secret: tuple[str, ...] = ()
-    system_secret_arn: str = ""
-    force_root_client_credentials: str = ""
-    root_client_secret_arn: str = ""
-    access_token_lifespan: int = 3600
-    refresh_token_lifespan: int = 720 * 3600
-    id_token_lifespan: int = 3600
-    auth_code_lifespan: int = 600
-    challenge_token_lifespan: int = 600
-    refresh_token_grace_period: int = 0
-    clients_table: str = "hydra-clients"
-    tokens_table: str = "hydra-tokens"
-    consent_table: str = "hydra-consent"
-    policies_table: str = "hydra-policies"
-    aws_region: str = "us-east-1"
-    dynamodb_endpoint: str = ""
-    kms_endpoint: str = ""
-    secretsmanager_endpoint: str = ""
-    signing_keys: tuple[str, ...] = ()
-    signing_mode: str = "kms"
-    # How long a container trusts its loaded signing keys (aliases resolved, public keys); 0 = for
-    # the container's life. Scheduled rotation (which re-points aliases) sets it to an hour.
-    signing_keys_cache_seconds: int = 0
-    resource_name_prefix: str = "rn:hydra"
-    max_body_bytes: int = 1024 * 1024
-    policy_cache_seconds: int = 10
-    # How long a container reuses a client record for client authentication (token, introspection,
-    # revocation); 0 = off. Only found clients are kept. A deleted client, or an old secret after a
-    # secret change, keeps working in OTHER warm containers for up to this long (the container that
-    # made the change forgets the client at once).
-    client_cache_seconds: int = 10
-    oidc_discovery_claims_supported: tuple[str, ...] = ()
-    oidc_discovery_scopes_supported: tuple[str, ...] = ()
-    oidc_discovery_userinfo_endpoint: str = ""
-    cors_allowed_origins: tuple[str, ...] = ()
+    issuer: str = option("ISSUER", "http://127.0.0.1:4444", "public base URL; empty on Lambda: the execute-api URL")
+    consent_app_port: int = option("CONSENT_APP_PORT", "3000", "local example consent app's port")
+    consent_url: str = option("CONSENT_URL", "", "login and consent app (unset: the local example app)")
+    consent_app_users: str = option(
+        "CONSENT_APP_USERS", "alice:alice-password,bob:bob-password", "the example app's demo users"
+    )
+    system_secret: CommaList = option("SYSTEM_SECRET", "", "HMAC keys of opaque tokens; the first signs")
+    system_secret_arn: str = option("SYSTEM_SECRET_ARN", "", "Secrets Manager secret holding SYSTEM_SECRET")
+    system_secret_cache_seconds: Seconds = option(
+        "SYSTEM_SECRET_CACHE_SECONDS", "5m", "how long a container keeps the secret read from SYSTEM_SECRET_ARN"
+    )
+    force_root_client_credentials: str = option("FORCE_ROOT_CLIENT_CREDENTIALS", "", "root client id:secret")
+    root_client_secret_arn: str = option("ROOT_CLIENT_SECRET_ARN", "", "where generated root credentials go")
+    access_token_lifespan: Seconds = option("ACCESS_TOKEN_LIFESPAN", "1h", "access tokens")
+    refresh_token_lifespan: Seconds = option("REFRESH_TOKEN_LIFESPAN", "720h", "refresh tokens")
+    id_token_lifespan: Seconds = option("ID_TOKEN_LIFESPAN", "1h", "ID tokens")
+    auth_code_lifespan: Seconds = option("AUTH_CODE_LIFESPAN", "10m", "authorization codes")
+    challenge_token_lifespan: Seconds = option("CHALLENGE_TOKEN_LIFESPAN", "10m", "consent requests")
+    refresh_token_grace_period: Seconds = option(
+        "REFRESH_TOKEN_GRACE_PERIOD", "0s", "how long a rotated refresh token still gets a fresh pair"
+    )
+    clients_table: str = option("CLIENTS_TABLE", "hydra-clients", "DynamoDB table of clients")
+    tokens_table: str = option("TOKENS_TABLE", "hydra-tokens", "DynamoDB table of tokens")
+    consent_table: str = option("CONSENT_TABLE", "hydra-consent", "DynamoDB table of consent requests")
+    policies_table: str = option("POLICIES_TABLE", "hydra-policies", "DynamoDB table of policies")
+    aws_region: str = option("AWS_REGION", "us-east-1", "region of every AWS service", "AWS_DEFAULT_REGION")
+    dynamodb_endpoint: str = option("DYNAMODB_ENDPOINT", "", "DynamoDB endpoint (e.g. DynamoDB Local)")
+    kms_endpoint: str = option("KMS_ENDPOINT", "", "KMS endpoint")
+    secretsmanager_endpoint: str = option("SECRETSMANAGER_ENDPOINT", "", "Secrets Manager endpoint")
+    signing_keys: CommaList = option("SIGNING_KEYS", "", "ID token signing keys; the first signs")
+    signing_mode: str = option("SIGNING_MODE", "kms", "who signs ID tokens", choices=("kms", "envelope"))
+    # 0 = for the container's life. Scheduled rotation (which re-points aliases) sets it to an hour.
+    signing_keys_cache_seconds: Seconds = option(
+        "SIGNING_KEYS_CACHE_SECONDS", "0", "how long a container trusts its loaded signing keys"
+    )
+    resource_name_prefix: str = option("RESOURCE_NAME_PREFIX", "rn:hydra", "prefix of policy resource names")
+    max_body_bytes: int = option("MAX_BODY_BYTES", "1048576", "larger request bodies get 413")
+    policy_cache_seconds: Seconds = option("POLICY_CACHE_SECONDS", "10", "how long the policy table is cached")
+    # Only found clients are kept. A deleted client, or an old secret after a secret change, keeps
+    # working in OTHER warm containers for up to this long (the container that made the change forgets
+    # the client at once).
+    client_cache_seconds: Seconds = option(
+        "CLIENT_CACHE_SECONDS", "10", "how long a client record is reused for client authentication"
+    )
+    oidc_discovery_claims_supported: CommaList = option(
+        "OIDC_DISCOVERY_CLAIMS_SUPPORTED", "", "extra claims advertised by discovery"
+    )
+    oidc_discovery_scopes_supported: CommaList = option(
+        "OIDC_DISCOVERY_SCOPES_SUPPORTED", "", "extra scopes advertised by discovery"
+    )
+    oidc_discovery_userinfo_endpoint: str = option(
+        "OIDC_DISCOVERY_USERINFO_ENDPOINT", "", "userinfo URL advertised by discovery"
+    )
+    cors_allowed_origins: CommaList = option("CORS_ALLOWED_ORIGINS", "", "origins allowed to call the API")
+
+    @classmethod
+    def options(cls) -> tuple[dataclasses.Field[Any], ...]:
+        """The declaration: each field's metadata holds variables, default, doc and choices."""
+        return dataclasses.fields(cls)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """The settings in ``env`` (default: the process environment); ConfigError names a bad variable."""
         env = dict(os.environ if env is None else env)
+        values = {option.name: _read(option, env) for option in cls.options()}
         # Fixed at deploy time, never learnt from a request's Host or domain: with a custom domain and
         # the execute-api endpoint both reachable, containers must not disagree on ``iss``.
-        issuer = env.get("ISSUER", cls.issuer).strip().rstrip("/")
-        if not issuer and not env.get("AWS_LAMBDA_FUNCTION_NAME"):
+        values["issuer"] = values["issuer"].rstrip("/")
+        if not values["issuer"] and not env.get("AWS_LAMBDA_FUNCTION_NAME"):
             raise ConfigError("ISSUER must be set to the public URL of the API (the template sets it)")
-        mode = (env.get("SIGNING_MODE") or "kms").lower()
-        if mode not in {"kms", "envelope"}:
-            raise ConfigError(f"SIGNING_MODE must be kms or envelope, got {mode!r}")
-        prefix = (env.get("RESOURCE_NAME_PREFIX") or cls.resource_name_prefix).removesuffix(":")
-        consent_app_port = _int(env, "CONSENT_APP_PORT", cls.consent_app_port)
-        return cls(
-            issuer=issuer,
-            # Unset, it is the example consent app's local address (hydra-lambda serve starts that app).
-            consent_url=env.get("CONSENT_URL") or f"http://127.0.0.1:{consent_app_port}/consent",
-            consent_app_port=consent_app_port,
-            consent_app_users=env.get("CONSENT_APP_USERS") or cls.consent_app_users,
-            system_secret=_list(env, "SYSTEM_SECRET"),
-            system_secret_arn=env.get("SYSTEM_SECRET_ARN", ""),
-            force_root_client_credentials=env.get("FORCE_ROOT_CLIENT_CREDENTIALS", ""),
-            root_client_secret_arn=env.get("ROOT_CLIENT_SECRET_ARN", ""),
-            access_token_lifespan=_duration(env, "ACCESS_TOKEN_LIFESPAN", "1h"),
-            refresh_token_lifespan=_duration(env, "REFRESH_TOKEN_LIFESPAN", "720h"),
-            id_token_lifespan=_duration(env, "ID_TOKEN_LIFESPAN", "1h"),
-            auth_code_lifespan=_duration(env, "AUTH_CODE_LIFESPAN", "10m"),
-            challenge_token_lifespan=_duration(env, "CHALLENGE_TOKEN_LIFESPAN", "10m"),
-            refresh_token_grace_period=_duration(env, "REFRESH_TOKEN_GRACE_PERIOD", "0s"),
-            clients_table=env.get("CLIENTS_TABLE") or cls.clients_table,
-            tokens_table=env.get("TOKENS_TABLE") or cls.tokens_table,
-            consent_table=env.get("CONSENT_TABLE") or cls.consent_table,
-            policies_table=env.get("POLICIES_TABLE") or cls.policies_table,
-            aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or cls.aws_region,
-            dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT", ""),
-            kms_endpoint=env.get("KMS_ENDPOINT", ""),
-            secretsmanager_endpoint=env.get("SECRETSMANAGER_ENDPOINT", ""),
-            signing_keys=_list(env, "SIGNING_KEYS"),
-            signing_mode=mode,
-            signing_keys_cache_seconds=_int(env, "SIGNING_KEYS_CACHE_SECONDS", 0),
-            resource_name_prefix=prefix,
-            max_body_bytes=_int(env, "MAX_BODY_BYTES", cls.max_body_bytes),
-            policy_cache_seconds=_int(env, "POLICY_CACHE_SECONDS", cls.policy_cache_seconds),
-            client_cache_seconds=_int(env, "CLIENT_CACHE_SECONDS", cls.client_cache_seconds),
-            oidc_discovery_claims_supported=_list(env, "OIDC_DISCOVERY_CLAIMS_SUPPORTED"),
-            oidc_discovery_scopes_supported=_list(env, "OIDC_DISCOVERY_SCOPES_SUPPORTED"),
-            oidc_discovery_userinfo_endpoint=env.get("OIDC_DISCOVERY_USERINFO_ENDPOINT", ""),
-            cors_allowed_origins=_list(env, "CORS_ALLOWED_ORIGINS"),
-        )
+        # Unset, it is the example consent app's local address (hydra-lambda serve starts that app).
+        values["consent_url"] = values["consent_url"] or f"http://127.0.0.1:{values['consent_app_port']}/consent"
+        values["resource_name_prefix"] = values["resource_name_prefix"].removesuffix(":")
+        return cls(**values)
 
     def url(self, path: str) -> str:
         """An absolute URL under the issuer, never with a double slash."""
         return self.issuer + "/" + path.lstrip("/")
+
+
+def _read(option: dataclasses.Field[Any], env: dict[str, str]) -> Any:
+    """One option's value: the first of its variables that is set (and not empty, unless empty is a
+    value for it), else its default, read by the parser of its type."""
+    meta = option.metadata
+    variable, text = meta["variables"][0], meta["default"]
+    for name in meta["variables"]:
+        if env.get(name) or (name in _EMPTY_IS_A_VALUE and name in env):
+            variable, text = name, env[name]
+            break
+    try:
+        value = _PARSERS[str(option.type)](text)
+        if meta["choices"]:
+            value = value.lower()
+            if value not in meta["choices"]:
+                raise ValueError("must be one of " + ", ".join(meta["choices"]))
+    except ValueError as exc:
+        shown = "" if variable in _SECRET_VARIABLES else f" (got {text!r})"
+        raise ConfigError(f"{variable}: {exc}{shown}") from None
+    return value
 
 
 _current: Settings | None = None

@@ -72,7 +72,7 @@ def handle_http(authorization: str | None, body: str | None, context: Any) -> Fl
     (within what API Gateway waits for)."""
     from hydra_lambda import warden
     from hydra_lambda.http.forms import parse_json_object
-    from hydra_lambda.models.plain import flush_cutoff
+    from hydra_lambda.models.flush import flush_cutoff
 
     warden.authorize(authorization, scope="hydra.oauth2.flush", resource="oauth2:tokens", action="flush")
     cutoff = flush_cutoff(parse_json_object(body, required=False))
@@ -168,7 +168,7 @@ def run_cli(args: Any) -> int:
 
     from hydra_lambda.config import ConfigError
     from hydra_lambda.errors import HydraError
-    from hydra_lambda.models.plain import flush_cutoff
+    from hydra_lambda.models.flush import flush_cutoff
 
     try:
         cutoff = flush_cutoff({"notAfter": args.not_after})

@@ -1,20 +1,39 @@
 """The system secret: HMAC keys for opaque tokens. Several may be configured (comma-separated):
 the first signs, every one verifies, so the secret can be rotated without logging anyone out.
 
-On AWS it comes from the Secrets Manager secret named by ``SYSTEM_SECRET_ARN``, read once per
-container; locally from ``SYSTEM_SECRET``.
+Locally it comes from ``SYSTEM_SECRET``. On AWS from the Secrets Manager secret named by
+``SYSTEM_SECRET_ARN``, through powertools' parameters utility and its cache: a container re-reads it
+when its copy is older than ``SYSTEM_SECRET_CACHE_SECONDS``, so a rotation reaches warm containers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+from typing import Any
 
 from hydra_lambda.config import ConfigError, get_settings
 
 MIN_LENGTH = 16
 _lock = threading.Lock()
-_cache: dict[str, tuple[bytes, ...]] = {}
+_derived: dict[tuple[str, ...], tuple[bytes, ...]] = {}
+_provider: Any = None  # powertools' SecretsProvider over our Secrets Manager client
+
+
+def secrets_provider() -> Any:
+    """powertools' SecretsProvider on the botocore client of aws.client (our endpoint, region, timeouts
+    and retries), made again when that client changes (tests and the local server change settings).
+    Imported here: powertools' parameters package loads boto3 (~15 ms), paid only where the secret
+    lives in Secrets Manager, at the first request that needs it."""
+    global _provider
+    from hydra_lambda.aws import client
+
+    manager = client("secretsmanager")
+    if _provider is None or _provider.client is not manager:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        _provider = SecretsProvider(boto3_client=manager)
+    return _provider
 
 
 def _load_raw() -> tuple[str, ...]:
@@ -22,25 +41,31 @@ def _load_raw() -> tuple[str, ...]:
     if settings.system_secret:
         return settings.system_secret
     if settings.system_secret_arn:
-        from hydra_lambda.aws import client
-
-        value = client("secretsmanager").get_secret_value(SecretId=settings.system_secret_arn)
-        return tuple(p.strip() for p in value["SecretString"].split(",") if p.strip())
+        value = secrets_provider().get(settings.system_secret_arn, max_age=settings.system_secret_cache_seconds)
+        if not isinstance(value, str):
+            raise ConfigError("SYSTEM_SECRET_ARN must name a secret with a SecretString")
+        return tuple(part.strip() for part in value.split(",") if part.strip())
     raise ConfigError("set SYSTEM_SECRET (or SYSTEM_SECRET_ARN on AWS)")
 
 
 def keys() -> tuple[bytes, ...]:
     """The derived HMAC keys, signing key first."""
-    settings = get_settings()
-    cache_key = ",".join(settings.system_secret) or settings.system_secret_arn
-    found = _cache.get(cache_key)
-    if found is not None:
-        return found
     with _lock:
         raw = _load_raw()
+        found = _derived.get(raw)
+        if found is not None:
+            return found
         if not raw or any(len(secret) < MIN_LENGTH for secret in raw):
             raise ConfigError(f"every system secret must be at least {MIN_LENGTH} characters")
         derived = tuple(hashlib.sha256(secret.encode("utf-8")).digest() for secret in raw)
-        _cache.clear()
-        _cache[cache_key] = derived
+        _derived.clear()
+        _derived[raw] = derived
         return derived
+
+
+def forget() -> None:
+    """Drop every cached secret and key (tests that change where the secret comes from)."""
+    with _lock:
+        _derived.clear()
+        if _provider is not None:
+            _provider.clear_cache()

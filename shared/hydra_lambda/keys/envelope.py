@@ -17,12 +17,13 @@ import base64
 import json
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jose import jwk
 
 from hydra_lambda.aws import client
 from hydra_lambda.config import ConfigError
-from hydra_lambda.keys.jwk import RS256, algorithm_for, jose_signature, public_jwk, thumbprint
+from hydra_lambda.keys.jwk import algorithm_for, public_jwk, thumbprint
 
 FORMAT = "hydra-lambda/envelope-key/v1"
 KEY_SPECS = ("RSA_2048", "RSA_4096", "ECC_NIST_P256")
@@ -60,14 +61,12 @@ class EnvelopeKey:
         private: Any = serialization.load_der_private_key(plain, password=None)
         if thumbprint(private.public_key()) != self.kid:
             raise ConfigError(f"SIGNING_KEYS: secret {self.ref} holds a private key that does not match its public key")
-        self._private = private
-        return private
+        self._private = jwk.construct(private, self.alg)
+        return self._private
 
     def sign(self, message: bytes) -> bytes:
-        private = self._private or self._decrypt()
-        if self.alg == RS256:
-            return private.sign(message, padding.PKCS1v15(), hashes.SHA256())
-        return jose_signature(self.alg, private.sign(message, ec.ECDSA(hashes.SHA256())))
+        """The JWS signature of ``message`` (python-jose: PKCS#1 v1.5 for RS256, r||s for ES256)."""
+        return (self._private or self._decrypt()).sign(message)
 
 
 def generate(key_spec: str) -> Any:

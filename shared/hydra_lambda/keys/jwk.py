@@ -1,4 +1,5 @@
-"""JSON Web Key helpers: public JWKs (RFC 7517/7518), RFC 7638 thumbprints, JWS encoding."""
+"""JSON Web Key helpers: public JWKs (RFC 7517/7518, exported by python-jose), RFC 7638 thumbprints,
+JWS encoding."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from jose import jwk
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
@@ -22,11 +24,6 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _uint(value: int, length: int | None = None) -> str:
-    size = length if length is not None else max(1, (value.bit_length() + 7) // 8)
-    return b64url(value.to_bytes(size, "big"))
-
-
 def algorithm_for(public_key: Any) -> str:
     """RS256 for RSA keys of 2048 bits or more, ES256 for P-256; anything else is refused."""
     if isinstance(public_key, rsa.RSAPublicKey):
@@ -38,13 +35,15 @@ def algorithm_for(public_key: Any) -> str:
     raise ValueError(f"unsupported signing key type {type(public_key).__name__}")
 
 
+# The required public members of each key type, exactly those RFC 7638 hashes.
+_REQUIRED_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}
+
+
 def public_members(public_key: PublicKey) -> dict[str, str]:
-    """The required public members of the key (exactly those RFC 7638 hashes)."""
-    if isinstance(public_key, rsa.RSAPublicKey):
-        numbers = public_key.public_numbers()
-        return {"e": _uint(numbers.e), "kty": "RSA", "n": _uint(numbers.n)}
-    numbers = public_key.public_numbers()
-    return {"crv": "P-256", "kty": "EC", "x": _uint(numbers.x, 32), "y": _uint(numbers.y, 32)}
+    """The required public members of the key (exactly those RFC 7638 hashes), as python-jose exports
+    them (base64url big-endian integers, EC coordinates padded to the curve's size)."""
+    exported = jwk.construct(public_key, algorithm_for(public_key)).to_dict()
+    return {name: exported[name] for name in _REQUIRED_MEMBERS[exported["kty"]]}
 
 
 def thumbprint(public_key: PublicKey) -> str:

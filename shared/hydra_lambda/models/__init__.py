@@ -1,6 +1,6 @@
 """Wire models (pydantic v2): request and response bodies, field names as in the API reference.
 
 They are the declared schemas (tests/test_openapi.py checks openapi.yaml against them) and validate
-the structured request bodies (clients, consent answers). Responses and the flush body go through
-their pydantic-free twins in ``models.plain``, so read routes never import pydantic.
+the request bodies (clients, consent answers, the flush body). Responses go through their
+pydantic-free twins in ``models.plain``, so read routes never import pydantic.
 """
