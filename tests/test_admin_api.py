@@ -264,3 +264,27 @@ def test_key_changes_are_refused_with_the_way_to_do_them(root: dict[str, str]) -
         assert call(method, f"/keys/hydra.openid.id-token{path}", json_body={"alg": "RS256"}).status == 401
     created = call("POST", "/keys/hydra.openid.id-token", headers=root, json_body={"alg": "RS256", "kid": "x"})
     assert created.status == 403 and "hydra-lambda keys rotate" in created.json["error"]["message"]
+
+
+def test_member_changes_never_lose_a_concurrent_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another container adds a member between our read and our write: the conditional update sees
+    it, reads again, and both members stay."""
+    from hydra_lambda.storage import policies as store
+    from hydra_lambda.storage.tables import PolicyRecord
+
+    group = unique("grp")
+    store.create_group(store.Group(group, ["a"]))
+    real = store.get_group
+    raced: list[bool] = []
+
+    def racing(group_id: str) -> store.Group | None:
+        found = real(group_id)
+        if not raced:
+            raced.append(True)
+            PolicyRecord(store.GROUP_PREFIX + group_id).update(actions=[PolicyRecord.members.set(["a", "b"])])
+        return found
+
+    monkeypatch.setattr(store, "get_group", racing)
+    assert store.change_members(group, add=["c"]) is True
+    assert real(group).members == ["a", "b", "c"]
+    store.delete_group(group)

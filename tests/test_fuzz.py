@@ -101,6 +101,7 @@ def test_generated_requests_get_conforming_answers(case: Any, fuzz_server: Local
     case.call_and_validate(base_url=fuzz_server.url, checks=CHECKS)
 
 
+STATEFUL_EXCLUDED = "^/(policies|warden|keys)"
 OAUTH_FORM_PATHS = frozenset({"/oauth2/token", "/oauth2/introspect", "/oauth2/revoke", "/userinfo"})
 
 
@@ -139,7 +140,12 @@ def test_stateful_sequences_follow_the_links(fuzz_server: LocalServer, admin_tok
     """Sequences along openapi.yaml's links: a created client is read, updated and deleted, a token
     that was issued is introspected and revoked; every step passes the same checks."""
 
-    class Machine(schema.as_state_machine()):  # type: ignore[misc]
+    # The classic admin APIs (policies, warden, groups, keys) are fuzzed operation by operation above;
+    # in sequences their rows (fixed ids answering 201, then 409) change which rules hypothesis can
+    # draw between runs, which it reports as a flaky strategy rather than a finding.
+    stateful = schema.exclude(path_regex=STATEFUL_EXCLUDED)
+
+    class Machine(stateful.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             if case.path_parameters and case.path_parameters.get("id") in PROTECTED_IDS:
                 case.path_parameters["id"] = "fuzz-" + case.path_parameters["id"]
