@@ -64,11 +64,34 @@ def test_introspection_is_one_read_of_one_unit(capsys: Any) -> None:
     with capsys.disabled():
         print(f"\nintrospection: {used}")
     assert used == [("GetItem", 1.0, 0.0)], used  # the token's row, consistently read; no write
-    # A Bearer caller adds the read of its own token (the warden), still no write.
+    # A Bearer caller's first call adds the read of its own token (the warden); later calls within
+    # CLIENT_CACHE_SECONDS reuse it: one read of one unit again, and never a write.
     headers = {"Authorization": f"Bearer {client_credentials_token('hydra.introspect')}"}
     with capacity() as used:
         assert call("POST", "/oauth2/introspect", headers=headers, form={"token": token}).json["active"]
     assert used == [("GetItem", 1.0, 0.0), ("GetItem", 1.0, 0.0)], used
+    with capacity() as used:
+        assert call("POST", "/oauth2/introspect", headers=headers, form={"token": token}).json["active"]
+    assert used == [("GetItem", 1.0, 0.0)], used
+
+
+def test_a_revoked_bearer_caller_is_refused_once_the_cache_window_passes() -> None:
+    """The caller's token is remembered for CLIENT_CACHE_SECONDS at most: revoking it is honoured
+    within that window (the same bound as deleting its client), and at once in a new container."""
+    from hydra_lambda import clock, tokens
+    from hydra_lambda.config import get_settings
+    from hydra_lambda.storage import tokens as token_store
+
+    token = _token()
+    caller = client_credentials_token("hydra.introspect")
+    headers = {"Authorization": f"Bearer {caller}"}
+    assert call("POST", "/oauth2/introspect", headers=headers, form={"token": token}).status == 200
+    token_store.delete(tokens.signature_of(caller, "access") or "", "access")
+    window = get_settings().client_cache_seconds
+    assert window > 0
+    clock.advance(window + 1)
+    refused = call("POST", "/oauth2/introspect", headers=headers, form={"token": token})
+    assert refused.status == 401, refused.body
 
 
 def test_revoking_an_access_token_is_one_write(capsys: Any) -> None:
