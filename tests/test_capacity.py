@@ -105,3 +105,17 @@ def test_revoking_an_access_token_is_one_write(capsys: Any) -> None:
     writes = [entry for entry in used if entry[2]]
     assert [entry[0] for entry in writes] == ["DeleteItem"], used
     assert writes[0][2] == 1.0, used  # the row alone: it is in no index
+
+
+def test_a_client_credentials_row_is_well_under_one_kilobyte(capsys: Any) -> None:
+    """A write unit covers 1 KB: the row (attribute names and values) must stay below it."""
+    from hydra_lambda import tokens
+    from hydra_lambda.storage.clients import item_size
+    from hydra_lambda.storage.tables import TokenRecord, flush_shard
+
+    signature = tokens.signature_of(_token(), "access") or ""
+    row = TokenRecord.get(flush_shard("access", signature), signature, consistent_read=True)
+    size = item_size(row)  # type: ignore[arg-type]
+    with capsys.disabled():
+        print(f"\nclient_credentials row: {size} bytes")
+    assert 100 < size < 512, size
