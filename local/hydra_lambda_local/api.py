@@ -89,10 +89,11 @@ def client_credentials_token(credentials: Credentials, scope: str) -> dict[str, 
     except OAuthError as exc:
         detail = f"{exc.error}: {exc.description}" if exc.description else str(exc.error)
         raise CliError(f"the server refused a token for client '{credentials.client_id}' ({detail})") from None
+    except ValueError:  # not JSON (requests' JSONDecodeError is also a RequestException): not this API
+        raise CliError(f"{credentials.endpoint}/oauth2/token answered no token: is --endpoint a hydra-lambda "
+                       "API?") from None
     except requests.RequestException as exc:
         raise unreachable(credentials.endpoint, exc) from None
-    except ValueError as exc:  # not JSON: not a hydra-lambda API at that address
-        raise CliError(f"{credentials.endpoint}/oauth2/token did not answer with a token ({exc})") from None
     finally:
         session.close()
 
