@@ -733,7 +733,8 @@ def add_parser(sub: Any) -> None:
 
     cmd = sub.add_parser("consent-app", help="run the example login-and-consent app against a hydra-lambda API",
                          description="The client needs grant type client_credentials, scope hydra.consent and a "
-                         "policy allowing get, accept and reject on rn:hydra:oauth2:consent:requests:<.*>.")
+                         "policy allowing get, accept and reject on rn:hydra:oauth2:consent:requests:<.*>; with scope "
+                         "hydra.clients and get on rn:hydra:clients:<.*> too, the page names clients by client_name.")
     cmd.add_argument("--api", default=os.environ.get("HYDRA_URL", "http://127.0.0.1:4444"),
                      help="the API's base URL (default: $HYDRA_URL or http://127.0.0.1:4444)")
     cmd.add_argument("--client-id", default=os.environ.get("CONSENT_APP_CLIENT_ID", ""),
