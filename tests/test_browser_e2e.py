@@ -214,7 +214,8 @@ def test_provisioning_replaces_a_leftover_client(stack: tuple[LocalServer, str])
 
     assert grant(second[1], "hydra.consent").status_code == 200
     assert grant(first[1], "hydra.consent").status_code == 401
-    assert grant(second[1], "hydra.clients").status_code == 400  # it holds hydra.consent only
+    assert grant(second[1], "hydra.clients").status_code == 200  # read clients, to name them on the page
+    assert grant(second[1], "hydra.policies").status_code == 400  # it holds hydra.consent and hydra.clients only
 
 
 def test_standalone_consent_app_answers_through_the_real_api(stack: tuple[LocalServer, str], callback: str) -> None:
