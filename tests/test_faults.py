@@ -12,6 +12,7 @@ exception wrapping and the resolver all run for real. Backoff sleeps are zeroed 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -484,7 +485,7 @@ OPERATIONS = [
               lambda ctx: call("POST", "/oauth2/token", headers=basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET),
                                form={"grant_type": "client_credentials", "scope": "hydra.clients"}), 200,
               lambda ctx, r: _assert(_live(ctx, r.json["access_token"]))),
-    Operation("create client", lambda: {"admin": _admin_headers(), "id": f"fault-{id(object())}"},
+    Operation("create client", lambda: {"admin": _admin_headers(), "id": f"fault-{uuid.uuid4().hex}"},
               lambda ctx: call("POST", "/clients", headers=ctx["admin"], json_body={
                   "id": ctx["id"], "grant_types": ["client_credentials"], "scope": "demo"}), 201,
               lambda ctx, r: _assert(call("POST", "/oauth2/token", headers=basic(ctx["id"], r.json["client_secret"]),
