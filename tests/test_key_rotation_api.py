@@ -83,12 +83,13 @@ def test_each_post_is_one_publish_switch_retire_step(root: dict[str, str], tripl
     assert upcoming not in targets(triple) and len(fourth.json["keys"]) == 3
 
 
-@pytest.mark.parametrize("body", [{"alg": "HS256"}, {"alg": "RS512"}, {"alg": 256}, {"alg": ["RS256"]}])
+@pytest.mark.parametrize("body", [{"alg": "HS256"}, {"alg": "RS512"}, {"alg": 256}, {"alg": ["RS256"]}, {"alg": None},
+                                  {"alg": "RS256", "kid": 1}])
 def test_an_unknown_alg_is_400_and_moves_nothing(root: dict[str, str], triple: str, body: Any) -> None:
     before = targets(triple)
     result = call("POST", PATH, headers=root, json_body=body)
     assert result.status == 400 and result.json["error"]["code"] == 400
-    assert "RS256" in result.json["error"]["message"]
+    assert "RS256" in result.json["error"]["message"] or "kid" in result.json["error"]["message"]
     assert targets(triple) == before
     assert call("POST", PATH, headers=root, body="{not json").status == 400
 
@@ -165,3 +166,32 @@ def test_a_lease_left_by_a_dead_holder_runs_out(root: dict[str, str], triple: st
     assert locks.acquire(f"key-rotation:{triple}", ROTATION_LEASE_SECONDS) is None
     clock.advance(ROTATION_LEASE_SECONDS + 1)
     assert call("POST", PATH, headers=root, json_body={}).status == 201
+
+
+def test_the_local_server_signs_through_a_rotatable_alias_triple(aws: dict[str, str]) -> None:
+    """`make run` (no SIGNING_KEYS): the local key behind the alias triple, so the API rotates it."""
+    import json
+    import urllib.request
+
+    from hydra_lambda.local.backends import LOCAL_KEY_ALIAS
+
+    from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, LocalServer, basic
+
+    server = LocalServer({**aws, "SIGNING_KEYS": ""})
+    try:
+        def request(method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+            req = urllib.request.Request(server.url + path, data=body, method=method, headers=headers)
+            with urllib.request.urlopen(req, timeout=30) as response:
+                return response.status, json.loads(response.read())
+
+        _, issued = request("POST", "/oauth2/token", b"grant_type=client_credentials&scope=hydra.keys.create",
+                            {"Content-Type": "application/x-www-form-urlencoded",
+                             **basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET)})
+        before = targets(LOCAL_KEY_ALIAS)
+        status, rotated = request("POST", PATH, b'{"alg": "ES256"}', {
+            "Authorization": f"Bearer {issued['access_token']}", "Content-Type": "application/json"})
+        assert status == 201 and rotated["keys"][-1]["alg"] == "ES256"
+        assert targets(LOCAL_KEY_ALIAS)[0] == before[0] and targets(LOCAL_KEY_ALIAS)[1] not in before
+        assert request("GET", "/.well-known/jwks.json", b"", {})[1] == rotated
+    finally:
+        server.stop()

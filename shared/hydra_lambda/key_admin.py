@@ -74,9 +74,11 @@ def rotate_set(authorization: str | None, set_name: str, body: dict[str, Any]) -
     warden.authorize(authorization, scope="hydra.keys.create", resource=f"keys:{set_name}", action="create")
     if set_name != ID_TOKEN_SET:
         raise NotFound(f"Key set '{set_name}' not found; the only set is {ID_TOKEN_SET}")
-    alg = body.get("alg") or "RS256"
+    alg = body.get("alg", "RS256")
     if not isinstance(alg, str) or alg not in rotation.ALGORITHM_KEY_SPECS:
         raise BadRequest(f"alg must be one of {', '.join(rotation.ALGORITHM_KEY_SPECS)}")
+    if not isinstance(body.get("kid", ""), str):
+        raise BadRequest("kid must be a string (it is ignored: KMS names the new key)")
     try:
         rotation.rotate_now(alg, get_settings().retired_key_deletion_days)
     except (rotation.NotRotatable, rotation.RotationInProgress) as exc:
