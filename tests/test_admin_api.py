@@ -262,8 +262,13 @@ def test_keys_answer_public_keys_only(root: dict[str, str]) -> None:
 def test_key_changes_are_refused_with_the_way_to_do_them(root: dict[str, str]) -> None:
     for method, path in (("POST", ""), ("PUT", ""), ("DELETE", ""), ("PUT", "/k"), ("DELETE", "/k")):
         assert call(method, f"/keys/hydra.openid.id-token{path}", json_body={"alg": "RS256"}).status == 401
+    changer = bearer(token(scope="hydra.keys.update hydra.keys.delete hydra.keys.create"))
+    for method, path in (("PUT", ""), ("DELETE", ""), ("PUT", "/k"), ("DELETE", "/k")):
+        changed = call(method, f"/keys/hydra.openid.id-token{path}", headers=changer, json_body={"alg": "RS256"})
+        assert changed.status == 403 and "hydra-lambda keys rotate" in changed.json["error"]["message"]
+    # POST rotates (tests/test_key_rotation_api.py), but not a key set chosen by SIGNING_KEYS (as here).
     created = call("POST", "/keys/hydra.openid.id-token", headers=root, json_body={"alg": "RS256", "kid": "x"})
-    assert created.status == 403 and "hydra-lambda keys rotate" in created.json["error"]["message"]
+    assert created.status == 409 and "KeyRotationSchedule" in created.json["error"]["message"]
 
 
 def test_member_changes_never_lose_a_concurrent_change(monkeypatch: pytest.MonkeyPatch) -> None:

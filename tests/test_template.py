@@ -391,7 +391,8 @@ def test_alarm_math_uses_valid_forms_and_the_flush_alarm_sees_a_crash(translated
 # the calls the built functions make and checks them against these policies), nothing that scans or
 # batch-reads where nothing does.
 DYNAMODB_ACTIONS = {
-    "DiscoveryFunction": {("TokensTable", "GetItem"), ("ClientsTable", "GetItem"), ("PoliciesTable", "Scan")},
+    "DiscoveryFunction": {("TokensTable", "GetItem"), ("ClientsTable", "GetItem"), ("PoliciesTable", "Scan"),
+                          ("TokensTable", "PutItem"), ("TokensTable", "DeleteItem")},  # the rotation lease
     "ClientsFunction": {("ClientsTable", "GetItem"), ("ClientsTable", "PutItem"), ("ClientsTable", "DeleteItem"),
                         ("ClientsTable/index", "Query"), ("TokensTable", "GetItem"), ("TokensTable", "DeleteItem"),
                         ("TokensTable", "BatchWriteItem"), ("TokensTable/index", "Query"), ("PoliciesTable", "Scan")},
@@ -450,8 +451,9 @@ def test_each_function_may_call_only_what_it_calls(translated: dict[str, Any]) -
             assert kms_sign == [], function  # only the OAuth2 function signs
     (sign,) = [b for s in _statements(translated, "OAuth2Function") if "Fn::If" in s
                for b in s["Fn::If"][1:] if isinstance(b, dict) and b.get("Action") == ["kms:Sign"]]
-    assert sign["Resource"]["Fn::If"][0] == "StackKeyOnly"
-    assert sign["Resource"]["Fn::If"][1] == {"Fn::GetAtt": ["SigningKey", "Arn"]}  # the stack's key only
+    # Keys tagged for this stack only (the stack's key and those its rotations make).
+    assert sign["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"}
+    assert sign["Condition"]["StringEquals"]["aws:ResourceTag/hydra-lambda:stack"] == {"Ref": "AWS::StackName"}
     assert sign["Condition"]["StringEquals"]["kms:KeyUsage"] == "SIGN_VERIFY"
     from hydra_lambda.keys.jwk import KMS_ALGORITHM
 
@@ -468,3 +470,26 @@ def test_retired_rotation_keys_are_scheduled_for_deletion(translated: dict[str, 
     deletes = [s for s in _statements(translated, "KeyRotationFunction") if "kms:ScheduleKeyDeletion" in s["Action"]]
     assert len(deletes) == 1
     assert deletes[0]["Condition"]["StringEquals"]["aws:ResourceTag/hydra-lambda:scheduled-rotation"] == "true"
+
+
+def test_the_stack_key_signs_through_the_alias_triple_the_keys_api_rotates(translated: dict[str, Any]) -> None:
+    """POST /keys/hydra.openid.id-token rotates the stack's key with or without a schedule: the
+    functions sign through <alias>,<alias>-next,<alias>-previous and re-read the aliases hourly, and
+    the function serving /keys may make keys tagged for this stack and move only its aliases."""
+    discovery = translated["Resources"]["DiscoveryFunction"]["Properties"]
+    variables = discovery["Environment"]["Variables"]
+    condition, triple, chosen = variables["SIGNING_KEYS"]["Fn::If"]
+    assert condition == "UseStackSigningKey" and chosen == {"Ref": "SigningKeys"}
+    assert triple == {"Fn::Sub": "${SigningKeyAlias},${SigningKeyAlias}-next,${SigningKeyAlias}-previous"}
+    assert variables["SIGNING_KEYS_CACHE_SECONDS"]["Fn::If"] == ["UseStackSigningKey", "3600", "0"]
+    assert variables["RETIRED_KEY_DELETION_DAYS"] == {"Ref": "RetiredKeyDeletionDays"}
+    granted = {b["Sid"]: b for s in _statements(translated, "DiscoveryFunction") if "Fn::If" in s
+               for b in s["Fn::If"][1:] if isinstance(b, dict) and "Sid" in b and s["Fn::If"][0] == "RotatableStackKey"}
+    assert granted["CreateKeysTaggedForThisStack"]["Condition"]["StringEquals"] == {
+        "aws:RequestTag/hydra-lambda:stack": {"Ref": "AWS::StackName"}}
+    assert "kms:UpdateAlias" in granted["ManageThisStacksAliases"]["Action"]
+    assert "-id-token*" in granted["ManageThisStacksAliases"]["Resource"]["Fn::Sub"]
+    assert granted["DeleteKeysRotationRetired"]["Condition"]["StringEquals"][
+        "aws:ResourceTag/hydra-lambda:scheduled-rotation"] == "true"
+    lease = granted["RotationLease"]["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
+    assert lease == [{"Fn::Sub": "lock#key-rotation:${SigningKeyAlias}"}]

@@ -3,6 +3,7 @@ only), health, and the JSON 404 for unknown routes."""
 
 from hydra_lambda import discovery, key_admin
 from hydra_lambda.http.app import HydraResolver, lambda_entry
+from hydra_lambda.http.forms import parse_json_object
 from hydra_lambda.http.responses import json_response
 
 app = HydraResolver()
@@ -39,7 +40,13 @@ def get_key(set_name: str, kid: str):
     return json_response(200, key_admin.get_key(_authorization(), set_name, kid))
 
 
-@app.route("/keys/<set_name>", ["POST", "PUT", "DELETE"])
+@app.post("/keys/<set_name>")
+def rotate_key_set(set_name: str):
+    body = parse_json_object(app.current_event.decoded_body, required=False)
+    return json_response(201, key_admin.rotate_set(_authorization(), set_name, body))
+
+
+@app.route("/keys/<set_name>", ["PUT", "DELETE"])
 def change_key_set(set_name: str):
     key_admin.refuse_change(_authorization(), app.current_event.request_context.http.method, set_name)
 

@@ -11,6 +11,8 @@ from hydra_lambda.config import get_settings, reset_settings
 from hydra_lambda.storage.tables import bind, create_tables
 
 LOCAL_KEY_ALIAS = "alias/hydra-lambda-id-token"
+# As a deployed stack's own key: the alias triple that a rotation moves (see keys.rotation).
+LOCAL_SIGNING_KEYS = f"{LOCAL_KEY_ALIAS},{LOCAL_KEY_ALIAS}-next,{LOCAL_KEY_ALIAS}-previous"
 
 
 @dataclass
@@ -80,6 +82,7 @@ def prepare(dynamodb_endpoint: str = "", kms_endpoint: str = "") -> Backends:
     bind(get_settings())
     create_tables()
     if not os.environ.get("SIGNING_KEYS"):
-        os.environ["SIGNING_KEYS"] = ensure_signing_key(kms_endpoint)
+        ensure_signing_key(kms_endpoint)
+        os.environ["SIGNING_KEYS"] = LOCAL_SIGNING_KEYS  # rotatable: POST /keys/hydra.openid.id-token
         reset_settings()
     return Backends(dynamodb=dynamodb_endpoint, kms=kms_endpoint, embedded=embedded)

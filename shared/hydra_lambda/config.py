@@ -111,6 +111,9 @@ class Settings:
     signing_keys_cache_seconds: Seconds = option(
         "SIGNING_KEYS_CACHE_SECONDS", "0", "how long a container trusts its loaded signing keys"
     )
+    retired_key_deletion_days: int = option(
+        "RETIRED_KEY_DELETION_DAYS", "30", "days before a key rotated out over the API is deleted (7-30)"
+    )
     resource_name_prefix: str = option("RESOURCE_NAME_PREFIX", "rn:hydra", "prefix of policy resource names")
     max_body_bytes: int = option("MAX_BODY_BYTES", "1048576", "larger request bodies get 413")
     policy_cache_seconds: Seconds = option("POLICY_CACHE_SECONDS", "10", "how long the policy table is cached")

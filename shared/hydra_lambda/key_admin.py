@@ -6,9 +6,10 @@ policy allows ``get`` on ``rn:hydra:keys:hydra.openid.id-token:<kid>``), else a 
 ``hydra.keys.get`` whose subject the policies allow ``get`` on ``rn:hydra:keys:<set>[:<kid>]``.
 
 Private keys never leave AWS KMS (or, in envelope mode, their sealed secret): asking for one is a
-403. Creating, replacing or deleting keys through this API is refused with a 403 that names the
-command that does it (``hydra-lambda keys rotate``): the key set is the ``SIGNING_KEYS`` setting of
-the deployed stack, which a function cannot change.
+403. ``POST /keys/hydra.openid.id-token`` (``hydra.keys.create``, action ``create``) performs one step
+of the scheduled rotation (``keys.rotation.rotate_now``) when the stack signs through its alias triple,
+else 409. Replacing or deleting keys through this API is refused with a 403 that names the command
+that does it (``hydra-lambda keys rotate``).
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from __future__ import annotations
 from typing import Any
 
 from hydra_lambda import keys, warden
-from hydra_lambda.errors import Forbidden, NotFound
+from hydra_lambda.errors import BadRequest, Conflict, Forbidden, NotFound
 
 ID_TOKEN_SET = "hydra.openid.id-token"
-ACTIONS = {"POST": "create", "PUT": "update", "DELETE": "delete"}
+ACTIONS = {"PUT": "update", "DELETE": "delete"}
 MANAGED_ELSEWHERE = (
-    "The ID token signing keys live in AWS KMS and are chosen by the SIGNING_KEYS setting: create one "
-    "with `hydra-lambda keys rotate` and follow the rotation steps it prints; keys are never created, "
-    "replaced or deleted through this API."
+    "The ID token signing keys live in AWS KMS and are chosen by the SIGNING_KEYS setting: rotate them "
+    "with `hydra-lambda keys rotate` (POST /keys/hydra.openid.id-token); keys are never replaced or "
+    "deleted through this API."
 )
 PRIVATE = "Private keys never leave AWS KMS: only public keys are served."
 
@@ -58,8 +59,28 @@ def get_key(authorization: str | None, set_name: str, kid: str) -> dict[str, Any
 
 
 def refuse_change(authorization: str | None, method: str, set_name: str, kid: str | None = None) -> None:
-    """POST, PUT and DELETE: authorized as classic Hydra would (so a stranger learns nothing), then 403."""
+    """PUT and DELETE: authorized as classic Hydra would (so a stranger learns nothing), then 403."""
     action = ACTIONS[method]
     resource = f"keys:{set_name}" if kid is None else f"keys:{set_name}:{kid}"
     warden.authorize(authorization, scope=f"hydra.keys.{action}", resource=resource, action=action)
     raise Forbidden(MANAGED_ELSEWHERE)
+
+
+def rotate_set(authorization: str | None, set_name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST /keys/<set>: one rotation step of the ID-token keys; the public set after it."""
+    from hydra_lambda.config import get_settings
+    from hydra_lambda.keys import rotation
+
+    warden.authorize(authorization, scope="hydra.keys.create", resource=f"keys:{set_name}", action="create")
+    if set_name != ID_TOKEN_SET:
+        raise NotFound(f"Key set '{set_name}' not found; the only set is {ID_TOKEN_SET}")
+    alg = body.get("alg", "RS256")
+    if not isinstance(alg, str) or alg not in rotation.ALGORITHM_KEY_SPECS:
+        raise BadRequest(f"alg must be one of {', '.join(rotation.ALGORITHM_KEY_SPECS)}")
+    if not isinstance(body.get("kid", ""), str):
+        raise BadRequest("kid must be a string (it is ignored: KMS names the new key)")
+    try:
+        rotation.rotate_now(alg, get_settings().retired_key_deletion_days)
+    except (rotation.NotRotatable, rotation.RotationInProgress) as exc:
+        raise Conflict(str(exc)) from exc
+    return keys.jwks()

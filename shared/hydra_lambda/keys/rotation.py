@@ -126,3 +126,65 @@ def scheduled_step(alias: str, key_spec: str = "RSA_2048", stack: str = "",
         retired = None
     return {"current": current, "next": new, "previous": previous, "disabled": retired,
             "deletion_scheduled": retired if retired is not None and deletion_window_days is not None else None}
+
+
+# One rotation step on request (POST /keys/hydra.openid.id-token, which `keys rotate` calls): the
+# same step as the schedule, for deployments that sign through the alias triple.
+ALGORITHM_KEY_SPECS = {"RS256": "RSA_2048", "ES256": "ECC_NIST_P256"}
+# Longer than any step takes (a CreateKey and a few alias moves) and than the function's timeout.
+ROTATION_LEASE_SECONDS = 120
+
+
+class NotRotatable(ValueError):
+    """This deployment does not sign through ``<alias>,<alias>-next,<alias>-previous``."""
+
+
+class RotationInProgress(RuntimeError):
+    """Another rotation holds the lease."""
+
+
+def rotating_alias(signing_mode: str, signing_keys: tuple[str, ...]) -> str:
+    """The alias the step moves, if ``SIGNING_KEYS`` is the alias triple in kms mode."""
+    if signing_mode != "kms":
+        raise NotRotatable(
+            "SIGNING_MODE=envelope: the signing keys are Secrets Manager secrets, which this API does not "
+            "rotate; make a new one with `hydra-lambda keys rotate --mode envelope` and deploy the steps it prints"
+        )
+    alias = signing_keys[0] if signing_keys else ""
+    if not alias.startswith("alias/") or tuple(signing_keys) != (alias, f"{alias}-next", f"{alias}-previous"):
+        raise NotRotatable(
+            f"SIGNING_KEYS is {','.join(signing_keys) or 'empty'}, not <alias>,<alias>-next,<alias>-previous: "
+            "this API rotates only the stack's own KMS key (deploy with SigningKeys empty, optionally with a "
+            "KeyRotationSchedule); keys you chose yourself are rotated by deploys, see `hydra-lambda keys "
+            "rotate` and the README section 'Rotating the ID token signing key'"
+        )
+    return alias
+
+
+def _stack_of(key_id: str) -> str:
+    """The hydra-lambda:stack tag of the key behind the alias: the new key is tagged the same."""
+    tags = client("kms").list_resource_tags(KeyId=key_id).get("Tags", [])
+    return next((tag["TagValue"] for tag in tags if tag["TagKey"] == STACK_TAG), "")
+
+
+def rotate_now(alg: str, deletion_window_days: int | None) -> dict[str, str | None]:
+    """One step of the scheduled rotation, under a lease so two requests never interleave their alias
+    moves (two unguarded steps could both read the same aliases and leave ``-previous`` equal to the
+    signing key, disable a key that still signs, or orphan a new key)."""
+    from hydra_lambda import keys
+    from hydra_lambda.storage import locks
+
+    settings = get_settings()
+    alias = rotating_alias(settings.signing_mode, settings.signing_keys)
+    if alg not in ALGORITHM_KEY_SPECS:
+        raise ValueError(f"alg must be one of {', '.join(ALGORITHM_KEY_SPECS)}")
+    owner = locks.acquire(f"key-rotation:{alias}", ROTATION_LEASE_SECONDS)
+    if owner is None:
+        raise RotationInProgress("Another rotation of the signing keys is in progress; try again when it is done")
+    try:
+        current = _alias_target(alias)
+        stack = _stack_of(current) if current is not None else ""
+        return scheduled_step(alias, ALGORITHM_KEY_SPECS[alg], stack, deletion_window_days)
+    finally:
+        locks.release(f"key-rotation:{alias}", owner)
+        keys.forget()  # this container serves the new set at once; others within SIGNING_KEYS_CACHE_SECONDS

@@ -1,0 +1,197 @@
+"""``POST /keys/hydra.openid.id-token``: one step of the scheduled rotation over HTTP, through the
+real handler on moto KMS (what ``hydra-lambda keys rotate`` calls)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hydra_lambda import keys
+
+from tests.support import call
+from tests.support_admin import bearer, service_client, token
+from tests.support_keys import jws_parts, kms, signing_keys, verify_against_jwks
+
+PATH = "/keys/hydra.openid.id-token"
+
+
+@pytest.fixture(scope="module")
+def root() -> dict[str, str]:
+    return bearer(token(scope="hydra.keys.create hydra.keys.get"))
+
+
+@pytest.fixture
+def triple() -> Iterator[str]:
+    """A stack key behind a fresh alias, signing through the alias triple as the template sets it."""
+    from hydra_lambda.keys.rotation import create_kms_key
+
+    alias = f"alias/test-{uuid.uuid4().hex[:8]}-id-token"
+    kms().create_alias(AliasName=alias, TargetKeyId=create_kms_key("RSA_2048", "api-stack"))
+    keys.forget()
+    with signing_keys([alias, f"{alias}-next", f"{alias}-previous"]):
+        yield alias
+    keys.forget()
+
+
+def targets(alias: str) -> tuple[str | None, ...]:
+    from hydra_lambda.keys.rotation import _alias_target
+
+    return tuple(_alias_target(a) for a in (alias, f"{alias}-next", f"{alias}-previous"))
+
+
+def claims() -> dict[str, Any]:
+    return {"iss": "https://issuer.example", "sub": "alice", "aud": "app", "iat": 1, "exp": 4102444800}
+
+
+def header(jws: str) -> dict[str, Any]:
+    return jws_parts(jws)[0]
+
+
+def test_each_post_is_one_publish_switch_retire_step(root: dict[str, str], triple: str) -> None:
+    stack_key = targets(triple)[0]
+    before = keys.sign(claims())
+
+    first = call("POST", PATH, headers=root, json_body={"alg": "ES256", "kid": "ignored"})
+    assert first.status == 201, first.body
+    current, upcoming, previous = targets(triple)
+    assert (current, previous) == (stack_key, None) and upcoming not in (None, stack_key)
+    assert [k["alg"] for k in first.json["keys"]] == ["RS256", "ES256"]  # published, not signing yet
+    assert first.json == keys.jwks() == call("GET", PATH, headers=root).json
+    assert header(keys.sign(claims()))["alg"] == "RS256"
+    tags = kms().list_resource_tags(KeyId=upcoming)["Tags"]
+    assert {"TagKey": "hydra-lambda:stack", "TagValue": "api-stack"} in tags  # the stack key's tag
+
+    second = call("POST", PATH, headers=root, json_body={})  # RS256 by default
+    assert second.status == 201, second.body
+    assert targets(triple)[0] == upcoming and targets(triple)[2] == stack_key
+    assert [k["alg"] for k in second.json["keys"]] == ["ES256", "RS256", "RS256"]
+    after = keys.sign(claims())  # this container signs with the switched key at once
+    assert header(after)["alg"] == "ES256" and header(after)["kid"] == second.json["keys"][0]["kid"]
+    for jws in (before, after):
+        verify_against_jwks(jws, second.json)
+
+    third = call("POST", PATH, headers=root, json_body={"alg": "RS256"})
+    assert third.status == 201 and targets(triple)[2] == upcoming
+    assert kms().describe_key(KeyId=stack_key)["KeyMetadata"]["Enabled"] is True  # never the stack's key
+    fourth = call("POST", PATH, headers=root, json_body={"alg": "RS256"})
+    assert fourth.status == 201
+    retired = kms().describe_key(KeyId=upcoming)["KeyMetadata"]
+    assert retired["KeyState"] == "PendingDeletion"  # disabled and scheduled (RETIRED_KEY_DELETION_DAYS)
+    assert upcoming not in targets(triple) and len(fourth.json["keys"]) == 3
+
+
+@pytest.mark.parametrize("body", [{"alg": "HS256"}, {"alg": "RS512"}, {"alg": 256}, {"alg": ["RS256"]}, {"alg": None},
+                                  {"alg": "RS256", "kid": 1}])
+def test_an_unknown_alg_is_400_and_moves_nothing(root: dict[str, str], triple: str, body: Any) -> None:
+    before = targets(triple)
+    result = call("POST", PATH, headers=root, json_body=body)
+    assert result.status == 400 and result.json["error"]["code"] == 400
+    assert "RS256" in result.json["error"]["message"] or "kid" in result.json["error"]["message"]
+    assert targets(triple) == before
+    assert call("POST", PATH, headers=root, body="{not json").status == 400
+
+
+def test_rotation_needs_the_scope_and_the_policy(triple: str) -> None:
+    before = targets(triple)
+    assert call("POST", PATH, json_body={"alg": "RS256"}).status == 401
+    no_scope = call("POST", PATH, headers=bearer(token(scope="hydra.keys.get")), json_body={})
+    assert no_scope.status == 400 and "hydra.keys.create" in no_scope.json["error"]["reason"]
+    client_id, secret = service_client(scope="hydra.keys.create")  # no policy allows it
+    denied = call("POST", PATH, headers=bearer(token(client_id, secret, scope="hydra.keys.create")), json_body={})
+    assert denied.status == 403
+    assert call("POST", "/keys/other.set", headers=bearer(token(scope="hydra.keys.create"))).status == 404
+    assert targets(triple) == before
+
+
+def test_a_deployment_not_signing_through_the_alias_triple_is_409(root: dict[str, str], triple: str) -> None:
+    before = targets(triple)
+    for refs, mode, hint in (([triple], "kms", "KeyRotationSchedule"),
+                             ([triple, f"{triple}-next"], "kms", "KeyRotationSchedule"),
+                             (["stack/id-token/x"], "envelope", "keys rotate --mode envelope")):
+        with signing_keys(refs, mode=mode):
+            result = call("POST", PATH, headers=root, json_body={"alg": "RS256"})
+        assert result.status == 409, (refs, result.body)
+        assert result.json["error"]["code"] == 409 and hint in result.json["error"]["message"]
+    assert targets(triple) == before
+
+
+def test_concurrent_rotations_never_interleave(root: dict[str, str], triple: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first request holds the lease while it moves the aliases; a second one meanwhile (in another
+    container) is a 409 and changes nothing, so the aliases stay three distinct keys with none orphaned."""
+    from hydra_lambda.keys import rotation
+
+    real, inside, leave = rotation.scheduled_step, threading.Event(), threading.Event()
+
+    def slow_step(*args: Any, **kwargs: Any) -> Any:
+        if not inside.is_set():  # only the first request waits
+            inside.set()
+            assert leave.wait(30)
+        return real(*args, **kwargs)
+
+    assert call("POST", PATH, headers=root, json_body={}).status == 201
+    assert call("POST", PATH, headers=root, json_body={}).status == 201
+    before = targets(triple)
+    monkeypatch.setattr(rotation, "scheduled_step", slow_step)
+    results: list[Any] = []
+    first = threading.Thread(target=lambda: results.append(call("POST", PATH, headers=root, json_body={})))
+    first.start()
+    assert inside.wait(30)
+    # Another container (the local server runs one request at a time, so not through `call`).
+    from hydra_lambda import key_admin
+    from hydra_lambda.errors import Conflict
+
+    try:
+        with pytest.raises(Conflict, match="in progress"):
+            key_admin.rotate_set(root["Authorization"], "hydra.openid.id-token", {"alg": "RS256"})
+    finally:
+        leave.set()
+        first.join(30)
+    assert [r.status for r in results] == [201]
+    current, upcoming, previous = targets(triple)
+    assert (current, previous) == (before[1], before[0]) and len({current, upcoming, previous}) == 3
+    assert call("POST", PATH, headers=root, json_body={}).status == 201  # the lease was given back
+
+
+def test_a_lease_left_by_a_dead_holder_runs_out(root: dict[str, str], triple: str) -> None:
+    from hydra_lambda import clock
+    from hydra_lambda.keys.rotation import ROTATION_LEASE_SECONDS
+    from hydra_lambda.storage import locks
+
+    assert locks.acquire(f"key-rotation:{triple}", ROTATION_LEASE_SECONDS) is not None  # never released
+    assert call("POST", PATH, headers=root, json_body={}).status == 409
+    assert locks.acquire(f"key-rotation:{triple}", ROTATION_LEASE_SECONDS) is None
+    clock.advance(ROTATION_LEASE_SECONDS + 1)
+    assert call("POST", PATH, headers=root, json_body={}).status == 201
+
+
+def test_the_local_server_signs_through_a_rotatable_alias_triple(aws: dict[str, str]) -> None:
+    """`make run` (no SIGNING_KEYS): the local key behind the alias triple, so the API rotates it."""
+    import json
+    import urllib.request
+
+    from hydra_lambda.local.backends import LOCAL_KEY_ALIAS
+
+    from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, LocalServer, basic
+
+    server = LocalServer({**aws, "SIGNING_KEYS": ""})
+    try:
+        def request(method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+            req = urllib.request.Request(server.url + path, data=body, method=method, headers=headers)
+            with urllib.request.urlopen(req, timeout=30) as response:
+                return response.status, json.loads(response.read())
+
+        _, issued = request("POST", "/oauth2/token", b"grant_type=client_credentials&scope=hydra.keys.create",
+                            {"Content-Type": "application/x-www-form-urlencoded",
+                             **basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET)})
+        before = targets(LOCAL_KEY_ALIAS)
+        status, rotated = request("POST", PATH, b'{"alg": "ES256"}', {
+            "Authorization": f"Bearer {issued['access_token']}", "Content-Type": "application/json"})
+        assert status == 201 and rotated["keys"][-1]["alg"] == "ES256"
+        assert targets(LOCAL_KEY_ALIAS)[0] == before[0] and targets(LOCAL_KEY_ALIAS)[1] not in before
+        assert request("GET", "/.well-known/jwks.json", b"", {})[1] == rotated
+    finally:
+        server.stop()
