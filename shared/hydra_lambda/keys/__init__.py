@@ -75,7 +75,7 @@ def key_set() -> list[SigningKey]:
         raise ConfigError("SIGNING_KEYS is empty: list at least one signing key")
     if settings.signing_mode == "envelope" and any(ref.startswith("alias/") for ref in settings.signing_keys):
         raise ConfigError("SIGNING_MODE=envelope: SIGNING_KEYS must list Secrets Manager secrets, not KMS "
-                          "aliases (make one with `hydra-lambda keys rotate --mode envelope`)")
+                          "aliases (make one with `hydra-lambda-keys envelope`)")
     out: list[SigningKey] = []
     for index, ref in enumerate(settings.signing_keys):
         key = _load(settings.signing_mode, ref, optional=index > 0)

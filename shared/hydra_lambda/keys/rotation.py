@@ -13,6 +13,7 @@ the first signs, all are published):
 from __future__ import annotations
 
 from hydra_lambda.aws import client
+from hydra_lambda.config import get_settings
 
 KEY_SPECS = ("RSA_2048", "RSA_4096", "ECC_NIST_P256")
 STACK_TAG = "hydra-lambda:stack"
@@ -148,15 +149,15 @@ def rotating_alias(signing_mode: str, signing_keys: tuple[str, ...]) -> str:
     if signing_mode != "kms":
         raise NotRotatable(
             "SIGNING_MODE=envelope: the signing keys are Secrets Manager secrets, which this API does not "
-            "rotate; make a new one with `hydra-lambda keys rotate --mode envelope` and deploy the steps it prints"
+            "rotate; make a new one with `hydra-lambda-keys envelope` and deploy the steps it prints"
         )
     alias = signing_keys[0] if signing_keys else ""
     if not alias.startswith("alias/") or tuple(signing_keys) != (alias, f"{alias}-next", f"{alias}-previous"):
         raise NotRotatable(
             f"SIGNING_KEYS is {','.join(signing_keys) or 'empty'}, not <alias>,<alias>-next,<alias>-previous: "
             "this API rotates only the stack's own KMS key (deploy with SigningKeys empty, optionally with a "
-            "KeyRotationSchedule); keys you chose yourself are rotated by deploys, see `hydra-lambda keys "
-            "rotate` and the README section 'Rotating the ID token signing key'"
+            "KeyRotationSchedule); keys you chose yourself are rotated by deploys, see `hydra-lambda-keys kms` "
+            "and the README section 'Rotating the ID token signing key'"
         )
     return alias
 
