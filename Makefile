@@ -42,7 +42,9 @@ $(SAM_VENV)/.installed:
 	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli>=1.120,<2'
 	touch $@
 
-## run: the API on http://127.0.0.1:4444 with embedded DynamoDB and KMS (PORT/HOST override)
+## run: the API on http://127.0.0.1:4444 with embedded DynamoDB and KMS, and the example consent app on
+## port 3000. `make run PORT=4455 CONSENT_APP_PORT=3001` moves them (HOST sets the address); a busy PORT
+## stops it before anything is created. It prints the line that puts `hydra-lambda` on the PATH.
 run: $(VENV)/.run-deps
 	$(BIN)/hydra-lambda serve
 

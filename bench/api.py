@@ -44,14 +44,14 @@ class Prepared:
 
 class Api:
     def __init__(self) -> None:
-        from hydra_lambda.local.routes import load_routes
+        from hydra_lambda_local.routes import load_routes
 
         self.routes = load_routes(TEMPLATE)
 
     def prepare(self, method: str, path: str, *, query: str | dict[str, str] = "",
                 headers: dict[str, str] | None = None, form: dict[str, str] | None = None,
                 json_body: Any = None, cookies: list[str] | None = None) -> Prepared:
-        from hydra_lambda.local.routes import load_handler, routed_event
+        from hydra_lambda_local.routes import load_handler, routed_event
 
         found = routed_event(self.routes, method, path, query=query, headers=headers, form=form,
                              json_body=json_body, cookies=cookies)
@@ -62,7 +62,7 @@ class Api:
 
     @staticmethod
     def run(prepared: Prepared) -> Result:
-        from hydra_lambda.local.events import FakeContext
+        from hydra_lambda_local.events import FakeContext
 
         out = prepared.handler(prepared.event, FakeContext(prepared.function))
         return to_result(out)

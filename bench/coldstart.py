@@ -25,7 +25,7 @@ def functions_and_services() -> dict[str, tuple[Path, list[str]]]:
     """Each function's code folder and the AWS clients it needs (from its template policies).
 
     Secrets Manager is left out: the benchmark sets SYSTEM_SECRET, so no handler reads a secret."""
-    from hydra_lambda.local.routes import load_template
+    from hydra_lambda_local.routes import load_template
 
     template = load_template(TEMPLATE)
     out = {}

@@ -63,7 +63,7 @@ def start(dynamodb: str = "", kms: str = "", envelope: bool = True) -> Engines:
         pids.append(engine.process.pid)
         dynamodb = engine.endpoint
     if not kms:
-        from hydra_lambda.local.backends import start_moto
+        from hydra_lambda_local.backends import start_moto
 
         server, kms = start_moto()
         stoppers.append(server.stop)
@@ -87,8 +87,8 @@ def _prepare(engines: Engines, envelope: bool) -> None:
     os.environ.update(engines.env)
     try:
         from hydra_lambda.config import reset_settings
-        from hydra_lambda.local.backends import ensure_signing_key
         from hydra_lambda.storage.tables import create_tables
+        from hydra_lambda_local.backends import ensure_signing_key
 
         reset_settings()
         create_tables()
@@ -223,6 +223,6 @@ def create_peer_table(endpoint: str) -> None:
 def start_local_server(env: dict[str, str]) -> tuple[Process, str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = Process([sys.executable, "-m", "hydra_lambda.cli", "serve", "--port", str(port)],
+    proc = Process([sys.executable, "-m", "hydra_lambda_local.cli", "serve", "--port", str(port)],
                    {**os.environ, **env, "ISSUER": url}, f"{url}/health/status", "hydra-lambda serve")
     return proc, url

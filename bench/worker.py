@@ -146,7 +146,7 @@ FLOW_OPS = {"code_exchange", "refresh"}
 
 
 def _invoke(prepared: Prepared) -> tuple[dict[str, Any], float, float]:
-    from hydra_lambda.local.events import FakeContext
+    from hydra_lambda_local.events import FakeContext
 
     context = FakeContext(prepared.function)
     c0, w0 = time.process_time(), time.perf_counter()

@@ -47,7 +47,7 @@ def lossy_proxy(dynamodb_local: DynamoDBLocal) -> Iterator[LossyProxy]:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    from hydra_lambda.local.backends import start_moto
+    from hydra_lambda_local.backends import start_moto
 
     server, url = start_moto()
     yield url
@@ -67,8 +67,8 @@ def aws(lossy_proxy: LossyProxy, moto_endpoint: str) -> Iterator[dict[str, str]]
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     from hydra_lambda.config import reset_settings
-    from hydra_lambda.local.backends import ensure_signing_key
     from hydra_lambda.storage.tables import create_tables
+    from hydra_lambda_local.backends import ensure_signing_key
 
     reset_settings()
     create_tables()

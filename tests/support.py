@@ -109,8 +109,8 @@ def call(
     cookies: list[str] | None = None,
 ) -> Result:
     """Invoke the handler that template.yaml routes this request to, with a real payload-2.0 event."""
-    from hydra_lambda.local.routes import load_routes, routed_event
-    from hydra_lambda.local.server import invoke
+    from hydra_lambda_local.routes import load_routes, routed_event
+    from hydra_lambda_local.server import invoke
 
     found = routed_event(load_routes(TEMPLATE), method, path, query=query, headers=headers, body=body,
                          json_body=json_body, form=form, cookies=cookies)
@@ -146,7 +146,7 @@ class LocalServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(ROOT / ".pytest_cache" / f"serve-{self.port}.log", "w+")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hydra_lambda.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "hydra_lambda_local.cli", "serve", "--port", str(self.port)],
             cwd=ROOT,
             env={**os.environ, **env, "ISSUER": self.url},
             stdout=self.log,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from urllib.parse import unquote
 
 import pytest
 import requests
@@ -134,7 +135,7 @@ def test_error_statuses_over_http(server: LocalServer, authlib_session: object) 
 
 def test_clients_cli_drives_the_http_api(server: LocalServer, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    from hydra_lambda.cli import main
+    from hydra_lambda_local.cli import main
 
     monkeypatch.setenv("HYDRA_CLIENT_ID", ROOT_CLIENT_ID)
     monkeypatch.setenv("HYDRA_CLIENT_SECRET", ROOT_CLIENT_SECRET)
@@ -190,7 +191,7 @@ def test_an_id_the_api_could_not_route_is_refused_at_create_time(server: LocalSe
 
 def test_the_clients_cli_reaches_an_id_with_reserved_characters(server: LocalServer, monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from hydra_lambda.cli import main
+    from hydra_lambda_local.cli import main
 
     monkeypatch.setenv("HYDRA_CLIENT_ID", ROOT_CLIENT_ID)
     monkeypatch.setenv("HYDRA_CLIENT_SECRET", ROOT_CLIENT_SECRET)
@@ -210,9 +211,11 @@ def test_serve_prints_new_root_credentials_once(aws: dict[str, str]) -> None:
     instance = LocalServer(fresh)
     try:
         output = instance.output()
-        found = re.search(r"client id:\s+(\S+)\s+client secret:\s+(\S+)", output)
+        found = re.search(r"export HYDRA_URL=(\S+) HYDRA_CLIENT_ID=(\S+) HYDRA_CLIENT_SECRET=(\S+)\n", output)
         assert found, output
-        client_id, secret = found.groups()
+        url, client_id, secret = (unquote(part) for part in found.groups())
+        assert url == instance.url
+        assert re.search(r"^  \. \S+/bin/activate$", output, re.MULTILINE), output  # the CLI on the PATH
         token = requests.post(f"{instance.url}/oauth2/token", auth=(client_id, secret), timeout=10,
                               data={"grant_type": "client_credentials", "scope": "hydra.clients"})
         assert token.status_code == 200

@@ -105,6 +105,20 @@ def test_unknown_or_missing_client_renders_a_page_never_a_redirect() -> None:
     _assert_error_page(call("GET", "/oauth2/auth", query={"response_type": "code", "redirect_uri": REDIRECT}))
 
 
+def test_error_pages_use_the_consent_apps_layout_and_style() -> None:
+    from hydra_lambda_local.consent_app import message_page
+
+    def style(page: str) -> str:
+        return page.split("<style>", 1)[1].split("</style>", 1)[0]
+
+    page = Flow("<script>alert(1)</script>").start()
+    _assert_error_page(page)
+    assert style(page.body) == style(message_page("Not found", "x"))  # one template, one style
+    assert "<main>\n<h1>The authorization request cannot be completed</h1>" in page.body
+    assert "<script>" not in page.body and "default serif" not in page.body
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
 @pytest.mark.parametrize(
     "uri",
     [

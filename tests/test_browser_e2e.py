@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from hydra_lambda.local.consent_app import allow_consent_requests, provision_client
+from hydra_lambda_local.consent_app import allow_consent_requests, provision_client
 
 from tests.support import ROOT, ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, LocalServer, free_port, wait_for
 
@@ -121,6 +121,7 @@ def test_sign_in_and_allow_with_pkce(stack: tuple[LocalServer, str], callback: s
     page.goto(auth_url)
     assert page.url.startswith(consent_url + "?consent=")
     assert page.locator("#client-id").inner_text() == client[0]
+    assert page.locator("#client-name").inner_text() == "Photo printer"  # client_name, not the id
     assert page.locator("input[name=scope]").evaluate_all("els => els.map(e => e.value)") == [
         "openid", "offline", "photos.read"]
     page.screenshot(path=SCREENSHOT, full_page=True)
@@ -213,7 +214,8 @@ def test_provisioning_replaces_a_leftover_client(stack: tuple[LocalServer, str])
 
     assert grant(second[1], "hydra.consent").status_code == 200
     assert grant(first[1], "hydra.consent").status_code == 401
-    assert grant(second[1], "hydra.clients").status_code == 400  # it holds hydra.consent only
+    assert grant(second[1], "hydra.clients").status_code == 200  # read clients, to name them on the page
+    assert grant(second[1], "hydra.policies").status_code == 400  # it holds hydra.consent and hydra.clients only
 
 
 def test_standalone_consent_app_answers_through_the_real_api(stack: tuple[LocalServer, str], callback: str) -> None:
@@ -224,8 +226,9 @@ def test_standalone_consent_app_answers_through_the_real_api(stack: tuple[LocalS
     port = free_port()
     env = {**os.environ, "CONSENT_APP_CLIENT_SECRET": app_client[1]}
     process = subprocess.Popen(
-        [sys.executable, "-m", "hydra_lambda.cli", "consent-app", "--api", server.url, "--client-id", app_client[0],
-         "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [sys.executable, "-m", "hydra_lambda_local.cli", "consent-app", "--api", server.url,
+         "--client-id", app_client[0], "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     app = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: requests.get(app + "/", timeout=2).status_code == 200, 30, "consent-app")

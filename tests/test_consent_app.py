@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import requests
-from hydra_lambda.local import consent_app
-from hydra_lambda.local.consent_app import AdminApi, parse_users
+from hydra_lambda_local import consent_app
+from hydra_lambda_local.consent_app import AdminApi, parse_users
 
 APP_CLIENT = ("consent-app", "consent-app-secret")
 XSS_CLIENT = '<script>alert("x")</script>'
@@ -36,6 +36,7 @@ class FakeAdmin(ThreadingHTTPServer):
         self.valid_tokens: set[str] = set()
         self.expires_in = 3600
         self.expired: set[str] = set()
+        self.clients: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
 
     @property
@@ -93,6 +94,10 @@ class _FakeHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if not self._authorized():
+            return
+        if self.path.startswith("/clients/"):
+            client = self.server.clients.get(unquote(self.path.removeprefix("/clients/")))
+            self._send(200, client) if client else self._send(404, {"error": {"code": 404, "message": "not found"}})
             return
         consent_id = unquote(self.path.removeprefix("/oauth2/consent/requests/"))
         if consent_id in self.server.expired:
@@ -177,8 +182,35 @@ def test_page_shows_client_and_scopes_escaped_with_protective_headers(
     cookie = page.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/consent" in cookie
     assert "Secure" not in cookie  # plain http is fine on loopback only
-    # The app asked for exactly the consent scope with its own client credentials.
-    assert admin.token_grants == [{"grant_type": ["client_credentials"], "scope": ["hydra.consent"]}]
+    # The app asked for the consent scope, then hydra.clients (to name the client), with its own credentials.
+    assert admin.token_grants == [{"grant_type": ["client_credentials"], "scope": ["hydra.consent"]},
+                                  {"grant_type": ["client_credentials"], "scope": ["hydra.clients"]}]
+
+
+def test_page_names_the_client_with_its_links_escaped_and_http_only(
+    admin: FakeAdmin, app: consent_app.ConsentApp, browser: requests.Session
+) -> None:
+    admin.clients["named"] = {"id": "named", "client_name": '<b>Photo</b> "printer"',
+                              "logo_uri": "https://cdn.example/logo.png?a=1&b=2",
+                              "policy_uri": "javascript:alert(1)", "tos_uri": "https://example.com/tos"}
+    admin.add("c-named", client_id="named")
+    page = browser.get(f"{app.url}/consent", params={"consent": "c-named"}).text
+    assert '<span class="client" id="client-name">&lt;b&gt;Photo&lt;/b&gt; &quot;printer&quot;</span>' in page
+    assert "<title>Authorize &lt;b&gt;Photo&lt;/b&gt; &quot;printer&quot;</title>" in page
+    assert '<span id="client-id">named</span>' in page
+    assert 'src="https://cdn.example/logo.png?a=1&amp;b=2"' in page
+    assert 'id="client-terms" href="https://example.com/tos"' in page
+    assert "javascript:" not in page and "client-privacy" not in page  # only http(s) links
+    # A client the app may not read (or that has no name) is named by its id, and nothing else shows.
+    admin.add("c-unknown", client_id="not-readable")
+    page = browser.get(f"{app.url}/consent", params={"consent": "c-unknown"}).text
+    assert '<span class="client" id="client-name">not-readable</span>' in page
+    assert "client-logo" not in page.split("</style>")[1] and "client-links" not in page.split("</style>")[1]
+
+
+def consent_grants(admin: FakeAdmin) -> list[dict[str, list[str]]]:
+    """The token requests for the consent scope (the app also asks for hydra.clients to name clients)."""
+    return [grant for grant in admin.token_grants if grant["scope"] == ["hydra.consent"]]
 
 
 def html_escaped(text: str) -> str:
@@ -206,7 +238,7 @@ def test_accept_sends_acceptance_and_redirects_to_the_requests_redirect_url(
         "idTokenExtra": {"name": "Alice", "email": "alice@example.com"},
     })]
     # One token for the GET and both calls of the POST.
-    assert len(admin.token_grants) == 1
+    assert len(consent_grants(admin)) == 1
 
 
 def test_wrong_password_shows_the_form_again_and_answers_nothing(
@@ -338,16 +370,16 @@ def test_token_is_cached_until_near_expiry_and_renewed_after_a_401(
     api = AdminApi(admin.url, *APP_CLIENT)
     for _ in range(3):
         api.get_request("t1")
-    assert len(admin.token_grants) == 1
+    assert len(consent_grants(admin)) == 1
     now[0] += 269  # renewal is due 30 s (a tenth of 300 s) before expiry
     api.get_request("t1")
-    assert len(admin.token_grants) == 1
+    assert len(consent_grants(admin)) == 1
     now[0] += 2
     api.get_request("t1")
-    assert len(admin.token_grants) == 2
+    assert len(consent_grants(admin)) == 2
     admin.valid_tokens.clear()  # revoked server-side: one fresh token, then success
     assert api.get_request("t1").client_id == "my-app"
-    assert len(admin.token_grants) == 3
+    assert len(consent_grants(admin)) == 3
 
 
 def test_bad_client_credentials_are_a_clear_error(admin: FakeAdmin) -> None:
@@ -411,7 +443,7 @@ def test_serve_starts_the_app_only_for_its_local_default_and_never_fails(admin: 
 
 
 def test_standalone_command_needs_credentials() -> None:
-    from hydra_lambda.cli import main
+    from hydra_lambda_local.cli import main
 
     assert main(["consent-app", "--api", "http://127.0.0.1:1", "--client-id", "x", "--client-secret", ""]) == 2
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
-from hydra_lambda.local import consent_app
+from hydra_lambda_local import consent_app
 
 from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, LocalServer
 from tests.support_flows import NONCE, REDIRECT, STATE, make_client

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hydra_lambda.local.routes import load_routes, load_template
+from hydra_lambda_local.routes import load_routes, load_template
 
 from tests.support import ROOT, TEMPLATE
 
@@ -99,8 +99,14 @@ def test_the_build_holds_each_function_and_the_layer_compiled(built: Path) -> No
     layer = built / "SharedLayer" / "python"
     assert (layer / "hydra_lambda" / "__pycache__" / "__init__.cpython-312.pyc").is_file()
     assert (layer / "botocore" / "__pycache__" / "client.cpython-312.pyc").is_file()
-    assert not (layer / "hydra_lambda" / "local").exists()  # the local tooling stays out of the layer
-    assert not (layer / "hydra_lambda" / "cli.py").exists()
+    # The layer is the runtime: no local server, consent app or CLI (package hydra_lambda_local), no
+    # argument parsing, and the only page template is the one the API renders itself.
+    assert not (layer / "hydra_lambda_local").exists() and not (layer / "hydra_lambda" / "local").exists()
+    assert not list(layer.rglob("consent_app.py")) and not (layer / "hydra_lambda" / "cli.py").exists()
+    ours = list((layer / "hydra_lambda").rglob("*.py"))
+    assert ours and [p for p in ours if "argparse" in p.read_text()] == []
+    assert [p.relative_to(layer).as_posix() for p in (layer / "hydra_lambda").rglob("*.html")] == [
+        "hydra_lambda/http/templates/layout.html"]
     sources = [p for p in layer.rglob("*.py")]
     missing = [p for p in sources if not (p.parent / "__pycache__" / f"{p.stem}.cpython-312.pyc").is_file()]
     assert sources and not missing, missing[:5]

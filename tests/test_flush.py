@@ -301,7 +301,7 @@ def test_wrong_method_is_405() -> None:
 
 
 def _flush_handler() -> Any:
-    from hydra_lambda.local.routes import find_route, load_handler, load_routes
+    from hydra_lambda_local.routes import find_route, load_handler, load_routes
 
     from tests.support import TEMPLATE
 
@@ -311,7 +311,7 @@ def _flush_handler() -> Any:
 
 
 def test_the_scheduled_event_runs_the_same_flush() -> None:
-    from hydra_lambda.local.events import FakeContext
+    from hydra_lambda_local.events import FakeContext
 
     rows = seed(expired=40, live=10)
     event = json.loads((ROOT_EVENTS / "flush-schedule.json").read_text())
@@ -321,7 +321,7 @@ def test_the_scheduled_event_runs_the_same_flush() -> None:
 
 
 def test_the_schedule_stops_before_the_lambda_deadline_and_the_next_run_finishes() -> None:
-    from hydra_lambda.local.events import FakeContext
+    from hydra_lambda_local.events import FakeContext
 
     rows = seed(expired=40, live=10)
     event = json.loads((ROOT_EVENTS / "flush-schedule.json").read_text())
@@ -332,19 +332,3 @@ def test_the_schedule_stops_before_the_lambda_deadline_and_the_next_run_finishes
     full = _flush_handler()(event, FakeContext("FlushFunction", timeout_ms=300_000))
     assert full["complete"] is True
     assert_flushed(rows)
-
-
-def test_cli_flush(capsys: pytest.CaptureFixture[str]) -> None:
-    from hydra_lambda.cli import main
-
-    rows = seed(expired=25, live=5)
-    assert main(["flush"]) == 0
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary["complete"] is True and summary["removed"]["consent"] >= 25
-    assert_flushed(rows)
-    assert main(["flush", "--not-after", "not a date"]) == 2
-    assert "notAfter" in capsys.readouterr().err
-    seed(expired=5, live=0)
-    assert main(["flush", "--max-seconds", "0"]) == 3  # stopped before done: the next run resumes
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["complete"] is False
-    assert main(["flush"]) == 0

@@ -187,7 +187,7 @@ def test_a_real_tracer_serves_requests_in_a_lambda_like_process() -> None:
     script = (
         "import sys; sys.path[:0] = ['functions/discovery', 'shared']\n"
         "import app\n"
-        "from hydra_lambda.local.events import build_event, FakeContext\n"
+        "from hydra_lambda_local.events import build_event, FakeContext\n"
         "from hydra_lambda.observability import tracing_enabled\n"
         "assert tracing_enabled()\n"
         "event = build_event('GET', '/health/status', route_key='ANY /health/status')\n"
@@ -205,8 +205,8 @@ def test_a_real_tracer_serves_requests_in_a_lambda_like_process() -> None:
 
 def test_log_lines_carry_the_api_gateway_request_id_as_correlation_id(caplog: pytest.LogCaptureFixture) -> None:
     from hydra_lambda.http.app import HydraResolver, lambda_entry
-    from hydra_lambda.local.events import FakeContext, build_event
     from hydra_lambda.observability import logger
+    from hydra_lambda_local.events import FakeContext, build_event
 
     app = HydraResolver()
 

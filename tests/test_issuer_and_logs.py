@@ -25,8 +25,8 @@ def test_an_empty_issuer_is_a_configuration_error() -> None:
 
 
 def test_the_request_host_never_becomes_the_issuer() -> None:
-    from hydra_lambda.local.routes import load_routes, routed_event
-    from hydra_lambda.local.server import invoke
+    from hydra_lambda_local.routes import load_routes, routed_event
+    from hydra_lambda_local.server import invoke
 
     route, event = routed_event(load_routes(TEMPLATE), "GET", "/.well-known/openid-configuration",
                                 headers={"Host": "evil.example.com"})
@@ -39,7 +39,7 @@ def test_the_request_host_never_becomes_the_issuer() -> None:
 
 @pytest.fixture
 def verbose_server() -> Iterator[str]:
-    from hydra_lambda.local.server import LocalServer
+    from hydra_lambda_local.server import LocalServer
 
     server = LocalServer("127.0.0.1", free_port(), TEMPLATE, verbose=True)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
@@ -136,8 +136,8 @@ def test_on_lambda_an_empty_issuer_is_the_apis_own_url_from_its_id_never_the_dom
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from hydra_lambda.config import get_settings, reset_settings
-    from hydra_lambda.local.routes import load_routes, routed_event
-    from hydra_lambda.local.server import invoke
+    from hydra_lambda_local.routes import load_routes, routed_event
+    from hydra_lambda_local.server import invoke
 
     monkeypatch.setenv("ISSUER", "")
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "DiscoveryFunction")

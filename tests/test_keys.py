@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
-import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -227,48 +225,27 @@ def test_rotation_never_breaks_verification(kms_keys: dict[str, str]) -> None:
         verify_against_jwks(tokens[0], retired)  # the old key's tokens must have expired by now
 
 
-def test_cli_rotate_creates_a_key_and_prints_the_runbook(kms_keys: dict[str, str]) -> None:
-    from hydra_lambda.keys.rotation import run
+def test_a_new_key_and_its_rotation_runbook(kms_keys: dict[str, str]) -> None:
+    from hydra_lambda.keys.rotation import create_kms_key, runbook
 
-    out = io.StringIO()
-    with signing_keys([kms_keys["RSA_2048"]]):
-        args = argparse.Namespace(keys_command="rotate", key_spec="ECC_NIST_P256", mode=None, stack="test-stack",
-                                  envelope_kms_key="", secret_name="")
-        assert run(args, out) == 0
-    text = out.getvalue()
-    new = text.split("signing key ", 1)[1].split(" ", 1)[0]
+    new = create_kms_key("ECC_NIST_P256", "test-stack")
     meta = kms().describe_key(KeyId=new)["KeyMetadata"]
     assert meta["KeySpec"] == "ECC_NIST_P256" and meta["KeyUsage"] == "SIGN_VERIFY"
     assert kms().list_resource_tags(KeyId=new)["Tags"] == [{"TagKey": "hydra-lambda:stack", "TagValue": "test-stack"}]
     old = kms_keys["RSA_2048"]
+    text = runbook([old], new, 3600) + "\n"
     assert f"SIGNING_KEYS={old},{new}\n" in text
     assert f"SIGNING_KEYS={new},{old}\n" in text
     assert text.rstrip().splitlines()[-2].endswith(f"SIGNING_KEYS={new}")
 
 
-def test_cli_rotate_in_envelope_mode_makes_a_usable_secret(wrapping_key: str) -> None:
-    from hydra_lambda.keys.rotation import run
+def test_a_new_envelope_key_is_a_usable_secret(wrapping_key: str) -> None:
+    from hydra_lambda.keys.rotation import create_envelope_key
 
-    out = io.StringIO()
-    name = f"test/{uuid.uuid4().hex[:8]}/id-token/new"
-    args = argparse.Namespace(keys_command="rotate", key_spec="RSA_2048", mode="envelope", stack="",
-                              envelope_kms_key=wrapping_key, secret_name=name)
-    assert run(args, out) == 0
-    arn = out.getvalue().split("signing key ", 1)[1].split(" ", 1)[0]
+    arn = create_envelope_key("RSA_2048", wrapping_key, f"test/{uuid.uuid4().hex[:8]}/id-token/new")
     with signing_keys([arn], mode="envelope"):
         token = keys.sign(claims())
         verify_against_jwks(token, keys.jwks())
-
-
-def test_cli_list_shows_roles(kms_keys: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
-    from hydra_lambda.cli import main
-
-    with signing_keys([kms_keys["ECC_NIST_P256"], kms_keys["RSA_2048"]]):
-        assert main(["keys", "list"]) == 0
-        kids = [k["kid"] for k in keys.jwks()["keys"]]
-    text = capsys.readouterr().out
-    assert f"kid={kids[0]} alg=ES256" in text and f"kid={kids[1]} alg=RS256" in text
-    assert text.index("signs and is published") < text.index("published (verifies")
 
 
 def test_unusable_key_sets_are_configuration_errors(wrapping_key: str) -> None:

@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import requests
-from hydra_lambda.local.events import build_event
-from hydra_lambda.local.routes import find_route, load_routes
+from hydra_lambda_local.events import build_event
+from hydra_lambda_local.routes import find_route, load_routes
 
 from tests.support import ROOT, TEMPLATE, LocalServer
 
@@ -67,7 +67,7 @@ def test_port_in_use_prints_one_clear_line(aws: dict[str, str]) -> None:
         sock.listen()
         port = sock.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "hydra_lambda.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "hydra_lambda_local.cli", "serve", "--port", str(port)],
             cwd=ROOT, env={**aws, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=60,
         )
     assert result.returncode != 0
@@ -77,7 +77,7 @@ def test_port_in_use_prints_one_clear_line(aws: dict[str, str]) -> None:
 
 def test_bad_config_prints_one_clear_line(aws: dict[str, str]) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "hydra_lambda.cli", "serve", "--port", "0"],
+        [sys.executable, "-m", "hydra_lambda_local.cli", "serve", "--port", "0"],
         cwd=ROOT, env={**aws, "ACCESS_TOKEN_LIFESPAN": "soon"}, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2

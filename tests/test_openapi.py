@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hydra_lambda.local.routes import find_route, load_routes
+from hydra_lambda_local.routes import find_route, load_routes
 from openapi_spec_validator import validate
 
 from tests.support import ROOT, TEMPLATE, call

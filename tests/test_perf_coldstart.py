@@ -145,8 +145,8 @@ NOT_ON_READ_PATHS = ("pydantic", "boto3")
 
 
 def _event(method: str, path: str, headers: dict[str, str], body: str | None = None) -> tuple[str, Any, dict]:
-    from hydra_lambda.local.events import build_event
-    from hydra_lambda.local.routes import find_route, load_routes
+    from hydra_lambda_local.events import build_event
+    from hydra_lambda_local.routes import find_route, load_routes
 
     found = find_route(load_routes(TEMPLATE), method, path)
     assert found is not None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from hydra_lambda import clock
 from hydra_lambda.policies import Decision, InvalidPolicy, Policy, decide, matches, validate_pattern
@@ -352,35 +350,3 @@ def test_wildcard_token_scope_satisfies_the_route_scope() -> None:
 
     value = token(scope="hydra.*")
     assert authorize(f"Bearer {value}", scope="hydra.clients", resource="clients", action="get").subject
-
-
-# ---------------------------------------------------------------- CLI
-
-
-def test_policies_cli(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
-    from hydra_lambda.cli import main
-
-    pid = unique("cli")
-    assert main(["policies", "create", "--id", pid, "-s", "alice", "-s", "<bob|carol>", "-r", "rn:hydra:clients",
-                 "-a", "get", "--conditions", '{"owner":{"type":"EqualsSubjectCondition"}}']) == 0
-    created = json.loads(capsys.readouterr().out)
-    assert created["subjects"] == ["alice", "<bob|carol>"] and created["effect"] == "deny"  # the classic default
-    assert main(["policies", "get", pid]) == 0
-    assert json.loads(capsys.readouterr().out)["id"] == pid
-    assert main(["policies", "list"]) == 0
-    assert pid in {p["id"] for p in json.loads(capsys.readouterr().out)}
-    assert main(["policies", "create", "--id", pid, "-s", "x"]) == 1  # duplicate
-    assert main(["policies", "create", "--id", unique(), "-s", "<(?=a)>"]) == 2
-    assert "not a valid RE2" in capsys.readouterr().err
-    with pytest.raises(SystemExit):  # argparse: only allow or deny
-        main(["policies", "create", "--id", unique(), "-s", "x", "--effect", "Allow"])
-    capsys.readouterr()
-    from pathlib import Path
-
-    document = Path(str(tmp_path)) / "policy.json"
-    document.write_text(json.dumps({"id": pid + "-file", "subjects": ["s"], "resources": ["r"], "actions": ["a"],
-                                    "effect": "deny"}))
-    assert main(["policies", "create", "--file", str(document)]) == 0
-    assert json.loads(capsys.readouterr().out)["effect"] == "deny"
-    assert main(["policies", "delete", pid]) == 0 and main(["policies", "delete", pid + "-file"]) == 0
-    assert main(["policies", "get", pid]) == 1

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hydra_lambda.local.routes import load_routes, load_template
 from hydra_lambda.storage import tables
+from hydra_lambda_local.routes import load_routes, load_template
 
 from tests.support import ROOT, TEMPLATE
 
@@ -128,7 +128,7 @@ def test_no_dependency_cycle(translated: dict[str, Any]) -> None:
 
 
 def test_every_route_maps_to_a_handler_that_imports() -> None:
-    from hydra_lambda.local.routes import load_handler
+    from hydra_lambda_local.routes import load_handler
 
     routes = load_routes(TEMPLATE)
     assert routes
@@ -137,8 +137,8 @@ def test_every_route_maps_to_a_handler_that_imports() -> None:
 
 
 def test_every_route_has_an_event_sample_that_does_not_5xx() -> None:
-    from hydra_lambda.local.events import FakeContext
-    from hydra_lambda.local.routes import find_route
+    from hydra_lambda_local.events import FakeContext
+    from hydra_lambda_local.routes import find_route
 
     samples = {}
     for path in sorted((ROOT / "events").glob("*.json")):
@@ -147,7 +147,7 @@ def test_every_route_has_an_event_sample_that_does_not_5xx() -> None:
     routes = load_routes(TEMPLATE)
     for route in routes:
         assert route.route_key in samples, f"no events/ sample for {route.route_key}"
-    from hydra_lambda.local.routes import load_handler
+    from hydra_lambda_local.routes import load_handler
 
     for route_key, entries in samples.items():
         if route_key is None:

@@ -153,34 +153,3 @@ def _report(result: FlushResult, emit: bool) -> None:
         for kind, removed in result.removed.items():
             count(METRIC_NAMES[kind], removed)
         count("FlushIncomplete", 0 if result.complete else 1)
-
-
-def add_parser(sub: Any) -> None:
-    """``hydra-lambda flush``: the same flush against the configured tables (DYNAMODB_ENDPOINT or AWS)."""
-    parser = sub.add_parser("flush", help="remove expired tokens, codes and consent requests now")
-    parser.add_argument("--not-after", default=None, help="RFC 3339 date-time; default: now")
-    parser.add_argument("--max-seconds", type=float, default=None, help="stop after this long (rerun resumes)")
-
-
-def run_cli(args: Any) -> int:
-    import json
-    import sys
-
-    from hydra_lambda.config import ConfigError
-    from hydra_lambda.errors import HydraError
-    from hydra_lambda.models.flush import flush_cutoff
-
-    try:
-        cutoff = flush_cutoff({"notAfter": args.not_after})
-        started = time.monotonic()
-        budget = args.max_seconds
-        stop = _never if budget is None else lambda: time.monotonic() - started >= budget
-        result = flush(cutoff, stop, emit_metrics=False)  # no CloudWatch EMF on a terminal
-    except (HydraError, ConfigError) as exc:
-        print(f"hydra-lambda flush: {getattr(exc, 'message', exc)}", file=sys.stderr)
-        return 2
-    except Exception as exc:
-        print(f"hydra-lambda flush: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps({"complete": result.complete, "removed": result.removed, "cutoff": result.cutoff}))
-    return 0 if result.complete else 3

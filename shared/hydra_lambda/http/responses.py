@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import html
 import json
+from functools import cache
+from importlib import resources
+from string import Template
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -53,18 +56,24 @@ def redirect(location: str, cookies: list[Cookie] | None = None) -> Response:
     )
 
 
+@cache
+def _layout() -> Template:
+    return Template(resources.files("hydra_lambda.http").joinpath("templates", "layout.html").read_text("utf-8"))
+
+
+def render_layout(title: str, body: str, footer: str = "hydra-lambda") -> str:
+    """A whole page in the one layout (the /oauth2/auth error pages and the example consent app):
+    ``title`` and ``footer`` are escaped here, ``body`` is HTML the caller escaped."""
+    return _layout().substitute(title=html.escape(title), body=body, footer=html.escape(footer))
+
+
 def html_page(status: int, title: str, paragraphs: list[str], cookies: list[Cookie] | None = None) -> Response:
-    """A small self-contained page; every string is escaped here."""
-    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-    document = (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>{html.escape(title)}</title></head>"
-        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
-    )
+    """A small self-contained page in the shared layout; every string is escaped here."""
+    body = f"<h1>{html.escape(title)}</h1>" + "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
     return Response(
         status_code=status,
         content_type="text/html; charset=utf-8",
-        body=document,
+        body=render_layout(title, body),
         headers=HTML_HEADERS,
         cookies=cookies,
     )

@@ -1,4 +1,5 @@
-"""``hydra-lambda keys list`` and ``hydra-lambda keys rotate``: inspect the key set, make a new key.
+"""Making signing keys: a new KMS or envelope key and the steps to roll it in (``runbook``), and the
+scheduled rotation (``scheduled_step``). Operators rotate through the API (``hydra-lambda keys rotate``).
 
 Rotation never breaks a verifier when done in three deploys (``SIGNING_KEYS`` is an ordered list:
 the first signs, all are published):
@@ -11,57 +12,13 @@ the first signs, all are published):
 
 from __future__ import annotations
 
-import argparse
-import sys
-from datetime import UTC, datetime
-from typing import Any, TextIO
-
 from hydra_lambda.aws import client
-from hydra_lambda.config import get_settings
 
 KEY_SPECS = ("RSA_2048", "RSA_4096", "ECC_NIST_P256")
 STACK_TAG = "hydra-lambda:stack"
 ROTATED_TAG = "hydra-lambda:scheduled-rotation"
 # How long relying parties may cache /.well-known/jwks.json (the Cache-Control max-age).
 JWKS_MAX_AGE = 3600
-
-
-def add_parser(sub: Any) -> None:
-    keys = sub.add_parser("keys", help="ID-token signing keys: list the set, rotate")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    keys_sub.add_parser("list", help="show SIGNING_KEYS with kid, alg and role")
-    rotate = keys_sub.add_parser("rotate", help="create a new signing key and print the rotation steps")
-    rotate.add_argument("--key-spec", choices=KEY_SPECS, default="RSA_2048",
-                        help="RSA_2048/RSA_4096 sign RS256, ECC_NIST_P256 signs ES256 (default RSA_2048)")
-    rotate.add_argument("--mode", choices=("kms", "envelope"), default=None, help="default: $SIGNING_MODE")
-    rotate.add_argument("--stack", default="", help="tag the key for this stack's functions (hydra-lambda:stack)")
-    rotate.add_argument("--envelope-kms-key", default="",
-                        help="envelope mode: the symmetric KMS key that encrypts the private key")
-    rotate.add_argument("--secret-name", default="",
-                        help="envelope mode: name of the new secret (default <stack>/id-token/<UTC time>)")
-
-
-def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    out = out or sys.stdout
-    try:
-        if args.keys_command == "list":
-            return list_keys(out)
-        return rotate(args, out)
-    except Exception as exc:  # the CLI reports, it does not dump tracebacks
-        print(f"hydra-lambda keys: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-
-
-def list_keys(out: TextIO) -> int:
-    from hydra_lambda import keys
-
-    settings = get_settings()
-    print(f"SIGNING_MODE={settings.signing_mode}", file=out)
-    print(f"SIGNING_KEYS={','.join(settings.signing_keys)}", file=out)
-    for index, key in enumerate(keys.key_set()):
-        role = "signs and is published" if index == 0 else "published (verifies older or newer tokens)"
-        print(f"{index + 1}. {key.ref}\n   kid={key.kid} alg={key.alg} kty={key.jwk['kty']}: {role}", file=out)
-    return 0
 
 
 def create_kms_key(key_spec: str, stack: str = "", *, scheduled: bool = False) -> str:
@@ -85,27 +42,6 @@ def create_envelope_key(key_spec: str, kms_key: str, secret_name: str) -> str:
         Name=secret_name, SecretString=secret, Description="hydra-lambda ID token signing key (envelope mode)"
     )
     return created["ARN"]
-
-
-def rotate(args: argparse.Namespace, out: TextIO) -> int:
-    settings = get_settings()
-    mode = args.mode or settings.signing_mode
-    if mode == "envelope":
-        if not args.envelope_kms_key:
-            print("hydra-lambda keys: envelope mode needs --envelope-kms-key", file=sys.stderr)
-            return 2
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        name = args.secret_name or f"{args.stack or 'hydra-lambda'}/id-token/{stamp}"
-        new = create_envelope_key(args.key_spec, args.envelope_kms_key, name)
-    else:
-        new = create_kms_key(args.key_spec, args.stack)
-    current = [ref for ref in settings.signing_keys if ref != new]
-    print(f"Created {args.key_spec} signing key {new} (SIGNING_MODE={mode}).", file=out)
-    if not args.stack:
-        print("Note: without --stack the key is not tagged hydra-lambda:stack=<stack> (KMS) or named "
-              "<stack>/id-token/* (envelope), so a deployed stack's functions may not use it.", file=out)
-    print(runbook(current, new, settings.id_token_lifespan), file=out)
-    return 0
 
 
 def runbook(current: list[str], new: str, id_token_lifespan: int) -> str:

@@ -32,12 +32,16 @@ from string import Template
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from hydra_lambda.http.responses import render_layout
+
 log = logging.getLogger("hydra_lambda.consent_app")
 
 DEFAULT_PORT = 3000
 # Demo accounts (CONSENT_APP_USERS overrides them): "user:password" pairs, comma-separated.
 DEFAULT_USERS = "alice:alice-password,bob:bob-password"
 CONSENT_SCOPE = "hydra.consent"
+# Read to show the client's name, logo and links on the consent page (get on rn:hydra:clients:<id>).
+CLIENTS_SCOPE = "hydra.clients"
 MAX_FORM_BYTES = 16 * 1024
 DRAIN_LIMIT = 1024 * 1024  # larger bodies are not read at all: the connection is closed
 MAX_ID_LENGTH = 128
@@ -49,8 +53,9 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     # No form-action: the answer is a redirect chain through the API to the client's redirect URI,
     # and browsers apply form-action to every hop of it.
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
-    "frame-ancestors 'none'",
+    # img-src: the client's logo_uri (http(s) only, and no referrer is sent with it).
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src http: https:; "
+    "base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -150,6 +155,7 @@ class AdminApi:
     _token: str = field(default="", repr=False)
     _refresh_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _clients: AdminApi | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -186,6 +192,20 @@ class AdminApi:
         if not isinstance(data, dict):
             raise ApiError(502, "The consent request could not be read.")
         return ConsentRequest.from_json(data)
+
+    def client_info(self, client_id: str) -> dict[str, Any] | None:
+        """The client's public metadata (``GET /clients/{id}`` with a token for ``hydra.clients``), or
+        None when it cannot be read (this app's client may lack that scope or policy: the page then
+        names the client by its id)."""
+        with self._lock:
+            if self._clients is None or self._clients.client_id != self.client_id:
+                self._clients = AdminApi(self.base_url, self.client_id, self.client_secret, self.timeout,
+                                         CLIENTS_SCOPE)
+        try:
+            _, data = self._clients.call("GET", f"/clients/{quote(client_id, safe='')}")
+        except ApiError:
+            return None
+        return data if isinstance(data, dict) else None
 
     def accept(self, consent_id: str, acceptance: dict[str, Any]) -> None:
         self._admin("PATCH", f"/oauth2/consent/requests/{quote(consent_id, safe='')}/accept", acceptance)
@@ -241,11 +261,42 @@ def _error_message(data: Any) -> str:
 
 
 def _template(name: str) -> Template:
-    return Template(resources.files("hydra_lambda.local").joinpath("templates", name).read_text("utf-8"))
+    return Template(resources.files("hydra_lambda_local").joinpath("templates", name).read_text("utf-8"))
 
 
 def _page(title: str, body: str) -> str:
-    return _template("layout.html").substitute(title=html.escape(title), body=body)
+    """The layout the API's own pages use (hydra_lambda/http/templates/layout.html)."""
+    return render_layout(title, body, "hydra-lambda example consent app: a sample of what an operator builds")
+
+
+def _web_url(value: Any) -> str:
+    """``value`` when it is an absolute http(s) URL, else "" (no javascript:, data: or relative links)."""
+    if not isinstance(value, str) or len(value) > 2048:
+        return ""
+    parts = urlsplit(value)
+    return value if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def _client_block(client_id: str, client: dict[str, Any] | None) -> tuple[str, str]:
+    """(the client's display name, the HTML that presents it): client_name, logo_uri, policy_uri and
+    tos_uri when the client has them, every value escaped and only http(s) URLs used."""
+    info = client or {}
+    name = info.get("client_name") if isinstance(info.get("client_name"), str) else ""
+    name = name.strip() or client_id
+    logo = _web_url(info.get("logo_uri"))
+    links = [(label, _web_url(info.get(key))) for key, label in (("policy_uri", "Privacy policy"),
+                                                                  ("tos_uri", "Terms of service"))]
+    parts = [f'<img class="client-logo" id="client-logo" src="{html.escape(logo)}" alt="" '
+             'referrerpolicy="no-referrer">' if logo else "",
+             '<p>The application <span class="client" id="client-name">' + html.escape(name) + "</span> asks "
+             "to access your account.</p>"]
+    if name != client_id:
+        parts.append(f'<p class="muted">Client id <span id="client-id">{html.escape(client_id)}</span></p>')
+    anchors = [f'<a id="client-{label.split()[0].lower()}" href="{html.escape(url)}" rel="noopener noreferrer" '
+               f'target="_blank">{html.escape(label)}</a>' for label, url in links if url]
+    if anchors:
+        parts.append('<p class="client-links">' + "".join(anchors) + "</p>")
+    return name, "\n".join(part for part in parts if part)
 
 
 def message_page(heading: str, message: str, extra: str = "") -> str:
@@ -278,9 +329,11 @@ def consent_page(
     username: str = "",
     checked: set[str] | None = None,
     alert: str = "",
+    client: dict[str, Any] | None = None,
 ) -> str:
+    name, presented = _client_block(request.client_id, client)
     body = _template("consent.html").substitute(
-        client_id=html.escape(request.client_id),
+        client=presented,
         consent=html.escape(request.id),
         csrf=html.escape(csrf),
         username=html.escape(username),
@@ -289,7 +342,7 @@ def consent_page(
         expires_at=html.escape(request.expires_at or "(unknown)"),
         alert=f'<p class="alert" role="alert">{html.escape(alert)}</p>' if alert else "",
     )
-    return _page(f"Authorize {request.client_id}", body)
+    return _page(f"Authorize {name}", body)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,7 +506,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _render(self, request: ConsentRequest, status: int = 200, **kwargs: Any) -> None:
         token = secrets.token_urlsafe(32)
         csrf = _csrf_field(self.server.csrf_key, token, request.id)
-        page = consent_page(request, csrf, self.server.hint, **kwargs)
+        client = self.server.api.client_info(request.client_id)
+        page = consent_page(request, csrf, self.server.hint, client=client, **kwargs)
         raise _Response(status, page, [self._cookie(_cookie_name(request.id), token, FORM_LIFETIME)])
 
     def _form(self) -> dict[str, list[str]]:
@@ -595,7 +649,7 @@ def provision_client(api_url: str, root: tuple[str, str], client_id: str = APP_C
         "client_name": "hydra-lambda example consent app",
         "grant_types": ["client_credentials"],
         "response_types": ["token"],
-        "scope": CONSENT_SCOPE,
+        "scope": f"{CONSENT_SCOPE} {CLIENTS_SCOPE}",
     }
     try:
         _, created = admin.call("POST", "/clients", body)
@@ -624,6 +678,14 @@ def allow_consent_requests(client_id: str) -> None:
         subjects=[client_id],
         resources=[f"{prefix}:oauth2:consent:requests:<.*>"],
         actions=["get", "accept", "reject"],
+        effect="allow",
+    ))
+    policy_store.put(Policy(
+        id=f"{client_id}-clients",
+        description="Lets the example consent app read clients, to name them on the consent page.",
+        subjects=[client_id],
+        resources=[f"{prefix}:clients:<.*>"],
+        actions=["get"],
         effect="allow",
     ))
 
@@ -671,7 +733,8 @@ def add_parser(sub: Any) -> None:
 
     cmd = sub.add_parser("consent-app", help="run the example login-and-consent app against a hydra-lambda API",
                          description="The client needs grant type client_credentials, scope hydra.consent and a "
-                         "policy allowing get, accept and reject on rn:hydra:oauth2:consent:requests:<.*>.")
+                         "policy allowing get, accept and reject on rn:hydra:oauth2:consent:requests:<.*>; with scope "
+                         "hydra.clients and get on rn:hydra:clients:<.*> too, the page names clients by client_name.")
     cmd.add_argument("--api", default=os.environ.get("HYDRA_URL", "http://127.0.0.1:4444"),
                      help="the API's base URL (default: $HYDRA_URL or http://127.0.0.1:4444)")
     cmd.add_argument("--client-id", default=os.environ.get("CONSENT_APP_CLIENT_ID", ""),

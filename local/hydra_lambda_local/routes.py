@@ -129,7 +129,7 @@ def routed_event(
     import json
     from urllib.parse import urlencode
 
-    from hydra_lambda.local.events import build_event, gateway_path
+    from hydra_lambda_local.events import build_event, gateway_path
 
     path = gateway_path(path)
     hdrs = dict(headers or {})

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hydra_lambda.local.events import FakeContext, build_event, gateway_path
-from hydra_lambda.local.routes import Route, find_route, load_handler, load_routes
 from hydra_lambda.redaction import redact
+
+from hydra_lambda_local.events import FakeContext, build_event, gateway_path
+from hydra_lambda_local.routes import Route, find_route, load_handler, load_routes
 
 # API Gateway HTTP APIs refuse payloads over 10 MB before Lambda sees them.
 GATEWAY_MAX_BODY = 10 * 1024 * 1024

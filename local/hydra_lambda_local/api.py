@@ -1,0 +1,134 @@
+"""The admin API over HTTP, as the CLI uses it: a client_credentials token (authlib), then JSON calls.
+
+Every failure becomes a ``CliError`` with one line to show: the server's own message for a 4xx/5xx,
+"cannot reach" for the network, the OAuth error for a refused token request."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session, OAuthError
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:4444"
+TIMEOUT = 30.0
+
+
+class CliError(Exception):
+    """A failure the CLI reports as one line (``exit_code`` 1 for the server or network, 2 for input)."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class Credentials:
+    endpoint: str
+    client_id: str
+    client_secret: str
+
+    @classmethod
+    def from_args(cls, args: Any) -> Credentials:
+        """``--endpoint``/``--client-id``/``--client-secret``, else HYDRA_URL/HYDRA_CLIENT_ID/HYDRA_CLIENT_SECRET."""
+        endpoint = getattr(args, "endpoint", None) or os.environ.get("HYDRA_URL") or DEFAULT_ENDPOINT
+        client_id = getattr(args, "client_id", None) or os.environ.get("HYDRA_CLIENT_ID", "")
+        secret = getattr(args, "client_secret", None) or os.environ.get("HYDRA_CLIENT_SECRET", "")
+        return cls(endpoint.rstrip("/"), client_id, secret)
+
+    def require(self) -> Credentials:
+        if not self.client_id or not self.client_secret:
+            raise CliError("set --client-id and --client-secret (or HYDRA_CLIENT_ID and HYDRA_CLIENT_SECRET); "
+                           "`make run` prints the root client's", 2)
+        return self
+
+
+def error_message(response: requests.Response) -> str:
+    """The message of an error answer: the admin error object, RFC 6749 JSON, API Gateway's, or the text."""
+    try:
+        data = response.json()
+    except ValueError:
+        text = " ".join(response.text.split())[:200]
+        return f"HTTP {response.status_code}" + (f": {text}" if text else "")
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict):
+            detail = error.get("reason") or ""
+            message = str(error.get("message") or error.get("status") or "")
+            return f"HTTP {response.status_code}: {message}" + (f" ({detail})" if detail and detail != message else "")
+        if isinstance(error, str):
+            description = data.get("error_description")
+            return f"HTTP {response.status_code}: {error}" + (f": {description}" if description else "")
+        if data.get("message"):
+            return f"HTTP {response.status_code}: {data['message']}"
+    return f"HTTP {response.status_code}"
+
+
+def unreachable(endpoint: str, exc: requests.RequestException) -> CliError:
+    if isinstance(exc, requests.ConnectionError):
+        reason = "connection refused or no such host"
+    elif isinstance(exc, requests.Timeout):
+        reason = f"no answer within {TIMEOUT:.0f}s"
+    else:
+        reason = type(exc).__name__
+    return CliError(f"cannot reach {endpoint} ({reason}); check --endpoint or HYDRA_URL")
+
+
+def client_credentials_token(credentials: Credentials, scope: str) -> dict[str, Any]:
+    """The token response of a client_credentials grant (client_secret_basic)."""
+    credentials.require()
+    session = OAuth2Session(credentials.client_id, credentials.client_secret, scope=scope,
+                            token_endpoint_auth_method="client_secret_basic")
+    try:
+        return dict(session.fetch_token(credentials.endpoint + "/oauth2/token", grant_type="client_credentials",
+                                        timeout=TIMEOUT))
+    except OAuthError as exc:
+        detail = f"{exc.error}: {exc.description}" if exc.description else str(exc.error)
+        raise CliError(f"the server refused a token for client '{credentials.client_id}' ({detail})") from None
+    except ValueError:  # not JSON (requests' JSONDecodeError is also a RequestException): not this API
+        raise CliError(f"{credentials.endpoint}/oauth2/token answered no token: is --endpoint a hydra-lambda "
+                       "API?") from None
+    except requests.RequestException as exc:
+        raise unreachable(credentials.endpoint, exc) from None
+    finally:
+        session.close()
+
+
+@dataclass
+class AdminApi:
+    """Admin calls with a Bearer token for ``scope``, fetched on first use."""
+
+    credentials: Credentials
+    scope: str
+    _token: str = field(default="", repr=False)
+
+    def token(self) -> str:
+        if not self._token:
+            self._token = str(client_credentials_token(self.credentials, self.scope)["access_token"])
+        return self._token
+
+    def call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        """The parsed JSON answer (None when empty); CliError unless 2xx."""
+        headers = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json"}
+        url = self.credentials.endpoint + path
+        try:
+            response = requests.request(method, url, json=body, params=params, headers=headers, timeout=TIMEOUT)
+        except requests.RequestException as exc:
+            raise unreachable(self.credentials.endpoint, exc) from None
+        if response.status_code >= 300:
+            raise CliError(f"{method} {path}: {error_message(response)}")
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise CliError(f"{method} {path}: the answer is not JSON") from None
+
+
+def segment(value: str) -> str:
+    """One path segment (an id), percent-encoded."""
+    return quote(value, safe="")

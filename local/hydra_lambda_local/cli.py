@@ -1,0 +1,347 @@
+"""The ``hydra-lambda`` command line: ``serve`` and ``consent-app`` run the local tooling; every other
+command speaks only HTTP to an API (``--endpoint``/HYDRA_URL) with a client's credentials
+(``--client-id``/``--client-secret`` or HYDRA_CLIENT_ID/HYDRA_CLIENT_SECRET), like the classic ``hydra`` CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from hydra_lambda_local.api import AdminApi, CliError, Credentials, client_credentials_token, segment
+
+ID_TOKEN_SET = "hydra.openid.id-token"
+ROOT_REDIRECT_URI = "http://localhost:4445/callback"
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    """Accepted before or after any subcommand (SUPPRESS: a later level never resets an earlier one)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("connection")
+    group.add_argument("--endpoint", default=argparse.SUPPRESS,
+                       help="the API's base URL (default: $HYDRA_URL or http://127.0.0.1:4444)")
+    group.add_argument("--client-id", default=argparse.SUPPRESS, help="default: $HYDRA_CLIENT_ID")
+    group.add_argument("--client-secret", default=argparse.SUPPRESS,
+                       help="default: $HYDRA_CLIENT_SECRET (prefer it: arguments show in ps)")
+    return parent
+
+
+CONNECTION = _connection_options()
+
+
+def _sub(sub: Any, name: str, help_text: str, **kwargs: Any) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help_text, description=help_text, parents=[CONNECTION], **kwargs)
+
+
+def _paging(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--offset", type=int, default=None)
+
+
+def _document_options(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--file", help=f"a JSON {what} document ('-' for stdin); the flags below are then ignored")
+
+
+def _add_clients(sub: Any) -> None:
+    clients = _sub(sub, "clients", "OAuth 2.0 clients (/clients)")
+    actions = clients.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _paging(_sub(actions, "list", "list clients"))
+    for name in ("get", "delete"):
+        _sub(actions, name, f"{name} a client").add_argument("id")
+    for name, text in (("create", "create a client; prints it once with its secret"),
+                       ("update", "change a client (flags change those fields of the current document)")):
+        parser = _sub(actions, name, text)
+        if name == "update":
+            parser.add_argument("id")
+        _document_options(parser, "client")
+        if name == "create":
+            parser.add_argument("--id", default="")
+        parser.add_argument("-n", "--name", default="", help="client_name")
+        parser.add_argument("--secret", default="", help="default on create: a generated secret")
+        parser.add_argument("-c", "--callbacks", action="append", default=[], help="redirect URI; repeat for several")
+        parser.add_argument("-g", "--grant-types", action="append", default=[], help="repeat for several")
+        parser.add_argument("-r", "--response-types", action="append", default=[], help="repeat for several")
+        parser.add_argument("-a", "--allowed-scopes", action="append", default=[], help="scope; repeat for several")
+        parser.add_argument("--owner", default="")
+        parser.add_argument("--logo-uri", default="")
+        parser.add_argument("--policy-uri", default="")
+        parser.add_argument("--tos-uri", default="")
+        parser.add_argument("--public", action="store_true", help="no secret; the code flow then needs PKCE")
+
+
+def _add_policies(sub: Any) -> None:
+    policies = _sub(sub, "policies", "access control policies (/policies)")
+    actions = policies.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _paging(_sub(actions, "list", "list policies"))
+    for name in ("get", "delete"):
+        _sub(actions, name, f"{name} a policy").add_argument("id")
+    for name, text in (("create", "create a policy (or every policy of a JSON list given with --file)"),
+                       ("update", "change a policy (flags change those fields of the current document)")):
+        parser = _sub(actions, name, text)
+        if name == "update":
+            parser.add_argument("id")
+        _document_options(parser, "policy")
+        if name == "create":
+            parser.add_argument("--id", default="", help="default: a random UUID")
+        parser.add_argument("--description", default=None)
+        parser.add_argument("-s", "--subjects", action="append", default=[], help="repeat for several")
+        parser.add_argument("-r", "--resources", action="append", default=[], help="repeat for several")
+        parser.add_argument("-a", "--actions", action="append", default=[], help="repeat for several")
+        parser.add_argument("--allow", dest="effect", action="store_const", const="allow", default=None,
+                            help="effect allow (create: deny unless told, as the classic CLI)")
+        parser.add_argument("--deny", dest="effect", action="store_const", const="deny")
+        parser.add_argument("--conditions", default="", help='JSON, e.g. {"owner":{"type":"EqualsSubjectCondition"}}')
+
+
+def _add_groups(sub: Any) -> None:
+    groups = _sub(sub, "groups", "warden groups (/warden/groups)")
+    actions = groups.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _sub(actions, "list", "list groups").add_argument("--member", default=None, help="only groups with this member")
+    for name in ("get", "delete"):
+        _sub(actions, name, f"{name} a group").add_argument("id")
+    create = _sub(actions, "create", "create a group")
+    create.add_argument("--id", default="", help="default: a random UUID")
+    create.add_argument("-m", "--members", action="append", default=[], help="repeat for several")
+    for name, text in (("add-members", "add subjects to a group"), ("remove-members", "remove subjects")):
+        parser = _sub(actions, name, text)
+        parser.add_argument("id")
+        parser.add_argument("members", nargs="+")
+
+
+def _add_keys(sub: Any) -> None:
+    keys = _sub(sub, "keys", "JSON Web Keys of the ID-token set (public keys only: private keys stay in KMS)")
+    actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    get = _sub(actions, "get", "print the set's public keys, or one key with --kid")
+    get.add_argument("--set", dest="key_set", default=ID_TOKEN_SET)
+    get.add_argument("--kid", default="")
+    rotate = _sub(actions, "rotate", "make a new signing key for the set and print it")
+    rotate.add_argument("--set", dest="key_set", default=ID_TOKEN_SET)
+    rotate.add_argument("--alg", default="RS256", help="RS256 (default) or ES256")
+
+
+def _add_token(sub: Any) -> None:
+    token = _sub(sub, "token", "tokens: flush expired ones, get one as a client or as a user")
+    actions = token.add_subparsers(dest="action", required=True, metavar="ACTION")
+    flush = _sub(actions, "flush", "remove expired tokens, codes and consent requests now (/oauth2/flush)")
+    flush.add_argument("--not-after", default=None, help="RFC 3339 date-time; default: now")
+    client = _sub(actions, "client", "print an access token of the client_credentials grant")
+    client.add_argument("--scope", default="", help="space-separated scopes (default: none)")
+    user = _sub(actions, "user", "sign a user in through the browser (code flow with PKCE) and print the tokens")
+    user.add_argument("--scope", default="openid offline")
+    user.add_argument("--redirect-uri", default=ROOT_REDIRECT_URI,
+                      help=f"a loopback URI the client has registered (default: {ROOT_REDIRECT_URI}, the root "
+                           "client's)")
+    user.add_argument("--no-open", dest="open_browser", action="store_false",
+                      help="print the address to visit instead of opening a browser")
+    user.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the browser (default 300)")
+
+
+def _add_local(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="run the API locally with the real handlers (what `make run` does)")
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=None, help="default: $PORT or 4444")
+    serve.add_argument("--template", default="", help="path to template.yaml")
+    serve.add_argument("--verbose", action="store_true", help="log every request")
+    from hydra_lambda_local.consent_app import add_parser as add_consent_app_parser
+
+    add_consent_app_parser(sub)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="hydra-lambda", description=__doc__, parents=[CONNECTION])
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_clients, _add_policies, _add_groups, _add_keys, _add_token, _add_local):
+        add(sub)
+    return top
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True))
+
+
+def _read_document(path: str) -> Any:
+    try:
+        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+        return json.loads(text)
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}", 2) from None
+    except ValueError as exc:
+        raise CliError(f"{path} is not JSON: {exc}", 2) from None
+
+
+def _split(values: list[str]) -> list[str]:
+    return [part for value in values for part in value.split(",") if part]
+
+
+def _client_changes(args: argparse.Namespace) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for key, value in (("id", getattr(args, "id", "") if args.action == "create" else ""),
+                       ("client_name", args.name), ("client_secret", args.secret), ("owner", args.owner),
+                       ("logo_uri", args.logo_uri), ("policy_uri", args.policy_uri), ("tos_uri", args.tos_uri)):
+        if value:
+            changes[key] = value
+    for key, values in (("redirect_uris", args.callbacks), ("grant_types", args.grant_types),
+                        ("response_types", args.response_types)):
+        if values:
+            changes[key] = _split(values)
+    if args.allowed_scopes:
+        changes["scope"] = " ".join(part for value in args.allowed_scopes for part in value.replace(",", " ").split())
+    if args.public:
+        changes["public"] = True
+    return changes
+
+
+def run_clients(args: argparse.Namespace, credentials: Credentials) -> int:
+    api = AdminApi(credentials, "hydra.clients")
+    if args.action == "list":
+        params = {k: v for k, v in (("limit", args.limit), ("offset", args.offset)) if v is not None}
+        _print(api.call("GET", "/clients", params=params or None))
+    elif args.action == "get":
+        _print(api.call("GET", f"/clients/{segment(args.id)}"))
+    elif args.action == "delete":
+        api.call("DELETE", f"/clients/{segment(args.id)}")
+        print(f"deleted client {args.id}")
+    elif args.action == "create":
+        _print(api.call("POST", "/clients", _read_document(args.file) if args.file else _client_changes(args)))
+    else:
+        path = f"/clients/{segment(args.id)}"
+        document = _read_document(args.file) if args.file else {**api.call("GET", path), **_client_changes(args)}
+        _print(api.call("PUT", path, document))
+    return 0
+
+
+def _policy_changes(args: argparse.Namespace) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for key, values in (("subjects", args.subjects), ("resources", args.resources), ("actions", args.actions)):
+        if values:
+            changes[key] = _split(values)
+    if args.description is not None:
+        changes["description"] = args.description
+    if args.effect is not None:
+        changes["effect"] = args.effect
+    if args.conditions:
+        try:
+            changes["conditions"] = json.loads(args.conditions)
+        except ValueError as exc:
+            raise CliError(f"--conditions is not JSON: {exc}", 2) from None
+    return changes
+
+
+def run_policies(args: argparse.Namespace, credentials: Credentials) -> int:
+    api = AdminApi(credentials, "hydra.policies")
+    if args.action == "list":
+        params = {k: v for k, v in (("limit", args.limit), ("offset", args.offset)) if v is not None}
+        _print(api.call("GET", "/policies", params=params or None))
+    elif args.action == "get":
+        _print(api.call("GET", f"/policies/{segment(args.id)}"))
+    elif args.action == "delete":
+        api.call("DELETE", f"/policies/{segment(args.id)}")
+        print(f"deleted policy {args.id}")
+    elif args.action == "create":
+        if args.file:
+            document = _read_document(args.file)
+        else:
+            document = {"id": args.id or str(uuid.uuid4()), "description": "", "subjects": [], "resources": [],
+                        "actions": [], "effect": "deny", "conditions": {}, **_policy_changes(args)}
+        if isinstance(document, list):  # a policy set: one POST each, in order
+            _print([api.call("POST", "/policies", one) for one in document])
+        else:
+            _print(api.call("POST", "/policies", document))
+    else:
+        path = f"/policies/{segment(args.id)}"
+        document = _read_document(args.file) if args.file else {**api.call("GET", path), **_policy_changes(args)}
+        _print(api.call("PUT", path, document))
+    return 0
+
+
+def run_groups(args: argparse.Namespace, credentials: Credentials) -> int:
+    api = AdminApi(credentials, "hydra.warden.groups")
+    if args.action == "list":
+        _print(api.call("GET", "/warden/groups", params={"member": args.member} if args.member else None))
+    elif args.action == "get":
+        _print(api.call("GET", f"/warden/groups/{segment(args.id)}"))
+    elif args.action == "delete":
+        api.call("DELETE", f"/warden/groups/{segment(args.id)}")
+        print(f"deleted group {args.id}")
+    elif args.action == "create":
+        group = {"id": args.id or str(uuid.uuid4()), "members": _split(args.members)}
+        _print(api.call("POST", "/warden/groups", group))
+    else:
+        method = "POST" if args.action == "add-members" else "DELETE"
+        api.call(method, f"/warden/groups/{segment(args.id)}/members", {"members": args.members})
+        done = "added to" if method == "POST" else "removed from"
+        print(f"{len(args.members)} member(s) {done} group {args.id}")
+    return 0
+
+
+def run_keys(args: argparse.Namespace, credentials: Credentials) -> int:
+    path = f"/keys/{segment(args.key_set)}"
+    if args.action == "get":
+        api = AdminApi(credentials, "hydra.keys.get")
+        _print(api.call("GET", path + (f"/{segment(args.kid)}" if args.kid else "")))
+    else:
+        api = AdminApi(credentials, "hydra.keys.create")
+        _print(api.call("POST", path, {"alg": args.alg, "kid": ""}))
+    return 0
+
+
+def run_token(args: argparse.Namespace, credentials: Credentials) -> int:
+    if args.action == "flush":
+        api = AdminApi(credentials, "hydra.oauth2.flush")
+        answer = api.call("POST", "/oauth2/flush", {"notAfter": args.not_after} if args.not_after else None)
+        _print(answer) if answer is not None else print("flushed")
+    elif args.action == "client":
+        print(client_credentials_token(credentials, args.scope)["access_token"])
+    else:
+        from hydra_lambda_local import user_token
+
+        return user_token.run(credentials, scope=args.scope, redirect_uri=args.redirect_uri,
+                              open_browser=args.open_browser, timeout=args.timeout)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Credentials], int]] = {
+    "clients": run_clients, "policies": run_policies, "groups": run_groups, "keys": run_keys, "token": run_token,
+}
+
+
+def _run_local(args: argparse.Namespace) -> int:
+    if args.command == "consent-app":
+        from hydra_lambda_local.consent_app import run_cli
+
+        return run_cli(args)
+    from hydra_lambda_local.serve import serve, serve_port
+
+    port = serve_port(args.port)
+    if port is None:
+        return 2
+    return serve(args.host, port, args.template, args.verbose)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command not in COMMANDS:
+        return _run_local(args)
+    try:
+        return COMMANDS[args.command](args, Credentials.from_args(args))
+    except CliError as exc:
+        print(f"hydra-lambda: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("hydra-lambda: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a CLI reports in one line; it never dumps a traceback
+        print(f"hydra-lambda: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

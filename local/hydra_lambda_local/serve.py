@@ -1,0 +1,131 @@
+"""``hydra-lambda serve``: backends, then the HTTP server, until Ctrl-C."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+from hydra_lambda.config import ConfigError, get_settings
+
+from hydra_lambda_local.backends import prepare
+from hydra_lambda_local.server import LocalServer
+
+
+def find_template(explicit: str = "") -> Path:
+    candidates = [Path(explicit)] if explicit else []
+    candidates += [Path.cwd() / "template.yaml", Path(__file__).resolve().parents[2] / "template.yaml"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise ConfigError("template.yaml not found: run from the checkout or pass --template")
+
+
+def _start_consent_app(host: str, port: int, root: tuple[str, str] | None) -> str:
+    """The example consent app, when CONSENT_URL is its local default; it makes its own client with
+    the root client's credentials (just created, or FORCE_ROOT_CLIENT_CREDENTIALS)."""
+    from hydra_lambda.bootstrap import forced_credentials
+
+    from hydra_lambda_local.consent_app import start_for_serve
+
+    settings = get_settings()
+    api_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"  # noqa: S104
+    _, line = start_for_serve(api_url, settings.consent_url, settings.consent_app_port,
+                              settings.consent_app_users, root or forced_credentials())
+    return line
+
+
+def serve_port(explicit: int | None) -> int | None:
+    """``--port``, else $PORT, else 4444; None (after saying why) when $PORT is not a number."""
+    try:
+        return explicit if explicit is not None else int(os.environ.get("PORT") or 4444)
+    except ValueError:
+        print("hydra-lambda: PORT must be a number", file=sys.stderr)
+        return None
+
+
+def busy_port(host: str, port: int) -> bool:
+    """Is ``host:port`` taken (by another ``make run``, say)? Checked before anything is created."""
+    if port == 0:
+        return False
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return True
+            raise
+    return False
+
+
+def _how_to_use(url: str, root: tuple[str, str] | None, forced: tuple[str, str] | None, persistent: bool) -> str:
+    """The lines that put the CLI on the PATH and point it at this server with the root client (its
+    secret only when it was just created: a secret the operator chose is never echoed)."""
+    activate = Path(sys.executable).parent / "activate"
+    path_line = f". {activate}" if activate.is_file() else f'export PATH="{Path(sys.executable).parent}:$PATH"'
+    lines = ["", "Use the CLI from another terminal (in this checkout):", f"  {path_line}"]
+    if root is not None:
+        secret = quote(root[1], safe="")
+        lifetime = ("kept in the tables at DYNAMODB_ENDPOINT, so valid across restarts" if persistent else
+                    "the embedded database lives as long as this process: new ones on every start")
+    elif forced is not None:
+        secret, lifetime = "<the secret in FORCE_ROOT_CLIENT_CREDENTIALS>", "yours, valid across restarts"
+    else:
+        secret, lifetime = "<root secret>", ("the root client exists from an earlier start and its secret was "
+                                             "printed then; FORCE_ROOT_CLIENT_CREDENTIALS=id:secret chooses it")
+    client_id = quote((root or forced or ("<root id>", ""))[0], safe="<>")
+    lines += [f"  export HYDRA_URL={url} HYDRA_CLIENT_ID={client_id} HYDRA_CLIENT_SECRET={secret}",
+              "  hydra-lambda clients list",
+              f"  (root client credentials: {lifetime})"]
+    return "\n".join(lines)
+
+
+def serve(host: str, port: int, template: str = "", verbose: bool = False) -> int:
+    try:
+        path = find_template(template)
+        local_host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
+        os.environ.setdefault("ISSUER", f"http://{local_host}:{port}")
+        if busy_port(host, port):  # another `make run`, say: refused before anything is created
+            print(f"hydra-lambda: port {port} on {host} is already in use (another `make run`?); choose another "
+                  f"with `make run PORT={port + 1}` (or `hydra-lambda serve --port {port + 1}`)", file=sys.stderr)
+            return 1
+        persistent = bool(os.environ.get("DYNAMODB_ENDPOINT"))
+        backends = prepare()
+        settings = get_settings()
+        from hydra_lambda.bootstrap import ensure_root_client, forced_credentials
+
+        root = ensure_root_client()
+        if root is not None:  # its secret is printed once, in the lines below; never logged
+            print("hydra-lambda: created the root client (its credentials are below)", flush=True)
+        server = LocalServer(host, port, path, verbose=verbose)
+        server.warm()
+        consent_line = _start_consent_app(host, port, root)
+        forced = forced_credentials()
+    except ConfigError as exc:
+        print(f"hydra-lambda: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(f"hydra-lambda: {host}:{port} is already in use; choose another port with `make run PORT=...` "
+                  "(or --port)", file=sys.stderr)
+        else:
+            print(f"hydra-lambda: cannot start: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    url = f"http://{local_host}:{server.server_address[1]}"
+    print(f"hydra-lambda listening on http://{host}:{server.server_address[1]} (issuer {settings.issuer})",
+          flush=True)
+    print(f"  DynamoDB: {backends.dynamodb}  KMS: {backends.kms}", flush=True)
+    print(consent_line, flush=True)
+    print(_how_to_use(url, root, forced, persistent), flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\nhydra-lambda: stopping", flush=True)
+    finally:
+        server.server_close()
+        backends.stop()
+    return 0
