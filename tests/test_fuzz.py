@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from hydra_lambda.bootstrap import ADMIN_POLICY_ID, JWKS_POLICY_ID
 from hypothesis import HealthCheck, settings
 from schemathesis import checks as st_checks
 
@@ -31,8 +32,9 @@ FUZZ_TABLES = {
     "CONSENT_TABLE": "fuzz-consent",
     "POLICIES_TABLE": "fuzz-policies",
 }
-# The root client must survive the fuzzing of DELETE/PUT /clients/{id}.
-PROTECTED_IDS = {ROOT_CLIENT_ID}
+# The root client and the first start's policies must survive the fuzzing of DELETE/PUT /clients/{id}
+# and /policies/{id}.
+PROTECTED_IDS = {ROOT_CLIENT_ID, ADMIN_POLICY_ID, JWKS_POLICY_ID}
 CHECKS = [
     st_checks.not_a_server_error,
     st_checks.status_code_conformance,
@@ -73,7 +75,8 @@ def admin_token(fuzz_server: LocalServer) -> str:
     status, _, body = _request(
         "POST", f"{fuzz_server.url}/oauth2/token",
         body=b"grant_type=client_credentials&scope=hydra.clients+hydra.consent+hydra.introspect"
-             b"+hydra.oauth2.flush+hydra.keys.get",
+             b"+hydra.oauth2.flush+hydra.keys.get+hydra.keys.create+hydra.keys.update+hydra.keys.delete"
+             b"+hydra.policies+hydra.warden+hydra.warden.groups",
         headers={"Content-Type": "application/x-www-form-urlencoded", **basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET)},
     )
     assert status == 200, body
@@ -98,6 +101,7 @@ def test_generated_requests_get_conforming_answers(case: Any, fuzz_server: Local
     case.call_and_validate(base_url=fuzz_server.url, checks=CHECKS)
 
 
+STATEFUL_EXCLUDED = "^/(policies|warden|keys)"
 OAUTH_FORM_PATHS = frozenset({"/oauth2/token", "/oauth2/introspect", "/oauth2/revoke", "/userinfo"})
 
 
@@ -109,7 +113,7 @@ def _declared() -> dict[str, set[str]]:
 def test_undeclared_methods_answer_405_with_allow(fuzz_server: LocalServer, admin_token: str) -> None:
     problems = []
     for path, declared in _declared().items():
-        concrete = path.replace("{id}", "fuzz-probe")
+        concrete = re.sub(r"\{[^}]+\}", "fuzz-probe", path)
         for method in sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - declared):
             status, headers, body = _request(method, fuzz_server.url + concrete, body=b"" if method != "GET" else None,
                                              headers={"Authorization": f"Bearer {admin_token}"})
@@ -136,7 +140,12 @@ def test_stateful_sequences_follow_the_links(fuzz_server: LocalServer, admin_tok
     """Sequences along openapi.yaml's links: a created client is read, updated and deleted, a token
     that was issued is introspected and revoked; every step passes the same checks."""
 
-    class Machine(schema.as_state_machine()):  # type: ignore[misc]
+    # The classic admin APIs (policies, warden, groups, keys) are fuzzed operation by operation above;
+    # in sequences their rows (fixed ids answering 201, then 409) change which rules hypothesis can
+    # draw between runs, which it reports as a flaky strategy rather than a finding.
+    stateful = schema.exclude(path_regex=STATEFUL_EXCLUDED)
+
+    class Machine(stateful.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             if case.path_parameters and case.path_parameters.get("id") in PROTECTED_IDS:
                 case.path_parameters["id"] = "fuzz-" + case.path_parameters["id"]

@@ -406,6 +406,8 @@ DYNAMODB_ACTIONS = {
     "FlushFunction": {("TokensTable", "GetItem"), ("ClientsTable", "GetItem"), ("TokensTable", "BatchWriteItem"),
                       ("TokensTable/index", "Query"),
                       ("ConsentTable", "BatchWriteItem"), ("ConsentTable/index", "Query"), ("PoliciesTable", "Scan")},
+    "AdminFunction": {("PoliciesTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan")}
+    | {("TokensTable", "GetItem"), ("ClientsTable", "GetItem")},
     "KeyRotationFunction": set(),
 }
 

@@ -40,6 +40,8 @@ import re2
 
 MAX_PATTERN_LENGTH = 512
 MAX_ENTRIES = 100
+MAX_DESCRIPTION_LENGTH = 2000
+KIND_NAMES = {str: "a string", list: "a list", dict: "an object"}
 ALLOW = "allow"
 EFFECTS = (ALLOW, "deny")
 DEFAULT_EFFECT = "deny"
@@ -105,21 +107,32 @@ class Policy:
         if unknown:
             raise InvalidPolicy(f"unknown fields: {', '.join(sorted(unknown))}")
 
+        def typed(name: str, kind: type, default: Any) -> Any:
+            """A present field must have its JSON type (null included: it is refused, never guessed at)."""
+            if name not in data:
+                return default
+            if not isinstance(data[name], kind):
+                raise InvalidPolicy(f"{name} must be {KIND_NAMES[kind]}")
+            return data[name]
+
         def strings(name: str) -> list[str]:
-            value = data.get(name) or []
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            value = typed(name, list, [])
+            if not all(isinstance(v, str) for v in value):
                 raise InvalidPolicy(f"{name} must be a list of strings")
             return value
 
-        conditions = data.get("conditions") or {}
-        if not isinstance(conditions, dict):
-            raise InvalidPolicy("conditions must be an object")
+        conditions = typed("conditions", dict, {})
+        if len(conditions) > MAX_ENTRIES:
+            raise InvalidPolicy(f"conditions: at most {MAX_ENTRIES} entries")
         effect = data.get("effect", DEFAULT_EFFECT)
         if effect not in EFFECTS:  # exactly; "", "Allow" and null are refused, never guessed at
             raise InvalidPolicy('effect must be exactly "allow" or "deny"')
+        description = typed("description", str, "")
+        if len(description) > MAX_DESCRIPTION_LENGTH:
+            raise InvalidPolicy(f"description: at most {MAX_DESCRIPTION_LENGTH} characters")
         policy = cls(
-            id=str(data.get("id") or ""),
-            description=str(data.get("description") or ""),
+            id=typed("id", str, ""),
+            description=description,
             subjects=strings("subjects"),
             resources=strings("resources"),
             actions=strings("actions"),

@@ -51,20 +51,27 @@ def authenticate(authorization: str | None, *, form_token: str | None = None) ->
     return row
 
 
-# Decisions remembered for the policy list they were made from. ``all_policies`` returns the same
-# list object for as long as its cache (POLICY_CACHE_SECONDS) lives and a new one after any change,
-# so a new list starts an empty memo: a decision is never older than the policies it came from.
+# Decisions remembered for the policy list they were made from. ``decision_inputs`` returns the same
+# list object for as long as its cache (POLICY_CACHE_SECONDS) lives and a new one after any change to
+# a policy or a group, so a new list starts an empty memo: a decision is never older than the
+# policies and group memberships it came from.
 _memo: tuple[list[Policy] | None, dict[tuple[Any, ...], Decision]] = (None, {})
 _MEMO_MAX = 4096
 
 
 def decide(subject: str, resource: str, action: str, context: dict[str, Any] | None = None) -> Decision:
     """The policies' decision on ``subject`` doing ``action`` on ``<prefix>:<resource>``."""
-    from hydra_lambda.storage.policies import all_policies
+    return decide_name(subject, resource_name(resource), action, context)
+
+
+def decide_name(subject: str, name: str, action: str, context: dict[str, Any] | None = None) -> Decision:
+    """The decision on ``subject`` doing ``action`` on the resource named exactly ``name`` (the warden
+    API's callers name their own resources), asking for the subject and for each of its groups."""
+    from hydra_lambda.storage.policies import decision_inputs
 
     global _memo
-    policies = all_policies()
-    name = resource_name(resource)
+    policies, member_of = decision_inputs()
+    groups = member_of.get(subject, ())
     memo = _memo
     if memo[0] is not policies:
         memo = _memo = (policies, {})
@@ -72,21 +79,28 @@ def decide(subject: str, resource: str, action: str, context: dict[str, Any] | N
     try:
         decision = memo[1].get(key)
     except TypeError:  # a context with list values is not hashable: evaluate every time
-        return _evaluate(policies, subject, name, action, context)
+        return _evaluate(policies, (subject, *groups), name, action, context)
     if decision is None:
-        decision = _evaluate(policies, subject, name, action, context)
+        decision = _evaluate(policies, (subject, *groups), name, action, context)
         if len(memo[1]) >= _MEMO_MAX:
             memo[1].clear()
         memo[1][key] = decision
     return decision
 
 
+# When the subject and its groups disagree: a policy that cannot be evaluated, then an explicit deny,
+# then an allow, then the default deny (classic Hydra's warden over Ladon).
+_PRECEDENCE = ("UNUSABLE_POLICY", "FORCEFULLY_DENIED", "ALLOW", "DENIED_BY_DEFAULT")
+
+
 def _evaluate(
-    policies: list[Policy], subject: str, name: str, action: str, context: dict[str, Any] | None
+    policies: list[Policy], subjects: tuple[str, ...], name: str, action: str, context: dict[str, Any] | None
 ) -> Decision:
+    """Ladon asked once for the subject and once per group it belongs to (the group id as subject)."""
     from hydra_lambda.policies import decide as evaluate
 
-    return evaluate(policies, subject, name, action, context)
+    decisions = {evaluate(policies, subject, name, action, context) for subject in subjects}
+    return min(decisions, key=lambda d: _PRECEDENCE.index(d.name))
 
 
 def is_allowed(subject: str, resource: str, action: str, context: dict[str, Any] | None = None) -> bool:

@@ -1,12 +1,20 @@
-"""Policy rows, and a per-container cache of the whole table (the warden reads every policy on every
-admin request; the table is small). The cache lives ``POLICY_CACHE_SECONDS``; changes made through
-this module clear it at once, changes from other containers are seen within that time."""
+"""Policy rows and warden group rows (one table), and a per-container cache of the whole table (the
+warden reads every policy and group on every admin request; the table is small). The cache lives
+``POLICY_CACHE_SECONDS``; changes made through this module clear it at once, changes from other
+containers are seen within that time.
+
+A warden group is a row whose id is ``GROUP_PREFIX`` + the group id, holding ``members``. Policy ids
+cannot start with the prefix (a control character, refused by policy validation), so the two never
+collide, and the one cached scan serves policy decisions and group memberships alike.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from pynamodb.exceptions import DeleteError, PutError
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from hydra_lambda import clock
 from hydra_lambda.config import get_settings
@@ -14,13 +22,36 @@ from hydra_lambda.policies import Policy
 from hydra_lambda.storage.tables import PolicyRecord, ensure_bound
 from hydra_lambda.storage.tokens import _is_condition_failure, _unwrap
 
+GROUP_PREFIX = "\x1fgroup:"
+
 
 class AlreadyExists(Exception):
-    """A policy with that id exists."""
+    """A policy (or group) with that id exists."""
+
+
+class ChangedConcurrently(Exception):
+    """A group's members changed under us too often to apply a change."""
+
+
+@dataclass
+class Group:
+    id: str
+    members: list[str] = field(default_factory=list)
+
+    def wire(self) -> dict[str, object]:
+        return {"id": self.id, "members": list(self.members)}
+
+
+@dataclass
+class _Snapshot:
+    loaded_at: float
+    policies: list[Policy]
+    groups: list[Group]
+    member_of: dict[str, tuple[str, ...]]
 
 
 _lock = threading.Lock()
-_cache: tuple[float, list[Policy]] | None = None
+_cache: _Snapshot | None = None
 
 
 def _from_record(record: PolicyRecord) -> Policy:
@@ -47,6 +78,10 @@ def to_record(policy: Policy) -> PolicyRecord:
     )
 
 
+def _group_from_record(record: PolicyRecord) -> Group:
+    return Group(id=record.id[len(GROUP_PREFIX):], members=list(record.members or []))
+
+
 def invalidate() -> None:
     global _cache
     with _lock:
@@ -54,21 +89,57 @@ def invalidate() -> None:
 
 
 @ensure_bound
-def all_policies(*, fresh: bool = False) -> list[Policy]:
-    """Every policy, from this container's cache when it is recent enough (sorted by id)."""
+def _snapshot(fresh: bool = False) -> _Snapshot:
     global _cache
     found = _cache
     now = clock.now()
-    if not fresh and found is not None and 0 <= now - found[0] < get_settings().policy_cache_seconds:
-        return found[1]
-    policies = sorted((_from_record(r) for r in PolicyRecord.scan(consistent_read=True)), key=lambda p: p.id)
+    if not fresh and found is not None and 0 <= now - found.loaded_at < get_settings().policy_cache_seconds:
+        return found
+    policies: list[Policy] = []
+    groups: list[Group] = []
+    for record in PolicyRecord.scan(consistent_read=True):
+        if record.id.startswith(GROUP_PREFIX):
+            groups.append(_group_from_record(record))
+        else:
+            policies.append(_from_record(record))
+    policies.sort(key=lambda p: p.id)
+    groups.sort(key=lambda g: g.id)
+    member_of: dict[str, list[str]] = {}
+    for group in groups:
+        for member in dict.fromkeys(group.members):
+            member_of.setdefault(member, []).append(group.id)
+    snapshot = _Snapshot(now, policies, groups, {m: tuple(ids) for m, ids in member_of.items()})
     with _lock:
-        _cache = (now, policies)
-    return policies
+        _cache = snapshot
+    return snapshot
+
+
+def all_policies(*, fresh: bool = False) -> list[Policy]:
+    """Every policy, from this container's cache when it is recent enough (sorted by id). The same
+    list object is returned for as long as the cache lives (the warden memoizes on it)."""
+    return _snapshot(fresh).policies
+
+
+def all_groups(*, fresh: bool = False) -> list[Group]:
+    """Every warden group (sorted by id), from the same cache as the policies."""
+    return _snapshot(fresh).groups
+
+
+def decision_inputs() -> tuple[list[Policy], dict[str, tuple[str, ...]]]:
+    """The policies and every member's group ids, from one snapshot (what a warden decision reads)."""
+    snapshot = _snapshot()
+    return snapshot.policies, snapshot.member_of
+
+
+def groups_of(member: str) -> tuple[str, ...]:
+    """The ids of the groups ``member`` belongs to (cached with the policies)."""
+    return _snapshot().member_of.get(member, ())
 
 
 @ensure_bound
 def get(policy_id: str) -> Policy | None:
+    if policy_id.startswith(GROUP_PREFIX):
+        return None
     try:
         return _from_record(PolicyRecord.get(policy_id, consistent_read=True))
     except PolicyRecord.DoesNotExist:
@@ -96,8 +167,13 @@ def put(policy: Policy) -> None:
         invalidate()
 
 
-@ensure_bound
 def delete(policy_id: str) -> bool:
+    """Delete a policy; False if there was none (a group row is never a policy)."""
+    return False if policy_id.startswith(GROUP_PREFIX) else _delete_row(policy_id)
+
+
+@ensure_bound
+def _delete_row(policy_id: str) -> bool:
     try:
         PolicyRecord(policy_id).delete(condition=PolicyRecord.id.exists())
     except DeleteError as exc:
@@ -107,3 +183,60 @@ def delete(policy_id: str) -> bool:
     finally:
         invalidate()
     return True
+
+
+# ---------------------------------------------------------------- warden groups
+
+
+@ensure_bound
+def get_group(group_id: str) -> Group | None:
+    try:
+        return _group_from_record(PolicyRecord.get(GROUP_PREFIX + group_id, consistent_read=True))
+    except PolicyRecord.DoesNotExist:
+        return None
+
+
+@ensure_bound
+def create_group(group: Group) -> None:
+    record = PolicyRecord(GROUP_PREFIX + group.id, members=list(dict.fromkeys(group.members)))
+    try:
+        record.save(condition=PolicyRecord.id.does_not_exist())
+    except PutError as exc:
+        if _is_condition_failure(exc):
+            raise AlreadyExists(group.id) from exc
+        raise _unwrap(exc) from exc
+    finally:
+        invalidate()
+
+
+def delete_group(group_id: str) -> bool:
+    return _delete_row(GROUP_PREFIX + group_id)
+
+
+@ensure_bound
+def change_members(group_id: str, add: Sequence[str] = (), remove: Sequence[str] = (), limit: int = 1000) -> bool:
+    """Add and remove members, conditioned on the members read (no lost update between two
+    containers); False when there is no such group. ValueError when the group would exceed ``limit``."""
+    for _ in range(5):
+        group = get_group(group_id)
+        if group is None:
+            return False
+        gone = set(remove)
+        members = [m for m in dict.fromkeys([*group.members, *add]) if m not in gone]
+        if len(members) > limit:
+            raise ValueError(f"a group holds at most {limit} members")
+        unchanged = PolicyRecord.members == group.members
+        if not group.members:
+            unchanged = unchanged | PolicyRecord.members.does_not_exist()
+        try:
+            PolicyRecord(GROUP_PREFIX + group_id).update(
+                actions=[PolicyRecord.members.set(members)], condition=PolicyRecord.id.exists() & unchanged
+            )
+        except UpdateError as exc:
+            if _is_condition_failure(exc):
+                continue
+            raise _unwrap(exc) from exc
+        finally:
+            invalidate()
+        return True
+    raise ChangedConcurrently(group_id)

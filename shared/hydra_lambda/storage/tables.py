@@ -175,6 +175,8 @@ class PolicyRecord(_Base):
     conditions = JSONAttribute(default=dict)
     # Only on the first start's marker policy, until the root credentials are published (bootstrap.py).
     first_start = UnicodeAttribute(null=True)
+    # Only on warden group rows (id GROUP_PREFIX + group id; storage/policies.py): the members.
+    members = ListAttribute(of=UnicodeAttribute, null=True)
 
 
 MODELS: tuple[type[Model], ...] = (ClientRecord, TokenRecord, ConsentRecord, PolicyRecord)

@@ -1,0 +1,105 @@
+"""Admin function: Ladon policies (``/policies``), the warden that resource servers ask
+(``/warden/allowed``, ``/warden/token/allowed``) and warden groups (``/warden/groups``), each guarded
+by the warden."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from hydra_lambda import policy_admin, warden_api
+from hydra_lambda.http.app import HydraResolver, lambda_entry
+from hydra_lambda.http.forms import parse_json_object
+from hydra_lambda.http.responses import empty, json_response
+
+app = HydraResolver()
+
+
+def _authorization() -> str | None:
+    return app.current_event.headers.get("authorization")
+
+
+def _body() -> dict:
+    return parse_json_object(app.current_event.decoded_body)
+
+
+def _query(name: str) -> str | None:
+    return (app.current_event.query_string_parameters or {}).get(name)
+
+
+@app.get("/policies")
+def list_policies():
+    page = policy_admin.admin_list(_authorization(), _query("limit"), _query("offset"))
+    headers = {}
+    if page.next_offset is not None:
+        query = urlencode({"limit": page.limit, "offset": page.next_offset})
+        headers["Link"] = f'</policies?{query}>; rel="next"'
+    return json_response(200, [policy.wire() for policy in page.policies], headers=headers)
+
+
+@app.post("/policies")
+def create_policy():
+    policy = policy_admin.admin_create(_authorization(), _body())
+    return json_response(201, policy.wire(), headers={"Location": "/policies/" + quote(policy.id, safe="")})
+
+
+@app.get("/policies/<policy_id>")
+def get_policy(policy_id: str):
+    return json_response(200, policy_admin.admin_get(_authorization(), policy_id).wire())
+
+
+@app.put("/policies/<policy_id>")
+def update_policy(policy_id: str):
+    return json_response(200, policy_admin.admin_update(_authorization(), policy_id, _body()).wire())
+
+
+@app.delete("/policies/<policy_id>")
+def delete_policy(policy_id: str):
+    policy_admin.admin_delete(_authorization(), policy_id)
+    return empty(204)
+
+
+@app.post("/warden/token/allowed")
+def token_allowed():
+    return json_response(200, warden_api.token_allowed(_authorization(), _body()), no_store=True)
+
+
+@app.post("/warden/allowed")
+def subject_allowed():
+    return json_response(200, warden_api.allowed(_authorization(), _body()))
+
+
+@app.get("/warden/groups")
+def list_groups():
+    return json_response(200, warden_api.list_groups(_authorization(), _query("member")))
+
+
+@app.post("/warden/groups")
+def create_group():
+    group = warden_api.create_group(_authorization(), _body())
+    return json_response(201, group, headers={"Location": "/warden/groups/" + quote(group["id"], safe="")})
+
+
+@app.get("/warden/groups/<group_id>")
+def get_group(group_id: str):
+    return json_response(200, warden_api.get_group(_authorization(), group_id))
+
+
+@app.delete("/warden/groups/<group_id>")
+def delete_group(group_id: str):
+    warden_api.delete_group(_authorization(), group_id)
+    return empty(204)
+
+
+@app.post("/warden/groups/<group_id>/members")
+def add_members(group_id: str):
+    warden_api.change_members(_authorization(), group_id, _body(), add=True)
+    return empty(204)
+
+
+@app.delete("/warden/groups/<group_id>/members")
+def remove_members(group_id: str):
+    warden_api.change_members(_authorization(), group_id, _body(), add=False)
+    return empty(204)
+
+
+lambda_handler = lambda_entry(app)

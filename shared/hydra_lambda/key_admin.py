@@ -1,0 +1,65 @@
+"""The classic JSON Web Key API over the KMS-backed signing keys: ``GET /keys/hydra.openid.id-token``
+and ``GET /keys/hydra.openid.id-token/{kid}`` answer the public keys (as ``/.well-known/jwks.json``).
+
+Authorization as classic Hydra: the anonymous subject ``""`` first (the first start's public JWKS
+policy allows ``get`` on ``rn:hydra:keys:hydra.openid.id-token:<kid>``), else a Bearer token with
+``hydra.keys.get`` whose subject the policies allow ``get`` on ``rn:hydra:keys:<set>[:<kid>]``.
+
+Private keys never leave AWS KMS (or, in envelope mode, their sealed secret): asking for one is a
+403. Creating, replacing or deleting keys through this API is refused with a 403 that names the
+command that does it (``hydra-lambda keys rotate``): the key set is the ``SIGNING_KEYS`` setting of
+the deployed stack, which a function cannot change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra_lambda import keys, warden
+from hydra_lambda.errors import Forbidden, NotFound
+
+ID_TOKEN_SET = "hydra.openid.id-token"
+ACTIONS = {"POST": "create", "PUT": "update", "DELETE": "delete"}
+MANAGED_ELSEWHERE = (
+    "The ID token signing keys live in AWS KMS and are chosen by the SIGNING_KEYS setting: create one "
+    "with `hydra-lambda keys rotate` and follow the rotation steps it prints; keys are never created, "
+    "replaced or deleted through this API."
+)
+PRIVATE = "Private keys never leave AWS KMS: only public keys are served."
+
+
+def _authorize_get(authorization: str | None, resource: str) -> None:
+    if warden.is_allowed("", resource, "get"):
+        return
+    warden.authorize(authorization, scope="hydra.keys.get", resource=resource, action="get")
+
+
+def _is_private(kid: str) -> bool:
+    return kid.lower().startswith("private")
+
+
+def get_set(authorization: str | None, set_name: str) -> dict[str, Any]:
+    _authorize_get(authorization, f"keys:{set_name}")
+    if set_name != ID_TOKEN_SET:
+        raise NotFound(f"Key set '{set_name}' not found; the only set is {ID_TOKEN_SET}")
+    return keys.jwks()
+
+
+def get_key(authorization: str | None, set_name: str, kid: str) -> dict[str, Any]:
+    _authorize_get(authorization, f"keys:{set_name}:{kid}")
+    if _is_private(kid):
+        raise Forbidden(PRIVATE)
+    if set_name != ID_TOKEN_SET:
+        raise NotFound(f"Key set '{set_name}' not found; the only set is {ID_TOKEN_SET}")
+    found = [jwk for jwk in keys.jwks()["keys"] if jwk["kid"] == kid]
+    if not found:
+        raise NotFound(f"Key '{kid}' not found in {ID_TOKEN_SET}")
+    return {"keys": found}
+
+
+def refuse_change(authorization: str | None, method: str, set_name: str, kid: str | None = None) -> None:
+    """POST, PUT and DELETE: authorized as classic Hydra would (so a stranger learns nothing), then 403."""
+    action = ACTIONS[method]
+    resource = f"keys:{set_name}" if kid is None else f"keys:{set_name}:{kid}"
+    warden.authorize(authorization, scope=f"hydra.keys.{action}", resource=resource, action=action)
+    raise Forbidden(MANAGED_ELSEWHERE)

@@ -1,0 +1,108 @@
+"""The services behind ``/policies`` (classic Hydra's policy API): the warden first (scope
+``hydra.policies``, resources ``rn:hydra:policies`` and ``rn:hydra:policies:<id>``, actions list,
+create, get, update, delete), then the change. Bodies are Ladon policies, validated as the CLI
+validates them (hydra_lambda.policies): anything wrong is a 400 that changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hydra_lambda.errors import BadRequest, Conflict, NotFound
+from hydra_lambda.policies import InvalidPolicy, Policy
+
+SCOPE = "hydra.policies"
+LIST_DEFAULT_LIMIT = 100
+LIST_MAX_LIMIT = 500
+
+
+@dataclass
+class Page:
+    policies: list[Policy]
+    limit: int
+    offset: int
+    more: bool
+
+    @property
+    def next_offset(self) -> int | None:
+        return self.offset + self.limit if self.more else None
+
+
+def _authorize(authorization: str | None, resource: str, action: str) -> None:
+    from hydra_lambda import warden
+
+    warden.authorize(authorization, scope=SCOPE, resource=resource, action=action)
+
+
+def _parse(body: dict[str, Any]) -> Policy:
+    try:
+        return Policy.from_wire(body)
+    except InvalidPolicy as exc:
+        raise BadRequest(f"Invalid policy: {exc}") from None
+
+
+def int_param(name: str, raw: str | None, default: int, maximum: int | None = None) -> int:
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or len(raw) > 9:
+        raise BadRequest(f"{name} must be a non-negative whole number")
+    value = int(raw)
+    return min(value, maximum) if maximum is not None else value
+
+
+def admin_list(authorization: str | None, limit: str | None, offset: str | None) -> Page:
+    from hydra_lambda.storage import policies as store
+
+    size = int_param("limit", limit, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
+    start = int_param("offset", offset, 0)
+    _authorize(authorization, "policies", "list")
+    everything = store.all_policies(fresh=True)
+    return Page(everything[start:start + size], size, start, start + size < len(everything) and size > 0)
+
+
+def admin_create(authorization: str | None, body: dict[str, Any]) -> Policy:
+    from hydra_lambda.storage import policies as store
+
+    if "id" not in body:
+        import uuid
+
+        body = {**body, "id": str(uuid.uuid4())}  # classic Hydra gave a policy without id a UUID
+    policy = _parse(body)
+    _authorize(authorization, "policies", "create")
+    try:
+        store.create(policy)
+    except store.AlreadyExists:
+        raise Conflict(f"Policy '{policy.id}' already exists") from None
+    return policy
+
+
+def admin_get(authorization: str | None, policy_id: str) -> Policy:
+    from hydra_lambda.storage import policies as store
+
+    # Authorize before answering 404, so callers without access learn nothing about which ids exist.
+    _authorize(authorization, f"policies:{policy_id}", "get")
+    policy = store.get(policy_id)
+    if policy is None:
+        raise NotFound(f"Policy '{policy_id}' not found")
+    return policy
+
+
+def admin_update(authorization: str | None, policy_id: str, body: dict[str, Any]) -> Policy:
+    from hydra_lambda.storage import policies as store
+
+    if body.get("id") not in (None, "", policy_id):
+        raise BadRequest("The id in the body differs from the id in the path")
+    policy = _parse({**body, "id": policy_id})
+    _authorize(authorization, f"policies:{policy_id}", "update")
+    if store.get(policy_id) is None:
+        raise NotFound(f"Policy '{policy_id}' not found")
+    store.put(policy)
+    return policy
+
+
+def admin_delete(authorization: str | None, policy_id: str) -> None:
+    from hydra_lambda.storage import policies as store
+
+    _authorize(authorization, f"policies:{policy_id}", "delete")
+    if not store.delete(policy_id):
+        raise NotFound(f"Policy '{policy_id}' not found")
