@@ -49,8 +49,9 @@ def test_a_client_credentials_token_is_one_write(capsys: Any) -> None:
     assert [entry[0] for entry in writes] == ["PutItem"], used
     with capsys.disabled():
         print(f"\nclient_credentials token: {used}")
-    # The row and the by_expiry index (was 4: by_request and by_client too, both gone for this row).
-    assert writes[0][2] == 2.0, used
+    # The row alone, in no index (was 4: by_request, by_client and by_expiry; the flush now finds it by
+    # its own key, which sorts by expiry within its shard).
+    assert writes[0][2] == 1.0, used
 
 
 def test_introspection_is_one_read_of_one_unit(capsys: Any) -> None:
@@ -63,11 +64,34 @@ def test_introspection_is_one_read_of_one_unit(capsys: Any) -> None:
     with capsys.disabled():
         print(f"\nintrospection: {used}")
     assert used == [("GetItem", 1.0, 0.0)], used  # the token's row, consistently read; no write
-    # A Bearer caller adds the read of its own token (the warden), still no write.
+    # A Bearer caller's first call adds the read of its own token (the warden); later calls within
+    # CLIENT_CACHE_SECONDS reuse it: one read of one unit again, and never a write.
     headers = {"Authorization": f"Bearer {client_credentials_token('hydra.introspect')}"}
     with capacity() as used:
         assert call("POST", "/oauth2/introspect", headers=headers, form={"token": token}).json["active"]
     assert used == [("GetItem", 1.0, 0.0), ("GetItem", 1.0, 0.0)], used
+    with capacity() as used:
+        assert call("POST", "/oauth2/introspect", headers=headers, form={"token": token}).json["active"]
+    assert used == [("GetItem", 1.0, 0.0)], used
+
+
+def test_a_revoked_bearer_caller_is_refused_once_the_cache_window_passes() -> None:
+    """The caller's token is remembered for CLIENT_CACHE_SECONDS at most: revoking it is honoured
+    within that window (the same bound as deleting its client), and at once in a new container."""
+    from hydra_lambda import clock, tokens
+    from hydra_lambda.config import get_settings
+    from hydra_lambda.storage import tokens as token_store
+
+    token = _token()
+    caller = client_credentials_token("hydra.introspect")
+    headers = {"Authorization": f"Bearer {caller}"}
+    assert call("POST", "/oauth2/introspect", headers=headers, form={"token": token}).status == 200
+    token_store.delete(tokens.signature_of(caller, "access") or "", "access")
+    window = get_settings().client_cache_seconds
+    assert window > 0
+    clock.advance(window + 1)
+    refused = call("POST", "/oauth2/introspect", headers=headers, form={"token": token})
+    assert refused.status == 401, refused.body
 
 
 def test_revoking_an_access_token_is_one_write(capsys: Any) -> None:
@@ -80,4 +104,18 @@ def test_revoking_an_access_token_is_one_write(capsys: Any) -> None:
         print(f"\nrevocation: {used}")
     writes = [entry for entry in used if entry[2]]
     assert [entry[0] for entry in writes] == ["DeleteItem"], used
-    assert writes[0][2] == 2.0, used  # the row and its by_expiry entry
+    assert writes[0][2] == 1.0, used  # the row alone: it is in no index
+
+
+def test_a_client_credentials_row_is_well_under_one_kilobyte(capsys: Any) -> None:
+    """A write unit covers 1 KB: the row (attribute names and values) must stay below it."""
+    from hydra_lambda import tokens
+    from hydra_lambda.storage.clients import item_size
+    from hydra_lambda.storage.tables import TokenRecord, flush_shard
+
+    signature = tokens.signature_of(_token(), "access") or ""
+    row = TokenRecord.get(flush_shard("access", signature), signature, consistent_read=True)
+    size = item_size(row)  # type: ignore[arg-type]
+    with capsys.disabled():
+        print(f"\nclient_credentials row: {size} bytes")
+    assert 100 < size < 512, size

@@ -547,7 +547,7 @@ def test_a_throttled_flush_never_fails_and_the_next_run_finishes(admin: dict[str
 
     from hydra_lambda import clock, issuance
     from hydra_lambda.storage import tokens as token_store
-    from hydra_lambda.storage.tables import TokenRecord
+    from hydra_lambda.storage.tables import TokenRecord, flush_shard
 
     rows = []
     for _ in range(30):
@@ -563,7 +563,8 @@ def test_a_throttled_flush_never_fails_and_the_next_run_finishes(admin: dict[str
     body = {"notAfter": datetime.fromtimestamp(not_after, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
     def remaining() -> int:
-        return sum(TokenRecord.count(signature) for signature in signatures)
+        return sum(TokenRecord.count(flush_shard("access", signature), TokenRecord.signature == signature)
+                   for signature in signatures)
 
     with inject("dynamodb", "BatchWriteItem", kind=DYNAMO_THROTTLE) as fault:
         throttled = call("POST", "/oauth2/flush", headers=admin, json_body=body)

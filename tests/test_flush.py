@@ -17,12 +17,15 @@ from hydra_lambda.storage import flush as store
 from hydra_lambda.storage import tables
 from hydra_lambda.storage.tables import ConsentRecord, TokenRecord, bind, flush_shard
 from hydra_lambda.storage.tokens import Token
+from hydra_lambda.tokens import storage_key
 
 KINDS = ("access", "refresh", "code", "consent")
 
 
 def _token_row(kind: str, expires_at: int) -> TokenRecord:
-    return Token(signature=f"flushtest-{secrets.token_hex(16)}", kind=kind, request_id=secrets.token_hex(8),
+    # The storage key the token's reader computes: the expiry first (the flush's key range), then the HMAC.
+    signature = storage_key(expires_at, f"flushtest-{secrets.token_hex(16)}")
+    return Token(signature=signature, kind=kind, request_id=secrets.token_hex(8),
                  client_id="flush-test-client", expires_at=expires_at, issued_at=expires_at - 60).to_record()
 
 
@@ -33,11 +36,11 @@ def _consent_row(expires_at: int) -> ConsentRecord:
                          ttl=datetime.fromtimestamp(expires_at, UTC), flush_shard=flush_shard("consent", key))
 
 
-def seed(expired: int, live: int, *, now: int | None = None) -> dict[str, dict[str, list[str]]]:
+def seed(expired: int, live: int, *, now: int | None = None) -> dict[str, dict[str, list[Any]]]:
     """``expired`` and ``live`` rows of each kind, written with BatchWriteItem; returns their keys."""
     bind()
     now = now or clock.now_int()
-    rows: dict[str, dict[str, list[str]]] = {kind: {"expired": [], "live": []} for kind in KINDS}
+    rows: dict[str, dict[str, list[Any]]] = {kind: {"expired": [], "live": []} for kind in KINDS}
     tokens, consents = [], []
     for kind in KINDS:
         for state, count in (("expired", expired), ("live", live)):
@@ -48,7 +51,7 @@ def seed(expired: int, live: int, *, now: int | None = None) -> dict[str, dict[s
                 # DynamoDB Local runs TTL too: push it out of the way so only the flush deletes.
                 record.ttl = datetime.fromtimestamp(now + 10 * 365 * 86_400, UTC)
                 (consents if kind == "consent" else tokens).append(record)
-                rows[kind][state].append(record.id if kind == "consent" else record.signature)
+                rows[kind][state].append(record.id if kind == "consent" else (record.shard, record.signature))
     for model, records in ((TokenRecord, tokens), (ConsentRecord, consents)):
         with model.batch_write() as batch:
             for record in records:
@@ -56,17 +59,17 @@ def seed(expired: int, live: int, *, now: int | None = None) -> dict[str, dict[s
     return rows
 
 
-def existing(kind: str, keys: list[str]) -> set[str]:
-    """Which of ``keys`` still exist (BatchGetItem, consistent)."""
+def existing(kind: str, keys: list[Any]) -> set[Any]:
+    """Which of ``keys`` (ids; (shard, signature) for tokens) still exist (BatchGetItem, consistent)."""
     model: Any = ConsentRecord if kind == "consent" else TokenRecord
-    found: set[str] = set()
+    found: set[Any] = set()
     for start in range(0, len(keys), 100):
         for item in model.batch_get(keys[start:start + 100], consistent_read=True):
-            found.add(item.id if kind == "consent" else item.signature)
+            found.add(item.id if kind == "consent" else (item.shard, item.signature))
     return found
 
 
-def assert_flushed(rows: dict[str, dict[str, list[str]]]) -> None:
+def assert_flushed(rows: dict[str, dict[str, list[Any]]]) -> None:
     for kind in KINDS:
         assert existing(kind, rows[kind]["expired"]) == set(), f"expired {kind} rows survived"
         assert existing(kind, rows[kind]["live"]) == set(rows[kind]["live"]), f"live {kind} rows were deleted"
@@ -180,7 +183,9 @@ def test_unprocessed_items_are_retried(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(client, "batch_write_item", throttled)
     sleeps: list[float] = []
-    store.delete_batch(kind, rows["access"]["expired"][:25], sleep=sleeps.append)
+    keys = [{"shard": {"S": shard}, "signature": {"S": signature}}
+            for shard, signature in rows["access"]["expired"][:25]]
+    store.delete_batch(kind, keys, sleep=sleeps.append)
     assert existing("access", rows["access"]["expired"][:25]) == set()
     assert calls["n"] == 2 and len(sleeps) == 1
 

@@ -39,7 +39,7 @@ def test_aws_clients_come_from_the_shared_botocore_session(
 
 def test_the_dynamodb_clients_are_botocore_ones_with_the_tables_settings() -> None:
     tables.bind()
-    tables.TokenRecord.count("no-such-signature")  # a real call, through the model's own client
+    tables.TokenRecord.count("access#0")  # a real call, through the model's own client
     clients = CLIENT_HOOKS.of("dynamodb")
     assert clients, "no botocore DynamoDB client was made"
     for client in clients:
@@ -62,7 +62,7 @@ def test_transactions_go_through_botocore_with_its_idempotency_token() -> None:
 
     with CLIENT_HOOKS.hooked("dynamodb", "before-call.dynamodb.TransactWriteItems", record), dynamodb_calls() as ops:
         with TransactWrite(connection=tables.connection()) as tx:
-            tx.condition_check(tables.TokenRecord, "no-such-signature",
+            tx.condition_check(tables.TokenRecord, "access#0", "no-such-signature",
                                condition=tables.TokenRecord.signature.does_not_exist())
     assert ops == ["TransactWriteItems"]
     assert len(seen) == 1 and len(seen[0]["ClientRequestToken"]) >= 32

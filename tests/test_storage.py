@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from botocore.exceptions import ClientError
-from hydra_lambda import clock
+from hydra_lambda import clock, tokens
 from hydra_lambda.storage import tokens as store
 from hydra_lambda.storage.tables import ConsentRecord, TokenRecord, flush_shard
 
@@ -41,7 +41,8 @@ def test_expired_rows_are_absent_even_before_ttl_removes_them() -> None:
     assert store.get(token.signature, "access") is not None
     clock.advance(61)
     assert store.get(token.signature, "access") is None
-    assert TokenRecord.get(token.signature) is not None  # the row is still there: reads do not trust TTL
+    # The row is still there: reads do not trust TTL.
+    assert TokenRecord.get(flush_shard("access", token.signature), token.signature) is not None
 
 
 def test_a_signature_cannot_be_stored_twice() -> None:
@@ -102,7 +103,7 @@ def test_only_grant_chain_rows_enter_the_request_index() -> None:
     alone = make("access", "")  # a client_credentials token: no grant chain
     for token in (chained, alone):
         store.put(token)
-    assert TokenRecord.get(alone.signature).request_id is None
+    assert TokenRecord.get(flush_shard("access", alone.signature), alone.signature).request_id is None
     assert store.get(alone.signature, "access").request_id == ""  # type: ignore[union-attr]
     assert list(store.signatures_of_request(chained.request_id)) == [chained.signature]
 
@@ -127,12 +128,19 @@ def test_transaction_consumes_and_issues_atomically() -> None:
     assert store.get(again.signature, "access") is None
 
 
-def test_expiry_index_finds_rows_by_shard_and_time() -> None:
-    token = make(ttl=5)
-    store.put(token)
-    shard = flush_shard("access", token.signature)
-    found = [r.signature for r in TokenRecord.by_expiry.query(shard, TokenRecord.expires_at <= clock.now_int() + 5)]
-    assert token.signature in found
+def test_token_rows_sort_by_expiry_in_their_shard_without_an_expiry_index() -> None:
+    """The flush finds expired token rows by a key range of the table itself: the row key is
+    (kind's shard, expiry digits + HMAC), and no token row lands in an expiry index."""
+    assert not hasattr(TokenRecord, "by_expiry")
+    now = clock.now_int()
+    gone, live = make(ttl=-30), make(ttl=600)
+    for row in (gone, live):
+        row.signature = tokens.storage_key(row.expires_at, row.signature)  # as tokens.generate makes it
+        store.put(row)
+    below = TokenRecord.signature < tokens.expiry_prefix(now)
+    found = {r.signature for row in (gone, live)
+             for r in TokenRecord.query(flush_shard("access", row.signature), below)}
+    assert gone.signature in found and live.signature not in found
 
 
 def test_consent_table_accepts_rows() -> None:

@@ -404,7 +404,7 @@ DYNAMODB_ACTIONS = {
     "ConsentFunction": {("ConsentTable", "GetItem"), ("ConsentTable", "UpdateItem"), ("ClientsTable", "GetItem"),
                         ("TokensTable", "GetItem"), ("PoliciesTable", "Scan")},
     "FlushFunction": {("TokensTable", "GetItem"), ("ClientsTable", "GetItem"), ("TokensTable", "BatchWriteItem"),
-                      ("TokensTable/index", "Query"),
+                      ("TokensTable", "Query"),  # expired token keys: a key range of the table itself
                       ("ConsentTable", "BatchWriteItem"), ("ConsentTable/index", "Query"), ("PoliciesTable", "Scan")},
     "AdminFunction": {("PoliciesTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan")}
     | {("TokensTable", "GetItem"), ("ClientsTable", "GetItem")},

@@ -27,8 +27,21 @@ def test_the_signature_is_hmac_sha256_of_prefix_and_key_under_the_system_secret(
         prefix = tokens.PREFIXES[kind]
         key = base64.urlsafe_b64decode(token[len(prefix):].split(".")[0] + "=")
         expected = hmac.new(system_secret.keys()[0], prefix.encode() + key, hashlib.sha256).digest()
-        assert signature == base64.urlsafe_b64encode(expected).rstrip(b"=").decode()
-        assert token.endswith("." + signature)
+        # The storage key: the signed expiry (10 digits), then the HMAC.
+        assert signature == "0000000000" + base64.urlsafe_b64encode(expected).rstrip(b"=").decode()
+        assert token.endswith("." + signature[10:])
+
+
+def test_the_expiry_is_signed_into_the_token_and_leads_its_storage_key() -> None:
+    import base64
+
+    token, signature = tokens.generate("access", 1_764_560_000)
+    assert signature.startswith("1764560000") and tokens.signature_of(token, "access") == signature
+    key = bytearray(base64.urlsafe_b64decode(token[6:].split(".")[0] + "="))
+    key[4] ^= 1  # another expiry under the same signature: not genuine
+    forged = "hl_at_" + base64.urlsafe_b64encode(bytes(key)).rstrip(b"=").decode() + token[6 + 43:]
+    assert tokens.signature_of(forged, "access") is None
+    assert tokens.expiry_prefix(1_764_560_001) > signature > tokens.expiry_prefix(1_764_560_000)
 
 
 def test_a_token_of_another_kind_is_rejected() -> None:

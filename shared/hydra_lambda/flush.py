@@ -1,6 +1,7 @@
 """The flush: removes expired access tokens, refresh tokens, authorization codes and consent requests.
 
-It reads the ``by_expiry`` index (never a table scan), deletes in batches of 25 on a few threads,
+It reads expired keys by key-range queries (the token table's own keys, the consent table's
+``by_expiry`` index; never a table scan), deletes in batches of 25 on a few threads,
 takes the shards of every kind in turn so one huge backlog does not starve the others, and stops
 when ``should_stop`` says the time is up. There is no cursor: each run starts from the oldest row of
 each shard, and rows deleted earlier are simply gone, so the next run resumes where this one stopped.
@@ -64,7 +65,7 @@ def deadline_from(context: Any, budget_seconds: float | None = None) -> Callable
     return should_stop
 
 
-Stream = tuple[store.Kind, Iterator[list[str]]]
+Stream = tuple[store.Kind, Iterator[list[dict[str, Any]]]]
 
 
 def handle_http(authorization: str | None, body: str | None, context: Any) -> FlushResult:
@@ -86,7 +87,7 @@ def handle_scheduled(context: Any) -> dict[str, Any]:
     return {"complete": result.complete, "removed": result.removed, "cutoff": result.cutoff}
 
 
-def _batches(kind: store.Kind, shard: str, cutoff: int) -> Iterator[list[str]]:
+def _batches(kind: store.Kind, shard: str, cutoff: int) -> Iterator[list[dict[str, Any]]]:
     keys = store.expired_keys(kind, shard, cutoff)
     while batch := list(islice(keys, store.BATCH_SIZE)):
         yield batch

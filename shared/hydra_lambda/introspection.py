@@ -5,6 +5,11 @@ The caller authenticates first: a Bearer access token with ``hydra.introspect`` 
 ``client_id``/``client_secret`` in the form) whose secret is verified and whose client the policies
 allow the same action (as classic Hydra asked of Basic callers). A missing or bad credential is 401.
 
+A Bearer caller's own token row is remembered per container for ``CLIENT_CACHE_SECONDS`` (never
+past its expiry), so a resource server introspecting with one token costs one read per call, not
+two: revoking that caller token takes effect within the same window as deleting its client. The
+scope, its client and the policies are still checked on every call.
+
 The token is then judged with at most one database read: its kind comes from its prefix, its HMAC is
 checked before any read (a malformed or forged token costs nothing), and a single consistent read of
 its row decides the rest. Codes are never introspectable. Anything not live is ``{"active":false}``.
@@ -15,12 +20,13 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from hydra_lambda import issuance, scopes, tokens, warden
+from hydra_lambda import clock, issuance, scopes, tokens, warden
 from hydra_lambda.client_auth import authenticate_client
 from hydra_lambda.config import get_settings
-from hydra_lambda.errors import Forbidden, HydraError, InvalidRequest, Unauthorized
+from hydra_lambda.errors import BadRequest, Forbidden, HydraError, InvalidRequest, Unauthorized
 from hydra_lambda.http.forms import bearer_token
 from hydra_lambda.models.plain import INACTIVE, TokenIntrospection
+from hydra_lambda.observability import logger
 from hydra_lambda.storage import tokens as token_store
 from hydra_lambda.storage.tokens import Token
 
@@ -47,7 +53,7 @@ def handle(authorization: str | None, form: dict[str, str]) -> dict[str, Any]:
 def authorize_caller(authorization: str | None, form: dict[str, str]) -> str:
     """The caller's subject (client id for client credentials), or Unauthorized / Forbidden."""
     if bearer_token(authorization) is not None:
-        return warden.authorize(authorization, scope=SCOPE, resource=RESOURCE, action=ACTION).subject
+        return _authorize_bearer(authorization)
     if _has_client_credentials(authorization, form):
         client_id = _authenticate_client(authorization, form)
         if not warden.is_allowed(client_id, RESOURCE, ACTION):
@@ -58,6 +64,43 @@ def authorize_caller(authorization: str | None, form: dict[str, str]) -> str:
             None, scope=SCOPE, resource=RESOURCE, action=ACTION, form_token=form["access_token"]
         ).subject
     raise Unauthorized()
+
+
+# The callers' verified token rows: storage key -> (row, when it was read). Bounded in size.
+_callers: dict[str, tuple[Token, float]] = {}
+_CALLERS_MAX = 1024
+
+
+def _caller_token(authorization: str | None) -> Token:
+    """The caller's live access token: read once, then reused for ``CLIENT_CACHE_SECONDS``."""
+    signature = tokens.signature_of(bearer_token(authorization), "access")
+    if signature is None:
+        raise Unauthorized()
+    window, now = get_settings().client_cache_seconds, clock.now()
+    cached = _callers.get(signature)
+    if cached is not None and now - cached[1] < window and not cached[0].expired:
+        return cached[0]
+    row = warden.authenticate(authorization)  # the one extra read; Unauthorized if not live
+    if window > 0:
+        if len(_callers) >= _CALLERS_MAX:
+            _callers.clear()
+        _callers[signature] = (row, now)
+    return row
+
+
+def _authorize_bearer(authorization: str | None) -> str:
+    """``warden.authorize`` for introspection, on the remembered caller token: its client (cached
+    record), its scope and the policies are checked on every call."""
+    row = _caller_token(authorization)
+    if not issuance.issued_to_current_client(row):
+        raise Unauthorized()
+    if not scopes.allows(row.scopes, SCOPE):
+        raise BadRequest("invalid_scope", reason=f"The access token does not hold the scope {SCOPE}.")
+    decision = warden.decide(row.subject, RESOURCE, ACTION)
+    if not decision.allowed:
+        raise Forbidden(f"{decision.value}: request_forbidden")
+    logger.append_keys(client_id=row.client_id)
+    return row.subject
 
 
 def _has_client_credentials(authorization: str | None, form: dict[str, str]) -> bool:

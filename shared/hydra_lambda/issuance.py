@@ -38,12 +38,12 @@ def mint(
 ) -> tuple[str, Token]:
     """A new token string and its row (not yet stored: the caller writes it, alone or in a transaction).
     ``client`` is the client it is issued to when the caller holds it (else it is looked up, cached)."""
-    value, signature = tokens.generate(kind)
+    now = clock.now_int()
+    value, signature = tokens.generate(kind, now + lifespan)  # the expiry is part of the row key
     if client is None or client.id != client_id:
         from hydra_lambda.clients import get_client_for_auth
 
         client = get_client_for_auth(client_id)
-    now = clock.now_int()
     row = Token(
         signature=signature,
         kind=kind,

@@ -1,8 +1,12 @@
 """Opaque tokens: ``<prefix><key>.<signature>``.
 
-``key`` is 32 random bytes and ``signature`` is HMAC-SHA256 of prefix and key under the system
-secret, both base64url without padding. Only the signature is stored, so a copy of the table holds
-no usable token, and a forged or malformed token is rejected here, before any database read.
+``key`` is 32 bytes: the token's expiry (epoch seconds, 5 bytes big-endian) and 27 random bytes
+(216 bits); ``signature`` is HMAC-SHA256 of prefix and key under the system secret, both base64url
+without padding. Only the signature is stored, under the storage key ``<expiry:010d><signature>``
+(``storage_key``): the expiry leads so that a token row sorts by expiry within its partition and the
+flush finds expired rows with a key-range query (no index, no scan), and the reader knows the whole
+key from the token alone. A copy of the table holds no usable token, and a forged or malformed token
+(or one whose expiry was altered: the expiry is signed) is rejected here, before any database read.
 The prefix names the kind so secret scanners can recognise a leaked token.
 """
 
@@ -20,6 +24,7 @@ from hydra_lambda import system_secret
 Kind = Literal["access", "refresh", "code"]
 PREFIXES: dict[str, str] = {"access": "hl_at_", "refresh": "hl_rt_", "code": "hl_ac_"}
 _KEY_BYTES = 32
+_EXPIRY_BYTES = 5
 _PART_LENGTH = 43  # base64url of 32 bytes, unpadded
 MAX_TOKEN_LENGTH = 256
 
@@ -43,16 +48,26 @@ def _sign(secret: bytes, prefix: str, key: bytes) -> str:
     return _b64(mac.digest())
 
 
-def generate(kind: Kind) -> tuple[str, str]:
-    """A new token of ``kind`` and its signature (the storage key)."""
+def storage_key(expires_at: int, signature: str) -> str:
+    """The row key of a token: its expiry (10 digits, so keys sort by expiry) and its signature."""
+    return f"{expires_at:010d}{signature}"
+
+
+def expiry_prefix(cutoff: int) -> str:
+    """Every storage key of a token that expired before ``cutoff`` sorts below this string."""
+    return f"{cutoff:010d}"
+
+
+def generate(kind: Kind, expires_at: int = 0) -> tuple[str, str]:
+    """A new token of ``kind`` expiring at ``expires_at`` and its storage key (``storage_key``)."""
     prefix = PREFIXES[kind]
-    key = secrets.token_bytes(_KEY_BYTES)
+    key = expires_at.to_bytes(_EXPIRY_BYTES, "big") + secrets.token_bytes(_KEY_BYTES - _EXPIRY_BYTES)
     signature = _sign(system_secret.keys()[0], prefix, key)
-    return f"{prefix}{_b64(key)}.{signature}", signature
+    return f"{prefix}{_b64(key)}.{signature}", storage_key(expires_at, signature)
 
 
 def signature_of(token: str | None, kind: Kind) -> str | None:
-    """The signature of a well-formed, genuine token of ``kind``; None for anything else."""
+    """The storage key of a well-formed, genuine token of ``kind``; None for anything else."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     prefix = PREFIXES[kind]
@@ -70,7 +85,7 @@ def signature_of(token: str | None, kind: Kind) -> str | None:
     genuine = False
     for secret in system_secret.keys():
         genuine |= hmac.compare_digest(_sign(secret, prefix, key), signature)
-    return signature if genuine else None
+    return storage_key(int.from_bytes(key[:_EXPIRY_BYTES], "big"), signature) if genuine else None
 
 
 def identify(token: str | None, kinds: Iterable[str]) -> tuple[Kind, str] | None:

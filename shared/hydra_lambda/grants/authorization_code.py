@@ -39,8 +39,9 @@ def revoke_grant(row: token_store.Token) -> None:
     consistently, so even tokens written a moment ago go) and every row sharing its ``request_id``
     (the index is eventually consistent)."""
     fresh = token_store.get(row.signature, row.kind, include_used=True) or row
-    for signature in fresh.session.get("issued") or []:
-        token_store.delete(signature)
+    for issued in fresh.session.get("issued") or []:
+        kind, _, signature = issued.partition(" ")  # "<kind> <signature>": the kind is in the row key
+        token_store.delete(signature, kind)
     token_store.revoke_request(row.request_id)
 
 
@@ -53,9 +54,9 @@ def _is_conflict(exc: BaseException) -> bool:
 def consume_and_write(origin: token_store.Token, rows: list[token_store.Token],
                       deletes: list[str] | None = None) -> bool:
     """ONE transaction: consume ``origin`` (unused, unexpired), record what it issued on it, write
-    ``rows`` and delete ``deletes``. False if ``origin`` was consumed by another request. A
+    ``rows`` and delete the access tokens ``deletes``. False if ``origin`` was consumed by another request. A
     transaction cancelled only by a concurrent one (TransactionConflict) is retried."""
-    session = {**origin.session, "issued": [row.signature for row in rows]}
+    session = {**origin.session, "issued": [f"{row.kind} {row.signature}" for row in rows]}
     for attempt in range(3):
         now = clock.now_int()
         try:
@@ -63,7 +64,7 @@ def consume_and_write(origin: token_store.Token, rows: list[token_store.Token],
                 saves=[row.to_record() for row in rows],
                 updates=[(origin.to_record(), [TokenRecord.used_at.set(now), TokenRecord.session.set(session)],
                           token_store.consume_condition(now))],
-                deletes=[TokenRecord(signature) for signature in deletes or []],
+                deletes=[token_store.record_key("access", signature) for signature in deletes or []],
             )
             return True
         except token_store.AlreadyUsed:

@@ -1,9 +1,10 @@
-"""The expiry-index queries and batch deletes behind the flush.
+"""The key-range queries and batch deletes behind the flush (never a scan).
 
-Rows that expire carry ``flush_shard`` ("<kind>#<n>", ``tables.FLUSH_SHARDS`` per kind) and
-``expires_at``, the keys of the ``by_expiry`` index (keys only). A flush queries each shard from its
-oldest row up to the cutoff and deletes what it finds; deleting is idempotent, so an interrupted or
-concurrent run does no harm and the next run simply starts from the oldest row again.
+Token rows are keyed ("<kind>#<n>", "<expires_at:010d><HMAC>"): a flush queries each token shard of
+the table itself for the keys below the cutoff's 10 digits, oldest first. Consent rows carry
+``flush_shard`` and ``expires_at``, the keys of the consent table's ``by_expiry`` index (keys only),
+queried the same way. Deleting is idempotent, so an interrupted or concurrent run does no harm and
+the next run simply starts from the oldest row again.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from pynamodb.models import Model
 
 from hydra_lambda.storage.tables import FLUSH_SHARDS, ConsentRecord, TokenRecord, connection, ensure_bound
+from hydra_lambda.tokens import expiry_prefix
 
 BATCH_SIZE = 25  # the BatchWriteItem maximum
 PAGE_SIZE = 500  # keys per index query page
@@ -28,18 +30,19 @@ BASE_BACKOFF = 0.05
 class Kind:
     """One kind of expiring row: where it lives and how its rows are keyed."""
 
-    name: str  # the flush_shard prefix and the kind reported in logs and metrics
+    name: str  # the shard prefix and the kind reported in logs and metrics
     model: type[Model]
     key: str  # the table's hash key attribute
+    range_key: str | None = None  # token rows: the range key, which sorts by expiry
 
     def shards(self) -> list[str]:
         return [f"{self.name}#{index}" for index in range(FLUSH_SHARDS[self.name])]
 
 
 KINDS: tuple[Kind, ...] = (
-    Kind("access", TokenRecord, "signature"),
-    Kind("refresh", TokenRecord, "signature"),
-    Kind("code", TokenRecord, "signature"),
+    Kind("access", TokenRecord, "shard", "signature"),
+    Kind("refresh", TokenRecord, "shard", "signature"),
+    Kind("code", TokenRecord, "shard", "signature"),
     Kind("consent", ConsentRecord, "id"),
 )
 
@@ -56,20 +59,28 @@ def prepare() -> None:
 
 
 @ensure_bound
-def expired_keys(kind: Kind, shard: str, cutoff: int) -> Iterator[str]:
-    """Keys of the rows in ``shard`` with ``expires_at < cutoff``, oldest first, page by page."""
+def expired_keys(kind: Kind, shard: str, cutoff: int) -> Iterator[dict[str, Any]]:
+    """Keys of the rows in ``shard`` that expired before ``cutoff``, oldest first, page by page."""
     model: Any = kind.model
-    for item in model.by_expiry.query(shard, model.expires_at < cutoff, page_size=PAGE_SIZE):
-        yield getattr(item, kind.key)
+    if kind.range_key is not None:  # token rows: a key-range query on the table, keys only read back
+        below = model.signature < expiry_prefix(cutoff)
+        items = model.query(shard, below, page_size=PAGE_SIZE, attributes_to_get=[kind.key, kind.range_key])
+    else:
+        items = model.by_expiry.query(shard, model.expires_at < cutoff, page_size=PAGE_SIZE)
+    for item in items:
+        key = {kind.key: {"S": getattr(item, kind.key)}}
+        if kind.range_key is not None:
+            key[kind.range_key] = {"S": getattr(item, kind.range_key)}
+        yield key
 
 
 @ensure_bound
-def delete_batch(kind: Kind, keys: list[str], sleep: Callable[[float], None] = time.sleep) -> None:
+def delete_batch(kind: Kind, keys: list[dict[str, Any]], sleep: Callable[[float], None] = time.sleep) -> None:
     """Delete up to 25 rows in one BatchWriteItem, retrying unprocessed items with jittered backoff.
     Deleting a row that is already gone succeeds, which is what makes concurrent flushes safe."""
     table = kind.model.Meta.table_name
     client = connection().client  # botocore's client: its own retries, then ours for unprocessed items
-    pending: list[dict[str, Any]] = [{"DeleteRequest": {"Key": {kind.key: {"S": key}}}} for key in keys]
+    pending: list[dict[str, Any]] = [{"DeleteRequest": {"Key": key}} for key in keys]
     for attempt in range(MAX_ATTEMPTS):
         response = client.batch_write_item(RequestItems={table: pending})
         pending = (response.get("UnprocessedItems") or {}).get(table) or []

@@ -1,9 +1,10 @@
 """The DynamoDB tables as pynamodb models. ``template.yaml`` declares the same keys and indexes;
 a test keeps the two in step.
 
-Every row that expires carries ``expires_at`` (epoch seconds; reads treat a past value as absent),
-``ttl`` (DynamoDB's TTL, a second line of cleanup only) and ``flush_shard`` + ``expires_at`` as the
-keys of the ``by_expiry`` index the flush queries.
+Every row that expires carries ``expires_at`` (epoch seconds; reads treat a past value as absent)
+and ``ttl`` (DynamoDB's TTL, a second line of cleanup only). The flush finds expired token rows by a
+key-range query on their own table (``TokenRecord``), and expired consent rows through the
+``by_expiry`` index (``flush_shard`` + ``expires_at``).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from pynamodb.models import Model
 
 from hydra_lambda.config import Settings, get_settings
 
-# Partition keys per kind in by_expiry. One index key takes about 1,000 writes/s, so the access
-# tokens' 128 keys carry ~128,000 new tokens/s per table (100,000/s leaves each key at ~780 writes/s)
-# and the other kinds' 16 keys ~16,000/s each. The flush reads every key of every kind (176 small
-# queries a run). Raising a count later is safe (the flush reads the new keys too); lowering it
-# leaves rows in the dropped keys to DynamoDB's TTL.
+# Partition keys per kind: the tokens table's hash keys (access, refresh, code) and the consent
+# table's by_expiry keys. One partition key takes 1,000 write units/s and 3,000 read units/s, so the
+# access tokens' 128 keys carry ~128,000 new tokens/s (100,000/s leaves each key at ~780 writes/s and
+# room for ~380,000 consistent 1-unit reads/s) and the other kinds' 16 keys ~16,000 writes/s each.
+# The flush reads every key of every kind (176 small queries a run). A token's shard is fixed in its
+# row key, so changing a count needs every reader to know the old one: only with an empty table.
 FLUSH_SHARDS: dict[str, int] = {"access": 128, "refresh": 16, "code": 16, "consent": 16}
 
 
@@ -110,7 +112,14 @@ class ByRequest(GlobalSecondaryIndex["TokenRecord"]):
 
 
 class TokenRecord(_Base):
-    """Access tokens, refresh tokens and authorization codes, keyed by the token's HMAC signature.
+    """Access tokens, refresh tokens and authorization codes: one row each, in no index but the sparse
+    ``by_request`` (grant-chain rows only), so a client_credentials token is one write of one unit.
+
+    The key is (``shard``, ``signature``): ``shard`` is "<kind>#<n>" (``flush_shard``: 128 keys for
+    access tokens, 16 per other kind) and ``signature`` is the token's storage key, its expiry
+    (10 digits) then its HMAC (``tokens.storage_key``), which the reader computes from the token alone.
+    Rows therefore sort by expiry within a shard, and the flush deletes what expired with a key-range
+    query on the table itself: no ``by_expiry`` index entry (a second write unit) per token.
 
     ``client_since`` is the creation time (microseconds) of the client the token was issued to: a
     token is honoured only while its client exists with that creation time, so deleting a client
@@ -119,8 +128,8 @@ class TokenRecord(_Base):
     class Meta(_Base.Meta):
         table_name = "hydra-tokens"
 
-    signature = UnicodeAttribute(hash_key=True)
-    kind = UnicodeAttribute()  # access | refresh | code
+    shard = UnicodeAttribute(hash_key=True)  # "<kind>#<n>": the kind is the part before "#"
+    signature = UnicodeAttribute(range_key=True)
     request_id = UnicodeAttribute(null=True)  # grant-chain rows only (the by_request index is sparse)
     client_id = UnicodeAttribute()
     client_since = NumberAttribute(default=0)
@@ -132,10 +141,12 @@ class TokenRecord(_Base):
     issued_at = NumberAttribute()
     expires_at = NumberAttribute()
     ttl = TTLAttribute()
-    flush_shard = UnicodeAttribute()
     used_at = NumberAttribute(null=True)
     by_request = ByRequest()
-    by_expiry = ByExpiry()
+
+    @property
+    def kind(self) -> str:
+        return self.shard.partition("#")[0]
 
 
 class ConsentRecord(_Base):

@@ -45,8 +45,8 @@ class Token:
 
     def to_record(self) -> TokenRecord:
         return TokenRecord(
+            flush_shard(self.kind, self.signature),
             self.signature,
-            kind=self.kind,
             request_id=self.request_id or None,  # only grant-chain rows enter the by_request index
             client_id=self.client_id,
             client_since=self.client_since,
@@ -58,7 +58,6 @@ class Token:
             issued_at=self.issued_at or clock.now_int(),
             expires_at=self.expires_at,
             ttl=datetime.fromtimestamp(self.expires_at, UTC),
-            flush_shard=flush_shard(self.kind, self.signature),
             used_at=self.used_at,
         )
 
@@ -85,6 +84,11 @@ class Token:
         return self.expires_at <= clock.now()
 
 
+def record_key(kind: str, signature: str) -> TokenRecord:
+    """A row's key alone (for a delete or a conditional update): its kind's shard and its signature."""
+    return TokenRecord(flush_shard(kind, signature), signature)
+
+
 @ensure_bound
 def put(token: Token) -> None:
     """Store a new token. Signatures are random, so an existing row is either this very token (the
@@ -109,13 +113,13 @@ def put_many(tokens: Iterable[Token]) -> None:
 def get(signature: str, kind: str, *, include_used: bool = False) -> Token | None:
     """The live token of ``kind`` with that signature; None if absent, expired or of another kind."""
     try:
-        record = TokenRecord.get(signature, consistent_read=True)
+        record = TokenRecord.get(flush_shard(kind, signature), signature, consistent_read=True)
     except TokenRecord.DoesNotExist:
         return None
     except GetError as exc:
         raise _unwrap(exc) from exc
     token = Token.from_record(record)
-    if token.kind != kind or token.expired or (token.used_at is not None and not include_used):
+    if token.expired or (token.used_at is not None and not include_used):
         return None
     return token
 
@@ -144,9 +148,9 @@ def consume(token: Token) -> None:
 
 
 @ensure_bound
-def delete(signature: str) -> None:
+def delete(signature: str, kind: str) -> None:
     try:
-        TokenRecord(signature).delete()
+        record_key(kind, signature).delete()
     except DeleteError as exc:
         raise _unwrap(exc) from exc
 
@@ -155,16 +159,15 @@ def delete(signature: str) -> None:
 def delete_owned(signature: str, kind: str, client_id: str) -> bool:
     """Delete the live, unused token of ``kind`` with that signature if it belongs to ``client_id``,
     in one conditional DeleteItem (no read first). False if there is no such row (absent, expired,
-    used, of another kind or of another client): then nothing changes."""
+    used, of another kind or of another client): then nothing changes. The kind is part of the key."""
     condition = (
         TokenRecord.signature.exists()
-        & (TokenRecord.kind == kind)
         & (TokenRecord.client_id == client_id)
         & (TokenRecord.expires_at > clock.now_int())
         & TokenRecord.used_at.does_not_exist()
     )
     try:
-        TokenRecord(signature).delete(condition=condition)
+        record_key(kind, signature).delete(condition=condition)
     except DeleteError as exc:
         if _is_condition_failure(exc):
             return False
@@ -172,25 +175,30 @@ def delete_owned(signature: str, kind: str, client_id: str) -> bool:
     return True
 
 
-def _delete_keys(signatures: Iterable[str]) -> int:
+def _delete_keys(keys: Iterable[TokenRecord]) -> int:
     count = 0
     with TokenRecord.batch_write() as batch:  # pynamodb retries unprocessed items itself
-        for signature in signatures:
-            batch.delete(TokenRecord(signature))
+        for key in keys:
+            batch.delete(TokenRecord(key.shard, key.signature))
             count += 1
     return count
 
 
 @ensure_bound
+def keys_of_request(request_id: str) -> Iterator[TokenRecord]:
+    """The keys (shard and signature) of every row of one grant, from the sparse by_request index."""
+    yield from TokenRecord.by_request.query(request_id)
+
+
 def signatures_of_request(request_id: str) -> Iterator[str]:
-    for item in TokenRecord.by_request.query(request_id):
+    for item in keys_of_request(request_id):
         yield item.signature
 
 
 @ensure_bound
 def revoke_request(request_id: str) -> int:
     """Delete every token of one grant (all rows sharing ``request_id``)."""
-    return _delete_keys(list(signatures_of_request(request_id)))
+    return _delete_keys(list(keys_of_request(request_id)))
 
 
 def _is_condition_failure(exc: Exception) -> bool:
