@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hydra_lambda import clock, scopes
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest, Conflict, NotFound
 
 DEFAULT_GRANT_TYPES = ("authorization_code",)
@@ -484,16 +485,16 @@ class Page:
         return self.offset + self.limit if self.more else None
 
 
-def _authorize(authorization: str | None, resource: str, action: str, owner: str | None = None) -> None:
+def _require_access(caller: Credentials, resource: str, action: str, owner: str | None = None) -> None:
     from hydra_lambda import warden
 
     context = {"owner": owner} if owner is not None else None
-    warden.authorize(authorization, scope="hydra.clients", resource=resource, action=action, context=context)
+    warden.require_access(caller, scope="hydra.clients", resource=resource, action=action, context=context)
 
 
-def admin_create(authorization: str | None, body: dict[str, Any]) -> tuple[Client, str | None]:
+def admin_create(caller: Credentials, body: dict[str, Any]) -> tuple[Client, str | None]:
     fields = parse_body(body)
-    _authorize(authorization, "clients", "create", fields.get("owner") or "")
+    _require_access(caller, "clients", "create", fields.get("owner") or "")
     return create_client(fields)
 
 
@@ -506,45 +507,45 @@ def _int_param(name: str, raw: str | None, default: int, maximum: int | None = N
     return min(value, maximum) if maximum is not None else value
 
 
-def admin_list(authorization: str | None, limit: str | None, offset: str | None) -> Page:
+def admin_list(caller: Credentials, limit: str | None, offset: str | None) -> Page:
     from hydra_lambda.storage import clients as store
 
     size = _int_param("limit", limit, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
     start = _int_param("offset", offset, 0)
-    _authorize(authorization, "clients", "get")
+    _require_access(caller, "clients", "get")
     if size == 0:
         return Page([], 0, start, False)
     records, more = store.list_page(size, start)
     return Page([Client.from_record(r) for r in records], size, start, more)
 
 
-def admin_get(authorization: str | None, client_id: str) -> Client:
+def admin_get(caller: Credentials, client_id: str) -> Client:
     client = get_client(client_id)
     # Authorize before answering 404, so callers without access learn nothing about which ids exist.
-    _authorize(authorization, f"clients:{client_id}", "get", client.owner if client else None)
+    _require_access(caller, f"clients:{client_id}", "get", client.owner if client else None)
     if client is None:
         raise NotFound(f"Client '{client_id}' not found")
     return client
 
 
-def admin_update(authorization: str | None, client_id: str, body: dict[str, Any]) -> tuple[Client, str | None]:
+def admin_update(caller: Credentials, client_id: str, body: dict[str, Any]) -> tuple[Client, str | None]:
     fields = parse_body(body)
     if fields.get("id") not in (None, client_id):
         raise _bad("The id in the body differs from the id in the path")
     existing = get_client(client_id)
-    _authorize(authorization, f"clients:{client_id}", "update", existing.owner if existing else None)
+    _require_access(caller, f"clients:{client_id}", "update", existing.owner if existing else None)
     if existing is None:
         raise NotFound(f"Client '{client_id}' not found")
     new_owner = fields.get("owner") or ""
     if "owner" in fields and new_owner != existing.owner:
         # Handing a client to another owner needs the right to update it as that owner too.
-        _authorize(authorization, f"clients:{client_id}", "update", new_owner)
+        _require_access(caller, f"clients:{client_id}", "update", new_owner)
     return _update(existing, fields)
 
 
-def admin_delete(authorization: str | None, client_id: str) -> None:
+def admin_delete(caller: Credentials, client_id: str) -> None:
     existing = get_client(client_id)
-    _authorize(authorization, f"clients:{client_id}", "delete", existing.owner if existing else None)
+    _require_access(caller, f"clients:{client_id}", "delete", existing.owner if existing else None)
     if existing is None:
         raise NotFound(f"Client '{client_id}' not found")
     delete_client(client_id)

@@ -19,6 +19,7 @@ from typing import Any
 
 from hydra_lambda import clock, scopes
 from hydra_lambda.config import get_settings
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest, Conflict, Gone, NotFound
 from hydra_lambda.storage import consent as store
 from hydra_lambda.storage.consent import Consent
@@ -92,10 +93,10 @@ def _rfc3339(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _authorize(authorization: str | None, consent_id: str, action: str) -> None:
+def _require_access(caller: Credentials, consent_id: str, action: str) -> None:
     from hydra_lambda import warden
 
-    warden.authorize(authorization, scope=SCOPE, resource=f"oauth2:consent:requests:{consent_id}", action=action)
+    warden.require_access(caller, scope=SCOPE, resource=f"oauth2:consent:requests:{consent_id}", action=action)
 
 
 def _load(consent_id: str) -> Consent:
@@ -105,11 +106,11 @@ def _load(consent_id: str) -> Consent:
     return found
 
 
-def get_request(authorization: str | None, consent_id: str) -> dict[str, Any]:
+def get_request(caller: Credentials, consent_id: str) -> dict[str, Any]:
     """``GET /oauth2/consent/requests/{id}`` (warden first, then the lookup, as classic)."""
     from hydra_lambda.models.plain import consent_request
 
-    _authorize(authorization, consent_id, "get")
+    _require_access(caller, consent_id, "get")
     found = _load(consent_id)
     if found.expired:
         raise Gone("The consent request has expired; the user must start the authorization again.")
@@ -165,13 +166,13 @@ def _explain_failed_answer(consent_id: str) -> Exception:
     return Gone("The consent request has expired; the user must start the authorization again.")
 
 
-def accept(authorization: str | None, consent_id: str, body: dict[str, Any]) -> None:
+def accept(caller: Credentials, consent_id: str, body: dict[str, Any]) -> None:
     from pydantic import ValidationError
 
     from hydra_lambda.clients import get_client
     from hydra_lambda.models.consent import ConsentRequestAcceptance
 
-    _authorize(authorization, consent_id, "accept")
+    _require_access(caller, consent_id, "accept")
     try:
         answer = ConsentRequestAcceptance.model_validate(body)
     except ValidationError as exc:
@@ -229,12 +230,12 @@ def _authentication(answer: Any, found: Consent) -> dict[str, Any]:
     return {"auth_time": min(auth_time, now), "acr": acr, "amr": amr}
 
 
-def reject(authorization: str | None, consent_id: str, body: dict[str, Any]) -> None:
+def reject(caller: Credentials, consent_id: str, body: dict[str, Any]) -> None:
     from pydantic import ValidationError
 
     from hydra_lambda.models.consent import ConsentRequestRejection
 
-    _authorize(authorization, consent_id, "reject")
+    _require_access(caller, consent_id, "reject")
     try:
         answer = ConsentRequestRejection.model_validate(body)
     except ValidationError as exc:

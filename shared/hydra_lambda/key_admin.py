@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from hydra_lambda import keys, warden
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import Forbidden, NotFound
 
 ID_TOKEN_SET = "hydra.openid.id-token"
@@ -28,25 +29,25 @@ MANAGED_ELSEWHERE = (
 PRIVATE = "Private keys never leave AWS KMS: only public keys are served."
 
 
-def _authorize_get(authorization: str | None, resource: str) -> None:
+def _require_get_access(caller: Credentials, resource: str) -> None:
     if warden.is_allowed("", resource, "get"):
         return
-    warden.authorize(authorization, scope="hydra.keys.get", resource=resource, action="get")
+    warden.require_access(caller, scope="hydra.keys.get", resource=resource, action="get")
 
 
 def _is_private(kid: str) -> bool:
     return kid.lower().startswith("private")
 
 
-def get_set(authorization: str | None, set_name: str) -> dict[str, Any]:
-    _authorize_get(authorization, f"keys:{set_name}")
+def get_set(caller: Credentials, set_name: str) -> dict[str, Any]:
+    _require_get_access(caller, f"keys:{set_name}")
     if set_name != ID_TOKEN_SET:
         raise NotFound(f"Key set '{set_name}' not found; the only set is {ID_TOKEN_SET}")
     return keys.jwks()
 
 
-def get_key(authorization: str | None, set_name: str, kid: str) -> dict[str, Any]:
-    _authorize_get(authorization, f"keys:{set_name}:{kid}")
+def get_key(caller: Credentials, set_name: str, kid: str) -> dict[str, Any]:
+    _require_get_access(caller, f"keys:{set_name}:{kid}")
     if _is_private(kid):
         raise Forbidden(PRIVATE)
     if set_name != ID_TOKEN_SET:
@@ -57,9 +58,9 @@ def get_key(authorization: str | None, set_name: str, kid: str) -> dict[str, Any
     return {"keys": found}
 
 
-def refuse_change(authorization: str | None, method: str, set_name: str, kid: str | None = None) -> None:
+def refuse_change(caller: Credentials, method: str, set_name: str, kid: str | None = None) -> None:
     """POST, PUT and DELETE: authorized as classic Hydra would (so a stranger learns nothing), then 403."""
     action = ACTIONS[method]
     resource = f"keys:{set_name}" if kid is None else f"keys:{set_name}:{kid}"
-    warden.authorize(authorization, scope=f"hydra.keys.{action}", resource=resource, action=action)
+    warden.require_access(caller, scope=f"hydra.keys.{action}", resource=resource, action=action)
     raise Forbidden(MANAGED_ELSEWHERE)

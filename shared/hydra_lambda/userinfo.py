@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from hydra_lambda import id_tokens, tokens
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import InsufficientScope, InvalidToken
-from hydra_lambda.http.forms import bearer_token
 
 
-def claims(authorization: str | None, form_token: str | None = None) -> dict[str, Any]:
-    value = bearer_token(authorization) or form_token
+def claims(caller: Credentials, form_token: str | None = None) -> dict[str, Any]:
+    value = caller.bearer or form_token
     if not value:
         raise InvalidToken("No access token: send it as a Bearer token.")
     signature = tokens.signature_of(value, "access")

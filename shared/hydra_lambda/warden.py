@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from hydra_lambda import scopes, tokens
 from hydra_lambda.config import get_settings
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest, Forbidden, Unauthorized
-from hydra_lambda.http.forms import bearer_token
 from hydra_lambda.observability import logger
 from hydra_lambda.storage.tokens import Token
 
@@ -36,9 +36,9 @@ def resource_name(resource: str) -> str:
     return resource if resource.startswith(prefix) else prefix + resource
 
 
-def authenticate(authorization: str | None, *, form_token: str | None = None) -> Token:
+def authenticate(caller: Credentials, *, form_token: str | None = None) -> Token:
     """The live access token of the request, or Unauthorized."""
-    value = bearer_token(authorization) or form_token
+    value = caller.bearer or form_token
     signature = tokens.signature_of(value, "access")
     if signature is None:
         raise Unauthorized()
@@ -108,8 +108,8 @@ def is_allowed(subject: str, resource: str, action: str, context: dict[str, Any]
     return decide(subject, resource, action, context).allowed
 
 
-def authorize(
-    authorization: str | None,
+def require_access(
+    caller: Credentials,
     *,
     scope: str,
     resource: str,
@@ -117,7 +117,7 @@ def authorize(
     context: dict[str, str] | None = None,
     form_token: str | None = None,
 ) -> AccessContext:
-    token = authenticate(authorization, form_token=form_token)
+    token = authenticate(caller, form_token=form_token)
     if not scopes.allows(token.scopes, scope):
         raise BadRequest("invalid_scope", reason=f"The access token does not hold the scope {scope}.")
     decision = decide(token.subject, resource, action, context)
