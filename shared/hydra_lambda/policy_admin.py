@@ -5,12 +5,15 @@ validates them (hydra_lambda.policies): anything wrong is a 400 that changes not
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from hydra_lambda import warden
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest, Conflict, NotFound
 from hydra_lambda.policies import InvalidPolicy, Policy
+from hydra_lambda.storage import policies as store
 
 SCOPE = "hydra.policies"
 LIST_DEFAULT_LIMIT = 100
@@ -30,8 +33,6 @@ class Page:
 
 
 def _require_access(caller: Credentials, resource: str, action: str) -> None:
-    from hydra_lambda import warden
-
     warden.require_access(caller, scope=SCOPE, resource=resource, action=action)
 
 
@@ -52,8 +53,6 @@ def int_param(name: str, raw: str | None, default: int, maximum: int | None = No
 
 
 def admin_list(caller: Credentials, limit: str | None, offset: str | None) -> Page:
-    from hydra_lambda.storage import policies as store
-
     size = int_param("limit", limit, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
     start = int_param("offset", offset, 0)
     _require_access(caller, "policies", "list")
@@ -62,11 +61,7 @@ def admin_list(caller: Credentials, limit: str | None, offset: str | None) -> Pa
 
 
 def admin_create(caller: Credentials, body: dict[str, Any]) -> Policy:
-    from hydra_lambda.storage import policies as store
-
     if "id" not in body:
-        import uuid
-
         body = {**body, "id": str(uuid.uuid4())}  # classic Hydra gave a policy without id a UUID
     policy = _parse(body)
     _require_access(caller, "policies", "create")
@@ -78,8 +73,6 @@ def admin_create(caller: Credentials, body: dict[str, Any]) -> Policy:
 
 
 def admin_get(caller: Credentials, policy_id: str) -> Policy:
-    from hydra_lambda.storage import policies as store
-
     # Authorize before answering 404, so callers without access learn nothing about which ids exist.
     _require_access(caller, f"policies:{policy_id}", "get")
     policy = store.get(policy_id)
@@ -89,8 +82,6 @@ def admin_get(caller: Credentials, policy_id: str) -> Policy:
 
 
 def admin_update(caller: Credentials, policy_id: str, body: dict[str, Any]) -> Policy:
-    from hydra_lambda.storage import policies as store
-
     if body.get("id") not in (None, "", policy_id):
         raise BadRequest("The id in the body differs from the id in the path")
     policy = _parse({**body, "id": policy_id})
@@ -102,8 +93,6 @@ def admin_update(caller: Credentials, policy_id: str, body: dict[str, Any]) -> P
 
 
 def admin_delete(caller: Credentials, policy_id: str) -> None:
-    from hydra_lambda.storage import policies as store
-
     _require_access(caller, f"policies:{policy_id}", "delete")
     if not store.delete(policy_id):
         raise NotFound(f"Policy '{policy_id}' not found")

@@ -13,6 +13,8 @@ from typing import Any
 from hydra_lambda import id_tokens, tokens
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import InsufficientScope, InvalidToken
+from hydra_lambda.issuance import issued_to_current_client
+from hydra_lambda.storage import tokens as token_store
 
 
 def claims(caller: Credentials, form_token: str | None = None) -> dict[str, Any]:
@@ -20,9 +22,6 @@ def claims(caller: Credentials, form_token: str | None = None) -> dict[str, Any]
     if not value:
         raise InvalidToken("No access token: send it as a Bearer token.")
     signature = tokens.signature_of(value, "access")
-    from hydra_lambda.issuance import issued_to_current_client
-    from hydra_lambda.storage import tokens as token_store
-
     row = token_store.get(signature, "access") if signature else None
     if row is None or not issued_to_current_client(row):
         raise InvalidToken()

@@ -13,6 +13,7 @@ from the container's cache (storage/policies.py). Any failed check is ``{"allowe
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -130,8 +131,6 @@ def list_groups(caller: Credentials, member: str | None) -> list[dict[str, Any]]
 
 
 def create_group(caller: Credentials, body: dict[str, Any]) -> dict[str, Any]:
-    import uuid
-
     unknown = set(body) - {"id", "members"}
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
