@@ -163,8 +163,9 @@ def test_list_is_ordered_paged_and_never_shows_secrets(headers: dict[str, str]) 
 
 def test_list_limit_defaults_to_100_and_is_capped_at_500(headers: dict[str, str]) -> None:
     from hydra_lambda.clients import admin_list
+    from hydra_lambda.http.forms import credentials
 
-    auth = headers["Authorization"]
+    auth = credentials(headers["Authorization"])
     assert admin_list(auth, None, None).limit == 100
     assert admin_list(auth, "100000", None).limit == 500
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from hydra_lambda import clock
+from hydra_lambda.http.forms import credentials
 
 from tests.support import call
 from tests.support_flows import NONCE, REDIRECT, code_flow, make_client, pkce_pair, redeem
@@ -183,7 +184,7 @@ def race(form: dict[str, str], client_id: str, secret: str | None) -> list[str]:
 
     from tests.support import basic
 
-    authorization = basic(client_id, secret or "")["Authorization"]
+    authorization = credentials(basic(client_id, secret or "")["Authorization"])
     outcomes: list[str] = []
     barrier = threading.Barrier(2)
 

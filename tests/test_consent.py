@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 
 from hydra_lambda import clock
+from hydra_lambda.http.forms import credentials
 
 from tests.support import call
 from tests.support_flows import Flow, bearer, make_client, qs
@@ -128,7 +129,7 @@ def test_two_racing_answers_exactly_one_wins() -> None:
     from hydra_lambda import consent
 
     flow = _pending()
-    token = f"Bearer {bearer()['Authorization'].split()[1]}"
+    token = credentials(f"Bearer {bearer()['Authorization'].split()[1]}")
     outcomes: list[str] = []
     barrier = threading.Barrier(2)
 

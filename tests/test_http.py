@@ -6,8 +6,9 @@ import base64
 import json
 
 import pytest
+from hydra_lambda.credentials import BasicCredentials, Credentials
 from hydra_lambda.errors import BadRequest, InvalidClient, InvalidRequest
-from hydra_lambda.http.forms import basic_credentials, bearer_token, parse_json_object, parse_urlencoded
+from hydra_lambda.http.forms import basic_credentials, bearer_token, credentials, parse_json_object, parse_urlencoded
 
 from tests.support import call
 
@@ -43,6 +44,22 @@ def test_bearer_token() -> None:
     assert bearer_token("bearer  xyz ") == "xyz"
     assert bearer_token("Basic abc") is None
     assert bearer_token("Bearer ") is None
+
+
+def test_the_authorization_header_becomes_typed_credentials() -> None:
+    basic = "Basic " + base64.b64encode(b"my%3Aclient:p%40ss+word").decode()
+    assert credentials(basic) == Credentials(basic=BasicCredentials("my:client", "p@ss word"))
+    assert credentials(basic).client_credentials() == BasicCredentials("my:client", "p@ss word")
+    assert credentials("Bearer abc.def") == Credentials(bearer="abc.def")
+    assert credentials(None) == credentials("Digest x") == credentials("Bearer ") == Credentials()
+    assert not credentials(None).sent_basic and credentials(None).client_credentials() is None
+
+
+def test_malformed_basic_credentials_are_refused_only_when_client_credentials_are_read() -> None:
+    caller = credentials("Basic !!!")
+    assert caller.sent_basic and caller.bearer is None and caller.basic is None
+    with pytest.raises(InvalidClient, match="base64"):
+        caller.client_credentials()
 
 
 def test_json_bodies_must_be_objects_of_bounded_depth() -> None:

@@ -12,6 +12,7 @@ import pytest
 from hydra_lambda import clients, clock, config, passwords
 from hydra_lambda.client_auth import authenticate_client
 from hydra_lambda.errors import InvalidClient
+from hydra_lambda.http.forms import credentials
 from hydra_lambda.storage import clients as store
 
 from tests.support import basic, dynamodb_calls
@@ -39,7 +40,7 @@ def cache_off() -> Iterator[None]:
 
 
 def _auth(client_id: str, secret: str | None) -> str:
-    return authenticate_client(basic(client_id, secret or "")["Authorization"], {}).id
+    return authenticate_client(credentials(basic(client_id, secret or "")["Authorization"]), {}).id
 
 
 def _change_secret_elsewhere(client_id: str, new_secret: str) -> None:

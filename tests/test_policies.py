@@ -250,24 +250,27 @@ def test_is_allowed_for_anonymous_jwks_and_nothing_else() -> None:
     assert is_allowed(ROOT_CLIENT_ID, "clients:anything", "delete")
 
 
-def test_authorize_returns_the_access_context() -> None:
+def test_require_access_returns_the_access_context() -> None:
     from hydra_lambda.errors import BadRequest, Forbidden, Unauthorized
-    from hydra_lambda.warden import authorize
+    from hydra_lambda.http.forms import credentials
+    from hydra_lambda.warden import require_access
 
     value = token(scope="hydra.clients hydra.consent")
-    ctx = authorize(f"Bearer {value}", scope="hydra.consent", resource="oauth2:consent:requests:1", action="get")
+    bearer = credentials(f"Bearer {value}")
+    ctx = require_access(bearer, scope="hydra.consent", resource="oauth2:consent:requests:1", action="get")
     assert ctx.subject == ROOT_CLIENT_ID and ctx.client_id == ROOT_CLIENT_ID
     assert ctx.scopes == ["hydra.clients", "hydra.consent"] and ctx.token.kind == "access"
-    via_form = authorize(None, scope="hydra.clients", resource="clients", action="get", form_token=value)
+    via_form = require_access(credentials(None), scope="hydra.clients", resource="clients", action="get",
+                              form_token=value)
     assert via_form.subject == ROOT_CLIENT_ID
     with pytest.raises(BadRequest, match="invalid_scope"):
-        authorize(f"Bearer {value}", scope="hydra.oauth2.flush", resource="oauth2:tokens", action="flush")
+        require_access(bearer, scope="hydra.oauth2.flush", resource="oauth2:tokens", action="flush")
     with pytest.raises(Unauthorized):
-        authorize(None, scope="hydra.clients", resource="clients", action="get")
+        require_access(credentials(None), scope="hydra.clients", resource="clients", action="get")
     deny = add_policy(subjects=[ROOT_CLIENT_ID], resources=["rn:hydra:clients"], actions=["get"], effect="deny")
     try:
         with pytest.raises(Forbidden, match="forcefully denied"):
-            authorize(f"Bearer {value}", scope="hydra.clients", resource="clients", action="get")
+            require_access(bearer, scope="hydra.clients", resource="clients", action="get")
     finally:
         remove_policy(deny)
 
@@ -346,7 +349,9 @@ def test_the_warden_keys_decisions_by_context(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_wildcard_token_scope_satisfies_the_route_scope() -> None:
-    from hydra_lambda.warden import authorize
+    from hydra_lambda.http.forms import credentials
+    from hydra_lambda.warden import require_access
 
     value = token(scope="hydra.*")
-    assert authorize(f"Bearer {value}", scope="hydra.clients", resource="clients", action="get").subject
+    bearer = credentials(f"Bearer {value}")
+    assert require_access(bearer, scope="hydra.clients", resource="clients", action="get").subject

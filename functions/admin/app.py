@@ -7,15 +7,16 @@ from __future__ import annotations
 from urllib.parse import quote, urlencode
 
 from hydra_lambda import policy_admin, warden_api
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.http.app import HydraResolver, lambda_entry
-from hydra_lambda.http.forms import parse_json_object
+from hydra_lambda.http.forms import credentials, parse_json_object
 from hydra_lambda.http.responses import empty, json_response
 
 app = HydraResolver()
 
 
-def _authorization() -> str | None:
-    return app.current_event.headers.get("authorization")
+def _caller() -> Credentials:
+    return credentials(app.current_event.headers.get("authorization"))
 
 
 def _body() -> dict:
@@ -28,7 +29,7 @@ def _query(name: str) -> str | None:
 
 @app.get("/policies")
 def list_policies():
-    page = policy_admin.admin_list(_authorization(), _query("limit"), _query("offset"))
+    page = policy_admin.admin_list(_caller(), _query("limit"), _query("offset"))
     headers = {}
     if page.next_offset is not None:
         query = urlencode({"limit": page.limit, "offset": page.next_offset})
@@ -38,67 +39,67 @@ def list_policies():
 
 @app.post("/policies")
 def create_policy():
-    policy = policy_admin.admin_create(_authorization(), _body())
+    policy = policy_admin.admin_create(_caller(), _body())
     return json_response(201, policy.wire(), headers={"Location": "/policies/" + quote(policy.id, safe="")})
 
 
 @app.get("/policies/<policy_id>")
 def get_policy(policy_id: str):
-    return json_response(200, policy_admin.admin_get(_authorization(), policy_id).wire())
+    return json_response(200, policy_admin.admin_get(_caller(), policy_id).wire())
 
 
 @app.put("/policies/<policy_id>")
 def update_policy(policy_id: str):
-    return json_response(200, policy_admin.admin_update(_authorization(), policy_id, _body()).wire())
+    return json_response(200, policy_admin.admin_update(_caller(), policy_id, _body()).wire())
 
 
 @app.delete("/policies/<policy_id>")
 def delete_policy(policy_id: str):
-    policy_admin.admin_delete(_authorization(), policy_id)
+    policy_admin.admin_delete(_caller(), policy_id)
     return empty(204)
 
 
 @app.post("/warden/token/allowed")
 def token_allowed():
-    return json_response(200, warden_api.token_allowed(_authorization(), _body()), no_store=True)
+    return json_response(200, warden_api.token_allowed(_caller(), _body()), no_store=True)
 
 
 @app.post("/warden/allowed")
 def subject_allowed():
-    return json_response(200, warden_api.allowed(_authorization(), _body()))
+    return json_response(200, warden_api.allowed(_caller(), _body()))
 
 
 @app.get("/warden/groups")
 def list_groups():
-    return json_response(200, warden_api.list_groups(_authorization(), _query("member")))
+    return json_response(200, warden_api.list_groups(_caller(), _query("member")))
 
 
 @app.post("/warden/groups")
 def create_group():
-    group = warden_api.create_group(_authorization(), _body())
+    group = warden_api.create_group(_caller(), _body())
     return json_response(201, group, headers={"Location": "/warden/groups/" + quote(group["id"], safe="")})
 
 
 @app.get("/warden/groups/<group_id>")
 def get_group(group_id: str):
-    return json_response(200, warden_api.get_group(_authorization(), group_id))
+    return json_response(200, warden_api.get_group(_caller(), group_id))
 
 
 @app.delete("/warden/groups/<group_id>")
 def delete_group(group_id: str):
-    warden_api.delete_group(_authorization(), group_id)
+    warden_api.delete_group(_caller(), group_id)
     return empty(204)
 
 
 @app.post("/warden/groups/<group_id>/members")
 def add_members(group_id: str):
-    warden_api.change_members(_authorization(), group_id, _body(), add=True)
+    warden_api.change_members(_caller(), group_id, _body(), add=True)
     return empty(204)
 
 
 @app.delete("/warden/groups/<group_id>/members")
 def remove_members(group_id: str):
-    warden_api.change_members(_authorization(), group_id, _body(), add=False)
+    warden_api.change_members(_caller(), group_id, _body(), add=False)
     return empty(204)
 
 

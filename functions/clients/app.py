@@ -5,15 +5,16 @@ from __future__ import annotations
 from urllib.parse import quote, urlencode
 
 from hydra_lambda import clients
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.http.app import HydraResolver, lambda_entry
-from hydra_lambda.http.forms import parse_json_object
+from hydra_lambda.http.forms import credentials, parse_json_object
 from hydra_lambda.http.responses import empty, json_response
 
 app = HydraResolver()
 
 
-def _authorization() -> str | None:
-    return app.current_event.headers.get("authorization")
+def _caller() -> Credentials:
+    return credentials(app.current_event.headers.get("authorization"))
 
 
 def _location(client_id: str) -> str:
@@ -23,14 +24,14 @@ def _location(client_id: str) -> str:
 @app.post("/clients")
 def create_client():
     body = parse_json_object(app.current_event.decoded_body)
-    client, secret = clients.admin_create(_authorization(), body)
+    client, secret = clients.admin_create(_caller(), body)
     return json_response(201, client.wire(secret), headers={"Location": _location(client.id)}, no_store=True)
 
 
 @app.get("/clients")
 def list_clients():
     params = app.current_event.query_string_parameters or {}
-    page = clients.admin_list(_authorization(), params.get("limit"), params.get("offset"))
+    page = clients.admin_list(_caller(), params.get("limit"), params.get("offset"))
     headers = {}
     if page.next_offset is not None:
         query = urlencode({"limit": page.limit, "offset": page.next_offset})
@@ -40,19 +41,19 @@ def list_clients():
 
 @app.get("/clients/<client_id>")
 def get_client(client_id: str):
-    return json_response(200, clients.admin_get(_authorization(), client_id).wire())
+    return json_response(200, clients.admin_get(_caller(), client_id).wire())
 
 
 @app.put("/clients/<client_id>")
 def update_client(client_id: str):
     body = parse_json_object(app.current_event.decoded_body)
-    client, secret = clients.admin_update(_authorization(), client_id, body)
+    client, secret = clients.admin_update(_caller(), client_id, body)
     return json_response(200, client.wire(secret), no_store=secret is not None)
 
 
 @app.delete("/clients/<client_id>")
 def delete_client(client_id: str):
-    clients.admin_delete(_authorization(), client_id)
+    clients.admin_delete(_caller(), client_id)
     return empty(204)
 
 

@@ -6,33 +6,34 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from hydra_lambda import consent
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.http.app import HydraResolver, lambda_entry
-from hydra_lambda.http.forms import parse_json_object
+from hydra_lambda.http.forms import credentials, parse_json_object
 from hydra_lambda.http.responses import empty, json_response
 
 app = HydraResolver()
 
 
-def _authorization() -> str | None:
-    return app.current_event.headers.get("authorization")
+def _caller() -> Credentials:
+    return credentials(app.current_event.headers.get("authorization"))
 
 
 @app.get("/oauth2/consent/requests/<consent_id>")
 def get_consent_request(consent_id: str):
-    return json_response(200, consent.get_request(_authorization(), unquote(consent_id)), no_store=True)
+    return json_response(200, consent.get_request(_caller(), unquote(consent_id)), no_store=True)
 
 
 @app.patch("/oauth2/consent/requests/<consent_id>/accept")
 def accept_consent_request(consent_id: str):
     body = parse_json_object(app.current_event.decoded_body)
-    consent.accept(_authorization(), unquote(consent_id), body)
+    consent.accept(_caller(), unquote(consent_id), body)
     return empty(204)
 
 
 @app.patch("/oauth2/consent/requests/<consent_id>/reject")
 def reject_consent_request(consent_id: str):
     body = parse_json_object(app.current_event.decoded_body, required=False)
-    consent.reject(_authorization(), unquote(consent_id), body)
+    consent.reject(_caller(), unquote(consent_id), body)
     return empty(204)
 
 

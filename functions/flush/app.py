@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from hydra_lambda import flush
 from hydra_lambda.http.app import HydraResolver, lambda_entry
+from hydra_lambda.http.forms import credentials, parse_json_object
 from hydra_lambda.http.responses import empty
 
 app = HydraResolver()
@@ -10,10 +12,9 @@ app = HydraResolver()
 
 @app.post("/oauth2/flush")
 def flush_route():
-    from hydra_lambda import flush
-
     event = app.current_event
-    flush.handle_http(event.headers.get("authorization"), event.decoded_body, app.lambda_context)
+    flush.require_flush_access(credentials(event.headers.get("authorization")))
+    flush.handle_http(parse_json_object(event.decoded_body, required=False), app.lambda_context)
     return empty(204)
 
 
@@ -22,7 +23,5 @@ _http = lambda_entry(app)
 
 def lambda_handler(event, context):
     if "requestContext" not in event:  # an EventBridge schedule, not API Gateway
-        from hydra_lambda import flush
-
         return flush.handle_scheduled(context)
     return _http(event, context)

@@ -6,15 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from hydra_lambda import bootstrap
+from hydra_lambda.credentials import Credentials
+from hydra_lambda.errors import HydraError
 from hydra_lambda.http.app import HydraResolver, lambda_entry
-from hydra_lambda.http.forms import parse_urlencoded, require_form
+from hydra_lambda.http.forms import credentials, parse_urlencoded, require_form
 from hydra_lambda.http.responses import empty, json_response
 
 app = HydraResolver(oauth_paths=("/oauth2/token", "/oauth2/revoke", "/oauth2/introspect", "/userinfo"))
 
 
-def _authorization() -> str | None:
-    return app.current_event.headers.get("authorization")
+def _caller() -> Credentials:
+    return credentials(app.current_event.headers.get("authorization"))
 
 
 def _form() -> dict[str, str]:
@@ -27,32 +29,39 @@ def _form() -> dict[str, str]:
 def token():
     from hydra_lambda import token_endpoint
 
-    return json_response(200, token_endpoint.handle(_authorization(), _form()).body(), no_store=True)
+    return json_response(200, token_endpoint.handle(_caller(), _form()).body(), no_store=True)
 
 
 @app.post("/oauth2/introspect")
 def introspect():
     from hydra_lambda import introspection
 
-    return json_response(200, introspection.handle(_authorization(), _form()), no_store=True)
+    return json_response(200, introspection.handle(_caller(), _form()), no_store=True)
 
 
 @app.post("/oauth2/revoke")
 def revoke():
     from hydra_lambda import revocation
 
-    revocation.handle(_authorization(), _form())
+    revocation.handle(_caller(), _form())
     return empty(200, headers={"Cache-Control": "no-store"})
 
 
 @app.route("/oauth2/auth", method=["GET", "POST"])
 def authorize():
-    from hydra_lambda import authorize as authorize_endpoint
+    # Lazy: the browser flow (consent legs, consent, ID tokens) loads on its first use only, so the
+    # token, introspection and revocation containers of this function never import it (cold start).
+    from hydra_lambda.authorization import endpoint
+    from hydra_lambda.http import authorization as edge
 
     event = app.current_event
-    body = event.decoded_body if event.request_context.http.method == "POST" else None
-    return authorize_endpoint.handle(event.request_context.http.method, event.raw_query_string, body,
-                                     event.resolved_cookies_field)
+    method = event.request_context.http.method
+    try:
+        call = edge.parse(method, event.raw_query_string, event.decoded_body if method == "POST" else None,
+                          event.resolved_cookies_field)
+    except HydraError as exc:
+        return edge.error_page(exc)
+    return edge.render(endpoint.handle(call))
 
 
 @app.route("/userinfo", method=["GET", "POST"])
@@ -63,7 +72,7 @@ def userinfo():
     form_token = None
     if event.request_context.http.method == "POST" and not event.headers.get("authorization"):
         form_token = _form().get("access_token")
-    return json_response(200, userinfo_endpoint.claims(_authorization(), form_token), no_store=True)
+    return json_response(200, userinfo_endpoint.claims(_caller(), form_token), no_store=True)
 
 
 _entry = lambda_entry(app)

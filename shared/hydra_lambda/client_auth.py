@@ -8,8 +8,8 @@ alone and must not send a secret.
 from __future__ import annotations
 
 from hydra_lambda.clients import Client, get_client_for_auth
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import InvalidClient, InvalidRequest
-from hydra_lambda.http.forms import basic_credentials
 from hydra_lambda.observability import logger
 from hydra_lambda.passwords import verify_secret
 
@@ -17,25 +17,25 @@ from hydra_lambda.passwords import verify_secret
 _DUMMY_HASH = "hs256$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 
-def _credentials(authorization: str | None, form: dict[str, str]) -> tuple[str, str | None, str]:
+def _credentials(caller: Credentials, form: dict[str, str]) -> tuple[str, str | None, str]:
     """(client_id, secret or None, method) from the request; InvalidRequest if two methods are mixed."""
-    basic = basic_credentials(authorization)
+    basic = caller.client_credentials()
     if basic is not None:
         if "client_secret" in form:
             raise InvalidRequest("Use one client authentication method: HTTP Basic or client_secret in the "
                                  "body, not both.")
-        if form.get("client_id") not in (None, basic[0]):
+        if form.get("client_id") not in (None, basic.client_id):
             raise InvalidRequest("client_id in the body differs from the HTTP Basic client id.")
-        return basic[0], basic[1], "client_secret_basic"
+        return basic.client_id, basic.secret, "client_secret_basic"
     client_id = form.get("client_id") or ""
     if not client_id:
         raise InvalidClient("Client authentication failed: no client credentials were sent.")
     return client_id, form.get("client_secret"), "client_secret_post"
 
 
-def authenticate_client(authorization: str | None, form: dict[str, str]) -> Client:
+def authenticate_client(caller: Credentials, form: dict[str, str]) -> Client:
     """The authenticated client, or InvalidClient (401 with ``WWW-Authenticate``)."""
-    client_id, secret, _method = _credentials(authorization, form)
+    client_id, secret, _method = _credentials(caller, form)
     client = get_client_for_auth(client_id)
     if client is None:
         verify_secret(secret or "unknown-client", _DUMMY_HASH)

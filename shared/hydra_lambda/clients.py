@@ -14,8 +14,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from hydra_lambda import clock, scopes
+from hydra_lambda import clock, passwords, scopes, warden
+from hydra_lambda.config import get_settings
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest, Conflict, NotFound
+from hydra_lambda.models.plain import oauth2_client
+from hydra_lambda.passwords import MAX_SECRET_LENGTH
+from hydra_lambda.storage import clients as store
+from hydra_lambda.storage.clients import MAX_ITEM_BYTES
+from hydra_lambda.storage.tables import ClientRecord
 
 DEFAULT_GRANT_TYPES = ("authorization_code",)
 DEFAULT_RESPONSE_TYPES = ("code",)
@@ -104,8 +111,6 @@ class Client:
         }
 
     def to_record(self) -> Any:
-        from hydra_lambda.storage.tables import ClientRecord
-
         return ClientRecord(
             self.id,
             **self._attributes(),
@@ -117,8 +122,6 @@ class Client:
     def wire(self, secret: str | None = None) -> dict[str, Any]:
         """The API representation (``models.clients.OAuth2Client``); the cleartext secret only when
         the caller just set it."""
-        from hydra_lambda.models.plain import oauth2_client
-
         return oauth2_client({
             "id": self.id,
             "client_id": self.id,
@@ -144,8 +147,6 @@ def get_client(client_id: str) -> Client | None:
     """The client with that id (one strongly consistent read), or None."""
     if not client_id or len(client_id) > MAX_ID_LENGTH:
         return None
-    from hydra_lambda.storage import clients as store
-
     record = store.get(client_id)
     return None if record is None else Client.from_record(record)
 
@@ -161,8 +162,6 @@ _AUTH_CACHE_MAX = 1024  # distinct clients; past it the cache starts over (bound
 
 def get_client_for_auth(client_id: str) -> Client | None:
     """``get_client``, served from the per-container cache while CLIENT_CACHE_SECONDS allows."""
-    from hydra_lambda.config import get_settings
-
     ttl = get_settings().client_cache_seconds
     if ttl <= 0:
         return get_client(client_id)
@@ -294,8 +293,6 @@ def _validate_list(name: str, values: list[str], allowed: tuple[str, ...] | None
 
 
 def _too_large(exc: Any) -> BadRequest:
-    from hydra_lambda.storage.clients import MAX_ITEM_BYTES
-
     return _bad(f"The client is too large to store: it takes {exc.size} bytes and a stored client may take at most "
                 f"{MAX_ITEM_BYTES} (DynamoDB's 400 KB item limit); shorten its lists or text fields")
 
@@ -308,8 +305,6 @@ def validate_client_id(client_id: str) -> None:
 
 
 def validate_secret(secret: str) -> None:
-    from hydra_lambda.passwords import MAX_SECRET_LENGTH
-
     if len(secret) < MIN_SECRET_LENGTH:
         raise _bad(f"The client secret must be at least {MIN_SECRET_LENGTH} characters long")
     if len(secret) > MAX_SECRET_LENGTH:
@@ -353,6 +348,7 @@ def _apply(client: Client, fields: dict[str, Any]) -> None:
 
 def parse_body(body: dict[str, Any]) -> dict[str, Any]:
     """The fields the caller set (read-only echoes dropped), type-checked; 400 on anything else."""
+    # Lazy: pydantic only on the write routes (tests/test_perf_coldstart.py: reads never import it).
     from pydantic import ValidationError
 
     from hydra_lambda.models.clients import READ_ONLY_FIELDS, ClientBody
@@ -388,9 +384,6 @@ def _describe(exc: Any) -> str:
 def create_client(fields: dict[str, Any]) -> tuple[Client, str | None]:
     """Validate and store a new client. Returns it and the cleartext secret (None for public
     clients). Raises BadRequest, or Conflict when the id is taken."""
-    from hydra_lambda import passwords
-    from hydra_lambda.storage import clients as store
-
     client_id = fields.get("id") or str(uuid.uuid4())
     validate_client_id(client_id)
     client = Client(id=client_id)
@@ -425,9 +418,6 @@ def update_client(client_id: str, fields: dict[str, Any]) -> tuple[Client, str |
 
 
 def _update(existing: Client, fields: dict[str, Any]) -> tuple[Client, str | None]:
-    from hydra_lambda import passwords
-    from hydra_lambda.storage import clients as store
-
     fields = {key: value for key, value in fields.items() if key != "id"}  # the path names the client
     updated = Client(**{**existing.__dict__})
     _apply(updated, fields)
@@ -462,8 +452,6 @@ def delete_client(client_id: str) -> bool:
     client it was issued to exists, as the same client (``issuance.issued_to_current_client``; other
     containers see the deletion within CLIENT_CACHE_SECONDS). The rows go with the flush or TTL.
     False if there was no such client."""
-    from hydra_lambda.storage import clients as store
-
     deleted = store.delete(client_id)
     forget_cached(client_id)
     return deleted
@@ -484,16 +472,14 @@ class Page:
         return self.offset + self.limit if self.more else None
 
 
-def _authorize(authorization: str | None, resource: str, action: str, owner: str | None = None) -> None:
-    from hydra_lambda import warden
-
+def _require_access(caller: Credentials, resource: str, action: str, owner: str | None = None) -> None:
     context = {"owner": owner} if owner is not None else None
-    warden.authorize(authorization, scope="hydra.clients", resource=resource, action=action, context=context)
+    warden.require_access(caller, scope="hydra.clients", resource=resource, action=action, context=context)
 
 
-def admin_create(authorization: str | None, body: dict[str, Any]) -> tuple[Client, str | None]:
+def admin_create(caller: Credentials, body: dict[str, Any]) -> tuple[Client, str | None]:
     fields = parse_body(body)
-    _authorize(authorization, "clients", "create", fields.get("owner") or "")
+    _require_access(caller, "clients", "create", fields.get("owner") or "")
     return create_client(fields)
 
 
@@ -506,45 +492,43 @@ def _int_param(name: str, raw: str | None, default: int, maximum: int | None = N
     return min(value, maximum) if maximum is not None else value
 
 
-def admin_list(authorization: str | None, limit: str | None, offset: str | None) -> Page:
-    from hydra_lambda.storage import clients as store
-
+def admin_list(caller: Credentials, limit: str | None, offset: str | None) -> Page:
     size = _int_param("limit", limit, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
     start = _int_param("offset", offset, 0)
-    _authorize(authorization, "clients", "get")
+    _require_access(caller, "clients", "get")
     if size == 0:
         return Page([], 0, start, False)
     records, more = store.list_page(size, start)
     return Page([Client.from_record(r) for r in records], size, start, more)
 
 
-def admin_get(authorization: str | None, client_id: str) -> Client:
+def admin_get(caller: Credentials, client_id: str) -> Client:
     client = get_client(client_id)
     # Authorize before answering 404, so callers without access learn nothing about which ids exist.
-    _authorize(authorization, f"clients:{client_id}", "get", client.owner if client else None)
+    _require_access(caller, f"clients:{client_id}", "get", client.owner if client else None)
     if client is None:
         raise NotFound(f"Client '{client_id}' not found")
     return client
 
 
-def admin_update(authorization: str | None, client_id: str, body: dict[str, Any]) -> tuple[Client, str | None]:
+def admin_update(caller: Credentials, client_id: str, body: dict[str, Any]) -> tuple[Client, str | None]:
     fields = parse_body(body)
     if fields.get("id") not in (None, client_id):
         raise _bad("The id in the body differs from the id in the path")
     existing = get_client(client_id)
-    _authorize(authorization, f"clients:{client_id}", "update", existing.owner if existing else None)
+    _require_access(caller, f"clients:{client_id}", "update", existing.owner if existing else None)
     if existing is None:
         raise NotFound(f"Client '{client_id}' not found")
     new_owner = fields.get("owner") or ""
     if "owner" in fields and new_owner != existing.owner:
         # Handing a client to another owner needs the right to update it as that owner too.
-        _authorize(authorization, f"clients:{client_id}", "update", new_owner)
+        _require_access(caller, f"clients:{client_id}", "update", new_owner)
     return _update(existing, fields)
 
 
-def admin_delete(authorization: str | None, client_id: str) -> None:
+def admin_delete(caller: Credentials, client_id: str) -> None:
     existing = get_client(client_id)
-    _authorize(authorization, f"clients:{client_id}", "delete", existing.owner if existing else None)
+    _require_access(caller, f"clients:{client_id}", "delete", existing.owner if existing else None)
     if existing is None:
         raise NotFound(f"Client '{client_id}' not found")
     delete_client(client_id)

@@ -17,9 +17,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from hydra_lambda import clock, scopes
+from hydra_lambda import clock, keys, scopes, system_secret, warden
+from hydra_lambda.clients import get_client
 from hydra_lambda.config import get_settings
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest, Conflict, Gone, NotFound
+from hydra_lambda.models.plain import consent_request
 from hydra_lambda.storage import consent as store
 from hydra_lambda.storage.consent import Consent
 
@@ -50,15 +53,11 @@ def verifier(consent_id: str) -> str:
     """The consent verifier: HMAC-SHA256 of the consent id under the system secret. Only the admin API
     hands it out (inside ``redirectUrl``); nothing about it is stored, and neither the cookie nor
     anything else the browser that started the flow holds can produce it."""
-    from hydra_lambda import system_secret
-
     return _verifier_with(system_secret.keys()[0], consent_id)
 
 
 def verifier_matches(consent_id: str, value: str) -> bool:
     """Checked against every configured system secret, so rotating it does not break flows in progress."""
-    from hydra_lambda import system_secret
-
     given = value.encode("utf-8")
     found = False
     for key in system_secret.keys():
@@ -92,10 +91,8 @@ def _rfc3339(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _authorize(authorization: str | None, consent_id: str, action: str) -> None:
-    from hydra_lambda import warden
-
-    warden.authorize(authorization, scope=SCOPE, resource=f"oauth2:consent:requests:{consent_id}", action=action)
+def _require_access(caller: Credentials, consent_id: str, action: str) -> None:
+    warden.require_access(caller, scope=SCOPE, resource=f"oauth2:consent:requests:{consent_id}", action=action)
 
 
 def _load(consent_id: str) -> Consent:
@@ -105,11 +102,9 @@ def _load(consent_id: str) -> Consent:
     return found
 
 
-def get_request(authorization: str | None, consent_id: str) -> dict[str, Any]:
+def get_request(caller: Credentials, consent_id: str) -> dict[str, Any]:
     """``GET /oauth2/consent/requests/{id}`` (warden first, then the lookup, as classic)."""
-    from hydra_lambda.models.plain import consent_request
-
-    _authorize(authorization, consent_id, "get")
+    _require_access(caller, consent_id, "get")
     found = _load(consent_id)
     if found.expired:
         raise Gone("The consent request has expired; the user must start the authorization again.")
@@ -142,10 +137,10 @@ def _hint_claims(hint: str, client_id: str) -> dict[str, Any] | None:
     Connect Core 3.1.2.1); None for anything else, so a forged hint never reaches the consent app."""
     if not hint:
         return None
+    # Lazy: python-jose and its crypto backends cost 67 modules, ~47 ms, paid only by the consent
+    # requests that carry an id_token_hint.
     from jose import jwt
     from jose.exceptions import JOSEError
-
-    from hydra_lambda import keys
 
     try:
         claims = jwt.decode(hint, keys.jwks(), algorithms=keys.algorithms(), audience=client_id,
@@ -165,13 +160,13 @@ def _explain_failed_answer(consent_id: str) -> Exception:
     return Gone("The consent request has expired; the user must start the authorization again.")
 
 
-def accept(authorization: str | None, consent_id: str, body: dict[str, Any]) -> None:
+def accept(caller: Credentials, consent_id: str, body: dict[str, Any]) -> None:
+    # Lazy: pydantic only on the write routes (tests/test_perf_coldstart.py: reads never import it).
     from pydantic import ValidationError
 
-    from hydra_lambda.clients import get_client
     from hydra_lambda.models.consent import ConsentRequestAcceptance
 
-    _authorize(authorization, consent_id, "accept")
+    _require_access(caller, consent_id, "accept")
     try:
         answer = ConsentRequestAcceptance.model_validate(body)
     except ValidationError as exc:
@@ -229,12 +224,13 @@ def _authentication(answer: Any, found: Consent) -> dict[str, Any]:
     return {"auth_time": min(auth_time, now), "acr": acr, "amr": amr}
 
 
-def reject(authorization: str | None, consent_id: str, body: dict[str, Any]) -> None:
+def reject(caller: Credentials, consent_id: str, body: dict[str, Any]) -> None:
+    # Lazy: pydantic only on the write routes (tests/test_perf_coldstart.py: reads never import it).
     from pydantic import ValidationError
 
     from hydra_lambda.models.consent import ConsentRequestRejection
 
-    _authorize(authorization, consent_id, "reject")
+    _require_access(caller, consent_id, "reject")
     try:
         answer = ConsentRequestRejection.model_validate(body)
     except ValidationError as exc:

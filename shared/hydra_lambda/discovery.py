@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydra_lambda import keys
+from hydra_lambda import keys, scopes, warden
 from hydra_lambda.config import get_settings
+from hydra_lambda.credentials import ANONYMOUS, Credentials
+from hydra_lambda.errors import HydraError
 
 # How long clients may cache the documents. A rotation waits this long between publishing a key and
 # signing with it (see hydra_lambda.keys.rotation), so verifiers never meet an unknown kid.
@@ -63,34 +65,27 @@ def metadata() -> dict[str, Any]:
     }
 
 
-def _bearer_subject(authorization: str | None) -> str | None:
+def _bearer_subject(caller: Credentials) -> str | None:
     """The subject of a live access token holding ``hydra.keys.get``, else None (then anonymous)."""
-    from hydra_lambda.http.forms import bearer_token
-
-    if not bearer_token(authorization):
+    if not caller.bearer:
         return None
-    from hydra_lambda import scopes, warden
-    from hydra_lambda.errors import HydraError
-
     try:
-        token = warden.authenticate(authorization)
+        token = warden.authenticate(caller)
     except HydraError:
         return None  # as classic Hydra: a bad Bearer falls back to the anonymous check
     return token.subject if scopes.allows(token.scopes, KEYS_SCOPE) else None
 
 
-def public_jwks(authorization: str | None = None) -> tuple[dict[str, Any], bool]:
+def public_jwks(caller: Credentials = ANONYMOUS) -> tuple[dict[str, Any], bool]:
     """The JWKS with every key the caller may ``get`` (classic check on
     ``rn:hydra:keys:hydra.openid.id-token:<kid>``: the Bearer's subject, then anonymous ``""``), and
     whether that is the whole configured set."""
-    from hydra_lambda.warden import is_allowed
-
-    subject = _bearer_subject(authorization)
+    subject = _bearer_subject(caller)
     subjects = [subject, ""] if subject else [""]
     everything = keys.jwks()["keys"]
     allowed = [
         jwk for jwk in everything
-        if any(is_allowed(s, JWKS_RESOURCE.format(kid=jwk["kid"]), "get") for s in subjects)
+        if any(warden.is_allowed(s, JWKS_RESOURCE.format(kid=jwk["kid"]), "get") for s in subjects)
     ]
     return {"keys": allowed}, len(allowed) == len(everything)
 

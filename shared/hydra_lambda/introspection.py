@@ -23,8 +23,8 @@ from typing import Any
 from hydra_lambda import clock, issuance, scopes, tokens, warden
 from hydra_lambda.client_auth import authenticate_client
 from hydra_lambda.config import get_settings
+from hydra_lambda.credentials import ANONYMOUS, Credentials
 from hydra_lambda.errors import BadRequest, Forbidden, HydraError, InvalidRequest, Unauthorized
-from hydra_lambda.http.forms import bearer_token
 from hydra_lambda.models.plain import INACTIVE, TokenIntrospection
 from hydra_lambda.observability import logger
 from hydra_lambda.storage import tokens as token_store
@@ -36,32 +36,32 @@ SCOPE = "hydra.introspect"
 TOKEN_TYPES = {"access": "access_token", "refresh": "refresh_token"}
 
 
-def handle(authorization: str | None, form: dict[str, str]) -> dict[str, Any]:
+def handle(caller: Credentials, form: dict[str, str]) -> dict[str, Any]:
     """The whole endpoint: authenticate the caller, then introspect ``form["token"]``. A token that is
     itself the caller's Bearer credential is inactive, as classic Hydra (fosite) answered: a token
     holder may not use the resource servers' endpoint to read its own token."""
-    authorize_caller(authorization, form)
+    check_caller(caller, form)
     token = form.get("token")
     if not token:
         raise InvalidRequest("The parameter 'token' is required.")
-    credential = bearer_token(authorization) or form.get("access_token") or ""
+    credential = caller.bearer or form.get("access_token") or ""
     if credential and hmac.compare_digest(credential.encode(), token.encode()):
         return INACTIVE.body()
     return introspect(token, form.get("scope")).body()
 
 
-def authorize_caller(authorization: str | None, form: dict[str, str]) -> str:
+def check_caller(caller: Credentials, form: dict[str, str]) -> str:
     """The caller's subject (client id for client credentials), or Unauthorized / Forbidden."""
-    if bearer_token(authorization) is not None:
-        return _authorize_bearer(authorization)
-    if _has_client_credentials(authorization, form):
-        client_id = _authenticate_client(authorization, form)
+    if caller.bearer is not None:
+        return _check_bearer_caller(caller)
+    if _has_client_credentials(caller, form):
+        client_id = _authenticate_client(caller, form)
         if not warden.is_allowed(client_id, RESOURCE, ACTION):
             raise Forbidden("Request was denied by default: request_forbidden")
         return client_id
     if form.get("access_token"):  # the classic form-parameter fallback of the warden
-        return warden.authorize(
-            None, scope=SCOPE, resource=RESOURCE, action=ACTION, form_token=form["access_token"]
+        return warden.require_access(
+            ANONYMOUS, scope=SCOPE, resource=RESOURCE, action=ACTION, form_token=form["access_token"]
         ).subject
     raise Unauthorized()
 
@@ -71,16 +71,16 @@ _callers: dict[str, tuple[Token, float]] = {}
 _CALLERS_MAX = 1024
 
 
-def _caller_token(authorization: str | None) -> Token:
+def _caller_token(caller: Credentials) -> Token:
     """The caller's live access token: read once, then reused for ``CLIENT_CACHE_SECONDS``."""
-    signature = tokens.signature_of(bearer_token(authorization), "access")
+    signature = tokens.signature_of(caller.bearer, "access")
     if signature is None:
         raise Unauthorized()
     window, now = get_settings().client_cache_seconds, clock.now()
     cached = _callers.get(signature)
     if cached is not None and now - cached[1] < window and not cached[0].expired:
         return cached[0]
-    row = warden.authenticate(authorization)  # the one extra read; Unauthorized if not live
+    row = warden.authenticate(caller)  # the one extra read; Unauthorized if not live
     if window > 0:
         if len(_callers) >= _CALLERS_MAX:
             _callers.clear()
@@ -88,10 +88,10 @@ def _caller_token(authorization: str | None) -> Token:
     return row
 
 
-def _authorize_bearer(authorization: str | None) -> str:
-    """``warden.authorize`` for introspection, on the remembered caller token: its client (cached
+def _check_bearer_caller(caller: Credentials) -> str:
+    """``warden.require_access`` for introspection, on the remembered caller token: its client (cached
     record), its scope and the policies are checked on every call."""
-    row = _caller_token(authorization)
+    row = _caller_token(caller)
     if not issuance.issued_to_current_client(row):
         raise Unauthorized()
     if not scopes.allows(row.scopes, SCOPE):
@@ -103,16 +103,15 @@ def _authorize_bearer(authorization: str | None) -> str:
     return row.subject
 
 
-def _has_client_credentials(authorization: str | None, form: dict[str, str]) -> bool:
-    scheme = (authorization or "").strip().partition(" ")[0].lower()
-    return scheme == "basic" or bool(form.get("client_id"))
+def _has_client_credentials(caller: Credentials, form: dict[str, str]) -> bool:
+    return caller.sent_basic or bool(form.get("client_id"))
 
 
-def _authenticate_client(authorization: str | None, form: dict[str, str]) -> str:
+def _authenticate_client(caller: Credentials, form: dict[str, str]) -> str:
     """A confidential client whose secret checks out; a public client cannot introspect. Every
     failure, a malformed Basic header included, is the same 401."""
     try:
-        client = authenticate_client(authorization, form)
+        client = authenticate_client(caller, form)
     except HydraError as exc:
         raise _basic_unauthorized() from exc
     if client.public:

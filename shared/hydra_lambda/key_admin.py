@@ -17,7 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 from hydra_lambda import keys, warden
+from hydra_lambda.config import get_settings
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest, Conflict, Forbidden, NotFound
+from hydra_lambda.keys import rotation
 
 ID_TOKEN_SET = "hydra.openid.id-token"
 ACTIONS = {"PUT": "update", "DELETE": "delete"}
@@ -29,25 +32,25 @@ MANAGED_ELSEWHERE = (
 PRIVATE = "Private keys never leave AWS KMS: only public keys are served."
 
 
-def _authorize_get(authorization: str | None, resource: str) -> None:
+def _require_get_access(caller: Credentials, resource: str) -> None:
     if warden.is_allowed("", resource, "get"):
         return
-    warden.authorize(authorization, scope="hydra.keys.get", resource=resource, action="get")
+    warden.require_access(caller, scope="hydra.keys.get", resource=resource, action="get")
 
 
 def _is_private(kid: str) -> bool:
     return kid.lower().startswith("private")
 
 
-def get_set(authorization: str | None, set_name: str) -> dict[str, Any]:
-    _authorize_get(authorization, f"keys:{set_name}")
+def get_set(caller: Credentials, set_name: str) -> dict[str, Any]:
+    _require_get_access(caller, f"keys:{set_name}")
     if set_name != ID_TOKEN_SET:
         raise NotFound(f"Key set '{set_name}' not found; the only set is {ID_TOKEN_SET}")
     return keys.jwks()
 
 
-def get_key(authorization: str | None, set_name: str, kid: str) -> dict[str, Any]:
-    _authorize_get(authorization, f"keys:{set_name}:{kid}")
+def get_key(caller: Credentials, set_name: str, kid: str) -> dict[str, Any]:
+    _require_get_access(caller, f"keys:{set_name}:{kid}")
     if _is_private(kid):
         raise Forbidden(PRIVATE)
     if set_name != ID_TOKEN_SET:
@@ -58,20 +61,17 @@ def get_key(authorization: str | None, set_name: str, kid: str) -> dict[str, Any
     return {"keys": found}
 
 
-def refuse_change(authorization: str | None, method: str, set_name: str, kid: str | None = None) -> None:
+def refuse_change(caller: Credentials, method: str, set_name: str, kid: str | None = None) -> None:
     """PUT and DELETE: authorized as classic Hydra would (so a stranger learns nothing), then 403."""
     action = ACTIONS[method]
     resource = f"keys:{set_name}" if kid is None else f"keys:{set_name}:{kid}"
-    warden.authorize(authorization, scope=f"hydra.keys.{action}", resource=resource, action=action)
+    warden.require_access(caller, scope=f"hydra.keys.{action}", resource=resource, action=action)
     raise Forbidden(MANAGED_ELSEWHERE)
 
 
-def rotate_set(authorization: str | None, set_name: str, body: dict[str, Any]) -> dict[str, Any]:
+def rotate_set(caller: Credentials, set_name: str, body: dict[str, Any]) -> dict[str, Any]:
     """POST /keys/<set>: one rotation step of the ID-token keys; the public set after it."""
-    from hydra_lambda.config import get_settings
-    from hydra_lambda.keys import rotation
-
-    warden.authorize(authorization, scope="hydra.keys.create", resource=f"keys:{set_name}", action="create")
+    warden.require_access(caller, scope="hydra.keys.create", resource=f"keys:{set_name}", action="create")
     if set_name != ID_TOKEN_SET:
         raise NotFound(f"Key set '{set_name}' not found; the only set is {ID_TOKEN_SET}")
     alg = body.get("alg", "RS256")

@@ -5,11 +5,15 @@ validates them (hydra_lambda.policies): anything wrong is a 400 that changes not
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from hydra_lambda import warden
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest, Conflict, NotFound
 from hydra_lambda.policies import InvalidPolicy, Policy
+from hydra_lambda.storage import policies as store
 
 SCOPE = "hydra.policies"
 LIST_DEFAULT_LIMIT = 100
@@ -28,10 +32,8 @@ class Page:
         return self.offset + self.limit if self.more else None
 
 
-def _authorize(authorization: str | None, resource: str, action: str) -> None:
-    from hydra_lambda import warden
-
-    warden.authorize(authorization, scope=SCOPE, resource=resource, action=action)
+def _require_access(caller: Credentials, resource: str, action: str) -> None:
+    warden.require_access(caller, scope=SCOPE, resource=resource, action=action)
 
 
 def _parse(body: dict[str, Any]) -> Policy:
@@ -50,25 +52,19 @@ def int_param(name: str, raw: str | None, default: int, maximum: int | None = No
     return min(value, maximum) if maximum is not None else value
 
 
-def admin_list(authorization: str | None, limit: str | None, offset: str | None) -> Page:
-    from hydra_lambda.storage import policies as store
-
+def admin_list(caller: Credentials, limit: str | None, offset: str | None) -> Page:
     size = int_param("limit", limit, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
     start = int_param("offset", offset, 0)
-    _authorize(authorization, "policies", "list")
+    _require_access(caller, "policies", "list")
     everything = store.all_policies(fresh=True)
     return Page(everything[start:start + size], size, start, start + size < len(everything) and size > 0)
 
 
-def admin_create(authorization: str | None, body: dict[str, Any]) -> Policy:
-    from hydra_lambda.storage import policies as store
-
+def admin_create(caller: Credentials, body: dict[str, Any]) -> Policy:
     if "id" not in body:
-        import uuid
-
         body = {**body, "id": str(uuid.uuid4())}  # classic Hydra gave a policy without id a UUID
     policy = _parse(body)
-    _authorize(authorization, "policies", "create")
+    _require_access(caller, "policies", "create")
     try:
         store.create(policy)
     except store.AlreadyExists:
@@ -76,33 +72,27 @@ def admin_create(authorization: str | None, body: dict[str, Any]) -> Policy:
     return policy
 
 
-def admin_get(authorization: str | None, policy_id: str) -> Policy:
-    from hydra_lambda.storage import policies as store
-
+def admin_get(caller: Credentials, policy_id: str) -> Policy:
     # Authorize before answering 404, so callers without access learn nothing about which ids exist.
-    _authorize(authorization, f"policies:{policy_id}", "get")
+    _require_access(caller, f"policies:{policy_id}", "get")
     policy = store.get(policy_id)
     if policy is None:
         raise NotFound(f"Policy '{policy_id}' not found")
     return policy
 
 
-def admin_update(authorization: str | None, policy_id: str, body: dict[str, Any]) -> Policy:
-    from hydra_lambda.storage import policies as store
-
+def admin_update(caller: Credentials, policy_id: str, body: dict[str, Any]) -> Policy:
     if body.get("id") not in (None, "", policy_id):
         raise BadRequest("The id in the body differs from the id in the path")
     policy = _parse({**body, "id": policy_id})
-    _authorize(authorization, f"policies:{policy_id}", "update")
+    _require_access(caller, f"policies:{policy_id}", "update")
     if store.get(policy_id) is None:
         raise NotFound(f"Policy '{policy_id}' not found")
     store.put(policy)
     return policy
 
 
-def admin_delete(authorization: str | None, policy_id: str) -> None:
-    from hydra_lambda.storage import policies as store
-
-    _authorize(authorization, f"policies:{policy_id}", "delete")
+def admin_delete(caller: Credentials, policy_id: str) -> None:
+    _require_access(caller, f"policies:{policy_id}", "delete")
     if not store.delete(policy_id):
         raise NotFound(f"Policy '{policy_id}' not found")

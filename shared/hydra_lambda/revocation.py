@@ -10,16 +10,17 @@ tokens the caller does not own. ``token_type_hint`` is not needed: the prefix na
 from __future__ import annotations
 
 from hydra_lambda import tokens
+from hydra_lambda.client_auth import authenticate_client
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import InvalidRequest
+from hydra_lambda.storage import tokens as token_store
 
 REVOCABLE = ("access", "refresh")
 
 
-def handle(authorization: str | None, form: dict[str, str]) -> None:
+def handle(caller: Credentials, form: dict[str, str]) -> None:
     """The whole endpoint: authenticate the client, then revoke ``form["token"]`` if it is theirs."""
-    from hydra_lambda.client_auth import authenticate_client
-
-    client = authenticate_client(authorization, form)
+    client = authenticate_client(caller, form)
     token = form.get("token")
     if not token:
         raise InvalidRequest("The parameter 'token' is required.")
@@ -32,8 +33,6 @@ def revoke(client_id: str, token: str) -> bool:
     if genuine is None:
         return False
     kind, signature = genuine
-    from hydra_lambda.storage import tokens as token_store
-
     if kind == "access":  # one conditional delete: only the owner's live token goes
         return token_store.delete_owned(signature, kind, client_id)
     # A rotated refresh token still names its grant (rotation keeps the request id): revoking it

@@ -4,12 +4,13 @@ authenticate the client, check the client may use the grant, then hand over to t
 from __future__ import annotations
 
 from hydra_lambda.client_auth import authenticate_client
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from hydra_lambda.issuance import TokenResponse
 from hydra_lambda.observability import count
 
 
-def handle(authorization: str | None, form: dict[str, str]) -> TokenResponse:
+def handle(caller: Credentials, form: dict[str, str]) -> TokenResponse:
     from hydra_lambda.grants import GRANTS
 
     grant_type = form.get("grant_type") or ""
@@ -18,7 +19,7 @@ def handle(authorization: str | None, form: dict[str, str]) -> TokenResponse:
     grant = GRANTS.get(grant_type)
     if grant is None:
         raise UnsupportedGrantType(f"The grant type '{grant_type[:40]}' is not supported.")
-    client = authenticate_client(authorization, form)
+    client = authenticate_client(caller, form)
     if not client.has_grant_type(grant_type):
         raise UnauthorizedClient(f"The client is not allowed to use the grant type '{grant_type}'.")
     response = grant(client, form)

@@ -11,18 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from hydra_lambda import id_tokens, tokens
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import InsufficientScope, InvalidToken
-from hydra_lambda.http.forms import bearer_token
+from hydra_lambda.issuance import issued_to_current_client
+from hydra_lambda.storage import tokens as token_store
 
 
-def claims(authorization: str | None, form_token: str | None = None) -> dict[str, Any]:
-    value = bearer_token(authorization) or form_token
+def claims(caller: Credentials, form_token: str | None = None) -> dict[str, Any]:
+    value = caller.bearer or form_token
     if not value:
         raise InvalidToken("No access token: send it as a Bearer token.")
     signature = tokens.signature_of(value, "access")
-    from hydra_lambda.issuance import issued_to_current_client
-    from hydra_lambda.storage import tokens as token_store
-
     row = token_store.get(signature, "access") if signature else None
     if row is None or not issued_to_current_client(row):
         raise InvalidToken()

@@ -9,17 +9,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hydra_lambda import scopes, tokens
+from hydra_lambda import policies, scopes, tokens
 from hydra_lambda.config import get_settings
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest, Forbidden, Unauthorized
-from hydra_lambda.http.forms import bearer_token
+from hydra_lambda.issuance import issued_to_current_client
 from hydra_lambda.observability import logger
+from hydra_lambda.policies import Decision, Policy
+from hydra_lambda.storage import tokens as token_store
+from hydra_lambda.storage.policies import decision_inputs
 from hydra_lambda.storage.tokens import Token
-
-if TYPE_CHECKING:
-    from hydra_lambda.policies import Decision, Policy
 
 
 @dataclass
@@ -36,15 +37,12 @@ def resource_name(resource: str) -> str:
     return resource if resource.startswith(prefix) else prefix + resource
 
 
-def authenticate(authorization: str | None, *, form_token: str | None = None) -> Token:
+def authenticate(caller: Credentials, *, form_token: str | None = None) -> Token:
     """The live access token of the request, or Unauthorized."""
-    value = bearer_token(authorization) or form_token
+    value = caller.bearer or form_token
     signature = tokens.signature_of(value, "access")
     if signature is None:
         raise Unauthorized()
-    from hydra_lambda.issuance import issued_to_current_client
-    from hydra_lambda.storage import tokens as token_store
-
     row = token_store.get(signature, "access")
     if row is None or not issued_to_current_client(row):
         raise Unauthorized()
@@ -67,8 +65,6 @@ def decide(subject: str, resource: str, action: str, context: dict[str, Any] | N
 def decide_name(subject: str, name: str, action: str, context: dict[str, Any] | None = None) -> Decision:
     """The decision on ``subject`` doing ``action`` on the resource named exactly ``name`` (the warden
     API's callers name their own resources), asking for the subject and for each of its groups."""
-    from hydra_lambda.storage.policies import decision_inputs
-
     global _memo
     policies, member_of = decision_inputs()
     groups = member_of.get(subject, ())
@@ -94,12 +90,10 @@ _PRECEDENCE = ("UNUSABLE_POLICY", "FORCEFULLY_DENIED", "ALLOW", "DENIED_BY_DEFAU
 
 
 def _evaluate(
-    policies: list[Policy], subjects: tuple[str, ...], name: str, action: str, context: dict[str, Any] | None
+    found: list[Policy], subjects: tuple[str, ...], name: str, action: str, context: dict[str, Any] | None
 ) -> Decision:
     """Ladon asked once for the subject and once per group it belongs to (the group id as subject)."""
-    from hydra_lambda.policies import decide as evaluate
-
-    decisions = {evaluate(policies, subject, name, action, context) for subject in subjects}
+    decisions = {policies.decide(found, subject, name, action, context) for subject in subjects}
     return min(decisions, key=lambda d: _PRECEDENCE.index(d.name))
 
 
@@ -108,8 +102,8 @@ def is_allowed(subject: str, resource: str, action: str, context: dict[str, Any]
     return decide(subject, resource, action, context).allowed
 
 
-def authorize(
-    authorization: str | None,
+def require_access(
+    caller: Credentials,
     *,
     scope: str,
     resource: str,
@@ -117,7 +111,7 @@ def authorize(
     context: dict[str, str] | None = None,
     form_token: str | None = None,
 ) -> AccessContext:
-    token = authenticate(authorization, form_token=form_token)
+    token = authenticate(caller, form_token=form_token)
     if not scopes.allows(token.scopes, scope):
         raise BadRequest("invalid_scope", reason=f"The access token does not hold the scope {scope}.")
     decision = decide(token.subject, resource, action, context)

@@ -13,11 +13,13 @@ from the container's cache (storage/policies.py). Any failed check is ``{"allowe
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from hydra_lambda import issuance, scopes, tokens, warden
 from hydra_lambda.config import get_settings
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest, Conflict, NotFound
 from hydra_lambda.storage import policies as store
 from hydra_lambda.storage import tokens as token_store
@@ -62,7 +64,7 @@ def _iso(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
-def token_allowed(authorization: str | None, body: dict[str, Any]) -> dict[str, Any]:
+def token_allowed(caller: Credentials, body: dict[str, Any]) -> dict[str, Any]:
     """``POST /warden/token/allowed``."""
     token = body.get("token", "")
     if not isinstance(token, str):
@@ -70,7 +72,7 @@ def token_allowed(authorization: str | None, body: dict[str, Any]) -> dict[str, 
     wanted = _strings(body, "scopes", MAX_SCOPES)
     resource, action = _string(body, "resource"), _string(body, "action")
     context = _context(body)
-    warden.authorize(authorization, scope=WARDEN_SCOPE, resource="warden:token:allowed", action="decide")
+    warden.require_access(caller, scope=WARDEN_SCOPE, resource="warden:token:allowed", action="decide")
     signature = tokens.signature_of(token or None, "access")
     if signature is None:
         return DENIED
@@ -91,20 +93,20 @@ def token_allowed(authorization: str | None, body: dict[str, Any]) -> dict[str, 
     }
 
 
-def allowed(authorization: str | None, body: dict[str, Any]) -> dict[str, Any]:
+def allowed(caller: Credentials, body: dict[str, Any]) -> dict[str, Any]:
     """``POST /warden/allowed``: the policies' decision for a subject (no token involved)."""
     subject = _string(body, "subject", required=False)
     resource, action = _string(body, "resource"), _string(body, "action")
     context = _context(body)
-    warden.authorize(authorization, scope=WARDEN_SCOPE, resource="warden:allowed", action="decide")
+    warden.require_access(caller, scope=WARDEN_SCOPE, resource="warden:allowed", action="decide")
     return {"allowed": warden.decide_name(subject, resource, action, context).allowed}
 
 
 # ---------------------------------------------------------------- groups
 
 
-def _authorize_groups(authorization: str | None, resource: str, action: str) -> None:
-    warden.authorize(authorization, scope=GROUPS_SCOPE, resource=resource, action=action)
+def _require_groups_access(caller: Credentials, resource: str, action: str) -> None:
+    warden.require_access(caller, scope=GROUPS_SCOPE, resource=resource, action=action)
 
 
 def _valid_id(value: Any, what: str) -> str:
@@ -120,23 +122,21 @@ def _members(body: dict[str, Any], *, required: bool = False) -> list[str]:
     return members
 
 
-def list_groups(authorization: str | None, member: str | None) -> list[dict[str, Any]]:
-    _authorize_groups(authorization, "warden:groups", "list")
+def list_groups(caller: Credentials, member: str | None) -> list[dict[str, Any]]:
+    _require_groups_access(caller, "warden:groups", "list")
     groups = store.all_groups(fresh=True)
     if member:
         groups = [g for g in groups if member in g.members]
     return [g.wire() for g in groups]
 
 
-def create_group(authorization: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    import uuid
-
+def create_group(caller: Credentials, body: dict[str, Any]) -> dict[str, Any]:
     unknown = set(body) - {"id", "members"}
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
     group_id = _valid_id(body["id"], "id") if "id" in body else str(uuid.uuid4())
     group = store.Group(id=group_id, members=list(dict.fromkeys(_members(body))))
-    _authorize_groups(authorization, "warden:groups", "create")
+    _require_groups_access(caller, "warden:groups", "create")
     try:
         store.create_group(group)
     except store.AlreadyExists:
@@ -144,23 +144,23 @@ def create_group(authorization: str | None, body: dict[str, Any]) -> dict[str, A
     return group.wire()
 
 
-def get_group(authorization: str | None, group_id: str) -> dict[str, Any]:
-    _authorize_groups(authorization, f"warden:groups:{group_id}", "get")
+def get_group(caller: Credentials, group_id: str) -> dict[str, Any]:
+    _require_groups_access(caller, f"warden:groups:{group_id}", "get")
     group = store.get_group(group_id)
     if group is None:
         raise NotFound(f"Group '{group_id}' not found")
     return group.wire()
 
 
-def delete_group(authorization: str | None, group_id: str) -> None:
-    _authorize_groups(authorization, f"warden:groups:{group_id}", "delete")
+def delete_group(caller: Credentials, group_id: str) -> None:
+    _require_groups_access(caller, f"warden:groups:{group_id}", "delete")
     if not store.delete_group(group_id):
         raise NotFound(f"Group '{group_id}' not found")
 
 
-def change_members(authorization: str | None, group_id: str, body: dict[str, Any], *, add: bool) -> None:
+def change_members(caller: Credentials, group_id: str, body: dict[str, Any], *, add: bool) -> None:
     members = _members(body, required=True)
-    _authorize_groups(authorization, f"warden:groups:{group_id}", "members.add" if add else "members.remove")
+    _require_groups_access(caller, f"warden:groups:{group_id}", "members.add" if add else "members.remove")
     try:
         changed = store.change_members(group_id, add=members if add else (), remove=() if add else members,
                                        limit=MAX_MEMBERS)

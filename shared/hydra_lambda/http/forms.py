@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from hydra_lambda.credentials import BasicCredentials, Credentials
 from hydra_lambda.errors import BadRequest, HydraError, InvalidClient, InvalidRequest
 
 MAX_JSON_DEPTH = 32
@@ -113,3 +114,15 @@ def bearer_token(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer" or not value.strip():
         return None
     return value.strip()
+
+
+def credentials(authorization: str | None) -> Credentials:
+    """The typed credentials of an ``Authorization`` header (absent or of another scheme: none)."""
+    bearer = bearer_token(authorization)
+    if bearer is not None:
+        return Credentials(bearer=bearer)
+    try:
+        basic = basic_credentials(authorization)
+    except InvalidClient as exc:
+        return Credentials(basic_problem=exc.description)
+    return Credentials(basic=BasicCredentials(*basic)) if basic is not None else Credentials()

@@ -1,0 +1,146 @@
+"""The two legs of ``/oauth2/auth`` around the consent app.
+
+First leg: store the validated request as a consent request and send the browser to the consent app,
+bound to it by a CSRF value (a cookie at the edge; only its hash is stored).
+
+Second leg: the browser comes back with ``consent`` and ``consent_verifier``; the answered consent
+request must be this client's, carry the verifier and this browser's CSRF value, be unexpired and
+unchanged, and is then consumed once, in the same transaction that writes the code or tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra_lambda import clock, consent, issuance, scopes
+from hydra_lambda.authorization.outcomes import ToClient, ToConsentApp, with_query
+from hydra_lambda.authorization.request import AuthorizeRequest
+from hydra_lambda.clients import Client
+from hydra_lambda.config import get_settings
+from hydra_lambda.errors import AccessDenied, InvalidRequest, LoginRequired
+from hydra_lambda.storage import consent as store
+from hydra_lambda.storage import tokens as token_store
+
+# ---------------------------------------------------------------------------------------------
+# First leg
+
+
+def first_leg(request: AuthorizeRequest, original_query: str) -> ToConsentApp:
+    settings = get_settings()
+    stored, csrf = consent.create(
+        client_id=request.client_id,
+        requested_scopes=list(request.scopes),
+        request=request.to_dict(),
+        base_redirect=settings.url("/oauth2/auth") + ("?" + original_query if original_query else ""),
+    )
+    return ToConsentApp(location=with_query(settings.consent_url, {"consent": stored.id}), consent_id=stored.id,
+                        csrf=csrf, lifespan=settings.challenge_token_lifespan)
+
+
+# ---------------------------------------------------------------------------------------------
+# Second leg
+
+
+def second_leg(request: AuthorizeRequest, client: Client, params: dict[str, str],
+               csrf_cookies: dict[str, str]) -> ToClient:
+    consent_id, verifier = params.get("consent", ""), params.get("consent_verifier", "")
+    found = store.get(consent_id) if consent_id and verifier else None
+    if found is None:
+        raise InvalidRequest("The consent request is unknown.")
+    if found.client_id != client.id:
+        raise InvalidRequest("The consent request was made for another client.")
+    _check_binding(found, verifier, csrf_cookies.get(found.id, ""))
+    if found.expired:
+        raise InvalidRequest("The consent request has expired; start the authorization again.")
+    if AuthorizeRequest.from_dict(found.request) != request:
+        raise InvalidRequest("The authorization request was changed after the consent request was made.")
+    if found.state == store.REJECTED:
+        _consume(found.id, store.REJECTED)
+        raise AccessDenied(found.deny_reason or "The user denied the request.")
+    if found.state == store.PENDING:
+        raise AccessDenied("The consent request has not been accepted.")
+    if found.state != store.ACCEPTED:
+        raise InvalidRequest("The consent request was already used.")
+    if "id_token" in request.response_types and "openid" not in found.grant_scopes:
+        raise AccessDenied("The openid scope was not granted, so no ID token can be issued.")
+    # Sign first, then ONE transaction consumes the consent and writes the code/tokens: a failure
+    # anywhere leaves the consent redeemable, so the browser can simply retry.
+    response, rows = _issue(request, found)
+    _consume_and_write(found.id, rows)
+    params = {**response, "state": request.state, "iss": get_settings().issuer}
+    return ToClient(request.redirect_uri, request.response_mode, params, clear_consent=found.id)
+
+
+def _check_binding(found: Any, verifier: str, cookie: str) -> None:
+    """The second leg needs BOTH the verifier (only the consent app learns it, from the admin API) and
+    the cookie of the browser that started the flow (only its hash is stored). With the verifier but
+    not the cookie, the consent app sent someone else's browser here (a fixation attempt, or a lost
+    cookie): the answered request is spent so that nobody can redeem it later."""
+    if not consent.verifier_matches(found.id, verifier):
+        raise InvalidRequest("The consent request could not be verified: the consent verifier does not match.")
+    if not cookie or not consent.csrf_matches(cookie, found.csrf_hash):
+        if found.state in (store.ACCEPTED, store.REJECTED):
+            _spend(found.id, found.state)
+        raise InvalidRequest("The consent request could not be verified: this browser did not start it "
+                             "(the CSRF cookie does not match).")
+
+
+def _spend(consent_id: str, state: str) -> None:
+    try:
+        store.consume(consent_id, state)
+    except store.ConditionFailed:
+        pass  # already used, expired or gone: nothing left to redeem either way
+
+
+def _consume(consent_id: str, state: str) -> None:
+    try:
+        store.consume(consent_id, state)
+    except store.ConditionFailed:
+        raise InvalidRequest("The consent request was already used or has expired.") from None
+
+
+def _consume_and_write(consent_id: str, rows: list[Any]) -> None:
+    try:
+        token_store.transact(saves=[row.to_record() for row in rows],
+                             updates=[store.consume_update(consent_id, store.ACCEPTED)])
+    except token_store.AlreadyUsed:
+        raise InvalidRequest("The consent request was already used or has expired.") from None
+
+
+def _issue(request: AuthorizeRequest, found: Any) -> tuple[dict[str, str], list[Any]]:
+    """Mint (and sign) what the response types ask for; returns the response parameters and the
+    rows to write."""
+    from hydra_lambda import id_tokens
+
+    settings = get_settings()
+    authentication = found.authentication
+    # Rows answered before authentication was recorded: the time of the second leg, as before.
+    auth_time = int(authentication.get("auth_time") or clock.now_int())
+    if request.max_age is not None and clock.now_int() - auth_time > request.max_age:
+        raise LoginRequired("The user authenticated longer ago than max_age allows; start again.")
+    identity = id_tokens.IdentityContext(
+        subject=found.subject, auth_time=auth_time, nonce=request.nonce, extra=found.id_token_extra,
+        acr=str(authentication.get("acr") or ""), amr=list(authentication.get("amr") or []),
+        requested_at=found.created_at,
+    )
+    granted = list(found.grant_scopes)
+    request_id = issuance.new_request_id()
+    common = {"client_id": request.client_id, "request_id": request_id, "subject": found.subject,
+              "scopes": granted, "extra": found.access_token_extra}
+    out: dict[str, str] = {}
+    rows = []
+    code = access = None
+    if "code" in request.response_types:
+        session = id_tokens.session_of(identity, authorize=request.to_dict())
+        code, row = issuance.mint("code", lifespan=settings.auth_code_lifespan, session=session, **common)
+        rows.append(row)
+        out["code"] = code
+    if "token" in request.response_types:
+        lifespan = issuance.access_lifespan()
+        access, row = issuance.mint("access", lifespan=lifespan, session=id_tokens.session_of(identity), **common)
+        rows.append(row)
+        out.update({"access_token": access, "token_type": "bearer", "expires_in": str(lifespan)})
+    if "id_token" in request.response_types:
+        out["id_token"] = id_tokens.issue(identity, client_id=request.client_id, access_token=access, code=code)
+    out["scope"] = scopes.join(granted)
+    return out, rows

@@ -1,0 +1,52 @@
+"""``/oauth2/auth`` as one call: check the client and redirect URI, run the ordered checks, then the
+first or the second consent leg. Every failure becomes an outcome: a page while the redirect URI is
+not trusted, else an error response to the client (RFC 6749 4.1.2.1, with ``state`` and ``iss``,
+RFC 9207)."""
+
+from __future__ import annotations
+
+from hydra_lambda.authorization import consent_legs
+from hydra_lambda.authorization.outcomes import (
+    AuthorizationCall,
+    ErrorPage,
+    Outcome,
+    ToClient,
+    UntrustedRedirect,
+)
+from hydra_lambda.authorization.request import (
+    MAX_PARAM,
+    is_second_leg,
+    mode_for_errors,
+    trusted_redirect,
+    validate,
+)
+from hydra_lambda.config import get_settings
+from hydra_lambda.errors import HydraError, OAuth2Error
+
+
+def handle(call: AuthorizationCall) -> Outcome:
+    """The whole endpoint: what to answer the browser."""
+    params = call.params
+    try:
+        client, redirect_uri, sent = trusted_redirect(params)
+    except (UntrustedRedirect, HydraError) as exc:
+        return ErrorPage.of(exc)
+    mode = mode_for_errors(params)
+    second_leg = is_second_leg(params)
+    try:
+        request = validate(params, client, redirect_uri, sent)
+        if second_leg:
+            return consent_legs.second_leg(request, client, params, call.csrf_cookies)
+        return consent_legs.first_leg(request, call.original_query)
+    except OAuth2Error as exc:
+        clear = params.get("consent", "") if second_leg else None
+        return error_response(redirect_uri, mode, exc, params.get("state", ""), clear)
+
+
+def error_response(redirect_uri: str, mode: str, error: OAuth2Error, state: str,
+                   clear_consent: str | None = None) -> ToClient:
+    params = error.redirect_params()
+    if state:
+        params["state"] = state[:MAX_PARAM]
+    params["iss"] = get_settings().issuer
+    return ToClient(redirect_uri, mode, params, clear_consent)
