@@ -19,9 +19,10 @@ from typing import Any
 
 from hydra_lambda import clock, scopes
 from hydra_lambda.config import get_settings
+from hydra_lambda.domain import Consent
 from hydra_lambda.errors import BadRequest, Conflict, Gone, NotFound
+from hydra_lambda.models.responses import OAuth2ConsentRequest
 from hydra_lambda.storage import consent as store
-from hydra_lambda.storage.consent import Consent
 
 SCOPE = "hydra.consent"
 MAX_REASON = 1000
@@ -107,20 +108,18 @@ def _load(consent_id: str) -> Consent:
 
 def get_request(authorization: str | None, consent_id: str) -> dict[str, Any]:
     """``GET /oauth2/consent/requests/{id}`` (warden first, then the lookup, as classic)."""
-    from hydra_lambda.models.plain import consent_request
-
     _authorize(authorization, consent_id, "get")
     found = _load(consent_id)
     if found.expired:
         raise Gone("The consent request has expired; the user must start the authorization again.")
-    return consent_request(
+    return OAuth2ConsentRequest(
         id=found.id,
-        requested_scopes=found.requested_scopes,
-        client_id=found.client_id,
-        expires_at=_rfc3339(found.expires_at),
-        redirect_url=f"{found.redirect_url}&{VERIFIER_PARAM}={verifier(found.id)}",
-        asked=_asked(found),
-    )
+        requestedScopes=list(found.requested_scopes),
+        clientId=found.client_id,
+        expiresAt=_rfc3339(found.expires_at),
+        redirectUrl=f"{found.redirect_url}&{VERIFIER_PARAM}={verifier(found.id)}",
+        **_asked(found),
+    ).body()
 
 
 def _asked(found: Consent) -> dict[str, Any]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hydra_lambda import scopes, tokens
+from hydra_lambda import opaque_tokens, scopes
 from hydra_lambda.config import get_settings
+from hydra_lambda.domain import Token
 from hydra_lambda.errors import BadRequest, Forbidden, Unauthorized
 from hydra_lambda.http.forms import bearer_token
 from hydra_lambda.observability import logger
-from hydra_lambda.storage.tokens import Token
 
 if TYPE_CHECKING:
     from hydra_lambda.policies import Decision, Policy
@@ -39,11 +39,11 @@ def resource_name(resource: str) -> str:
 def authenticate(authorization: str | None, *, form_token: str | None = None) -> Token:
     """The live access token of the request, or Unauthorized."""
     value = bearer_token(authorization) or form_token
-    signature = tokens.signature_of(value, "access")
+    signature = opaque_tokens.signature_of(value, "access")
     if signature is None:
         raise Unauthorized()
-    from hydra_lambda.issuance import issued_to_current_client
-    from hydra_lambda.storage import tokens as token_store
+    from hydra_lambda.issuer import issued_to_current_client
+    from hydra_lambda.storage import token_rows as token_store
 
     row = token_store.get(signature, "access")
     if row is None or not issued_to_current_client(row):
