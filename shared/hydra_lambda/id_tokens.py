@@ -6,7 +6,7 @@ import base64
 import hashlib
 from typing import Any
 
-from hydra_lambda import clock
+from hydra_lambda import clock, keys
 from hydra_lambda.config import get_settings
 from hydra_lambda.domain import IdentityContext
 
@@ -69,10 +69,6 @@ def issue(
     include_nonce: bool = True,
 ) -> str:
     """A signed ID token (compact JWS) for ``client_id``."""
-    # Lazy: the signing stack (KMS client, cryptography) stays out of the token route's cold start
-    # for the grants that issue no ID token (client_credentials, the bulk of the traffic).
-    from hydra_lambda import keys
-
     algorithm = keys.signing_algorithm()
     return keys.sign(
         claims(identity, client_id=client_id, access_token=access_token, code=code,
