@@ -40,25 +40,25 @@ def grant(
     refresh_lifespan: int = 86_400,
 ) -> Grant:
     """An access and a refresh token of one grant, stored as the token endpoint stores them."""
-    from hydra_lambda.issuance import mint, new_request_id
-    from hydra_lambda.storage import tokens
+    from hydra_lambda.issuer import mint, new_request_id
+    from hydra_lambda.storage import token_rows
 
     request_id = new_request_id()
     common: dict[str, Any] = {"client_id": client_id, "request_id": request_id, "subject": subject,
                               "scopes": list(scopes), "extra": extra, "audience": audience}
     access, access_row = mint("access", lifespan=access_lifespan, **common)
     refresh, refresh_row = mint("refresh", lifespan=refresh_lifespan, **common)
-    tokens.put_many([access_row, refresh_row])
+    token_rows.put_many([access_row, refresh_row])
     return Grant(access, refresh, request_id, client_id)
 
 
 def stored_code(client_id: str = ROOT_CLIENT_ID) -> str:
-    from hydra_lambda.issuance import mint, new_request_id
-    from hydra_lambda.storage import tokens
+    from hydra_lambda.issuer import mint, new_request_id
+    from hydra_lambda.storage import token_rows
 
     code, row = mint("code", client_id=client_id, request_id=new_request_id(), subject="alice",
                      scopes=["photos.read"], lifespan=600)
-    tokens.put(row)
+    token_rows.put(row)
     return code
 
 

@@ -78,15 +78,15 @@ def test_introspection_is_one_read_of_one_unit(capsys: Any) -> None:
 def test_a_revoked_bearer_caller_is_refused_once_the_cache_window_passes() -> None:
     """The caller's token is remembered for CLIENT_CACHE_SECONDS at most: revoking it is honoured
     within that window (the same bound as deleting its client), and at once in a new container."""
-    from hydra_lambda import clock, tokens
+    from hydra_lambda import clock, opaque_tokens
     from hydra_lambda.config import get_settings
-    from hydra_lambda.storage import tokens as token_store
+    from hydra_lambda.storage import token_rows as token_store
 
     token = _token()
     caller = client_credentials_token("hydra.introspect")
     headers = {"Authorization": f"Bearer {caller}"}
     assert call("POST", "/oauth2/introspect", headers=headers, form={"token": token}).status == 200
-    token_store.delete(tokens.signature_of(caller, "access") or "", "access")
+    token_store.delete(opaque_tokens.signature_of(caller, "access") or "", "access")
     window = get_settings().client_cache_seconds
     assert window > 0
     clock.advance(window + 1)
@@ -109,11 +109,11 @@ def test_revoking_an_access_token_is_one_write(capsys: Any) -> None:
 
 def test_a_client_credentials_row_is_well_under_one_kilobyte(capsys: Any) -> None:
     """A write unit covers 1 KB: the row (attribute names and values) must stay below it."""
-    from hydra_lambda import tokens
+    from hydra_lambda import opaque_tokens
     from hydra_lambda.storage.clients import item_size
     from hydra_lambda.storage.tables import TokenRecord, flush_shard
 
-    signature = tokens.signature_of(_token(), "access") or ""
+    signature = opaque_tokens.signature_of(_token(), "access") or ""
     row = TokenRecord.get(flush_shard("access", signature), signature, consistent_read=True)
     size = item_size(row)  # type: ignore[arg-type]
     with capsys.disabled():

@@ -6,7 +6,7 @@ import base64
 from typing import Any
 
 import pytest
-from hydra_lambda import passwords, tokens
+from hydra_lambda import opaque_tokens, passwords
 
 from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, basic, call, dynamodb_calls
 from tests.support_admin import bearer, service_client, unique
@@ -35,9 +35,9 @@ def test_basic_auth_issues_an_opaque_access_token() -> None:
     assert body["token_type"] == "bearer" and body["expires_in"] == 3600
     assert body["scope"] == "hydra.clients openid"
     assert body["access_token"].startswith("hl_at_")
-    from hydra_lambda.storage import tokens as store
+    from hydra_lambda.storage import token_rows as store
 
-    row = store.get(tokens.signature_of(body["access_token"], "access"), "access")
+    row = store.get(opaque_tokens.signature_of(body["access_token"], "access"), "access")
     assert row is not None
     assert row.subject == ROOT_CLIENT_ID and row.client_id == ROOT_CLIENT_ID
     assert row.scopes == ["hydra.clients", "openid"]

@@ -369,7 +369,7 @@ def test_secrets_never_appear_in_logs_or_error_bodies(
         secrets_seen.append("new-secret-value-4")
         bodies.append(call("GET", f"/clients/{created['id']}", headers=bearer(access)).body)
         with monkeypatch.context() as patch:  # an unexpected failure is logged with its traceback
-            patch.setattr("hydra_lambda.storage.tokens.put", _explode)
+            patch.setattr("hydra_lambda.storage.token_rows.put", _explode)
             crashed = call("POST", "/oauth2/token", headers=basic(ROOT_CLIENT_ID, "root-secret-for-tests-0123456789"),
                            form={"grant_type": "client_credentials", "scope": "hydra.clients"})
         assert crashed.status == 500 and crashed.json["error"] == "server_error"

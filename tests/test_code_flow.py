@@ -179,8 +179,8 @@ def test_client_without_refresh_grant_gets_no_refresh_token() -> None:
 def race(form: dict[str, str], client_id: str, secret: str | None) -> list[str]:
     """Two threads run the token endpoint (client authentication, grant dispatch, the grant) at once,
     as two Lambda containers would; returns the sorted outcomes."""
-    from hydra_lambda import token_endpoint
     from hydra_lambda.errors import OAuth2Error
+    from hydra_lambda.grants import endpoint as token_endpoint
 
     from tests.support import basic
 
@@ -216,20 +216,19 @@ def test_two_racing_redemptions_exactly_one_succeeds() -> None:
 
 def test_a_stale_read_cannot_consume_a_code_twice() -> None:
     """The transaction's condition, not the read before it, is what makes a code single use."""
-    from hydra_lambda import issuance, tokens
-    from hydra_lambda.grants.authorization_code import consume_and_write
-    from hydra_lambda.storage import tokens as token_store
+    from hydra_lambda import issuer, opaque_tokens
+    from hydra_lambda.storage import token_rows as token_store
 
     client_id, _ = make_client()
     code = _code(client_id)
-    stale = token_store.get(tokens.signature_of(code, "code"), "code")
+    stale = token_store.get(opaque_tokens.signature_of(code, "code"), "code")
     assert stale is not None and stale.used_at is None
-    first = issuance.mint("access", client_id=client_id, request_id=stale.request_id, subject="alice",
+    first = issuer.mint("access", client_id=client_id, request_id=stale.request_id, subject="alice",
                           scopes=[], lifespan=60)[1]
-    second = issuance.mint("access", client_id=client_id, request_id=stale.request_id, subject="alice",
+    second = issuer.mint("access", client_id=client_id, request_id=stale.request_id, subject="alice",
                            scopes=[], lifespan=60)[1]
-    assert consume_and_write(stale, [first]) is True
-    assert consume_and_write(stale, [second]) is False
+    assert token_store.redeem(stale, [first]) is True
+    assert token_store.redeem(stale, [second]) is False
     assert token_store.get(first.signature, "access") is not None
     assert token_store.get(second.signature, "access") is None  # nothing of the losing write landed
 

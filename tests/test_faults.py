@@ -546,13 +546,13 @@ def test_a_failure_at_any_write_leaves_a_retryable_state(operation: Operation) -
 def test_a_throttled_flush_never_fails_and_the_next_run_finishes(admin: dict[str, str]) -> None:
     from datetime import UTC, datetime
 
-    from hydra_lambda import clock, issuance
-    from hydra_lambda.storage import tokens as token_store
+    from hydra_lambda import clock, issuer
+    from hydra_lambda.storage import token_rows as token_store
     from hydra_lambda.storage.tables import TokenRecord, flush_shard
 
     rows = []
     for _ in range(30):
-        _, row = issuance.mint("access", client_id="fault-flush", request_id=issuance.new_request_id(),
+        _, row = issuer.mint("access", client_id="fault-flush", request_id=issuer.new_request_id(),
                                subject="s", scopes=[], lifespan=1)
         token_store.put(row)
         rows.append(row)

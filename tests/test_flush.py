@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 from hydra_lambda import clock, flush
+from hydra_lambda.domain import Token
+from hydra_lambda.opaque_tokens import storage_key
 from hydra_lambda.storage import flush as store
 from hydra_lambda.storage import tables
 from hydra_lambda.storage.tables import ConsentRecord, TokenRecord, bind, flush_shard
-from hydra_lambda.storage.tokens import Token
-from hydra_lambda.tokens import storage_key
+from hydra_lambda.storage.token_rows import to_record
 
 KINDS = ("access", "refresh", "code", "consent")
 
@@ -25,8 +26,8 @@ KINDS = ("access", "refresh", "code", "consent")
 def _token_row(kind: str, expires_at: int) -> TokenRecord:
     # The storage key the token's reader computes: the expiry first (the flush's key range), then the HMAC.
     signature = storage_key(expires_at, f"flushtest-{secrets.token_hex(16)}")
-    return Token(signature=signature, kind=kind, request_id=secrets.token_hex(8),
-                 client_id="flush-test-client", expires_at=expires_at, issued_at=expires_at - 60).to_record()
+    return to_record(Token(signature=signature, kind=kind, request_id=secrets.token_hex(8),
+                           client_id="flush-test-client", expires_at=expires_at, issued_at=expires_at - 60))
 
 
 def _consent_row(expires_at: int) -> ConsentRecord:

@@ -4,8 +4,8 @@ case on its own, the scope parameter under the wildcard strategy, and the databa
 from __future__ import annotations
 
 import pytest
-from hydra_lambda import clock, introspection, tokens
-from hydra_lambda.storage import tokens as token_store
+from hydra_lambda import clock, introspection, opaque_tokens
+from hydra_lambda.storage import token_rows as token_store
 
 from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, basic, call
 from tests.support_lifecycle import (
@@ -77,7 +77,7 @@ def _assert_inactive(token: str, **form: str) -> None:
 
 
 def test_unknown_token_is_inactive() -> None:
-    never_stored, _ = tokens.generate("access")  # genuine HMAC, no row
+    never_stored, _ = opaque_tokens.generate("access")  # genuine HMAC, no row
     _assert_inactive(never_stored)
 
 
@@ -145,7 +145,7 @@ def test_scope_not_granted_is_inactive() -> None:
 
 def test_rotated_refresh_token_is_inactive() -> None:
     g = grant()
-    row = token_store.get(tokens.signature_of(g.refresh, "refresh") or "", "refresh")
+    row = token_store.get(opaque_tokens.signature_of(g.refresh, "refresh") or "", "refresh")
     assert row is not None
     token_store.consume(row)
     _assert_inactive(g.refresh)
@@ -318,7 +318,7 @@ def test_one_read_for_a_well_formed_token_none_for_a_malformed_or_forged_one() -
     g = grant()
     forged = g.access[:-1] + ("A" if g.access[-1] != "A" else "B")
     code = stored_code()
-    cases = {g.access: ["GetItem"], g.refresh: ["GetItem"], tokens.generate("access")[0]: ["GetItem"],
+    cases = {g.access: ["GetItem"], g.refresh: ["GetItem"], opaque_tokens.generate("access")[0]: ["GetItem"],
              forged: [], "garbage": [], code: [], "hl_at_" + "A" * 300: []}
     for value, expected in cases.items():
         with dynamodb_operations() as seen:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import pkgutil
@@ -13,6 +14,7 @@ import pytest
 import yaml
 from hydra_lambda_local.routes import find_route, load_routes
 from openapi_spec_validator import validate
+from pydantic import TypeAdapter
 
 from tests.support import ROOT, TEMPLATE, call
 
@@ -108,6 +110,7 @@ def test_undeclared_method_answers_405_with_allow_in_the_admin_shape() -> None:
 
 
 def _wire_models() -> list[type]:
+    """Every wire shape: the pydantic request models and the plain dataclasses of the responses."""
     import hydra_lambda.models as package
     from pydantic import BaseModel
 
@@ -115,13 +118,24 @@ def _wire_models() -> list[type]:
     for info in pkgutil.iter_modules(package.__path__):
         module = importlib.import_module(f"hydra_lambda.models.{info.name}")
         for _, obj in inspect.getmembers(module, inspect.isclass):
-            if issubclass(obj, BaseModel) and obj is not BaseModel and obj.__module__ == module.__name__:
+            if obj.__module__ != module.__name__:
+                continue
+            if (issubclass(obj, BaseModel) and obj is not BaseModel) or dataclasses.is_dataclass(obj):
                 found.append(obj)
     return found
 
 
 def _wire_fields(model: Any) -> set[str]:
+    if dataclasses.is_dataclass(model):
+        return {field.name for field in dataclasses.fields(model)}
     return {field.serialization_alias or field.alias or name for name, field in model.model_fields.items()}
+
+
+def _json_schema(model: Any) -> dict[str, Any]:
+    """The model's JSON schema; a dataclass's through pydantic's TypeAdapter (pydantic in the tests only)."""
+    if dataclasses.is_dataclass(model):
+        return TypeAdapter(model).json_schema(mode="serialization")
+    return model.model_json_schema(by_alias=True, mode="serialization")
 
 
 def _schema_for(model: type, fields: set[str]) -> tuple[str, dict[str, Any]] | None:
@@ -147,13 +161,29 @@ def test_wire_model_fields_match_the_schema(model: Any) -> None:
     assert not missing, f"{model.__name__} has fields missing from schema {name}: {missing}"
     required = set(schema.get("required", []))
     assert required <= fields, f"schema {name} requires fields {model.__name__} lacks: {sorted(required - fields)}"
-    model_schema = model.model_json_schema(by_alias=True, mode="serialization")["properties"]
+    model_schema = _json_schema(model)["properties"]
     for field in sorted(fields):
         ours = _types(model_schema[field]) - {"null"}
         documented = _types(schema["properties"][field])
         if ours and documented:
             widened = documented | ({"integer"} if "number" in documented else set())
             assert ours <= widened, f"{model.__name__}.{field} is {sorted(ours)}, {name} documents {sorted(documented)}"
+
+
+def test_every_response_shape_is_declared_once_and_documented_whole() -> None:
+    """The three response dataclasses are the one declaration of their schema: openapi.yaml documents
+    every field of each (the client and consent request exactly; introspection also lists RFC 7662's
+    ``username`` and ``nbf``, which we never send), and nothing else in the package declares them."""
+    from hydra_lambda.models import responses
+
+    shapes = [responses.OAuth2Client, responses.OAuth2ConsentRequest, responses.OAuth2TokenIntrospection]
+    schemas = spec()["components"]["schemas"]
+    never_sent = {"OAuth2TokenIntrospection": {"username", "nbf"}}
+    for shape in shapes:
+        documented = set(schemas[shape.__name__]["properties"]) - never_sent.get(shape.__name__, set())
+        assert documented == _wire_fields(shape), shape.__name__
+    names = [model.__name__ for model in _wire_models()]
+    assert all(names.count(shape.__name__) == 1 for shape in shapes), names
 
 
 def _types(node: dict[str, Any]) -> set[str]:
@@ -184,9 +214,10 @@ def test_client_schema_keeps_the_classic_field_names() -> None:
     consent = spec()["components"]["schemas"]["OAuth2ConsentRequest"]["properties"]
     assert set(consent) == {"id", "clientId", "requestedScopes", "redirectUrl", "expiresAt", "requestedPrompt",
                             "requestedMaxAge", "requestedAcr", "loginHint", "uiLocales", "idTokenHintClaims"}
-    from hydra_lambda.models.consent import ConsentRequestAcceptance, OAuth2ConsentRequest
+    from hydra_lambda.models.consent import ConsentRequestAcceptance
+    from hydra_lambda.models.responses import OAuth2ConsentRequest
 
-    assert set(consent) == set(OAuth2ConsentRequest.model_fields)
+    assert set(consent) == _wire_fields(OAuth2ConsentRequest)
     acceptance = spec()["components"]["schemas"]["ConsentRequestAcceptance"]
     assert set(acceptance["properties"]) == set(ConsentRequestAcceptance.model_fields)
     assert acceptance["additionalProperties"] is False

@@ -4,8 +4,8 @@ nothing unchanged."""
 
 from __future__ import annotations
 
-from hydra_lambda import clock, tokens
-from hydra_lambda.storage import tokens as token_store
+from hydra_lambda import clock, opaque_tokens
+from hydra_lambda.storage import token_rows as token_store
 
 from tests.support import dynamodb_calls
 from tests.support_lifecycle import grant, is_active, new_client, revoke
@@ -33,8 +33,8 @@ def test_another_clients_access_token_survives_the_conditional_delete() -> None:
 
 def test_delete_owned_checks_kind_owner_expiry_and_use() -> None:
     g = grant(access_lifespan=10)
-    access = tokens.signature_of(g.access, "access") or ""
-    refresh = tokens.signature_of(g.refresh, "refresh") or ""
+    access = opaque_tokens.signature_of(g.access, "access") or ""
+    refresh = opaque_tokens.signature_of(g.refresh, "refresh") or ""
     assert not token_store.delete_owned(refresh, "access", g.client_id)  # wrong kind
     assert not token_store.delete_owned(access, "access", "someone-else")
     assert not token_store.delete_owned("no-such-signature", "access", g.client_id)

@@ -12,7 +12,7 @@ import string
 from urllib.parse import quote, urlencode
 
 import pytest
-from hydra_lambda import policies, scopes, tokens
+from hydra_lambda import opaque_tokens, policies, scopes
 from hydra_lambda.errors import BadRequest, HydraError, InvalidClient, InvalidRequest
 from hydra_lambda.http.forms import MAX_JSON_DEPTH, basic_credentials, bearer_token, parse_json_object, parse_urlencoded
 from hypothesis import HealthCheck, assume, given, settings
@@ -35,34 +35,34 @@ TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40
 @FAST
 @given(kind=KINDS)
 def test_generated_tokens_verify_and_only_as_their_own_kind(kind: str) -> None:
-    token, signature = tokens.generate(kind)  # type: ignore[arg-type]
-    assert tokens.signature_of(token, kind) == signature  # type: ignore[arg-type]
-    assert tokens.kind_of(token) == kind
+    token, signature = opaque_tokens.generate(kind)  # type: ignore[arg-type]
+    assert opaque_tokens.signature_of(token, kind) == signature  # type: ignore[arg-type]
+    assert opaque_tokens.kind_of(token) == kind
     assert re.fullmatch(r"hl_(at|rt|ac)_[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}", token)
     for other in {"access", "refresh", "code"} - {kind}:
-        assert tokens.signature_of(token, other) is None  # type: ignore[arg-type]
-    assert tokens.identify(token, (kind, "nothing")) == (kind, signature)
-    assert tokens.identify(token, {"access", "refresh", "code"} - {kind}) is None
-    assert tokens.identify(token[:-1] + ("A" if token[-1] != "A" else "B"), (kind,)) is None
+        assert opaque_tokens.signature_of(token, other) is None  # type: ignore[arg-type]
+    assert opaque_tokens.identify(token, (kind, "nothing")) == (kind, signature)
+    assert opaque_tokens.identify(token, {"access", "refresh", "code"} - {kind}) is None
+    assert opaque_tokens.identify(token[:-1] + ("A" if token[-1] != "A" else "B"), (kind,)) is None
 
 
 @FAST
 @given(kind=KINDS, data=st.data())
 def test_any_single_character_change_makes_a_token_invalid(kind: str, data: st.DataObject) -> None:
-    token, _ = tokens.generate(kind)  # type: ignore[arg-type]
+    token, _ = opaque_tokens.generate(kind)  # type: ignore[arg-type]
     index = data.draw(st.integers(min_value=0, max_value=len(token) - 1))
     replacement = data.draw(st.sampled_from(string.ascii_letters + string.digits + "-_.=+/ "))
     assume(replacement != token[index])
     forged = token[:index] + replacement + token[index + 1 :]
-    assert tokens.signature_of(forged, kind) is None  # type: ignore[arg-type]
+    assert opaque_tokens.signature_of(forged, kind) is None  # type: ignore[arg-type]
 
 
 @FAST
 @given(kind=KINDS, text=st.one_of(TEXT, st.text(max_size=400), st.binary(max_size=100).map(lambda b: b.hex())))
 def test_arbitrary_text_is_never_a_token_and_never_raises(kind: str, text: str) -> None:
-    prefix = tokens.PREFIXES[kind]
+    prefix = opaque_tokens.PREFIXES[kind]
     for candidate in (text, prefix + text, f"{prefix}{text}.{text}"):
-        assert tokens.signature_of(candidate, kind) is None  # type: ignore[arg-type]
+        assert opaque_tokens.signature_of(candidate, kind) is None  # type: ignore[arg-type]
 
 
 @FAST
@@ -71,7 +71,7 @@ def test_well_formed_tokens_without_the_right_hmac_are_rejected(kind: str, key: 
     def b64(raw: bytes) -> str:
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
-    assert tokens.signature_of(f"{tokens.PREFIXES[kind]}{b64(key)}.{b64(signature)}", kind) is None  # type: ignore[arg-type]
+    assert opaque_tokens.signature_of(f"{opaque_tokens.PREFIXES[kind]}{b64(key)}.{b64(signature)}", kind) is None  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- scopes

@@ -27,10 +27,10 @@ def _grant(**accept: Any) -> tuple[str, str | None, dict[str, Any]]:
 
 
 def _row(token: str) -> Any:
-    from hydra_lambda import tokens
-    from hydra_lambda.storage import tokens as token_store
+    from hydra_lambda import opaque_tokens
+    from hydra_lambda.storage import token_rows as token_store
 
-    return token_store.get(tokens.signature_of(token, "access"), "access")
+    return token_store.get(opaque_tokens.signature_of(token, "access"), "access")
 
 
 @pytest.fixture
@@ -62,10 +62,10 @@ def test_rotation_issues_a_new_pair_and_revokes_the_old_access_token() -> None:
 
 
 def _refresh_request_id(token: str) -> str:
-    from hydra_lambda import tokens
-    from hydra_lambda.storage import tokens as token_store
+    from hydra_lambda import opaque_tokens
+    from hydra_lambda.storage import token_rows as token_store
 
-    return token_store.get(tokens.signature_of(token, "refresh"), "refresh", include_used=True).request_id
+    return token_store.get(opaque_tokens.signature_of(token, "refresh"), "refresh", include_used=True).request_id
 
 
 def test_reuse_of_a_rotated_refresh_token_revokes_the_whole_grant() -> None:

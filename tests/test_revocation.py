@@ -4,8 +4,8 @@ revokes its grant, an access token only itself, and anything not the caller's ch
 from __future__ import annotations
 
 import pytest
-from hydra_lambda import tokens
-from hydra_lambda.storage import tokens as token_store
+from hydra_lambda import opaque_tokens
+from hydra_lambda.storage import token_rows as token_store
 
 from tests.support import ROOT_CLIENT_ID, basic, call
 from tests.support_lifecycle import ROOT_BASIC, grant, is_active, new_client, revoke, stored_code
@@ -37,7 +37,7 @@ def test_revoking_a_refresh_token_revokes_every_token_of_its_grant() -> None:
 
 def test_revoking_a_rotated_refresh_token_still_ends_the_grant() -> None:
     g = grant()
-    row = token_store.get(tokens.signature_of(g.refresh, "refresh") or "", "refresh")
+    row = token_store.get(opaque_tokens.signature_of(g.refresh, "refresh") or "", "refresh")
     assert row is not None
     token_store.consume(row)  # as after a refresh: the row stays, marked used, same request id
     _assert_ok(revoke(g.refresh))
@@ -60,7 +60,7 @@ def test_malformed_or_forged_token_is_200(value: str) -> None:
 
 
 def test_unknown_token_is_200() -> None:
-    _assert_ok(revoke(tokens.generate("refresh")[0]))
+    _assert_ok(revoke(opaque_tokens.generate("refresh")[0]))
 
 
 def test_expired_token_is_200() -> None:
@@ -74,7 +74,7 @@ def test_expired_token_is_200() -> None:
 def test_an_authorization_code_is_not_revoked_here() -> None:
     code = stored_code()
     _assert_ok(revoke(code))
-    assert token_store.get(tokens.signature_of(code, "code") or "", "code") is not None
+    assert token_store.get(opaque_tokens.signature_of(code, "code") or "", "code") is not None
 
 
 @pytest.mark.parametrize("hint", ["access_token", "refresh_token", "id_token", "nonsense", ""])

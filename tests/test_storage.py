@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 from botocore.exceptions import ClientError
-from hydra_lambda import clock, tokens
-from hydra_lambda.storage import tokens as store
+from hydra_lambda import clock, opaque_tokens
+from hydra_lambda.storage import token_rows as store
 from hydra_lambda.storage.tables import ConsentRecord, TokenRecord, flush_shard
 
 
@@ -114,16 +114,16 @@ def test_transaction_consumes_and_issues_atomically() -> None:
     issued = make("access", code.request_id)
     now = clock.now_int()
     store.transact(
-        updates=[(code.to_record(), [TokenRecord.used_at.set(now)], store.consume_condition(now))],
-        saves=[issued.to_record()],
+        updates=[(store.to_record(code), [TokenRecord.used_at.set(now)], store.consume_condition(now))],
+        saves=[store.to_record(issued)],
     )
     assert store.get(issued.signature, "access") is not None
     # The code is used now: a second transaction fails as a whole and writes nothing.
     again = make("access", code.request_id)
     with pytest.raises(store.AlreadyUsed):
         store.transact(
-            updates=[(code.to_record(), [TokenRecord.used_at.set(now)], store.consume_condition(now))],
-            saves=[again.to_record()],
+            updates=[(store.to_record(code), [TokenRecord.used_at.set(now)], store.consume_condition(now))],
+            saves=[store.to_record(again)],
         )
     assert store.get(again.signature, "access") is None
 
@@ -135,9 +135,9 @@ def test_token_rows_sort_by_expiry_in_their_shard_without_an_expiry_index() -> N
     now = clock.now_int()
     gone, live = make(ttl=-30), make(ttl=600)
     for row in (gone, live):
-        row.signature = tokens.storage_key(row.expires_at, row.signature)  # as tokens.generate makes it
+        row.signature = opaque_tokens.storage_key(row.expires_at, row.signature)  # as opaque_tokens.generate makes it
         store.put(row)
-    below = TokenRecord.signature < tokens.expiry_prefix(now)
+    below = TokenRecord.signature < opaque_tokens.expiry_prefix(now)
     found = {r.signature for row in (gone, live)
              for r in TokenRecord.query(flush_shard("access", row.signature), below)}
     assert gone.signature in found and live.signature not in found

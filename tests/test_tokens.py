@@ -5,16 +5,16 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from hydra_lambda import system_secret, tokens
+from hydra_lambda import opaque_tokens, system_secret
 from hydra_lambda.config import reset_settings
 
 
 def test_tokens_carry_a_kind_prefix_and_verify() -> None:
-    token, signature = tokens.generate("access")
+    token, signature = opaque_tokens.generate("access")
     assert token.startswith("hl_at_")
     assert len(token) == len("hl_at_") + 43 + 1 + 43
-    assert tokens.signature_of(token, "access") == signature
-    assert tokens.kind_of(token) == "access"
+    assert opaque_tokens.signature_of(token, "access") == signature
+    assert opaque_tokens.kind_of(token) == "access"
 
 
 def test_the_signature_is_hmac_sha256_of_prefix_and_key_under_the_system_secret() -> None:
@@ -23,8 +23,8 @@ def test_the_signature_is_hmac_sha256_of_prefix_and_key_under_the_system_secret(
     import hmac
 
     for kind in ("access", "refresh", "access"):  # the keyed HMAC state is reused, never consumed
-        token, signature = tokens.generate(kind)  # type: ignore[arg-type]
-        prefix = tokens.PREFIXES[kind]
+        token, signature = opaque_tokens.generate(kind)  # type: ignore[arg-type]
+        prefix = opaque_tokens.PREFIXES[kind]
         key = base64.urlsafe_b64decode(token[len(prefix):].split(".")[0] + "=")
         expected = hmac.new(system_secret.keys()[0], prefix.encode() + key, hashlib.sha256).digest()
         # The storage key: the signed expiry (10 digits), then the HMAC.
@@ -35,20 +35,20 @@ def test_the_signature_is_hmac_sha256_of_prefix_and_key_under_the_system_secret(
 def test_the_expiry_is_signed_into_the_token_and_leads_its_storage_key() -> None:
     import base64
 
-    token, signature = tokens.generate("access", 1_764_560_000)
-    assert signature.startswith("1764560000") and tokens.signature_of(token, "access") == signature
+    token, signature = opaque_tokens.generate("access", 1_764_560_000)
+    assert signature.startswith("1764560000") and opaque_tokens.signature_of(token, "access") == signature
     key = bytearray(base64.urlsafe_b64decode(token[6:].split(".")[0] + "="))
     key[4] ^= 1  # another expiry under the same signature: not genuine
     forged = "hl_at_" + base64.urlsafe_b64encode(bytes(key)).rstrip(b"=").decode() + token[6 + 43:]
-    assert tokens.signature_of(forged, "access") is None
-    assert tokens.expiry_prefix(1_764_560_001) > signature > tokens.expiry_prefix(1_764_560_000)
+    assert opaque_tokens.signature_of(forged, "access") is None
+    assert opaque_tokens.expiry_prefix(1_764_560_001) > signature > opaque_tokens.expiry_prefix(1_764_560_000)
 
 
 def test_a_token_of_another_kind_is_rejected() -> None:
-    token, _ = tokens.generate("refresh")
-    assert tokens.signature_of(token, "access") is None
+    token, _ = opaque_tokens.generate("refresh")
+    assert opaque_tokens.signature_of(token, "access") is None
     # Same key and signature under another prefix: the prefix is part of what is signed.
-    assert tokens.signature_of("hl_at_" + token[len("hl_rt_"):], "access") is None
+    assert opaque_tokens.signature_of("hl_at_" + token[len("hl_rt_"):], "access") is None
 
 
 @pytest.mark.parametrize("mangle", [
@@ -63,23 +63,23 @@ def test_a_token_of_another_kind_is_rejected() -> None:
     lambda t: t * 4,
 ])
 def test_forged_or_malformed_tokens_are_rejected(mangle) -> None:
-    token, _ = tokens.generate("access")
-    assert tokens.signature_of(mangle(token), "access") is None
+    token, _ = opaque_tokens.generate("access")
+    assert opaque_tokens.signature_of(mangle(token), "access") is None
 
 
 def test_system_secret_rotation_keeps_old_tokens_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     old_secret = "old-secret-0123456789abcdef"
     monkeypatch.setenv("SYSTEM_SECRET", old_secret)
     reset_settings()
-    old_token, old_sig = tokens.generate("access")
+    old_token, old_sig = opaque_tokens.generate("access")
     monkeypatch.setenv("SYSTEM_SECRET", f"new-secret-0123456789abcdef,{old_secret}")
     reset_settings()
-    assert tokens.signature_of(old_token, "access") == old_sig
-    new_token, _ = tokens.generate("access")
+    assert opaque_tokens.signature_of(old_token, "access") == old_sig
+    new_token, _ = opaque_tokens.generate("access")
     monkeypatch.setenv("SYSTEM_SECRET", "new-secret-0123456789abcdef")
     reset_settings()
-    assert tokens.signature_of(old_token, "access") is None
-    assert tokens.signature_of(new_token, "access") is not None
+    assert opaque_tokens.signature_of(old_token, "access") is None
+    assert opaque_tokens.signature_of(new_token, "access") is not None
     monkeypatch.undo()
     reset_settings()
 
@@ -121,21 +121,21 @@ def test_a_rotated_secret_in_secrets_manager_reaches_a_warm_container_after_its_
 
     try:
         with CLIENT_HOOKS.hooked("secretsmanager", "before-call.secrets-manager.GetSecretValue", record):
-            old_token, old_sig = tokens.generate("access")
+            old_token, old_sig = opaque_tokens.generate("access")
             manager.put_secret_value(SecretId=arn, SecretString=f"{new},{old}")
-            cached_token, _ = tokens.generate("access")
+            cached_token, _ = opaque_tokens.generate("access")
             assert len(calls) == 1  # the second token used the cached secret
             time.sleep(1.1)
-            new_token, new_sig = tokens.generate("access")
+            new_token, new_sig = opaque_tokens.generate("access")
             assert len(calls) == 2
         assert system_secret.keys()[0] == hashlib.sha256(new.encode()).digest()
-        assert tokens.signature_of(old_token, "access") == old_sig
-        assert tokens.signature_of(cached_token, "access") is not None
-        assert tokens.signature_of(new_token, "access") == new_sig
+        assert opaque_tokens.signature_of(old_token, "access") == old_sig
+        assert opaque_tokens.signature_of(cached_token, "access") is not None
+        assert opaque_tokens.signature_of(new_token, "access") == new_sig
         manager.put_secret_value(SecretId=arn, SecretString=new)
         time.sleep(1.1)
-        assert tokens.signature_of(old_token, "access") is None
-        assert tokens.signature_of(new_token, "access") == new_sig
+        assert opaque_tokens.signature_of(old_token, "access") is None
+        assert opaque_tokens.signature_of(new_token, "access") == new_sig
     finally:
         monkeypatch.undo()
         reset_settings()

@@ -27,7 +27,7 @@ def _form() -> dict[str, str]:
 
 @app.post("/oauth2/token")
 def token():
-    from hydra_lambda import token_endpoint
+    from hydra_lambda.grants import endpoint as token_endpoint
 
     return json_response(200, token_endpoint.handle(_caller(), _form()).body(), no_store=True)
 

@@ -155,7 +155,7 @@ def pending_root() -> PendingRoot | None:
     from pynamodb.exceptions import TransactWriteError
 
     from hydra_lambda.storage import clients as client_store
-    from hydra_lambda.storage.tokens import _is_condition_failure, _unwrap
+    from hydra_lambda.storage.token_rows import _is_condition_failure, _unwrap
 
     for attempt in range(4):
         marker = _read_marker()
@@ -184,7 +184,7 @@ def complete(nonce: str) -> bool:
     from pynamodb.exceptions import UpdateError
 
     from hydra_lambda.storage.tables import PolicyRecord, ensure_bound
-    from hydra_lambda.storage.tokens import _unwrap
+    from hydra_lambda.storage.token_rows import _unwrap
 
     @ensure_bound
     def update() -> bool:

@@ -18,7 +18,7 @@ from hydra_lambda import clock, passwords, scopes, warden
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest, Conflict, NotFound
-from hydra_lambda.models.plain import oauth2_client
+from hydra_lambda.models.responses import OAuth2Client
 from hydra_lambda.passwords import MAX_SECRET_LENGTH
 from hydra_lambda.storage import clients as store
 from hydra_lambda.storage.clients import MAX_ITEM_BYTES
@@ -120,16 +120,16 @@ class Client:
         )
 
     def wire(self, secret: str | None = None) -> dict[str, Any]:
-        """The API representation (``models.clients.OAuth2Client``); the cleartext secret only when
+        """The API representation (``models.responses.OAuth2Client``); the cleartext secret only when
         the caller just set it."""
-        return oauth2_client({
-            "id": self.id,
-            "client_id": self.id,
-            "client_secret": secret,
+        return OAuth2Client(
+            id=self.id,
+            client_id=self.id,
+            client_secret=secret,
             **self._attributes(),
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
-        })
+            created_at=_iso(self.created_at),
+            updated_at=_iso(self.updated_at),
+        ).body()
 
 
 def _now() -> datetime:
@@ -449,7 +449,7 @@ def _update(existing: Client, fields: dict[str, Any]) -> tuple[Client, str | Non
 
 def delete_client(client_id: str) -> bool:
     """Delete a client, which revokes every token issued to it: a token is honoured only while the
-    client it was issued to exists, as the same client (``issuance.issued_to_current_client``; other
+    client it was issued to exists, as the same client (``issuer.issued_to_current_client``; other
     containers see the deletion within CLIENT_CACHE_SECONDS). The rows go with the flush or TTL.
     False if there was no such client."""
     deleted = store.delete(client_id)

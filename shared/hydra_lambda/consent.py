@@ -21,10 +21,10 @@ from hydra_lambda import clock, keys, scopes, system_secret, warden
 from hydra_lambda.clients import get_client
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import Credentials
+from hydra_lambda.domain import Consent
 from hydra_lambda.errors import BadRequest, Conflict, Gone, NotFound
-from hydra_lambda.models.plain import consent_request
+from hydra_lambda.models.responses import OAuth2ConsentRequest
 from hydra_lambda.storage import consent as store
-from hydra_lambda.storage.consent import Consent
 
 SCOPE = "hydra.consent"
 MAX_REASON = 1000
@@ -108,14 +108,14 @@ def get_request(caller: Credentials, consent_id: str) -> dict[str, Any]:
     found = _load(consent_id)
     if found.expired:
         raise Gone("The consent request has expired; the user must start the authorization again.")
-    return consent_request(
+    return OAuth2ConsentRequest(
         id=found.id,
-        requested_scopes=found.requested_scopes,
-        client_id=found.client_id,
-        expires_at=_rfc3339(found.expires_at),
-        redirect_url=f"{found.redirect_url}&{VERIFIER_PARAM}={verifier(found.id)}",
-        asked=_asked(found),
-    )
+        requestedScopes=list(found.requested_scopes),
+        clientId=found.client_id,
+        expiresAt=_rfc3339(found.expires_at),
+        redirectUrl=f"{found.redirect_url}&{VERIFIER_PARAM}={verifier(found.id)}",
+        **_asked(found),
+    ).body()
 
 
 def _asked(found: Consent) -> dict[str, Any]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass, field
 from typing import Any
 
-from hydra_lambda import clock
+from hydra_lambda import clock, keys
 from hydra_lambda.config import get_settings
+from hydra_lambda.domain import IdentityContext
 
 # Claims the server sets; idTokenExtra may not override them.
 STANDARD_CLAIMS = frozenset(
@@ -16,19 +16,6 @@ STANDARD_CLAIMS = frozenset(
      "s_hash", "nbf", "jti", "rat"}
 )
 _HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
-
-
-@dataclass
-class IdentityContext:
-    """What the consent gave about the user, carried in every token row of the grant."""
-
-    subject: str
-    auth_time: int
-    nonce: str = ""
-    acr: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-    amr: list[str] = field(default_factory=list)
-    requested_at: int = 0  # when the authorization was requested (``rat``); auth_time if unknown
 
 
 def half_hash(value: str, algorithm: str) -> str:
@@ -82,36 +69,9 @@ def issue(
     include_nonce: bool = True,
 ) -> str:
     """A signed ID token (compact JWS) for ``client_id``."""
-    from hydra_lambda import keys
-
     algorithm = keys.signing_algorithm()
     return keys.sign(
         claims(identity, client_id=client_id, access_token=access_token, code=code,
                include_nonce=include_nonce, algorithm=algorithm)
     )
 
-
-def session_of(identity: IdentityContext, **more: Any) -> dict[str, Any]:
-    """The ``session`` stored on every token row of a grant (codes add their authorize-request data)."""
-    out = {"auth_time": identity.auth_time, "nonce": identity.nonce, "acr": identity.acr,
-           "id_token_extra": dict(identity.extra), **more}
-    if identity.amr:
-        out["amr"] = list(identity.amr)
-    if identity.requested_at:
-        out["requested_at"] = identity.requested_at
-    return out
-
-
-def identity_of(subject: str, session: dict[str, Any]) -> IdentityContext | None:
-    """The user behind a token row; None for tokens without a user (client_credentials)."""
-    if "auth_time" not in session:
-        return None
-    return IdentityContext(
-        subject=subject,
-        auth_time=int(session.get("auth_time") or 0),
-        nonce=str(session.get("nonce") or ""),
-        acr=str(session.get("acr") or ""),
-        extra=dict(session.get("id_token_extra") or {}),
-        amr=[str(m) for m in session.get("amr") or []],
-        requested_at=int(session.get("requested_at") or 0),
-    )

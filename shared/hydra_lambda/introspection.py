@@ -20,15 +20,16 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from hydra_lambda import clock, issuance, scopes, tokens, warden
+from hydra_lambda import clock, issuer, opaque_tokens, scopes, warden
 from hydra_lambda.client_auth import authenticate_client
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import ANONYMOUS, Credentials
+from hydra_lambda.domain import Token
 from hydra_lambda.errors import BadRequest, Forbidden, HydraError, InvalidRequest, Unauthorized
-from hydra_lambda.models.plain import INACTIVE, TokenIntrospection
+from hydra_lambda.models.responses import INACTIVE
+from hydra_lambda.models.responses import OAuth2TokenIntrospection as TokenIntrospection
 from hydra_lambda.observability import logger
-from hydra_lambda.storage import tokens as token_store
-from hydra_lambda.storage.tokens import Token
+from hydra_lambda.storage import token_rows as token_store
 
 RESOURCE = "oauth2:tokens"
 ACTION = "introspect"
@@ -73,7 +74,7 @@ _CALLERS_MAX = 1024
 
 def _caller_token(caller: Credentials) -> Token:
     """The caller's live access token: read once, then reused for ``CLIENT_CACHE_SECONDS``."""
-    signature = tokens.signature_of(caller.bearer, "access")
+    signature = opaque_tokens.signature_of(caller.bearer, "access")
     if signature is None:
         raise Unauthorized()
     window, now = get_settings().client_cache_seconds, clock.now()
@@ -92,7 +93,7 @@ def _check_bearer_caller(caller: Credentials) -> str:
     """``warden.require_access`` for introspection, on the remembered caller token: its client (cached
     record), its scope and the policies are checked on every call."""
     row = _caller_token(caller)
-    if not issuance.issued_to_current_client(row):
+    if not issuer.issued_to_current_client(row):
         raise Unauthorized()
     if not scopes.allows(row.scopes, SCOPE):
         raise BadRequest("invalid_scope", reason=f"The access token does not hold the scope {SCOPE}.")
@@ -131,12 +132,12 @@ def introspect(token: str, scope: str | None = None) -> TokenIntrospection:
         wanted = scopes.parse_scope(scope)
     except ValueError:
         return INACTIVE  # a scope outside the RFC 6749 syntax was never granted
-    genuine = tokens.identify(token, TOKEN_TYPES)
+    genuine = opaque_tokens.identify(token, TOKEN_TYPES)
     if genuine is None:
         return INACTIVE
     kind, signature = genuine
     row = token_store.get(signature, kind)  # the one read: absent, expired, used or revoked -> None
-    if row is None or not scopes.allows_all(row.scopes, wanted) or not issuance.issued_to_current_client(row):
+    if row is None or not scopes.allows_all(row.scopes, wanted) or not issuer.issued_to_current_client(row):
         return INACTIVE
     return _active(row)
 

@@ -9,11 +9,11 @@ tokens the caller does not own. ``token_type_hint`` is not needed: the prefix na
 
 from __future__ import annotations
 
-from hydra_lambda import tokens
+from hydra_lambda import opaque_tokens
 from hydra_lambda.client_auth import authenticate_client
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import InvalidRequest
-from hydra_lambda.storage import tokens as token_store
+from hydra_lambda.storage import token_rows as token_store
 
 REVOCABLE = ("access", "refresh")
 
@@ -29,7 +29,7 @@ def handle(caller: Credentials, form: dict[str, str]) -> None:
 
 def revoke(client_id: str, token: str) -> bool:
     """Revoke ``token`` if it is a live access or refresh token of ``client_id``; True if it was."""
-    genuine = tokens.identify(token, REVOCABLE)
+    genuine = opaque_tokens.identify(token, REVOCABLE)
     if genuine is None:
         return False
     kind, signature = genuine

@@ -10,22 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydra_lambda import id_tokens, tokens
+from hydra_lambda import id_tokens, opaque_tokens
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import InsufficientScope, InvalidToken
-from hydra_lambda.issuance import issued_to_current_client
-from hydra_lambda.storage import tokens as token_store
+from hydra_lambda.issuer import issued_to_current_client
+from hydra_lambda.storage import token_rows as token_store
 
 
 def claims(caller: Credentials, form_token: str | None = None) -> dict[str, Any]:
     value = caller.bearer or form_token
     if not value:
         raise InvalidToken("No access token: send it as a Bearer token.")
-    signature = tokens.signature_of(value, "access")
+    signature = opaque_tokens.signature_of(value, "access")
     row = token_store.get(signature, "access") if signature else None
     if row is None or not issued_to_current_client(row):
         raise InvalidToken()
-    identity = id_tokens.identity_of(row.subject, row.session)
+    identity = row.session.identity
     if identity is None or not identity.subject:
         raise InvalidToken("The access token was not issued for a user (client_credentials).")
     if "openid" not in row.scopes:

@@ -11,16 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hydra_lambda import policies, scopes, tokens
+from hydra_lambda import opaque_tokens, policies, scopes
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import Credentials
+from hydra_lambda.domain import Token
 from hydra_lambda.errors import BadRequest, Forbidden, Unauthorized
-from hydra_lambda.issuance import issued_to_current_client
+from hydra_lambda.issuer import issued_to_current_client
 from hydra_lambda.observability import logger
 from hydra_lambda.policies import Decision, Policy
-from hydra_lambda.storage import tokens as token_store
+from hydra_lambda.storage import token_rows as token_store
 from hydra_lambda.storage.policies import decision_inputs
-from hydra_lambda.storage.tokens import Token
 
 
 @dataclass
@@ -40,7 +40,7 @@ def resource_name(resource: str) -> str:
 def authenticate(caller: Credentials, *, form_token: str | None = None) -> Token:
     """The live access token of the request, or Unauthorized."""
     value = caller.bearer or form_token
-    signature = tokens.signature_of(value, "access")
+    signature = opaque_tokens.signature_of(value, "access")
     if signature is None:
         raise Unauthorized()
     row = token_store.get(signature, "access")

@@ -17,12 +17,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from hydra_lambda import issuance, scopes, tokens, warden
+from hydra_lambda import issuer, opaque_tokens, scopes, warden
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest, Conflict, NotFound
 from hydra_lambda.storage import policies as store
-from hydra_lambda.storage import tokens as token_store
+from hydra_lambda.storage import token_rows as token_store
 
 WARDEN_SCOPE = "hydra.warden"
 GROUPS_SCOPE = "hydra.warden.groups"
@@ -73,11 +73,11 @@ def token_allowed(caller: Credentials, body: dict[str, Any]) -> dict[str, Any]:
     resource, action = _string(body, "resource"), _string(body, "action")
     context = _context(body)
     warden.require_access(caller, scope=WARDEN_SCOPE, resource="warden:token:allowed", action="decide")
-    signature = tokens.signature_of(token or None, "access")
+    signature = opaque_tokens.signature_of(token or None, "access")
     if signature is None:
         return DENIED
     row = token_store.get(signature, "access")  # the one read: absent, expired or revoked -> None
-    if row is None or not scopes.allows_all(row.scopes, wanted) or not issuance.issued_to_current_client(row):
+    if row is None or not scopes.allows_all(row.scopes, wanted) or not issuer.issued_to_current_client(row):
         return DENIED
     if not warden.decide_name(row.subject, resource, action, context).allowed:
         return DENIED

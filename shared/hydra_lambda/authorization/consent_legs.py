@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydra_lambda import clock, consent, issuance, scopes
+from hydra_lambda import clock, consent, issuer
 from hydra_lambda.authorization.outcomes import ToClient, ToConsentApp, with_query
 from hydra_lambda.authorization.request import AuthorizeRequest
 from hydra_lambda.clients import Client
 from hydra_lambda.config import get_settings
+from hydra_lambda.domain import CodeBinding, IdentityContext
 from hydra_lambda.errors import AccessDenied, InvalidRequest, LoginRequired
 from hydra_lambda.storage import consent as store
-from hydra_lambda.storage import tokens as token_store
+from hydra_lambda.storage import token_rows as token_store
 
 # ---------------------------------------------------------------------------------------------
 # First leg
@@ -101,46 +102,27 @@ def _consume(consent_id: str, state: str) -> None:
 
 def _consume_and_write(consent_id: str, rows: list[Any]) -> None:
     try:
-        token_store.transact(saves=[row.to_record() for row in rows],
+        token_store.transact(saves=[token_store.to_record(row) for row in rows],
                              updates=[store.consume_update(consent_id, store.ACCEPTED)])
     except token_store.AlreadyUsed:
         raise InvalidRequest("The consent request was already used or has expired.") from None
 
 
 def _issue(request: AuthorizeRequest, found: Any) -> tuple[dict[str, str], list[Any]]:
-    """Mint (and sign) what the response types ask for; returns the response parameters and the
-    rows to write."""
-    from hydra_lambda import id_tokens
-
-    settings = get_settings()
+    """What the response types ask for, minted (and signed) by the issuer; returns the response
+    parameters and the rows to write."""
     authentication = found.authentication
     # Rows answered before authentication was recorded: the time of the second leg, as before.
     auth_time = int(authentication.get("auth_time") or clock.now_int())
     if request.max_age is not None and clock.now_int() - auth_time > request.max_age:
         raise LoginRequired("The user authenticated longer ago than max_age allows; start again.")
-    identity = id_tokens.IdentityContext(
+    identity = IdentityContext(
         subject=found.subject, auth_time=auth_time, nonce=request.nonce, extra=found.id_token_extra,
         acr=str(authentication.get("acr") or ""), amr=list(authentication.get("amr") or []),
         requested_at=found.created_at,
     )
-    granted = list(found.grant_scopes)
-    request_id = issuance.new_request_id()
-    common = {"client_id": request.client_id, "request_id": request_id, "subject": found.subject,
-              "scopes": granted, "extra": found.access_token_extra}
-    out: dict[str, str] = {}
-    rows = []
-    code = access = None
-    if "code" in request.response_types:
-        session = id_tokens.session_of(identity, authorize=request.to_dict())
-        code, row = issuance.mint("code", lifespan=settings.auth_code_lifespan, session=session, **common)
-        rows.append(row)
-        out["code"] = code
-    if "token" in request.response_types:
-        lifespan = issuance.access_lifespan()
-        access, row = issuance.mint("access", lifespan=lifespan, session=id_tokens.session_of(identity), **common)
-        rows.append(row)
-        out.update({"access_token": access, "token_type": "bearer", "expires_in": str(lifespan)})
-    if "id_token" in request.response_types:
-        out["id_token"] = id_tokens.issue(identity, client_id=request.client_id, access_token=access, code=code)
-    out["scope"] = scopes.join(granted)
-    return out, rows
+    binding = CodeBinding(redirect_uri=request.redirect_uri, redirect_uri_sent=request.redirect_uri_sent,
+                          code_challenge=request.code_challenge, code_challenge_method=request.code_challenge_method)
+    return issuer.authorization_tokens(identity, client_id=request.client_id, granted=list(found.grant_scopes),
+                                       extra=found.access_token_extra, response_types=request.response_types,
+                                       binding=binding)

@@ -1,5 +1,8 @@
-"""The grant registry of the token endpoint: ``grant_type`` -> a function that validates the rest of
-the request for an authenticated client and issues the tokens. Add a grant with one entry."""
+"""The grants of the token endpoint, peers behind one interface: each module declares its
+``GRANT_TYPE`` and a ``grant(client, form) -> TokenResponse`` that validates the rest of the request
+for an authenticated client and has the issuer (``hydra_lambda.issuer``) issue the tokens. The
+endpoint (``grants.endpoint``) dispatches by ``grant_type``. Add a grant with one module and one
+entry below."""
 
 from __future__ import annotations
 
@@ -7,12 +10,10 @@ from collections.abc import Callable
 
 from hydra_lambda.clients import Client
 from hydra_lambda.grants import authorization_code, client_credentials, refresh_token
-from hydra_lambda.issuance import TokenResponse
+from hydra_lambda.issuer import TokenResponse
 
 Grant = Callable[[Client, dict[str, str]], TokenResponse]
 
 GRANTS: dict[str, Grant] = {
-    "client_credentials": client_credentials.grant,
-    "authorization_code": authorization_code.grant,
-    "refresh_token": refresh_token.grant,
+    module.GRANT_TYPE: module.grant for module in (client_credentials, authorization_code, refresh_token)
 }

@@ -4,12 +4,13 @@ for itself. Subject = client id; granted scopes = requested scopes, each allowed
 
 from __future__ import annotations
 
-from hydra_lambda import issuance, scopes
+from hydra_lambda import issuer, scopes
 from hydra_lambda.clients import Client
 from hydra_lambda.errors import InvalidScope, UnauthorizedClient
-from hydra_lambda.issuance import TokenResponse
+from hydra_lambda.issuer import TokenResponse
 from hydra_lambda.scopes import parse_scope
-from hydra_lambda.storage import tokens as token_store
+
+GRANT_TYPE = "client_credentials"
 
 
 def grant(client: Client, form: dict[str, str]) -> TokenResponse:
@@ -23,15 +24,4 @@ def grant(client: Client, form: dict[str, str]) -> TokenResponse:
     denied = [scope for scope in requested if not scopes.allows(allowed, scope)]
     if denied:
         raise InvalidScope(f"The client is not allowed to request scope '{denied[0][:80]}'.")
-    lifespan = issuance.access_lifespan()
-    value, row = issuance.mint(
-        "access",
-        client_id=client.id,
-        client=client,
-        request_id="",  # no grant chain: the row stays out of the by_request index
-        subject=client.id,
-        scopes=requested,
-        lifespan=lifespan,
-    )
-    token_store.put(row)
-    return TokenResponse(access_token=value, expires_in=lifespan, scope=requested)
+    return issuer.issue_to_client(client, requested)

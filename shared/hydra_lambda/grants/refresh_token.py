@@ -1,9 +1,9 @@
 """The refresh token grant (RFC 6749 section 6) with rotation and reuse detection (RFC 9700 4.14).
 
-Every use rotates: ONE DynamoDB transaction consumes the old refresh token (a condition on
-``used_at``), deletes the access token issued with it and writes the new pair. The new tokens keep
-the grant's ``request_id``, subject and extras, and its scopes unless a narrower ``scope`` is asked
-(RFC 6749 section 6: then exactly that scope, which the new refresh token keeps). Presenting a
+Every use rotates: the issuer consumes the old refresh token (a condition on ``used_at``), deletes
+the access token issued with it and writes the new pair, in ONE DynamoDB transaction. The new tokens
+keep the grant's ``request_id``, subject and extras, and its scopes unless a narrower ``scope`` is
+asked (RFC 6749 section 6: then exactly that scope, which the new refresh token keeps). Presenting a
 rotated refresh token again revokes the whole grant, unless it comes within
 ``REFRESH_TOKEN_GRACE_PERIOD`` seconds of the rotation (concurrent refreshes of one client), which
 then get a fresh pair of the same grant.
@@ -11,51 +11,15 @@ then get a fresh pair of the same grant.
 
 from __future__ import annotations
 
-import dataclasses
-
-from hydra_lambda import clock, id_tokens, issuance, scopes, tokens
+from hydra_lambda import clock, issuer, opaque_tokens, scopes
 from hydra_lambda.clients import Client
 from hydra_lambda.config import get_settings
+from hydra_lambda.domain import Token
 from hydra_lambda.errors import InvalidGrant, InvalidRequest, InvalidScope
-from hydra_lambda.grants.authorization_code import consume_and_write, issue_tokens, revoke_grant
-from hydra_lambda.issuance import TokenResponse
-from hydra_lambda.storage import tokens as token_store
+from hydra_lambda.issuer import TokenResponse
+from hydra_lambda.storage import token_rows
 
-
-def _load(value: str) -> token_store.Token:
-    signature = tokens.signature_of(value, "refresh")
-    row = token_store.get(signature, "refresh", include_used=True) if signature else None
-    if row is None:
-        raise InvalidGrant("The refresh token is invalid, expired or revoked.")
-    return row
-
-
-def _scoped(form: dict[str, str], row: token_store.Token) -> token_store.Token:
-    """RFC 6749 section 6: a ``scope`` sent must not exceed the refresh token's; the new tokens carry
-    exactly the scope asked for (the refresh token's own when omitted)."""
-    try:
-        requested = scopes.parse_scope(form.get("scope"))
-    except ValueError as exc:
-        raise InvalidScope(f"The scope parameter is malformed: {exc}.") from None
-    extra = [scope for scope in requested if scope not in row.scopes]
-    if extra:
-        raise InvalidScope(f"The scope '{extra[0][:80]}' was not granted to this refresh token.")
-    return dataclasses.replace(row, scopes=requested) if requested else row
-
-
-def _in_grace(row: token_store.Token) -> bool:
-    grace = get_settings().refresh_token_grace_period
-    return row.used_at is not None and clock.now_int() - row.used_at < grace
-
-
-def _reused(client: Client, row: token_store.Token, form: dict[str, str]) -> TokenResponse:
-    if _in_grace(row):
-        response, rows = issue_tokens(client, _scoped(form, row), id_tokens.identity_of(row.subject, row.session),
-                                      include_nonce=False)
-        token_store.put_many(rows)
-        return response
-    revoke_grant(row)
-    raise InvalidGrant("The refresh token was already used; every token of this grant is revoked.")
+GRANT_TYPE = "refresh_token"
 
 
 def grant(client: Client, form: dict[str, str]) -> TokenResponse:
@@ -65,16 +29,47 @@ def grant(client: Client, form: dict[str, str]) -> TokenResponse:
     row = _load(value)
     if row.client_id != client.id:
         raise InvalidGrant("The refresh token was issued to another client.")
-    if not issuance.issued_to_current_client(row, client):
+    if not issuer.issued_to_current_client(row, client):
         raise InvalidGrant("The refresh token is invalid, expired or revoked.")
     if row.used_at is not None:
         return _reused(client, row, form)
-    identity = id_tokens.identity_of(row.subject, row.session)
-    response, rows = issue_tokens(client, _scoped(form, row), identity, include_nonce=False)
-    old_access = row.session.get("access_signature")
-    if not consume_and_write(row, rows, [old_access] if old_access else []):
-        again = token_store.get(row.signature, "refresh", include_used=True)
+    response = issuer.issue_from(client, row, granted=_scoped(form, row), include_nonce=False)
+    if response is None:
+        again = token_rows.get(row.signature, "refresh", include_used=True)
         if again is None:
             raise InvalidGrant("The refresh token is invalid, expired or revoked.")
         return _reused(client, again, form)
     return response
+
+
+def _load(value: str) -> Token:
+    signature = opaque_tokens.signature_of(value, "refresh")
+    row = token_rows.get(signature, "refresh", include_used=True) if signature else None
+    if row is None:
+        raise InvalidGrant("The refresh token is invalid, expired or revoked.")
+    return row
+
+
+def _scoped(form: dict[str, str], row: Token) -> list[str]:
+    """RFC 6749 section 6: a ``scope`` sent must not exceed the refresh token's; the new tokens carry
+    exactly the scope asked for (the refresh token's own when omitted)."""
+    try:
+        requested = scopes.parse_scope(form.get("scope"))
+    except ValueError as exc:
+        raise InvalidScope(f"The scope parameter is malformed: {exc}.") from None
+    extra = [scope for scope in requested if scope not in row.scopes]
+    if extra:
+        raise InvalidScope(f"The scope '{extra[0][:80]}' was not granted to this refresh token.")
+    return requested or list(row.scopes)
+
+
+def _in_grace(row: Token) -> bool:
+    grace = get_settings().refresh_token_grace_period
+    return row.used_at is not None and clock.now_int() - row.used_at < grace
+
+
+def _reused(client: Client, row: Token, form: dict[str, str]) -> TokenResponse:
+    if _in_grace(row):
+        return issuer.reissue_from(client, row, granted=_scoped(form, row))
+    issuer.revoke_grant(row)
+    raise InvalidGrant("The refresh token was already used; every token of this grant is revoked.")

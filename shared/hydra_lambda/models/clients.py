@@ -1,4 +1,5 @@
-"""The OAuth2Client wire model (classic field names, plus ``client_id`` echoed beside ``id``)."""
+"""The body of a client write (classic field names). The client as the API returns it is
+``models.responses.OAuth2Client``."""
 
 from __future__ import annotations
 
@@ -29,26 +30,3 @@ class ClientBody(BaseModel):
     contacts: list[StrictStr] | None = None
     public: StrictBool | None = None
 
-
-class OAuth2Client(BaseModel):
-    """A client as the API returns it (``model_dump(exclude_none=True)``); ``client_secret`` only right
-    after it was set. ``Client.wire`` builds it with ``models.plain.oauth2_client``; this model is its
-    declared schema, and tests/test_perf_coldstart.py keeps the two in step."""
-
-    id: str
-    client_id: str
-    client_name: str
-    client_secret: str | None = None
-    redirect_uris: list[str]
-    grant_types: list[str]
-    response_types: list[str]
-    scope: str
-    owner: str
-    policy_uri: str
-    tos_uri: str
-    client_uri: str
-    logo_uri: str
-    contacts: list[str]
-    public: bool
-    created_at: str
-    updated_at: str

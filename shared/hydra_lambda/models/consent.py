@@ -1,5 +1,6 @@
-"""Consent request wire models (classic camelCase names: ``OAuth2ConsentRequest``,
-``ConsentRequestAcceptance``, ``ConsentRequestRejection``)."""
+"""Consent answer wire models (classic camelCase names: ``ConsentRequestAcceptance``,
+``ConsentRequestRejection``). The consent request the API returns is
+``models.responses.OAuth2ConsentRequest``."""
 
 from __future__ import annotations
 
@@ -7,25 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, StrictStr
-
-
-class OAuth2ConsentRequest(BaseModel):
-    """``GET /oauth2/consent/requests/{id}``: what the consent app shows the user (built with
-    ``models.plain.consent_request``; tests/test_perf_coldstart.py keeps the two in step)."""
-
-    id: str
-    requestedScopes: list[str]  # camelCase: the classic wire names
-    clientId: str
-    expiresAt: str
-    redirectUrl: str
-    # What the relying party asked, each present only when it did (OpenID Connect Core 3.1.2.1);
-    # the first three are the names the classic v0.10 swagger gave them.
-    requestedPrompt: str | None = None
-    requestedMaxAge: int | None = None
-    requestedAcr: list[str] | None = None
-    loginHint: str | None = None
-    uiLocales: list[str] | None = None
-    idTokenHintClaims: dict[str, Any] | None = None  # only for a hint this server signed for the client
 
 
 class ConsentRequestAcceptance(BaseModel):

@@ -10,7 +10,7 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, PutError
 
 from hydra_lambda.storage.tables import ClientRecord, ensure_bound
-from hydra_lambda.storage.tokens import _is_condition_failure, _unwrap
+from hydra_lambda.storage.token_rows import _is_condition_failure, _unwrap
 
 LISTING = "client"
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit (names and values, UTF-8)

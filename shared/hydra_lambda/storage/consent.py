@@ -1,88 +1,69 @@
 """Consent requests: stored by the first leg of ``/oauth2/auth``, answered once by the consent app,
-consumed once by the second leg. Every state change is a conditional write, so of two racing answers
-(or two racing redemptions) exactly one wins."""
+consumed once by the second leg. This module is their persistence (``domain.Consent`` <-> record).
+Every state change is a conditional write, so of two racing answers (or two racing redemptions)
+exactly one wins."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
 
 from hydra_lambda import clock
+from hydra_lambda.domain import ACCEPTED as ACCEPTED  # the states, for the callers of this module
+from hydra_lambda.domain import PENDING as PENDING
+from hydra_lambda.domain import REJECTED as REJECTED
+from hydra_lambda.domain import USED as USED
+from hydra_lambda.domain import Consent
 from hydra_lambda.storage.tables import ConsentRecord, ensure_bound, flush_shard
-
-PENDING, ACCEPTED, REJECTED, USED = "pending", "accepted", "rejected", "used"
 
 
 class ConditionFailed(Exception):
     """The row was not in the state the write required (answered, used, expired or gone)."""
 
 
-@dataclass
-class Consent:
-    id: str
-    client_id: str
-    requested_scopes: list[str]
-    redirect_url: str
-    csrf_hash: str
-    expires_at: int
-    request: dict[str, Any] = field(default_factory=dict)
-    state: str = PENDING
-    subject: str = ""
-    grant_scopes: list[str] = field(default_factory=list)
-    access_token_extra: dict[str, Any] = field(default_factory=dict)
-    id_token_extra: dict[str, Any] = field(default_factory=dict)
-    deny_reason: str = ""
-    created_at: int = 0
-    authentication: dict[str, Any] = field(default_factory=dict)  # auth_time, acr, amr
+def to_record(consent: Consent) -> ConsentRecord:
+    return ConsentRecord(
+        consent.id,
+        client_id=consent.client_id,
+        requested_scopes=list(consent.requested_scopes),
+        redirect_url=consent.redirect_url,
+        csrf_hash=consent.csrf_hash,
+        request=dict(consent.request),
+        state=consent.state,
+        subject=consent.subject,
+        grant_scopes=list(consent.grant_scopes),
+        access_token_extra=dict(consent.access_token_extra),
+        id_token_extra=dict(consent.id_token_extra),
+        deny_reason=consent.deny_reason,
+        authentication=dict(consent.authentication),
+        created_at=consent.created_at or clock.now_int(),
+        expires_at=consent.expires_at,
+        ttl=datetime.fromtimestamp(consent.expires_at, UTC),
+        flush_shard=flush_shard("consent", consent.id),
+    )
 
-    @property
-    def expired(self) -> bool:
-        return self.expires_at <= clock.now()
 
-    def to_record(self) -> ConsentRecord:
-        return ConsentRecord(
-            self.id,
-            client_id=self.client_id,
-            requested_scopes=list(self.requested_scopes),
-            redirect_url=self.redirect_url,
-            csrf_hash=self.csrf_hash,
-            request=dict(self.request),
-            state=self.state,
-            subject=self.subject,
-            grant_scopes=list(self.grant_scopes),
-            access_token_extra=dict(self.access_token_extra),
-            id_token_extra=dict(self.id_token_extra),
-            deny_reason=self.deny_reason,
-            authentication=dict(self.authentication),
-            created_at=self.created_at or clock.now_int(),
-            expires_at=self.expires_at,
-            ttl=datetime.fromtimestamp(self.expires_at, UTC),
-            flush_shard=flush_shard("consent", self.id),
-        )
-
-    @classmethod
-    def from_record(cls, record: ConsentRecord) -> Consent:
-        return cls(
-            id=record.id,
-            client_id=record.client_id,
-            requested_scopes=list(record.requested_scopes or []),
-            redirect_url=record.redirect_url,
-            csrf_hash=record.csrf_hash,
-            expires_at=int(record.expires_at),
-            request=dict(record.request or {}),
-            state=record.state,
-            subject=record.subject or "",
-            grant_scopes=list(record.grant_scopes or []),
-            access_token_extra=dict(record.access_token_extra or {}),
-            id_token_extra=dict(record.id_token_extra or {}),
-            deny_reason=record.deny_reason or "",
-            created_at=int(record.created_at),
-            authentication=dict(record.authentication or {}),
-        )
+def from_record(record: ConsentRecord) -> Consent:
+    return Consent(
+        id=record.id,
+        client_id=record.client_id,
+        requested_scopes=list(record.requested_scopes or []),
+        redirect_url=record.redirect_url,
+        csrf_hash=record.csrf_hash,
+        expires_at=int(record.expires_at),
+        request=dict(record.request or {}),
+        state=record.state,
+        subject=record.subject or "",
+        grant_scopes=list(record.grant_scopes or []),
+        access_token_extra=dict(record.access_token_extra or {}),
+        id_token_extra=dict(record.id_token_extra or {}),
+        deny_reason=record.deny_reason or "",
+        created_at=int(record.created_at),
+        authentication=dict(record.authentication or {}),
+    )
 
 
 @ensure_bound
@@ -90,7 +71,7 @@ def create(consent: Consent) -> None:
     """Store a new request (random id). If the row exists, it must be this very one, written by a
     first attempt whose response was lost and that botocore resent: then all is well."""
     try:
-        consent.to_record().save(condition=ConsentRecord.id.does_not_exist())
+        to_record(consent).save(condition=ConsentRecord.id.does_not_exist())
     except PutError as exc:
         if _is_condition_failure(exc):
             found = get(consent.id)
@@ -105,7 +86,7 @@ def get(consent_id: str) -> Consent | None:
     if not consent_id or len(consent_id) > 128:
         return None
     try:
-        return Consent.from_record(ConsentRecord.get(consent_id, consistent_read=True))
+        return from_record(ConsentRecord.get(consent_id, consistent_read=True))
     except ConsentRecord.DoesNotExist:
         return None
 
@@ -157,7 +138,7 @@ def consume(consent_id: str, expected_state: str) -> None:
 
 def consume_update(consent_id: str, expected_state: str) -> tuple[ConsentRecord, list[Any], Any]:
     """The conditional update that marks an answered request used, for a transaction that also
-    writes what the request yields (``storage.tokens.transact(updates=[...])``)."""
+    writes what the request yields (``storage.token_rows.transact(updates=[...])``)."""
     return ConsentRecord(consent_id), [ConsentRecord.state.set(USED)], _condition(expected_state)
 
 

@@ -20,7 +20,7 @@ from hydra_lambda import clock
 from hydra_lambda.config import get_settings
 from hydra_lambda.policies import Policy
 from hydra_lambda.storage.tables import PolicyRecord, ensure_bound
-from hydra_lambda.storage.tokens import _is_condition_failure, _unwrap
+from hydra_lambda.storage.token_rows import _is_condition_failure, _unwrap
 
 GROUP_PREFIX = "\x1fgroup:"
 

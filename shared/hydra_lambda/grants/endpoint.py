@@ -6,13 +6,12 @@ from __future__ import annotations
 from hydra_lambda.client_auth import authenticate_client
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
-from hydra_lambda.issuance import TokenResponse
+from hydra_lambda.grants import GRANTS
+from hydra_lambda.issuer import TokenResponse
 from hydra_lambda.observability import count
 
 
 def handle(caller: Credentials, form: dict[str, str]) -> TokenResponse:
-    from hydra_lambda.grants import GRANTS
-
     grant_type = form.get("grant_type") or ""
     if not grant_type:
         raise InvalidRequest("The grant_type parameter is missing.")

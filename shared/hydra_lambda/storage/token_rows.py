@@ -1,4 +1,5 @@
-"""Token rows (access, refresh, authorization code), keyed by signature.
+"""Token rows (access, refresh, authorization code), keyed by signature: the persistence of
+``domain.Token`` (records, conditional writes, transactions) and nothing else.
 
 Every read treats an expired row as absent. Single-use rows (codes, refresh tokens) are consumed
 with a conditional write, so of two racing requests exactly one wins.
@@ -6,8 +7,9 @@ with a conditional write, so of two racing requests exactly one wins.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +18,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from hydra_lambda import clock
+from hydra_lambda.domain import CodeBinding, IdentityContext, Token, TokenRef, TokenSession
 from hydra_lambda.storage.tables import TokenRecord, connection, ensure_bound, flush_shard
 
 
@@ -27,61 +30,95 @@ class NotFound(Exception):
     """No live row for that signature."""
 
 
-@dataclass
-class Token:
-    signature: str
-    kind: str
-    request_id: str
-    client_id: str
-    expires_at: int
-    subject: str = ""
-    scopes: list[str] = field(default_factory=list)
-    audience: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-    session: dict[str, Any] = field(default_factory=dict)
-    issued_at: int = 0
-    used_at: int | None = None
-    client_since: int = 0  # the creation time (us) of the client it was issued to; 0 on older rows
+def to_record(token: Token) -> TokenRecord:
+    """The row of ``token`` (its session serialized to the row's ``session`` map)."""
+    return TokenRecord(
+        flush_shard(token.kind, token.signature),
+        token.signature,
+        request_id=token.request_id or None,  # only grant-chain rows enter the by_request index
+        client_id=token.client_id,
+        client_since=token.client_since,
+        subject=token.subject,
+        scopes=list(token.scopes),
+        audience=list(token.audience),
+        extra=dict(token.extra),
+        session=session_to_map(token.session),
+        issued_at=token.issued_at or clock.now_int(),
+        expires_at=token.expires_at,
+        ttl=datetime.fromtimestamp(token.expires_at, UTC),
+        used_at=token.used_at,
+    )
 
-    def to_record(self) -> TokenRecord:
-        return TokenRecord(
-            flush_shard(self.kind, self.signature),
-            self.signature,
-            request_id=self.request_id or None,  # only grant-chain rows enter the by_request index
-            client_id=self.client_id,
-            client_since=self.client_since,
-            subject=self.subject,
-            scopes=list(self.scopes),
-            audience=list(self.audience),
-            extra=dict(self.extra),
-            session=dict(self.session),
-            issued_at=self.issued_at or clock.now_int(),
-            expires_at=self.expires_at,
-            ttl=datetime.fromtimestamp(self.expires_at, UTC),
-            used_at=self.used_at,
+
+def from_record(record: TokenRecord) -> Token:
+    subject = record.subject or ""
+    return Token(
+        signature=record.signature,
+        kind=record.kind,
+        request_id=record.request_id or "",
+        client_id=record.client_id,
+        client_since=int(record.client_since or 0),
+        expires_at=int(record.expires_at),
+        subject=subject,
+        scopes=list(record.scopes or []),
+        audience=list(record.audience or []),
+        extra=dict(record.extra or {}),
+        session=session_from_map(subject, record.session or {}),
+        issued_at=int(record.issued_at),
+        used_at=None if record.used_at is None else int(record.used_at),
+    )
+
+
+# The row's ``session`` map: the keys rows have always been written with, so older rows read the same.
+_BINDING_KEYS = ("redirect_uri", "redirect_uri_sent", "code_challenge", "code_challenge_method")
+
+
+def session_to_map(session: TokenSession) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    identity = session.identity
+    if identity is not None:
+        out.update({"auth_time": identity.auth_time, "nonce": identity.nonce, "acr": identity.acr,
+                    "id_token_extra": dict(identity.extra)})
+        if identity.amr:
+            out["amr"] = list(identity.amr)
+        if identity.requested_at:
+            out["requested_at"] = identity.requested_at
+    if session.code_binding is not None:
+        out["authorize"] = {key: getattr(session.code_binding, key) for key in _BINDING_KEYS}
+    if session.access_signature:
+        out["access_signature"] = session.access_signature
+    if session.issued:
+        out["issued"] = [f"{ref.kind} {ref.signature}" for ref in session.issued]
+    return out
+
+
+def session_from_map(subject: str, data: dict[str, Any]) -> TokenSession:
+    identity = None
+    if "auth_time" in data:  # rows without a user (client_credentials) have none
+        identity = IdentityContext(
+            subject=subject,
+            auth_time=int(data.get("auth_time") or 0),
+            nonce=str(data.get("nonce") or ""),
+            acr=str(data.get("acr") or ""),
+            extra=dict(data.get("id_token_extra") or {}),
+            amr=[str(m) for m in data.get("amr") or []],
+            requested_at=int(data.get("requested_at") or 0),
         )
-
-    @classmethod
-    def from_record(cls, record: TokenRecord) -> Token:
-        return cls(
-            signature=record.signature,
-            kind=record.kind,
-            request_id=record.request_id or "",
-            client_id=record.client_id,
-            client_since=int(record.client_since or 0),
-            expires_at=int(record.expires_at),
-            subject=record.subject or "",
-            scopes=list(record.scopes or []),
-            audience=list(record.audience or []),
-            extra=dict(record.extra or {}),
-            session=dict(record.session or {}),
-            issued_at=int(record.issued_at),
-            used_at=None if record.used_at is None else int(record.used_at),
+    binding = None
+    authorize = data.get("authorize")
+    if isinstance(authorize, dict):
+        binding = CodeBinding(
+            redirect_uri=str(authorize.get("redirect_uri") or ""),
+            redirect_uri_sent=bool(authorize.get("redirect_uri_sent")),
+            code_challenge=str(authorize.get("code_challenge") or ""),
+            code_challenge_method=str(authorize.get("code_challenge_method") or ""),
         )
-
-    @property
-    def expired(self) -> bool:
-        return self.expires_at <= clock.now()
+    issued = []
+    for item in data.get("issued") or []:
+        kind, _, signature = str(item).partition(" ")  # "<kind> <signature>": the kind is in the row key
+        issued.append(TokenRef(kind, signature))
+    return TokenSession(identity=identity, code_binding=binding,
+                        access_signature=str(data.get("access_signature") or ""), issued=issued)
 
 
 def record_key(kind: str, signature: str) -> TokenRecord:
@@ -94,7 +131,7 @@ def put(token: Token) -> None:
     """Store a new token. Signatures are random, so an existing row is either this very token (the
     first attempt committed, its response was lost and botocore resent it: all is well) or a bug."""
     try:
-        token.to_record().save(condition=TokenRecord.signature.does_not_exist())
+        to_record(token).save(condition=TokenRecord.signature.does_not_exist())
     except PutError as exc:
         if _is_condition_failure(exc) and get(token.signature, token.kind) == token:
             return
@@ -106,7 +143,7 @@ def put_many(tokens: Iterable[Token]) -> None:
     """Store several tokens atomically (all or none)."""
     with TransactWrite(connection=connection()) as tx:
         for token in tokens:
-            tx.save(token.to_record(), condition=TokenRecord.signature.does_not_exist())
+            tx.save(to_record(token), condition=TokenRecord.signature.does_not_exist())
 
 
 @ensure_bound
@@ -118,7 +155,7 @@ def get(signature: str, kind: str, *, include_used: bool = False) -> Token | Non
         return None
     except GetError as exc:
         raise _unwrap(exc) from exc
-    token = Token.from_record(record)
+    token = from_record(record)
     if token.expired or (token.used_at is not None and not include_used):
         return None
     return token
@@ -137,9 +174,9 @@ def consume_condition(now: int) -> Any:
 def consume(token: Token) -> None:
     """Mark a single-use token used. Raises AlreadyUsed if another request got there first."""
     now = clock.now_int()
-    record = token.to_record()
     try:
-        record.update(actions=[TokenRecord.used_at.set(now)], condition=consume_condition(now))
+        record_key(token.kind, token.signature).update(actions=[TokenRecord.used_at.set(now)],
+                                                       condition=consume_condition(now))
     except UpdateError as exc:
         if _is_condition_failure(exc):
             raise AlreadyUsed(token.signature) from exc
@@ -238,3 +275,41 @@ def transact(
         if _is_condition_failure(exc):
             raise AlreadyUsed("transaction condition failed") from exc
         raise _unwrap(exc) from exc
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    response = getattr(exc, "response", None)
+    reasons = (response or {}).get("CancellationReasons") or [] if isinstance(response, dict) else []
+    return any((reason or {}).get("Code") == "TransactionConflict" for reason in reasons)
+
+
+class Contended(Exception):
+    """A transaction was cancelled by concurrent ones (TransactionConflict) on every attempt."""
+
+
+@ensure_bound
+def redeem(origin: Token, rows: list[Token], delete_access: Iterable[str] = ()) -> bool:
+    """ONE transaction: consume the single-use ``origin`` (unused, unexpired), record on it what it
+    issued, write ``rows`` and delete the access tokens ``delete_access``. False if ``origin`` was
+    consumed by another request (nothing is written then). A transaction cancelled only by a
+    concurrent one (TransactionConflict) is retried; Contended if that keeps happening."""
+    session = dataclasses.replace(origin.session, issued=[TokenRef(row.kind, row.signature) for row in rows])
+    deletes = list(delete_access)
+    for attempt in range(3):
+        now = clock.now_int()
+        try:
+            transact(
+                saves=[to_record(row) for row in rows],
+                updates=[(record_key(origin.kind, origin.signature),
+                          [TokenRecord.used_at.set(now), TokenRecord.session.set(session_to_map(session))],
+                          consume_condition(now))],
+                deletes=[record_key("access", signature) for signature in deletes],
+            )
+            return True
+        except AlreadyUsed:
+            return False
+        except Exception as exc:
+            if not _is_conflict(exc):
+                raise
+            time.sleep(0.02 * (attempt + 1))
+    raise Contended(origin.signature)
