@@ -110,7 +110,7 @@ def test_a_deployment_not_signing_through_the_alias_triple_is_409(root: dict[str
     before = targets(triple)
     for refs, mode, hint in (([triple], "kms", "KeyRotationSchedule"),
                              ([triple, f"{triple}-next"], "kms", "KeyRotationSchedule"),
-                             (["stack/id-token/x"], "envelope", "keys rotate --mode envelope")):
+                             (["stack/id-token/x"], "envelope", "hydra-lambda-keys envelope")):
         with signing_keys(refs, mode=mode):
             result = call("POST", PATH, headers=root, json_body={"alg": "RS256"})
         assert result.status == 409, (refs, result.body)

@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hydra_lambda import clock, id_tokens, opaque_tokens, scopes
-from hydra_lambda.clients import Client, get_client_for_auth
+from hydra_lambda import clients, clock, id_tokens, opaque_tokens, scopes
 from hydra_lambda.config import get_settings
 from hydra_lambda.domain import CodeBinding, IdentityContext, Token, TokenSession
 from hydra_lambda.errors import TemporarilyUnavailable
@@ -68,7 +67,7 @@ def mint(
     kind: opaque_tokens.Kind,
     *,
     client_id: str,
-    client: Client | None = None,
+    client: clients.Client | None = None,
     request_id: str,
     subject: str,
     scopes: list[str],
@@ -82,7 +81,7 @@ def mint(
     now = clock.now_int()
     value, signature = opaque_tokens.generate(kind, now + lifespan)  # the expiry is part of the row key
     if client is None or client.id != client_id:
-        client = get_client_for_auth(client_id)
+        client = clients.get_client_for_auth(client_id)
     row = Token(
         signature=signature,
         kind=kind,
@@ -103,18 +102,18 @@ def mint(
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def client_since(client: Client) -> int:
+def client_since(client: clients.Client) -> int:
     """The client's generation: its creation time in microseconds (a client deleted and created
     again under the same id has another)."""
     return (client.created_at - _EPOCH) // timedelta(microseconds=1)
 
 
-def issued_to_current_client(row: Token, client: Client | None = None) -> bool:
+def issued_to_current_client(row: Token, client: clients.Client | None = None) -> bool:
     """Whether the client ``row`` was issued to still exists, as the same client (not deleted, nor
     deleted and created again): how deleting a client revokes its tokens, checked at read time on
     the client record (``client``, or the per-container cached one: CLIENT_CACHE_SECONDS)."""
     if client is None:
-        client = get_client_for_auth(row.client_id)
+        client = clients.get_client_for_auth(row.client_id)
     if client is None or client.id != row.client_id:
         return False
     if row.client_since:
@@ -127,7 +126,7 @@ def issued_to_current_client(row: Token, client: Client | None = None) -> bool:
 # The token endpoint's grants
 
 
-def issue_to_client(client: Client, granted: list[str]) -> TokenResponse:
+def issue_to_client(client: clients.Client, granted: list[str]) -> TokenResponse:
     """An access token for the client itself (subject = client id), no refresh token: one write."""
     lifespan = access_lifespan()
     value, row = mint(
@@ -143,7 +142,7 @@ def issue_to_client(client: Client, granted: list[str]) -> TokenResponse:
     return TokenResponse(access_token=value, expires_in=lifespan, scope=granted)
 
 
-def issue_from(client: Client, origin: Token, *, granted: list[str] | None = None,
+def issue_from(client: clients.Client, origin: Token, *, granted: list[str] | None = None,
                include_nonce: bool) -> TokenResponse | None:
     """Redeem the single-use ``origin`` (a code or a refresh token): the tokens of its grant (same
     ``request_id``, subject and extras; ``granted`` scopes, the origin's when None), written in ONE
@@ -158,7 +157,7 @@ def issue_from(client: Client, origin: Token, *, granted: list[str] | None = Non
     return response if redeemed else None
 
 
-def reissue_from(client: Client, origin: Token, *, granted: list[str] | None = None) -> TokenResponse:
+def reissue_from(client: clients.Client, origin: Token, *, granted: list[str] | None = None) -> TokenResponse:
     """A fresh pair of ``origin``'s grant without consuming anything (the refresh grace period)."""
     response, rows = _grant_tokens(client, origin, granted, include_nonce=False)
     token_rows.put_many(rows)
@@ -175,7 +174,7 @@ def revoke_grant(origin: Token) -> None:
     token_rows.revoke_request(origin.request_id)
 
 
-def _grant_tokens(client: Client, origin: Token, granted: list[str] | None, *,
+def _grant_tokens(client: clients.Client, origin: Token, granted: list[str] | None, *,
                   include_nonce: bool) -> tuple[TokenResponse, list[Token]]:
     """The token response of a code or refresh grant and the rows to write."""
     granted = list(origin.scopes if granted is None else granted)

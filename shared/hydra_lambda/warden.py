@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hydra_lambda import opaque_tokens, policies, scopes
+from hydra_lambda import issuer, opaque_tokens, policies, scopes
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.domain import Token
 from hydra_lambda.errors import BadRequest, Forbidden, Unauthorized
-from hydra_lambda.issuer import issued_to_current_client
 from hydra_lambda.observability import logger
 from hydra_lambda.policies import Decision, Policy
 from hydra_lambda.storage import token_rows as token_store
@@ -44,7 +43,7 @@ def authenticate(caller: Credentials, *, form_token: str | None = None) -> Token
     if signature is None:
         raise Unauthorized()
     row = token_store.get(signature, "access")
-    if row is None or not issued_to_current_client(row):
+    if row is None or not issuer.issued_to_current_client(row):
         raise Unauthorized()
     return row
 

@@ -3,7 +3,8 @@ rotation over HTTP). A lease is a conditional PutItem: it is taken only if the r
 lease has run out, so of two racing takers exactly one wins; a holder that dies leaves a row that
 stops counting when ``expires_at`` passes (and that DynamoDB's TTL later removes).
 
-The row is keyed ``lock#<name>``: no token signature (an HMAC in base64url) has a ``#``."""
+The row's partition key is ``lock#<name>`` (sort key ``lease``): token partitions are "<kind>#<n>" and
+the flush only ever queries those, so a lease is never mistaken for a token or flushed."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from hydra_lambda import clock
 from hydra_lambda.storage.tables import TokenRecord, ensure_bound
 
 PREFIX = "lock#"
+LEASE = "lease"
 
 
 def _conditional_failed(exc: Exception) -> bool:
@@ -27,10 +29,10 @@ def acquire(name: str, seconds: int) -> str | None:
     """Take the lease ``name`` for ``seconds``; its owner token, or None when someone else holds it."""
     now = int(clock.now())
     owner = secrets.token_urlsafe(16)
-    row = TokenRecord(signature=PREFIX + name, kind="lock", client_id="", subject=owner, issued_at=now,
-                      expires_at=now + seconds, ttl=datetime.fromtimestamp(now + seconds, UTC), flush_shard="lock")
+    row = TokenRecord(shard=PREFIX + name, signature=LEASE, client_id="", subject=owner, issued_at=now,
+                      expires_at=now + seconds, ttl=datetime.fromtimestamp(now + seconds, UTC))
     try:
-        row.save(condition=TokenRecord.signature.does_not_exist() | (TokenRecord.expires_at < now))
+        row.save(condition=TokenRecord.shard.does_not_exist() | (TokenRecord.expires_at < now))
     except PutError as exc:
         if _conditional_failed(exc):
             return None
@@ -42,7 +44,7 @@ def acquire(name: str, seconds: int) -> str | None:
 def release(name: str, owner: str) -> None:
     """Give the lease back, if it is still ours (after it ran out someone else may hold it)."""
     try:
-        TokenRecord(signature=PREFIX + name).delete(condition=TokenRecord.subject == owner)
+        TokenRecord(shard=PREFIX + name, signature=LEASE).delete(condition=TokenRecord.subject == owner)
     except DeleteError as exc:
         if not _conditional_failed(exc):
             raise
