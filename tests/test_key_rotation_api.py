@@ -143,10 +143,11 @@ def test_concurrent_rotations_never_interleave(root: dict[str, str], triple: str
     # Another container (the local server runs one request at a time, so not through `call`).
     from hydra_lambda import key_admin
     from hydra_lambda.errors import Conflict
+    from hydra_lambda.http.forms import credentials
 
     try:
         with pytest.raises(Conflict, match="in progress"):
-            key_admin.rotate_set(root["Authorization"], "hydra.openid.id-token", {"alg": "RS256"})
+            key_admin.rotate_set(credentials(root["Authorization"]), "hydra.openid.id-token", {"alg": "RS256"})
     finally:
         leave.set()
         first.join(30)
@@ -173,7 +174,7 @@ def test_the_local_server_signs_through_a_rotatable_alias_triple(aws: dict[str, 
     import json
     import urllib.request
 
-    from hydra_lambda.local.backends import LOCAL_KEY_ALIAS
+    from hydra_lambda_local.backends import LOCAL_KEY_ALIAS
 
     from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, LocalServer, basic
 
