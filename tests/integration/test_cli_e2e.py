@@ -2,7 +2,7 @@
 ``hydra-lambda serve`` (with the example consent app), including ``token user`` with a headless
 Chromium standing in for the person. Errors must be one line on stderr and a non-zero exit.
 
-The policies, groups and keys commands are driven in tests/test_cli_admin_apis.py."""
+The policies, groups and keys commands are driven in tests/integration/test_cli_admin_apis.py."""
 
 from __future__ import annotations
 
