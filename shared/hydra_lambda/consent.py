@@ -17,9 +17,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from hydra_lambda import clock, scopes
+from hydra_lambda import clock, keys, scopes, system_secret, warden
 from hydra_lambda.config import get_settings
 from hydra_lambda.errors import BadRequest, Conflict, Gone, NotFound
+from hydra_lambda.models.plain import consent_request
 from hydra_lambda.storage import consent as store
 from hydra_lambda.storage.consent import Consent
 
@@ -50,15 +51,11 @@ def verifier(consent_id: str) -> str:
     """The consent verifier: HMAC-SHA256 of the consent id under the system secret. Only the admin API
     hands it out (inside ``redirectUrl``); nothing about it is stored, and neither the cookie nor
     anything else the browser that started the flow holds can produce it."""
-    from hydra_lambda import system_secret
-
     return _verifier_with(system_secret.keys()[0], consent_id)
 
 
 def verifier_matches(consent_id: str, value: str) -> bool:
     """Checked against every configured system secret, so rotating it does not break flows in progress."""
-    from hydra_lambda import system_secret
-
     given = value.encode("utf-8")
     found = False
     for key in system_secret.keys():
@@ -93,8 +90,6 @@ def _rfc3339(epoch: int) -> str:
 
 
 def _authorize(authorization: str | None, consent_id: str, action: str) -> None:
-    from hydra_lambda import warden
-
     warden.authorize(authorization, scope=SCOPE, resource=f"oauth2:consent:requests:{consent_id}", action=action)
 
 
@@ -107,8 +102,6 @@ def _load(consent_id: str) -> Consent:
 
 def get_request(authorization: str | None, consent_id: str) -> dict[str, Any]:
     """``GET /oauth2/consent/requests/{id}`` (warden first, then the lookup, as classic)."""
-    from hydra_lambda.models.plain import consent_request
-
     _authorize(authorization, consent_id, "get")
     found = _load(consent_id)
     if found.expired:
@@ -142,10 +135,7 @@ def _hint_claims(hint: str, client_id: str) -> dict[str, Any] | None:
     Connect Core 3.1.2.1); None for anything else, so a forged hint never reaches the consent app."""
     if not hint:
         return None
-    from jose import jwt
-    from jose.exceptions import JOSEError
-
-    from hydra_lambda import keys
+    from jose import JOSEError, jwt  # lazy: 24 ms of imports (python -X importtime), only for a hint
 
     try:
         claims = jwt.decode(hint, keys.jwks(), algorithms=keys.algorithms(), audience=client_id,
@@ -165,17 +155,26 @@ def _explain_failed_answer(consent_id: str) -> Exception:
     return Gone("The consent request has expired; the user must start the authorization again.")
 
 
-def accept(authorization: str | None, consent_id: str, body: dict[str, Any]) -> None:
+def _answer(model: str, body: dict[str, Any], what: str) -> Any:
+    """The body read by its pydantic wire model (``ConsentRequestAcceptance``/``Rejection``)."""
+    # Lazy: pydantic (14 ms, python -X importtime) stays off the consent read path
+    # (tests/integration/test_perf_coldstart.py); only the answers load it.
     from pydantic import ValidationError
 
+    from hydra_lambda.models import consent as models
+
+    try:
+        return getattr(models, model).model_validate(body)
+    except ValidationError as exc:
+        raise BadRequest(f"The {what} is invalid: {_first_error(exc)}") from None
+
+
+def accept(authorization: str | None, consent_id: str, body: dict[str, Any]) -> None:
+    # Lazy: the consent function's read path does not load clients otherwise (10 ms, -X importtime).
     from hydra_lambda.clients import get_client
-    from hydra_lambda.models.consent import ConsentRequestAcceptance
 
     _authorize(authorization, consent_id, "accept")
-    try:
-        answer = ConsentRequestAcceptance.model_validate(body)
-    except ValidationError as exc:
-        raise BadRequest(f"The acceptance is invalid: {_first_error(exc)}") from None
+    answer = _answer("ConsentRequestAcceptance", body, "acceptance")
     found = _check_answerable(consent_id)
     subject = answer.subject or ""
     if not subject.strip():
@@ -230,15 +229,8 @@ def _authentication(answer: Any, found: Consent) -> dict[str, Any]:
 
 
 def reject(authorization: str | None, consent_id: str, body: dict[str, Any]) -> None:
-    from pydantic import ValidationError
-
-    from hydra_lambda.models.consent import ConsentRequestRejection
-
     _authorize(authorization, consent_id, "reject")
-    try:
-        answer = ConsentRequestRejection.model_validate(body)
-    except ValidationError as exc:
-        raise BadRequest(f"The rejection is invalid: {_first_error(exc)}") from None
+    answer = _answer("ConsentRequestRejection", body, "rejection")
     _check_answerable(consent_id)
     try:
         store.reject(consent_id, (answer.reason or "")[:MAX_REASON])

@@ -10,15 +10,15 @@ tokens the caller does not own. ``token_type_hint`` is not needed: the prefix na
 from __future__ import annotations
 
 from hydra_lambda import tokens
+from hydra_lambda.client_auth import authenticate_client
 from hydra_lambda.errors import InvalidRequest
+from hydra_lambda.storage import tokens as token_store
 
 REVOCABLE = ("access", "refresh")
 
 
 def handle(authorization: str | None, form: dict[str, str]) -> None:
     """The whole endpoint: authenticate the client, then revoke ``form["token"]`` if it is theirs."""
-    from hydra_lambda.client_auth import authenticate_client
-
     client = authenticate_client(authorization, form)
     token = form.get("token")
     if not token:
@@ -32,8 +32,6 @@ def revoke(client_id: str, token: str) -> bool:
     if genuine is None:
         return False
     kind, signature = genuine
-    from hydra_lambda.storage import tokens as token_store
-
     if kind == "access":  # one conditional delete: only the owner's live token goes
         return token_store.delete_owned(signature, kind, client_id)
     # A rotated refresh token still names its grant (rotation keeps the request id): revoking it
