@@ -59,6 +59,16 @@ class LocalServer(harness.LocalServer):
         super().__init__(env, port, log=open(ROOT / ".pytest_cache" / f"serve-{port}.log", "w+"))
 
 
+def serve_with_consent_app(env: dict[str, str], **extra: str) -> tuple[LocalServer, str]:
+    """``hydra-lambda serve`` with the example consent app on a free port (CONSENT_URL its local
+    default), and that URL."""
+    port = free_port()
+    consent_url = f"http://127.0.0.1:{port}/consent"
+    server = LocalServer({**env, "CONSENT_URL": consent_url, "CONSENT_APP_PORT": str(port), **extra})
+    assert f"consent app: {consent_url}" in server.output()
+    return server, consent_url
+
+
 def unique(prefix: str = "c") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
