@@ -1,6 +1,6 @@
 """Integration tests: each one runs on the session's engines (DynamoDB Local behind the lossy proxy,
-the moto server), with the tables, the signing key and the root client in place. They start with
-the first test collected here."""
+the moto server), with the tables, the signing key and the root client in place (tests/conftest.py
+starts them for every test outside tests/unit/). Fixtures only the integration tests use."""
 
 from __future__ import annotations
 
@@ -12,11 +12,6 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"  # Debian's (make test installs it)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(autouse=True)
-def _engines(aws: dict[str, str], root_client: tuple[str, str]) -> None:
-    """Every integration test gets the engines and the first start's root client."""
 
 
 @pytest.fixture(scope="module")
