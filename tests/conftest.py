@@ -1,14 +1,13 @@
 """Session fixtures. Every test runs with the test settings in the environment, and AWS endpoints that
 refuse connections until an engine is asked for: Amazon DynamoDB Local and a moto server (KMS, Secrets
 Manager) start with the first test outside tests/unit/ (every integration test gets them) and stop
-at the end; tests/unit/ runs without them. Nothing depends on a server started
-by hand."""
+at the end; tests/unit/ runs without them (its conftest.py overrides ``aws`` and ``root_client``).
+Nothing depends on a server started by hand."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hydra_lambda_local.harness import create_tables_and_key
@@ -55,16 +54,12 @@ def _restore(saved: dict[str, str | None]) -> None:
             os.environ[key] = value
 
 
-UNIT = Path(__file__).parent / "unit"
-
-
 @pytest.fixture(autouse=True)
-def _engines_outside_unit(request: pytest.FixtureRequest) -> None:
-    """Every test outside tests/unit/ (tests/integration/, and any test file still at the top of
-    tests/) runs on the engines, with the tables, the signing key and the root client in place."""
-    if not Path(request.node.path).is_relative_to(UNIT):
-        request.getfixturevalue("aws")
-        request.getfixturevalue("root_client")
+def _engines(aws: dict[str, str], root_client: tuple[str, str] | None) -> None:
+    """Every test runs on the engines, with the tables, the signing key and the root client in place:
+    tests/integration/, and any test file still at the top of tests/. tests/unit/conftest.py
+    overrides ``aws`` and ``root_client`` with engine-free ones. (Session fixtures asked for here
+    are set up before any module fixture, which may already call the handlers.)"""
 
 
 @pytest.fixture(scope="session")

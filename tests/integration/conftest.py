@@ -1,6 +1,6 @@
 """Integration tests: each one runs on the session's engines (DynamoDB Local behind the lossy proxy,
 the moto server), with the tables, the signing key and the root client in place (tests/conftest.py
-starts them for every test outside tests/unit/). Fixtures only the integration tests use."""
+gives them to every test outside tests/unit/). Fixtures only the integration tests use."""
 
 from __future__ import annotations
 

@@ -11,6 +11,18 @@ import pytest
 from tests.support import count_aws_calls
 
 
+@pytest.fixture(scope="session")
+def aws(test_env: dict[str, str]) -> dict[str, str]:
+    """No engine: the test settings, AWS endpoints on a closed port."""
+    return test_env
+
+
+@pytest.fixture(scope="session")
+def root_client() -> None:
+    """No engine, so no root client."""
+    return None
+
+
 @pytest.fixture(autouse=True)
 def _no_aws_calls() -> Iterator[None]:
     with count_aws_calls() as calls:
