@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean check-deploy
+.PHONY: run test unit lint bench clean check-deploy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,12 +55,17 @@ test: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(BENCH_NODE)/node_modu
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
+## unit: the unit tests only (tests/unit/: pure logic, no DynamoDB Local, moto, node or browser), in
+## seconds; `make test` runs them with the integration tests (tests/integration/)
+unit: $(VENV)/.test-deps
+	$(BIN)/pytest -q tests/unit
+
 ## check-deploy: the deployable stack, offline (also part of `make test`): cfn-lint with informational
 ## checks, the translated template's properties, `sam build` with bytecode, every handler imported from
-## the build alone and every events/ sample served by it against moto (tests/test_deploy.py)
+## the build alone and every events/ sample served by it against moto (tests/integration/test_deploy.py)
 check-deploy: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(SAM_VENV)/.installed
 	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: pyenv install 3.12 (or set PYTHON312)"; exit 2; }
-	SAM_CLI=$(SAM_VENV)/bin/sam $(BIN)/pytest -q tests/test_template.py tests/test_deploy.py tests/test_deploy_keyrotation.py
+	SAM_CLI=$(SAM_VENV)/bin/sam $(BIN)/pytest -q tests/integration/test_template.py tests/integration/test_deploy.py tests/integration/test_deploy_keyrotation.py
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .

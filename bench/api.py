@@ -1,36 +1,26 @@
-"""In-process invocation of the real handlers with real API Gateway payload-2.0 events (as
-``tests.support.call`` does), split in two so the benchmark can build events outside the timed part."""
+"""In-process invocation of the real handlers with real API Gateway payload-2.0 events (as the
+harness's ``call`` does, ``hydra_lambda_local.harness``), split in two so the benchmark can build events
+outside the timed part."""
 
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from hydra_lambda_local.harness import Result, to_result
+
 from bench.common import TEMPLATE
+
+__all__ = ["Api", "Prepared", "Result", "Unavailable", "basic", "bearer", "to_result"]
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 class Unavailable(Exception):
     """The operation is not implemented (yet): its route is missing or answers an error."""
-
-
-@dataclass
-class Result:
-    """A handler's answer: status, lower-cased headers, the body as text, cookies."""
-
-    status: int
-    headers: dict[str, str]
-    body: str
-    cookies: list[str] = field(default_factory=list)
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 @dataclass
@@ -77,13 +67,6 @@ class Api:
         if result.status not in wanted:
             raise Unavailable(f"{method} {path} answered {result.status}: {result.body[:200]}")
         return result
-
-
-def to_result(out: dict[str, Any]) -> Result:
-    raw = out.get("body") or ""
-    text = base64.b64decode(raw).decode() if out.get("isBase64Encoded") else raw
-    headers = {k.lower(): v for k, v in (out.get("headers") or {}).items()}
-    return Result(out["statusCode"], headers, text, list(out.get("cookies") or []))
 
 
 def basic(client_id: str, secret: str) -> dict[str, str]:

@@ -196,8 +196,7 @@ def check(endpoint: str = "") -> dict[str, Any]:
     passes (no signature check), ``ConsumedCapacity`` counts the indexes a row lands in, a client that
     did not ask for capacity sees none, and the answer's checksum still holds."""
     import botocore.session
-
-    from bench.dynamodb_local import DynamoDBLocal
+    from hydra_lambda_local.harness import DynamoDBLocal
 
     engine = None if endpoint else DynamoDBLocal()
     proxy = CountingProxy(endpoint or engine.endpoint)  # type: ignore[union-attr]

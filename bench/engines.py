@@ -14,9 +14,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from hydra_lambda_local.harness import DynamoDBLocal, LocalServer, create_tables_and_key, free_port, terminate
+
 from bench.awsproxy import CountingProxy
 from bench.common import NODE_DIR, PEER_CLIENT_ID, PEER_CLIENT_SECRET, PEER_TABLE, ROOT, base_env
-from bench.dynamodb_local import free_port, terminate
 
 
 @dataclass
@@ -56,8 +57,6 @@ def start(dynamodb: str = "", kms: str = "", envelope: bool = True) -> Engines:
     stoppers: list[Any] = []
     pids: list[int] = []
     if not dynamodb:
-        from bench.dynamodb_local import DynamoDBLocal
-
         engine = DynamoDBLocal()
         stoppers.append(engine.stop)
         pids.append(engine.process.pid)
@@ -87,12 +86,9 @@ def _prepare(engines: Engines, envelope: bool) -> None:
     os.environ.update(engines.env)
     try:
         from hydra_lambda.config import reset_settings
-        from hydra_lambda.storage.tables import create_tables
-        from hydra_lambda_local.backends import ensure_signing_key
 
+        engines.env["SIGNING_KEYS"] = create_tables_and_key(engines.env)
         reset_settings()
-        create_tables()
-        engines.env["SIGNING_KEYS"] = ensure_signing_key(engines.kms)
         _introspection_policy()
         if envelope:
             engines.envelope_env, engines.envelope_error = _envelope_key(engines)
@@ -220,9 +216,7 @@ def create_peer_table(endpoint: str) -> None:
                                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
 
 
-def start_local_server(env: dict[str, str]) -> tuple[Process, str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = Process([sys.executable, "-m", "hydra_lambda_local.cli", "serve", "--port", str(port)],
-                   {**os.environ, **env, "ISSUER": url}, f"{url}/health/status", "hydra-lambda serve")
-    return proc, url
+def start_local_server(env: dict[str, str]) -> tuple[LocalServer, str]:
+    """``hydra-lambda serve`` on a free port (the harness's), and its URL."""
+    server = LocalServer(env)
+    return server, server.url

@@ -1,5 +1,8 @@
-"""Session fixtures: Amazon DynamoDB Local and a moto server (KMS, Secrets Manager) are started here
-and stopped at the end; nothing depends on a server started by hand."""
+"""Session fixtures. Every test runs with the test settings in the environment, and AWS endpoints that
+refuse connections until an engine is asked for: Amazon DynamoDB Local and a moto server (KMS, Secrets
+Manager) start with the first test outside tests/unit/ (every integration test gets them) and stop
+at the end; tests/unit/ runs without them (its conftest.py overrides ``aws`` and ``root_client``).
+Nothing depends on a server started by hand."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hydra_lambda_local.harness import create_tables_and_key
 
 from tests.support import ROOT, ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, DynamoDBLocal, LocalServer
 from tests.support_proxy import LossyProxy
@@ -24,6 +28,38 @@ BASE_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
+# Until the engines start, AWS calls fail at once (a closed port) instead of reaching for AWS.
+NO_ENGINE = "http://127.0.0.1:9"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_env() -> Iterator[dict[str, str]]:
+    """The test settings, for unit and integration tests alike."""
+    env = {**BASE_ENV, "DYNAMODB_ENDPOINT": NO_ENGINE, "KMS_ENDPOINT": NO_ENGINE, "SECRETSMANAGER_ENDPOINT": NO_ENGINE}
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    from hydra_lambda.config import reset_settings
+
+    reset_settings()
+    yield env
+    _restore(saved)
+    reset_settings()
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def _engines(aws: dict[str, str], root_client: tuple[str, str] | None) -> None:
+    """Every test runs on the engines, with the tables, the signing key and the root client in place:
+    tests/integration/, and any test file still at the top of tests/. tests/unit/conftest.py
+    overrides ``aws`` and ``root_client`` with engine-free ones. (Session fixtures asked for here
+    are set up before any module fixture, which may already call the handlers.)"""
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +75,7 @@ def dynamodb_local() -> Iterator[DynamoDBLocal]:
 @pytest.fixture(scope="session")
 def lossy_proxy(dynamodb_local: DynamoDBLocal) -> Iterator[LossyProxy]:
     """Every DynamoDB call of the session goes through this proxy, which passes everything through
-    until a test asks it to lose a response (tests/test_lost_response.py)."""
+    until a test asks it to lose a response (tests/integration/test_lost_response.py)."""
     proxy = LossyProxy(dynamodb_local.endpoint)
     yield proxy
     proxy.stop()
@@ -54,12 +90,12 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def aws(lossy_proxy: LossyProxy, moto_endpoint: str) -> Iterator[dict[str, str]]:
+@pytest.fixture(scope="session")
+def aws(test_env: dict[str, str], lossy_proxy: LossyProxy, moto_endpoint: str) -> Iterator[dict[str, str]]:
     """Point the whole test session at DynamoDB Local and moto, with every table and the signing key."""
     (ROOT / ".pytest_cache").mkdir(exist_ok=True)
     env = {
-        **BASE_ENV,
+        **test_env,
         "DYNAMODB_ENDPOINT": lossy_proxy.url,
         "KMS_ENDPOINT": moto_endpoint,
         "SECRETSMANAGER_ENDPOINT": moto_endpoint,
@@ -67,19 +103,13 @@ def aws(lossy_proxy: LossyProxy, moto_endpoint: str) -> Iterator[dict[str, str]]
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     from hydra_lambda.config import reset_settings
-    from hydra_lambda.storage.tables import create_tables
-    from hydra_lambda_local.backends import ensure_signing_key
 
-    reset_settings()
-    create_tables()
-    os.environ["SIGNING_KEYS"] = env["SIGNING_KEYS"] = ensure_signing_key(moto_endpoint)
+    os.environ["SIGNING_KEYS"] = env["SIGNING_KEYS"] = create_tables_and_key(env)
     reset_settings()
     yield env
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    _restore(saved)
+    os.environ.pop("SIGNING_KEYS", None)
+    reset_settings()
 
 
 @pytest.fixture
@@ -126,7 +156,7 @@ def server(aws: dict[str, str]) -> Iterator[LocalServer]:
     instance.stop()
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def root_client(aws: dict[str, str]) -> tuple[str, str]:
     """The root client (from FORCE_ROOT_CLIENT_CREDENTIALS) and default policies, as after a first start."""
     from hydra_lambda.bootstrap import ensure_root_client
@@ -156,3 +186,15 @@ def fresh_install(empty_tables: None, monkeypatch: pytest.MonkeyPatch) -> Iterat
     assert bootstrap.ensure_root_client() is not None
     policies.invalidate()
     bootstrap.reset()
+
+
+@pytest.fixture
+def cors_for_spa(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """CORS_ALLOWED_ORIGINS set to one single-page app's origin for the test."""
+    from hydra_lambda.config import reset_settings
+
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "https://spa.example.com")
+    reset_settings()
+    yield
+    monkeypatch.undo()
+    reset_settings()

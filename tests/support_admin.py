@@ -1,31 +1,35 @@
-"""Helpers for the admin API tests: tokens, clients, policies, and counting DynamoDB calls."""
+"""Helpers for the admin API tests: tokens, clients and policies."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, Result, call, client_credentials_token
+from tests.support import (
+    ROOT_CLIENT_ID,
+    ROOT_CLIENT_SECRET,
+    Result,
+    admin_headers,
+    bearer,
+    call,
+    client_credentials_token,
+    new_client,
+    unique,
+)
+
+__all__ = ["add_policy", "admin", "bearer", "make_client", "remove_policy", "service_client", "token", "unique"]
 
 
 def token(client_id: str = ROOT_CLIENT_ID, secret: str = ROOT_CLIENT_SECRET, scope: str = "hydra.clients") -> str:
     return client_credentials_token(scope, client_id, secret)
 
 
-def bearer(value: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {value}"}
-
-
 def admin() -> dict[str, str]:
     """Authorization headers of the root client with scope hydra.clients."""
-    return bearer(token())
-
-
-def unique(prefix: str = "c") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+    return admin_headers("hydra.clients")
 
 
 def make_client(headers: dict[str, str] | None = None, **fields: Any) -> tuple[dict[str, Any], Result]:
+    """A client created over the admin API (POST /clients): its JSON and the response."""
     body = {"id": unique(), "redirect_uris": ["https://app.example.com/cb"], **fields}
     result = call("POST", "/clients", headers=headers or admin(), json_body=body)
     assert result.status == 201, result.body
@@ -33,17 +37,13 @@ def make_client(headers: dict[str, str] | None = None, **fields: Any) -> tuple[d
 
 
 def service_client(scope: str = "hydra.clients", owner: str = "", secret: str | None = None) -> tuple[str, str]:
-    """A confidential client_credentials client (created through storage) and its secret."""
-    from hydra_lambda.clients import create_client
-
-    fields: dict[str, Any] = {"id": unique("svc"), "grant_types": ["client_credentials"], "scope": scope,
-                              "owner": owner}
+    """A confidential client_credentials client (created through the domain) and its secret."""
+    fields: dict[str, Any] = {"scope": scope, "owner": owner}
     if secret:
         fields["client_secret"] = secret
-    client, plain = create_client(fields)
+    client_id, plain = new_client("svc", **fields)
     assert plain is not None
-    return client.id, plain
-
+    return client_id, plain
 
 def add_policy(**fields: Any) -> str:
     from hydra_lambda.policies import Policy

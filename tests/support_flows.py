@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.support import Result, basic, call, client_credentials_token
+from tests.support import Result, admin_token, basic, call, new_client
 
 REDIRECT = "http://127.0.0.1:9999/callback"
 STATE = "state-0123456789"
@@ -18,31 +17,14 @@ NONCE = "nonce-0123456789"
 
 
 def make_client(**fields: Any) -> tuple[str, str | None]:
-    from hydra_lambda.clients import create_client
-
-    body = {
-        "id": f"app-{uuid.uuid4().hex[:12]}",
-        "redirect_uris": [REDIRECT],
-        "grant_types": ["authorization_code", "refresh_token"],
-        "response_types": ["code"],
-        "scope": "openid offline offline_access profile email",
-        **fields,
-    }
-    client, secret = create_client(body)
-    return client.id, secret
-
-
-_admin: dict[str, str] = {}
-
-
-def admin_token() -> str:
-    """A root client_credentials token (scope hydra.consent; the root client has the admin policy)."""
-    if "token" not in _admin:
-        _admin["token"] = client_credentials_token("hydra.consent")
-    return _admin["token"]
+    """A client for the browser flows (code and refresh grants, REDIRECT registered)."""
+    return new_client("app", **{"redirect_uris": [REDIRECT], "grant_types": ["authorization_code", "refresh_token"],
+                                "response_types": ["code"], "scope": "openid offline offline_access profile email",
+                                **fields})
 
 
 def bearer() -> dict[str, str]:
+    """The admin headers the consent app would send (root token, scope hydra.consent)."""
     return {"Authorization": f"Bearer {admin_token()}"}
 
 

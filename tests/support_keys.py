@@ -8,12 +8,14 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from tests.support import count_aws_calls
 
 
 def kms() -> Any:
@@ -66,38 +68,13 @@ def signing_keys(refs: list[str], mode: str = "kms") -> Iterator[None]:
         reset_settings()
 
 
-@contextmanager
-def count_calls(service: str) -> Iterator[Counter[str]]:
-    """Count the API calls made through ``hydra_lambda.aws.client(service)`` (botocore event hooks)."""
-    from hydra_lambda.aws import client
-
-    counter: Counter[str] = Counter()
-
-    def hook(model: Any, **_kwargs: Any) -> None:
-        counter[model.name] += 1
-
-    events = client(service).meta.events
-    events.register(f"before-call.{client(service).meta.service_model.endpoint_prefix}", hook,
-                    unique_id=f"count-{service}")
-    try:
-        yield counter
-    finally:
-        events.unregister(f"before-call.{client(service).meta.service_model.endpoint_prefix}",
-                          unique_id=f"count-{service}")
+# AWS call counters (botocore event hooks on every client of a service): the harness's.
+count_calls = count_aws_calls
 
 
-@contextmanager
-def count_all_aws_calls() -> Iterator[Counter[str]]:
-    """Count every AWS API call in this process (every botocore client's, DynamoDB's included)."""
-    from tests.support import CLIENT_HOOKS
-
-    counter: Counter[str] = Counter()
-
-    def hook(model: Any, **_kwargs: Any) -> None:
-        counter[f"{model.service_model.service_name}.{model.name}"] += 1
-
-    with CLIENT_HOOKS.hooked("", "before-call", hook):
-        yield counter
+def count_all_aws_calls() -> AbstractContextManager[Counter[str]]:
+    """Count every AWS API call in this process by ``service.Operation`` (DynamoDB's included)."""
+    return count_aws_calls("")
 
 
 def _b64decode(part: str) -> bytes:

@@ -3,7 +3,6 @@ revocation calls, and counting DynamoDB operations."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,8 @@ from tests.support import (
     call,
     client_credentials_token,
     dynamodb_calls,
+    new_client,
+    unique,
 )
 
 ROOT_BASIC = basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET)
@@ -81,23 +82,17 @@ def revoke(token: str, headers: dict[str, str] | None = None, **form: str) -> Re
 client_token = client_credentials_token
 
 
-def new_client(**fields: Any) -> tuple[str, str | None]:
-    """A client created through storage (id, cleartext secret or None for a public client)."""
-    from hydra_lambda.clients import create_client
-
-    body = {"id": f"lc-{uuid.uuid4().hex[:12]}", "grant_types": ["client_credentials"], **fields}
-    client, secret = create_client(body)
-    return client.id, secret
-
-
 def allow(subject: str, action: str = "introspect", resource: str = "rn:hydra:oauth2:tokens") -> str:
     from hydra_lambda.policies import Policy
     from hydra_lambda.storage import policies
 
-    policy = Policy(id=f"lc-{uuid.uuid4().hex[:12]}", subjects=[subject], resources=[resource],
+    policy = Policy(id=unique("lc"), subjects=[subject], resources=[resource],
                     actions=[action], effect="allow")
     policies.create(policy)
     return policy.id
 
 
 dynamodb_operations = dynamodb_calls
+
+__all__ = ["INACTIVE", "ROOT_BASIC", "Grant", "allow", "client_token", "dynamodb_operations", "grant", "introspect",
+           "is_active", "new_client", "revoke", "stored_code"]

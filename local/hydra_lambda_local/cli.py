@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from hydra_lambda_local import consent_app, user_token
 from hydra_lambda_local.api import AdminApi, CliError, Credentials, client_credentials_token, segment
 
 ID_TOKEN_SET = "hydra.openid.id-token"
@@ -146,9 +147,7 @@ def _add_local(sub: Any) -> None:
     serve.add_argument("--port", type=int, default=None, help="default: $PORT or 4444")
     serve.add_argument("--template", default="", help="path to template.yaml")
     serve.add_argument("--verbose", action="store_true", help="log every request")
-    from hydra_lambda_local.consent_app import add_parser as add_consent_app_parser
-
-    add_consent_app_parser(sub)
+    consent_app.add_parser(sub)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -301,8 +300,6 @@ def run_token(args: argparse.Namespace, credentials: Credentials) -> int:
     elif args.action == "client":
         print(client_credentials_token(credentials, args.scope)["access_token"])
     else:
-        from hydra_lambda_local import user_token
-
         return user_token.run(credentials, scope=args.scope, redirect_uri=args.redirect_uri,
                               open_browser=args.open_browser, timeout=args.timeout)
     return 0
@@ -315,9 +312,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Credentials], int]] = {
 
 def _run_local(args: argparse.Namespace) -> int:
     if args.command == "consent-app":
-        from hydra_lambda_local.consent_app import run_cli
-
-        return run_cli(args)
+        return consent_app.run_cli(args)
+    # Lazy: 260 ms of imports (the layer, pynamodb; python -X importtime) that the commands speaking
+    # HTTP do not need.
     from hydra_lambda_local.serve import serve, serve_port
 
     port = serve_port(args.port)

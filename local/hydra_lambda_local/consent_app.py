@@ -19,7 +19,9 @@ import hmac
 import html
 import json
 import logging
+import os
 import secrets
+import sys
 import threading
 import time
 import urllib.error
@@ -32,7 +34,9 @@ from string import Template
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from hydra_lambda.config import ConfigError, get_settings
 from hydra_lambda.http.responses import render_layout
+from hydra_lambda.redaction import redact
 
 log = logging.getLogger("hydra_lambda.consent_app")
 
@@ -412,8 +416,6 @@ class _Handler(BaseHTTPRequestHandler):
         return "consent-app"
 
     def log_message(self, format: str, *args: Any) -> None:
-        from hydra_lambda.redaction import redact
-
         log.debug("%s %s", self.address_string(), redact(format % args))
 
     def do_GET(self) -> None:
@@ -667,7 +669,8 @@ def provision_client(api_url: str, root: tuple[str, str], client_id: str = APP_C
 def allow_consent_requests(client_id: str) -> None:
     """The Ladon policy that lets the app get, accept and reject consent requests (written straight to
     the policies table: the local server owns it)."""
-    from hydra_lambda.config import get_settings
+    # Lazy: every `hydra-lambda` command loads this module (its parser); storage.policies would add
+    # ~240 ms (pynamodb, re2; python -X importtime) to commands that only speak HTTP.
     from hydra_lambda.policies import Policy
     from hydra_lambda.storage import policies as policy_store
 
@@ -729,8 +732,6 @@ def start_for_serve(
 
 
 def add_parser(sub: Any) -> None:
-    import os
-
     cmd = sub.add_parser("consent-app", help="run the example login-and-consent app against a hydra-lambda API",
                          description="The client needs grant type client_credentials, scope hydra.consent and a "
                          "policy allowing get, accept and reject on rn:hydra:oauth2:consent:requests:<.*>; with scope "
@@ -746,10 +747,6 @@ def add_parser(sub: Any) -> None:
 
 
 def run_cli(args: Any) -> int:
-    import sys
-
-    from hydra_lambda.config import ConfigError, get_settings
-
     try:
         settings = get_settings()
         users = parse_users(settings.consent_app_users)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import sys
 from collections.abc import Callable
@@ -10,8 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlencode
 
 import yaml
+
+from hydra_lambda_local.events import build_event, gateway_path
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -126,11 +130,6 @@ def routed_event(
 ) -> tuple[Route, dict[str, Any]] | None:
     """The route for a request given as Python values (a JSON or form body, cookies, a query dict) and
     the payload-2.0 event API Gateway would hand it; None when no route matches. For tests and bench."""
-    import json
-    from urllib.parse import urlencode
-
-    from hydra_lambda_local.events import build_event, gateway_path
-
     path = gateway_path(path)
     hdrs = dict(headers or {})
     if json_body is not None:

@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
+from hydra_lambda.bootstrap import ensure_root_client, forced_credentials
 from hydra_lambda.config import ConfigError, get_settings
 
 from hydra_lambda_local.backends import prepare
+from hydra_lambda_local.consent_app import start_for_serve
 from hydra_lambda_local.server import LocalServer
 
 
@@ -27,10 +29,6 @@ def find_template(explicit: str = "") -> Path:
 def _start_consent_app(host: str, port: int, root: tuple[str, str] | None) -> str:
     """The example consent app, when CONSENT_URL is its local default; it makes its own client with
     the root client's credentials (just created, or FORCE_ROOT_CLIENT_CREDENTIALS)."""
-    from hydra_lambda.bootstrap import forced_credentials
-
-    from hydra_lambda_local.consent_app import start_for_serve
-
     settings = get_settings()
     api_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"  # noqa: S104
     _, line = start_for_serve(api_url, settings.consent_url, settings.consent_app_port,
@@ -96,8 +94,6 @@ def serve(host: str, port: int, template: str = "", verbose: bool = False) -> in
         persistent = bool(os.environ.get("DYNAMODB_ENDPOINT"))
         backends = prepare()
         settings = get_settings()
-        from hydra_lambda.bootstrap import ensure_root_client, forced_credentials
-
         root = ensure_root_client()
         if root is not None:  # its secret is printed once, in the lines below; never logged
             print("hydra-lambda: created the root client (its credentials are below)", flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -109,8 +110,6 @@ class LocalServer(ThreadingHTTPServer):
         super().__init__((host, port), _Handler)
 
     def log_crash(self, route: Route) -> None:
-        import traceback
-
         print(redact(f"handler {route.function} raised:\n{traceback.format_exc()}"), flush=True)
 
     def warm(self) -> None:

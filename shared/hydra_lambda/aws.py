@@ -8,6 +8,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import botocore.session
+from botocore.config import Config
+
 from hydra_lambda.config import get_settings
 
 _clients: dict[tuple[str, str, str], Any] = {}
@@ -22,8 +25,6 @@ def botocore_session() -> Any:
     if _botocore is None:
         with _lock:
             if _botocore is None:
-                import botocore.session
-
                 _botocore = botocore.session.get_session()
     return _botocore
 
@@ -41,8 +42,6 @@ def client(service: str) -> Any:
         with _lock:
             found = _clients.get(key)
             if found is None:
-                from botocore.config import Config
-
                 config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
                 found = botocore_session().create_client(
                     service, endpoint_url=endpoint or None, region_name=settings.aws_region, config=config

@@ -22,11 +22,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 import threading
+import time
+import uuid
 from dataclasses import dataclass
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from hydra_lambda import aws, passwords, system_secret
+from hydra_lambda.clients import Client, get_client
 from hydra_lambda.config import ConfigError, get_settings
+from hydra_lambda.observability import logger
+from hydra_lambda.storage import clients as client_store
+from hydra_lambda.storage.tables import ClientRecord, PolicyRecord, connection, ensure_bound
+from hydra_lambda.storage.token_rows import _is_condition_failure, _unwrap
 
 ADMIN_POLICY_ID = "default-admin-policy"
 JWKS_POLICY_ID = "default-oidc-id-token-public-policy"
@@ -53,7 +65,7 @@ def forced_credentials() -> tuple[str, str] | None:
 
 
 def _policies(root_id: str) -> list[object]:
-    from hydra_lambda.policies import Policy
+    from hydra_lambda.policies import Policy  # lazy, as storage.policies in _write_root (first start only)
 
     prefix = get_settings().resource_name_prefix
     return [
@@ -83,7 +95,6 @@ _SECRET_LABEL = b"hydra-lambda root client secret\x00"
 class PendingRoot:
     """A first start whose credentials are not published yet. ``secret`` is empty when they cannot
     be recomputed any more (the root client was deleted or its secret changed through the API)."""
-
     client_id: str
     secret: str
     nonce: str
@@ -96,7 +107,6 @@ def _derive(key: bytes, client_id: str, nonce: str) -> str:
 
 def _read_marker() -> tuple[str, str] | None:
     """(root client id, pending nonce or "") from the marker policy; None before the first start."""
-    from hydra_lambda.storage.tables import PolicyRecord, ensure_bound
 
     @ensure_bound
     def read() -> tuple[str, str] | None:
@@ -113,12 +123,9 @@ def _read_marker() -> tuple[str, str] | None:
 
 def _new_root(nonce: str) -> tuple[str, str, str]:
     """(id, secret, stored hash) of the root client to create."""
-    from hydra_lambda import passwords, system_secret
-
     forced = forced_credentials()
     if forced:
         return forced[0], forced[1], passwords.hash_secret(forced[1], generated=False)
-    import uuid
 
     client_id = str(uuid.uuid4())
     secret = _derive(system_secret.keys()[0], client_id, nonce)
@@ -128,9 +135,6 @@ def _new_root(nonce: str) -> tuple[str, str, str]:
 def _recover(client_id: str, nonce: str) -> PendingRoot:
     """The credentials a pending first start created, recomputed and checked against the stored hash
     (every configured system secret is tried, in case it was rotated in between)."""
-    from hydra_lambda import passwords, system_secret
-    from hydra_lambda.clients import get_client
-
     forced = forced_credentials()
     if forced and forced[0] == client_id:
         candidates = [forced[1]]
@@ -149,14 +153,6 @@ def _is_conflict(exc: Exception) -> bool:
 
 def pending_root() -> PendingRoot | None:
     """Create the root client if this is a new installation; what is left to publish, or None."""
-    import secrets
-    import time
-
-    from pynamodb.exceptions import TransactWriteError
-
-    from hydra_lambda.storage import clients as client_store
-    from hydra_lambda.storage.token_rows import _is_condition_failure, _unwrap
-
     for attempt in range(4):
         marker = _read_marker()
         if marker is not None:
@@ -181,10 +177,6 @@ def pending_root() -> PendingRoot | None:
 
 def complete(nonce: str) -> bool:
     """Mark the first start done (the nonce removed); False if another caller did already."""
-    from pynamodb.exceptions import UpdateError
-
-    from hydra_lambda.storage.tables import PolicyRecord, ensure_bound
-    from hydra_lambda.storage.token_rows import _unwrap
 
     @ensure_bound
     def update() -> bool:
@@ -217,19 +209,15 @@ def first_start() -> None:
     if pending.secret:
         publish_credentials((pending.client_id, pending.secret))
     else:
-        from hydra_lambda.observability import logger
-
         logger.warning("the first start's root credentials can no longer be recomputed; not published")
     complete(pending.nonce)
 
 
 def _write_root(client_id: str, secret_hash: str, nonce: str) -> None:
     """The root client and both policies in one transaction, conditional on the marker policy."""
-    from pynamodb.transactions import TransactWrite
-
-    from hydra_lambda.clients import Client
+    # Lazy: only a new installation's first start writes policies; on every other oauth2 cold start
+    # storage.policies (with policies and re2) would add 9 ms of imports (python -X importtime).
     from hydra_lambda.storage import policies as policy_store
-    from hydra_lambda.storage.tables import ClientRecord, PolicyRecord, connection
 
     client = Client(
         id=client_id,
@@ -256,13 +244,9 @@ def _write_root(client_id: str, secret_hash: str, nonce: str) -> None:
 
 def publish_credentials(credentials: tuple[str, str]) -> None:
     """On AWS: write ``id:secret`` to the ROOT_CLIENT_SECRET_ARN secret (never to a log)."""
-    from urllib.parse import quote
-
-    from hydra_lambda.aws import client
-
     arn = get_settings().root_client_secret_arn
     value = f"{quote(credentials[0], safe='')}:{quote(credentials[1], safe='')}"
-    client("secretsmanager").put_secret_value(SecretId=arn, SecretString=value)
+    aws.client("secretsmanager").put_secret_value(SecretId=arn, SecretString=value)
 
 
 def on_cold_start() -> None:
@@ -281,8 +265,6 @@ def on_cold_start() -> None:
             first_start()
             _done = True
         except Exception as exc:
-            from hydra_lambda.observability import logger
-
             logger.warning(
                 "root client bootstrap failed; will retry", extra={"error": type(exc).__name__}
             )

@@ -137,10 +137,7 @@ def _hint_claims(hint: str, client_id: str) -> dict[str, Any] | None:
     Connect Core 3.1.2.1); None for anything else, so a forged hint never reaches the consent app."""
     if not hint:
         return None
-    # Lazy: python-jose and its crypto backends cost 67 modules, ~47 ms, paid only by the consent
-    # requests that carry an id_token_hint.
-    from jose import jwt
-    from jose.exceptions import JOSEError
+    from jose import JOSEError, jwt  # lazy: 24 ms of imports (python -X importtime), only for a hint
 
     try:
         claims = jwt.decode(hint, keys.jwks(), algorithms=keys.algorithms(), audience=client_id,
@@ -160,17 +157,23 @@ def _explain_failed_answer(consent_id: str) -> Exception:
     return Gone("The consent request has expired; the user must start the authorization again.")
 
 
-def accept(caller: Credentials, consent_id: str, body: dict[str, Any]) -> None:
-    # Lazy: pydantic only on the write routes (tests/test_perf_coldstart.py: reads never import it).
+def _answer(model: str, body: dict[str, Any], what: str) -> Any:
+    """The body read by its pydantic wire model (``ConsentRequestAcceptance``/``Rejection``)."""
+    # Lazy: pydantic (14 ms, python -X importtime) stays off the consent read path
+    # (tests/integration/test_perf_coldstart.py); only the answers load it.
     from pydantic import ValidationError
 
-    from hydra_lambda.models.consent import ConsentRequestAcceptance
+    from hydra_lambda.models import consent as models
 
-    _require_access(caller, consent_id, "accept")
     try:
-        answer = ConsentRequestAcceptance.model_validate(body)
+        return getattr(models, model).model_validate(body)
     except ValidationError as exc:
-        raise BadRequest(f"The acceptance is invalid: {_first_error(exc)}") from None
+        raise BadRequest(f"The {what} is invalid: {_first_error(exc)}") from None
+
+
+def accept(caller: Credentials, consent_id: str, body: dict[str, Any]) -> None:
+    _require_access(caller, consent_id, "accept")
+    answer = _answer("ConsentRequestAcceptance", body, "acceptance")
     found = _check_answerable(consent_id)
     subject = answer.subject or ""
     if not subject.strip():
@@ -225,16 +228,8 @@ def _authentication(answer: Any, found: Consent) -> dict[str, Any]:
 
 
 def reject(caller: Credentials, consent_id: str, body: dict[str, Any]) -> None:
-    # Lazy: pydantic only on the write routes (tests/test_perf_coldstart.py: reads never import it).
-    from pydantic import ValidationError
-
-    from hydra_lambda.models.consent import ConsentRequestRejection
-
     _require_access(caller, consent_id, "reject")
-    try:
-        answer = ConsentRequestRejection.model_validate(body)
-    except ValidationError as exc:
-        raise BadRequest(f"The rejection is invalid: {_first_error(exc)}") from None
+    answer = _answer("ConsentRequestRejection", body, "rejection")
     _check_answerable(consent_id)
     try:
         store.reject(consent_id, (answer.reason or "")[:MAX_REASON])

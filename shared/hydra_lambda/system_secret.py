@@ -12,6 +12,7 @@ import hashlib
 import threading
 from typing import Any
 
+from hydra_lambda import aws
 from hydra_lambda.config import ConfigError, get_settings
 
 MIN_LENGTH = 16
@@ -26,9 +27,7 @@ def secrets_provider() -> Any:
     Imported here: powertools' parameters package loads boto3 (~15 ms), paid only where the secret
     lives in Secrets Manager, at the first request that needs it."""
     global _provider
-    from hydra_lambda.aws import client
-
-    manager = client("secretsmanager")
+    manager = aws.client("secretsmanager")
     if _provider is None or _provider.client is not manager:
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol
 
+from hydra_lambda import clock
 from hydra_lambda.config import ConfigError, get_settings
+from hydra_lambda.keys.jws import b64url, signing_input
 
 
 class SigningKey(Protocol):
@@ -33,6 +35,8 @@ _MISSING = ("NotFoundException", "ResourceNotFoundException")
 
 
 def _fetch(mode: str, ref: str) -> SigningKey:
+    # Lazy: a container needs one of the two (each loads cryptography and python-jose: 30-45 ms of
+    # imports, python -X importtime), and the routes that never sign or publish keys neither.
     if mode == "envelope":
         from hydra_lambda.keys.envelope import EnvelopeKey
 
@@ -45,8 +49,6 @@ def _fetch(mode: str, ref: str) -> SigningKey:
 def _load(mode: str, ref: str, *, optional: bool) -> SigningKey | None:
     """The key behind ``ref``, fetched once per container (or per SIGNING_KEYS_CACHE_SECONDS).
     An ``optional`` ref that does not exist (yet) is remembered as absent just as long."""
-    from hydra_lambda import clock
-
     settings = get_settings()
     endpoint = settings.kms_endpoint if mode == "kms" else settings.secretsmanager_endpoint
     cache_key = (mode, endpoint, settings.aws_region, ref)
@@ -109,8 +111,6 @@ def jwks() -> dict[str, Any]:
 
 def sign(claims: dict[str, Any]) -> str:
     """Compact JWS of ``claims`` (header ``alg``, ``kid``, ``typ: JWT``) by the first key."""
-    from hydra_lambda.keys.jwk import b64url, signing_input
-
     key = signing_key()
     message = signing_input({"alg": key.alg, "kid": key.kid, "typ": "JWT"}, claims)
     return message.decode("ascii") + "." + b64url(key.sign(message))

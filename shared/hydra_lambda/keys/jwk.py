@@ -3,7 +3,6 @@ JWS encoding."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from typing import Any
@@ -12,16 +11,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from jose import jwk
 
+from hydra_lambda.keys.jws import b64url
+
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 # The algorithms we sign with, by key type; KMS names the same schemes differently.
 RS256 = "RS256"
 ES256 = "ES256"
 KMS_ALGORITHM = {RS256: "RSASSA_PKCS1_V1_5_SHA_256", ES256: "ECDSA_SHA_256"}
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def algorithm_for(public_key: Any) -> str:
@@ -58,13 +55,6 @@ def public_jwk(public_key: PublicKey) -> dict[str, str]:
     jwk = {"kty": members["kty"], "kid": thumbprint(public_key), "alg": algorithm_for(public_key), "use": "sig"}
     jwk.update({k: v for k, v in members.items() if k != "kty"})
     return jwk
-
-
-def signing_input(header: dict[str, Any], claims: dict[str, Any]) -> bytes:
-    def part(obj: dict[str, Any]) -> str:
-        return b64url(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-
-    return f"{part(header)}.{part(claims)}".encode("ascii")
 
 
 def jose_signature(algorithm: str, signature: bytes) -> bytes:

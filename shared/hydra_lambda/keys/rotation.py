@@ -36,7 +36,7 @@ def create_kms_key(key_spec: str, stack: str = "", *, scheduled: bool = False) -
 
 def create_envelope_key(key_spec: str, kms_key: str, secret_name: str) -> str:
     """A new locally generated key, sealed under ``kms_key`` into a new secret; returns the secret ARN."""
-    from hydra_lambda.keys.envelope import generate, seal
+    from hydra_lambda.keys.envelope import generate, seal  # lazy: 30 ms, not on the rotation schedule's path
 
     secret = seal(generate(key_spec), kms_key)
     created = client("secretsmanager").create_secret(

@@ -53,8 +53,8 @@ class BatchIncomplete(Exception):
 
 @ensure_bound
 def prepare() -> None:
-    """Bind the tables and make the batch deletes' client on this thread, before the flush uses it
-    from several (botocore clients are thread-safe once made; making one is not)."""
+    """Bind the tables and make the batch deletes' client on this thread, before the flush's threads
+    use it (botocore clients are thread-safe once made; making one is not)."""
     _ = connection().client
 
 

@@ -9,6 +9,7 @@ key-range query on their own table (``TokenRecord``), and expired consent rows t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from typing import Any
@@ -257,8 +258,6 @@ def create_tables(settings: Settings | None = None, wait: bool = True) -> None:
 
 def ensure_bound(func: Any) -> Any:
     """Decorator for repository functions: bind the models before the first query."""
-    import functools
-
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if _bound is not get_settings():

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from hydra_lambda.config import reset_settings
 
+from tests.integration.test_code_flow import race, userinfo_status, verify_id_token
 from tests.support import call
 from tests.support_flows import Flow, make_client, qs, redeem, refresh
-from tests.test_code_flow import race, userinfo_status, verify_id_token
 
 
 def _grant(**accept: Any) -> tuple[str, str | None, dict[str, Any]]:

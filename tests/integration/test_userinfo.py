@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from tests.integration.test_refresh import _grant
 from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, basic, call
-from tests.test_refresh import _grant
 
 
 def test_get_and_post_return_sub_and_id_token_extra() -> None:

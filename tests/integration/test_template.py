@@ -387,7 +387,7 @@ def test_alarm_math_uses_valid_forms_and_the_flush_alarm_sees_a_crash(translated
     assert value >= threshold
 
 
-# Every DynamoDB action each function's role allows: what its code calls (tests/test_deploy.py records
+# Every DynamoDB action each function's role allows: what its code calls (tests/integration/test_deploy.py records
 # the calls the built functions make and checks them against these policies), nothing that scans or
 # batch-reads where nothing does.
 DYNAMODB_ACTIONS = {

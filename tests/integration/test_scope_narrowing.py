@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.integration.test_refresh import _grant
 from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, basic, call
 from tests.support_flows import refresh
-from tests.test_refresh import _grant
 
 
 def _introspect(token: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import call
+from tests.support import admin_headers, call
 from tests.support_admin import add_policy, bearer, remove_policy, service_client, token, unique
 
 ADMIN_SCOPES = "hydra.policies hydra.warden hydra.warden.groups hydra.keys.get hydra.keys.create hydra.clients"
@@ -15,7 +15,7 @@ ADMIN_SCOPES = "hydra.policies hydra.warden hydra.warden.groups hydra.keys.get h
 
 @pytest.fixture(scope="module")
 def root() -> dict[str, str]:
-    return bearer(token(scope=ADMIN_SCOPES))
+    return admin_headers(ADMIN_SCOPES)
 
 
 def _policy(**fields: Any) -> dict[str, Any]:

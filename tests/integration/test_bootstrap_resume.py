@@ -15,8 +15,8 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from hydra_lambda import bootstrap
 from hydra_lambda.config import reset_settings
 
+from tests.integration.test_bootstrap import _all_clients, _random_credentials
 from tests.support import basic, call
-from tests.test_bootstrap import _all_clients, _random_credentials
 
 WRITES = [
     ("dynamodb", "TransactWriteItems"),  # the root client and policies

@@ -20,13 +20,18 @@ import pytest
 import requests
 from hydra_lambda_local.consent_app import allow_consent_requests, provision_client
 
-from tests.support import ROOT, ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, LocalServer, free_port, wait_for
+from tests.support import (
+    ROOT,
+    ROOT_CLIENT_ID,
+    ROOT_CLIENT_SECRET,
+    LocalServer,
+    free_port,
+    serve_with_consent_app,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 SCREENSHOT = "/tmp/consent.png"
 
 
@@ -57,24 +62,10 @@ def callback() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def stack(aws: dict[str, str], root_client: tuple[str, str]) -> Iterator[tuple[LocalServer, str]]:
     """``hydra-lambda serve`` with the consent app on a free port (CONSENT_URL its local default)."""
-    port = free_port()
-    consent_url = f"http://127.0.0.1:{port}/consent"
     # POLICY_CACHE_SECONDS=0: the server sees policies this test process writes at once.
-    server = LocalServer({**aws, "CONSENT_URL": consent_url, "CONSENT_APP_PORT": str(port),
-                          "POLICY_CACHE_SECONDS": "0"})
-    assert f"consent app: {consent_url}" in server.output()
+    server, consent_url = serve_with_consent_app(aws, POLICY_CACHE_SECONDS="0")
     yield server, consent_url
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def root_token(api: str, scope: str) -> str:

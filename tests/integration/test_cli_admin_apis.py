@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.test_cli_e2e import ok, one_line_error, run
 from tests.support import LocalServer
 from tests.support_admin import unique
-from tests.test_cli_e2e import ok, one_line_error, run
 
 pytestmark = pytest.mark.e2e
 

@@ -2,7 +2,7 @@
 ``hydra-lambda serve`` (with the example consent app), including ``token user`` with a headless
 Chromium standing in for the person. Errors must be one line on stderr and a non-zero exit.
 
-The policies, groups and keys commands are driven in tests/test_cli_admin_apis.py."""
+The policies, groups and keys commands are driven in tests/integration/test_cli_admin_apis.py."""
 
 from __future__ import annotations
 
@@ -17,14 +17,11 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support import ROOT, ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, LocalServer, free_port
+from tests.support import ROOT, ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, LocalServer, free_port, serve_with_consent_app
 from tests.support_admin import unique
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 # Only what a user's shell would hold: no AWS settings, so the CLI cannot reach the tables directly.
 USER_ENV = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
 
@@ -32,22 +29,9 @@ USER_ENV = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in o
 @pytest.fixture(scope="module")
 def stack(aws: dict[str, str], root_client: tuple[str, str]) -> Iterator[tuple[LocalServer, str]]:
     """``hydra-lambda serve`` with the consent app on a free port."""
-    port = free_port()
-    consent_url = f"http://127.0.0.1:{port}/consent"
-    server = LocalServer({**aws, "CONSENT_URL": consent_url, "CONSENT_APP_PORT": str(port)})
-    assert f"consent app: {consent_url}" in server.output()
+    server, consent_url = serve_with_consent_app(aws)
     yield server, consent_url
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def run(*args: str, server: LocalServer | None = None, secret: str = ROOT_CLIENT_SECRET,

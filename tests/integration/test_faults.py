@@ -28,6 +28,7 @@ from tests.support import (
     ROOT_CLIENT_ID,
     ROOT_CLIENT_SECRET,
     Result,
+    admin_headers,
     basic,
     call,
     client_credentials_token,
@@ -102,13 +103,9 @@ def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
 
 
-def _token(scope: str = ADMIN_SCOPES) -> str:
-    return client_credentials_token(scope)
-
-
 @pytest.fixture(scope="module")
 def admin() -> dict[str, str]:
-    return {"Authorization": f"Bearer {_token()}"}
+    return admin_headers(ADMIN_SCOPES)
 
 
 def assert_unavailable(result: Result, *, oauth: bool) -> None:
@@ -244,7 +241,7 @@ def test_secrets_manager_failures_are_503(secret_from_secrets_manager: None) -> 
         assert fault.failed
         assert_unavailable(result, oauth=True)
     # once Secrets Manager answers, tokens are issued and verified with the secret it holds
-    token, other = _token("hydra.introspect"), _token("hydra.clients")
+    token, other = client_credentials_token("hydra.introspect"), client_credentials_token("hydra.clients")
     introspected = call("POST", "/oauth2/introspect", headers={"Authorization": f"Bearer {token}"},
                         form={"token": other})  # (a token introspected with itself is inactive, #18)
     assert introspected.status == 200 and introspected.json["active"] is True
@@ -436,14 +433,10 @@ class Operation:
     done: Callable[[dict[str, Any], Result], None] = lambda ctx, result: None
 
 
-def _admin_headers() -> dict[str, str]:
-    return {"Authorization": f"Bearer {_token()}"}
-
-
 def _new_client(**fields: Any) -> dict[str, Any]:
     admin_token()  # the consent helpers' own admin token, minted now rather than inside the action
     client_id, secret = make_client(**fields)
-    return {"client_id": client_id, "secret": secret, "admin": _admin_headers()}
+    return {"client_id": client_id, "secret": secret, "admin": admin_headers(ADMIN_SCOPES)}
 
 
 def _accepted_flow() -> dict[str, Any]:
@@ -481,11 +474,11 @@ def _live(ctx: dict[str, Any], token: str) -> bool:
 
 
 OPERATIONS = [
-    Operation("client_credentials", lambda: {"admin": _admin_headers()},
+    Operation("client_credentials", lambda: {"admin": admin_headers(ADMIN_SCOPES)},
               lambda ctx: call("POST", "/oauth2/token", headers=basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET),
                                form={"grant_type": "client_credentials", "scope": "hydra.clients"}), 200,
               lambda ctx, r: _assert(_live(ctx, r.json["access_token"]))),
-    Operation("create client", lambda: {"admin": _admin_headers(), "id": f"fault-{uuid.uuid4().hex}"},
+    Operation("create client", lambda: {"admin": admin_headers(ADMIN_SCOPES), "id": f"fault-{uuid.uuid4().hex}"},
               lambda ctx: call("POST", "/clients", headers=ctx["admin"], json_body={
                   "id": ctx["id"], "grant_types": ["client_credentials"], "scope": "demo"}), 201,
               lambda ctx, r: _assert(call("POST", "/oauth2/token", headers=basic(ctx["id"], r.json["client_secret"]),

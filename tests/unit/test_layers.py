@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "shared" / "hydra_lambda"
+PACKAGE = Path(__file__).resolve().parents[2] / "shared" / "hydra_lambda"
 EDGE = PACKAGE / "http"
 FORBIDDEN = ("hydra_lambda.http", "aws_lambda_powertools.event_handler", "aws_lambda_powertools.shared.cookies")
 

@@ -497,7 +497,7 @@ def _allowed(translated: dict[str, Any], function: str) -> set[tuple[str, str, b
 
 def test_every_dynamodb_call_is_one_the_functions_policy_allows(served: dict[str, Any], scenario: Any,
                                                                moto_server: tuple[str, _Recorder]) -> None:
-    from tests.test_template import translate
+    from tests.integration.test_template import translate
 
     translated = translate()
     by_name = {v: k for k, v in _table_names().items()}
