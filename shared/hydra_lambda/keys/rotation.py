@@ -12,8 +12,10 @@ the first signs, all are published):
 
 from __future__ import annotations
 
+from hydra_lambda import keys
 from hydra_lambda.aws import client
 from hydra_lambda.config import get_settings
+from hydra_lambda.storage import locks
 
 KEY_SPECS = ("RSA_2048", "RSA_4096", "ECC_NIST_P256")
 STACK_TAG = "hydra-lambda:stack"
@@ -172,9 +174,6 @@ def rotate_now(alg: str, deletion_window_days: int | None) -> dict[str, str | No
     """One step of the scheduled rotation, under a lease so two requests never interleave their alias
     moves (two unguarded steps could both read the same aliases and leave ``-previous`` equal to the
     signing key, disable a key that still signs, or orphan a new key)."""
-    from hydra_lambda import keys
-    from hydra_lambda.storage import locks
-
     settings = get_settings()
     alias = rotating_alias(settings.signing_mode, settings.signing_keys)
     if alg not in ALGORITHM_KEY_SPECS:
