@@ -70,7 +70,10 @@ def decide_name(subject: str, name: str, action: str, context: dict[str, Any] | 
     memo = _memo
     if memo[0] is not policies:
         memo = _memo = (policies, {})
-    key = (subject, name, action, *sorted(context.items())) if context else (subject, name, action)
+    # Each value's type is part of the key: 1 == True == 1.0 in Python, but Ladon's conditions tell
+    # them apart (BooleanCondition wants a real bool), so one must never answer for the other.
+    key = (subject, name, action, *((k, type(v).__name__, v) for k, v in sorted(context.items()))) \
+        if context else (subject, name, action)
     try:
         decision = memo[1].get(key)
     except TypeError:  # a context with list values is not hashable: evaluate every time

@@ -148,6 +148,22 @@ def test_the_warden_forgets_its_decisions_when_the_policy_cache_expires(monkeypa
         remove_policy(elsewhere.id)
 
 
+def test_a_remembered_decision_never_answers_for_a_value_of_another_type() -> None:
+    """1 == True in Python, but BooleanCondition wants a real bool: the memo must keep them apart."""
+    from hydra_lambda.warden import is_allowed
+
+    subject = unique("typed")
+    flag = add_policy(subjects=[subject], resources=["rn:hydra:flags"], actions=["get"],
+                      conditions={"on": {"type": "BooleanCondition", "options": {"value": True}}})
+    try:
+        assert is_allowed(subject, "flags", "get", {"on": True})
+        assert not is_allowed(subject, "flags", "get", {"on": 1})
+        assert not is_allowed(subject, "flags", "get", {"on": 1.0})
+        assert is_allowed(subject, "flags", "get", {"on": True})
+    finally:
+        remove_policy(flag)
+
+
 def test_the_warden_keys_decisions_by_context(monkeypatch: pytest.MonkeyPatch) -> None:
     from hydra_lambda.warden import is_allowed
 
