@@ -1,18 +1,20 @@
 """Scheduled ID-token key rotation (EventBridge, template parameter KeyRotationSchedule): one
-publish/switch/retire step per run, see hydra_lambda.keys.rotation.scheduled_step. A key the step
+publish/switch/retire step per run, see hydra_lambda.keys.rotation.scheduled_step, under the same
+lease as POST /keys/hydra.openid.id-token (``locked_step``: a run that finds it held fails, and Lambda
+retries the asynchronous invocation). A key the step
 retires is disabled and scheduled for deletion after ``deletion_window_days`` (RetiredKeyDeletionDays)."""
 
 from typing import Any
 
-from hydra_lambda.keys.rotation import scheduled_step
+from hydra_lambda.keys.rotation import locked_step
 from hydra_lambda.observability import logger, tracer, tracing_enabled
 
 
 @logger.inject_lambda_context(clear_state=True)
 def _rotate(event: dict[str, Any], context: Any) -> dict[str, str | None]:
     window = event.get("deletion_window_days")
-    result = scheduled_step(event["alias"], event.get("key_spec", "RSA_2048"), event.get("stack", ""),
-                            int(window) if window is not None else None)
+    result = locked_step(event["alias"], event.get("key_spec", "RSA_2048"), event.get("stack", ""),
+                         int(window) if window is not None else None)
     logger.info("signing keys rotated", extra=result)
     return result
 

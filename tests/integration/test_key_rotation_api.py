@@ -202,3 +202,49 @@ def test_the_local_server_signs_through_a_rotatable_alias_triple(aws: dict[str, 
         assert request("GET", "/.well-known/jwks.json", b"", {})[1] == rotated
     finally:
         server.stop()
+
+
+def test_the_scheduled_rotation_takes_the_same_lease(root: dict[str, str], triple: str) -> None:
+    """A scheduled run while an API rotation holds the lease changes nothing and fails (Lambda retries
+    it); once the lease is free, the scheduled run is one step, and it gives the lease back."""
+    import importlib.util
+
+    from hydra_lambda.keys.rotation import ROTATION_LEASE_SECONDS, RotationInProgress
+    from hydra_lambda.storage import locks
+    from hydra_lambda_local.events import FakeContext
+
+    from tests.support import ROOT
+
+    spec = importlib.util.spec_from_file_location("keyrotation_app", ROOT / "functions" / "keyrotation" / "app.py")
+    assert spec is not None and spec.loader is not None
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    event = {"alias": triple, "key_spec": "ECC_NIST_P256", "stack": "api-stack"}
+    before = targets(triple)
+    owner = locks.acquire(f"key-rotation:{triple}", ROTATION_LEASE_SECONDS)
+    assert owner is not None
+    try:
+        with pytest.raises(RotationInProgress):
+            app._rotate(event, FakeContext("KeyRotationFunction"))
+        assert targets(triple) == before
+    finally:
+        locks.release(f"key-rotation:{triple}", owner)
+    result = app._rotate(event, FakeContext("KeyRotationFunction"))
+    assert targets(triple) == (before[0], result["next"], None) and result["next"] not in before
+    assert call("POST", PATH, headers=root, json_body={}).status == 201  # the lease was given back
+
+
+def test_a_lease_whose_answer_was_lost_is_still_its_owners() -> None:
+    """botocore resends a PutItem whose response was lost: the resend finds the row it wrote."""
+    from hydra_lambda.storage import locks
+    from hydra_lambda.storage.tables import TokenRecord
+
+    name = f"test-{uuid.uuid4().hex}"
+    owner = locks.acquire(name, 60)
+    assert owner is not None
+    row = TokenRecord.get(locks.PREFIX + name, locks.LEASE)
+    row.save(condition=TokenRecord.shard.does_not_exist() | (TokenRecord.expires_at < 0)
+             | (TokenRecord.subject == owner))  # the same write again, as the resend is
+    assert locks.acquire(name, 60) is None  # and nobody else gets it
+    locks.release(name, owner)
+    assert locks.acquire(name, 60) is not None

@@ -409,7 +409,7 @@ DYNAMODB_ACTIONS = {
                       ("ConsentTable", "BatchWriteItem"), ("ConsentTable/index", "Query"), ("PoliciesTable", "Scan")},
     "AdminFunction": {("PoliciesTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan")}
     | {("TokensTable", "GetItem"), ("ClientsTable", "GetItem")},
-    "KeyRotationFunction": set(),
+    "KeyRotationFunction": {("TokensTable", "PutItem"), ("TokensTable", "DeleteItem")},  # the rotation lease
 }
 
 

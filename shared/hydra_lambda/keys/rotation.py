@@ -170,21 +170,29 @@ def _stack_of(key_id: str) -> str:
     return next((tag["TagValue"] for tag in tags if tag["TagKey"] == STACK_TAG), "")
 
 
-def rotate_now(alg: str, deletion_window_days: int | None) -> dict[str, str | None]:
-    """One step of the scheduled rotation, under a lease so two requests never interleave their alias
-    moves (two unguarded steps could both read the same aliases and leave ``-previous`` equal to the
-    signing key, disable a key that still signs, or orphan a new key)."""
-    settings = get_settings()
-    alias = rotating_alias(settings.signing_mode, settings.signing_keys)
-    if alg not in ALGORITHM_KEY_SPECS:
-        raise ValueError(f"alg must be one of {', '.join(ALGORITHM_KEY_SPECS)}")
+def locked_step(alias: str, key_spec: str = "RSA_2048", stack: str = "",
+                deletion_window_days: int | None = None) -> dict[str, str | None]:
+    """``scheduled_step`` under a lease on the alias, which the schedule and the API both take, so two
+    steps never interleave their alias moves (two unguarded steps could both read the same aliases and
+    leave ``-previous`` equal to the signing key, disable a key that still signs, or orphan a new key).
+    RotationInProgress when another step holds it."""
     owner = locks.acquire(f"key-rotation:{alias}", ROTATION_LEASE_SECONDS)
     if owner is None:
         raise RotationInProgress("Another rotation of the signing keys is in progress; try again when it is done")
     try:
-        current = _alias_target(alias)
-        stack = _stack_of(current) if current is not None else ""
-        return scheduled_step(alias, ALGORITHM_KEY_SPECS[alg], stack, deletion_window_days)
+        return scheduled_step(alias, key_spec, stack, deletion_window_days)
     finally:
         locks.release(f"key-rotation:{alias}", owner)
         keys.forget()  # this container serves the new set at once; others within SIGNING_KEYS_CACHE_SECONDS
+
+
+def rotate_now(alg: str, deletion_window_days: int | None) -> dict[str, str | None]:
+    """One step on request (POST /keys/hydra.openid.id-token), for deployments that sign through the
+    alias triple; the new key is tagged for the stack of the key it will replace."""
+    settings = get_settings()
+    alias = rotating_alias(settings.signing_mode, settings.signing_keys)
+    if alg not in ALGORITHM_KEY_SPECS:
+        raise ValueError(f"alg must be one of {', '.join(ALGORITHM_KEY_SPECS)}")
+    current = _alias_target(alias)
+    stack = _stack_of(current) if current is not None else ""
+    return locked_step(alias, ALGORITHM_KEY_SPECS[alg], stack, deletion_window_days)

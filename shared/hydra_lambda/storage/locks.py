@@ -32,7 +32,10 @@ def acquire(name: str, seconds: int) -> str | None:
     row = TokenRecord(shard=PREFIX + name, signature=LEASE, client_id="", subject=owner, issued_at=now,
                       expires_at=now + seconds, ttl=datetime.fromtimestamp(now + seconds, UTC))
     try:
-        row.save(condition=TokenRecord.shard.does_not_exist() | (TokenRecord.expires_at < now))
+        # ``subject == owner``: botocore's resend of a write that committed but whose answer was lost
+        # finds its own lease, which is success, not "someone else holds it".
+        row.save(condition=TokenRecord.shard.does_not_exist() | (TokenRecord.expires_at < now)
+                 | (TokenRecord.subject == owner))
     except PutError as exc:
         if _conditional_failed(exc):
             return None
