@@ -30,7 +30,7 @@ class Callback:
     query: dict[str, list[str]] | None = None
 
 
-def _handler(path: str, result: Callback, done: threading.Event) -> type[BaseHTTPRequestHandler]:
+def _handler(path: str, result: Callback, done: threading.Event, state: list[str]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # the query holds the code: never logged
             pass
@@ -40,27 +40,36 @@ def _handler(path: str, result: Callback, done: threading.Event) -> type[BaseHTT
             if url.path != path or done.is_set():
                 self.send_error(404)
                 return
-            result.query = parse_qs(url.query)
-            failed = "error" in result.query or "code" not in result.query
-            body = PAGE.format(heading="Sign-in failed" if failed else "Signed in").encode()
-            self.send_response(200)
+            query = parse_qs(url.query)
+            if not state or not hmac.compare_digest(_one(query, "state").encode(), state[0].encode()):
+                # Not the answer to our request (another page or process calling the loopback port):
+                # refused, and the sign-in in progress keeps waiting for its own callback.
+                self._page(400, "This answer does not belong to the sign-in in progress")
+                return
+            result.query = query
+            failed = "error" in query or "code" not in query
+            self._page(200, "Sign-in failed" if failed else "Signed in")
+            done.set()
+
+        def _page(self, status: int, heading: str) -> None:
+            body = PAGE.format(heading=heading).encode()
+            self.send_response(status)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
             self.end_headers()
             self.wfile.write(body)
-            done.set()
 
     return Handler
 
 
-def _listen(redirect_uri: str, result: Callback, done: threading.Event) -> HTTPServer:
+def _listen(redirect_uri: str, result: Callback, done: threading.Event, state: list[str]) -> HTTPServer:
     parts = urlsplit(redirect_uri)
     if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost") or not parts.port:
         raise CliError("--redirect-uri must be http://127.0.0.1:<port>/<path> or http://localhost:<port>/<path> "
                        "(the callback server listens on the loopback address)", 2)
     try:
-        return HTTPServer(("127.0.0.1", parts.port), _handler(parts.path or "/", result, done))
+        return HTTPServer(("127.0.0.1", parts.port), _handler(parts.path or "/", result, done, state))
     except OSError as exc:
         raise CliError(f"cannot listen on 127.0.0.1:{parts.port} for the callback ({exc.strerror or exc}); "
                        "choose another port with --redirect-uri (the client must have it registered)") from None
@@ -74,8 +83,8 @@ def _one(query: dict[str, list[str]], name: str) -> str:
 def run(credentials: Credentials, *, scope: str, redirect_uri: str, open_browser: bool, timeout: float) -> int:
     if not credentials.client_id:
         raise CliError("set --client-id (or HYDRA_CLIENT_ID): the client that signs the user in", 2)
-    result, done = Callback(), threading.Event()
-    server = _listen(redirect_uri, result, done)
+    result, done, expected = Callback(), threading.Event(), []
+    server = _listen(redirect_uri, result, done, expected)
     session = OAuth2Session(
         credentials.client_id, credentials.client_secret or None, scope=scope, redirect_uri=redirect_uri,
         code_challenge_method="S256",
@@ -84,6 +93,7 @@ def run(credentials: Credentials, *, scope: str, redirect_uri: str, open_browser
     verifier = secrets.token_urlsafe(48)
     url, state = session.create_authorization_url(credentials.endpoint + "/oauth2/auth", code_verifier=verifier,
                                                   state=secrets.token_urlsafe(24))
+    expected.append(state)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:

@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -183,7 +184,7 @@ def test_token_user_through_the_browser_and_the_consent_app(stack: tuple[LocalSe
     assert client["client_secret"] not in out + err
 
 
-def test_token_user_refuses_a_callback_with_another_state(stack: tuple[LocalServer, str]) -> None:
+def test_token_user_ignores_a_callback_with_another_state(stack: tuple[LocalServer, str]) -> None:
     server, _ = stack
     port = free_port()
     redirect_uri = f"http://127.0.0.1:{port}/callback"
@@ -193,15 +194,20 @@ def test_token_user_refuses_a_callback_with_another_state(stack: tuple[LocalServ
         [sys.executable, "-m", "hydra_lambda_local.cli", "token", "user", "--no-open", "--redirect-uri", redirect_uri],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _address_printed(process)
+        address = _address_printed(process)
         forged = requests.get(redirect_uri, params={"code": "attacker-code", "state": "attacker-state"}, timeout=10)
-        assert forged.status_code == 200
+        assert forged.status_code == 400  # refused, and it does not end the sign-in in progress
+        assert process.poll() is None
+        # The real answer (here a refusal, so no browser is needed) is still taken.
+        state = parse_qs(urlsplit(address).query)["state"][0]
+        real = requests.get(redirect_uri, params={"error": "access_denied", "state": state}, timeout=10)
+        assert real.status_code == 200
         out, err = process.communicate(timeout=60)
     finally:
         process.kill()
     assert process.returncode == 1 and out == ""
     lines = [line for line in err.splitlines() if line.startswith("hydra-lambda: ")]
-    assert len(lines) == 1 and "state does not match" in lines[0] and "Traceback" not in err
+    assert len(lines) == 1 and "authorization refused: access_denied" in lines[0] and "Traceback" not in err
 
 
 def _address_printed(process: subprocess.Popen[str]) -> str:
