@@ -89,6 +89,11 @@ def _caller_token(caller: Credentials) -> Token:
     return row
 
 
+def forget_caller(signature: str) -> None:
+    """A caller token revoked through this container is refused by it at once, not after the window."""
+    _callers.pop(signature, None)
+
+
 def _check_bearer_caller(caller: Credentials) -> str:
     """``warden.require_access`` for introspection, on the remembered caller token: its client (cached
     record), its scope and the policies are checked on every call."""

@@ -9,7 +9,7 @@ tokens the caller does not own. ``token_type_hint`` is not needed: the prefix na
 
 from __future__ import annotations
 
-from hydra_lambda import opaque_tokens
+from hydra_lambda import introspection, opaque_tokens
 from hydra_lambda.client_auth import authenticate_client
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import InvalidRequest
@@ -34,6 +34,7 @@ def revoke(client_id: str, token: str) -> bool:
         return False
     kind, signature = genuine
     if kind == "access":  # one conditional delete: only the owner's live token goes
+        introspection.forget_caller(signature)
         return token_store.delete_owned(signature, kind, client_id)
     # A rotated refresh token still names its grant (rotation keeps the request id): revoking it
     # ends the grant too, so a client logging out with a stale refresh token still logs out.

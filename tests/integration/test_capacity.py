@@ -94,6 +94,17 @@ def test_a_revoked_bearer_caller_is_refused_once_the_cache_window_passes() -> No
     assert refused.status == 401, refused.body
 
 
+def test_a_bearer_caller_revoked_through_this_container_is_refused_at_once() -> None:
+    token = _token()
+    caller = client_credentials_token("hydra.introspect")
+    headers = {"Authorization": f"Bearer {caller}"}
+    assert call("POST", "/oauth2/introspect", headers=headers, form={"token": token}).status == 200
+    revoked = call("POST", "/oauth2/revoke", headers=basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET), form={"token": caller})
+    assert revoked.status == 200
+    refused = call("POST", "/oauth2/introspect", headers=headers, form={"token": token})
+    assert refused.status == 401, refused.body
+
+
 def test_revoking_an_access_token_is_one_write(capsys: Any) -> None:
     token = _token()
     with capacity() as used:
