@@ -340,9 +340,19 @@ def condition_holds(condition: dict[str, Any], value: Any, subject: str, resourc
     raise InvalidPolicy(f"unknown condition type {kind!r}")
 
 
+def valid_id(value: object) -> bool:
+    """An id policies and warden groups may have: 1 to 255 printable characters and no ``/`` (API
+    Gateway decodes ``%2F`` before routing, so such an id could never be read, changed or deleted)."""
+    return (isinstance(value, str) and 0 < len(value) <= 255 and "/" not in value
+            and not any(ord(ch) < 0x20 for ch in value))
+
+
+ID_RULE = "1 to 255 printable characters, without '/'"
+
+
 def validate(policy: Policy) -> None:
-    if not policy.id or len(policy.id) > 255 or any(ord(ch) < 0x20 for ch in policy.id):
-        raise InvalidPolicy("id must be 1 to 255 printable characters")
+    if not valid_id(policy.id):
+        raise InvalidPolicy(f"id must be {ID_RULE}")
     if policy.effect not in EFFECTS:
         raise InvalidPolicy('effect must be exactly "allow" or "deny"')
     for name in ("subjects", "resources", "actions"):

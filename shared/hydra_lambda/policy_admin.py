@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from hydra_lambda import warden
+from hydra_lambda import policies, warden
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest, Conflict, NotFound
 from hydra_lambda.policies import InvalidPolicy, Policy
@@ -75,7 +75,7 @@ def admin_create(caller: Credentials, body: dict[str, Any]) -> Policy:
 def admin_get(caller: Credentials, policy_id: str) -> Policy:
     # Authorize before answering 404, so callers without access learn nothing about which ids exist.
     _require_access(caller, f"policies:{policy_id}", "get")
-    policy = store.get(policy_id)
+    policy = store.get(policy_id) if policies.valid_id(policy_id) else None  # no key DynamoDB refuses
     if policy is None:
         raise NotFound(f"Policy '{policy_id}' not found")
     return policy
@@ -86,13 +86,12 @@ def admin_update(caller: Credentials, policy_id: str, body: dict[str, Any]) -> P
         raise BadRequest("The id in the body differs from the id in the path")
     policy = _parse({**body, "id": policy_id})
     _require_access(caller, f"policies:{policy_id}", "update")
-    if store.get(policy_id) is None:
+    if not store.replace(policy):
         raise NotFound(f"Policy '{policy_id}' not found")
-    store.put(policy)
     return policy
 
 
 def admin_delete(caller: Credentials, policy_id: str) -> None:
     _require_access(caller, f"policies:{policy_id}", "delete")
-    if not store.delete(policy_id):
+    if not policies.valid_id(policy_id) or not store.delete(policy_id):
         raise NotFound(f"Policy '{policy_id}' not found")

@@ -17,7 +17,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from hydra_lambda import issuer, opaque_tokens, scopes, warden
+from hydra_lambda import clients, issuer, opaque_tokens, policies, scopes, warden
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest, Conflict, NotFound
@@ -110,8 +110,8 @@ def _require_groups_access(caller: Credentials, resource: str, action: str) -> N
 
 
 def _valid_id(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > 255 or any(ord(ch) < 0x20 for ch in value):
-        raise BadRequest(f"{what} must be 1 to 255 printable characters")
+    if not policies.valid_id(value):
+        raise BadRequest(f"{what} must be {policies.ID_RULE}")
     return value
 
 
@@ -137,6 +137,9 @@ def create_group(caller: Credentials, body: dict[str, Any]) -> dict[str, Any]:
     group_id = _valid_id(body["id"], "id") if "id" in body else str(uuid.uuid4())
     group = store.Group(id=group_id, members=list(dict.fromkeys(_members(body))))
     _require_groups_access(caller, "warden:groups", "create")
+    if clients.get_client(group.id) is not None:
+        # Members act as the group id: a group named after a client would hand out its rights.
+        raise Conflict(f"'{group.id}' is a client's id; a group may not take it")
     try:
         store.create_group(group)
     except store.AlreadyExists:
@@ -146,7 +149,7 @@ def create_group(caller: Credentials, body: dict[str, Any]) -> dict[str, Any]:
 
 def get_group(caller: Credentials, group_id: str) -> dict[str, Any]:
     _require_groups_access(caller, f"warden:groups:{group_id}", "get")
-    group = store.get_group(group_id)
+    group = store.get_group(group_id) if policies.valid_id(group_id) else None  # no key DynamoDB refuses
     if group is None:
         raise NotFound(f"Group '{group_id}' not found")
     return group.wire()
@@ -154,13 +157,15 @@ def get_group(caller: Credentials, group_id: str) -> dict[str, Any]:
 
 def delete_group(caller: Credentials, group_id: str) -> None:
     _require_groups_access(caller, f"warden:groups:{group_id}", "delete")
-    if not store.delete_group(group_id):
+    if not policies.valid_id(group_id) or not store.delete_group(group_id):
         raise NotFound(f"Group '{group_id}' not found")
 
 
 def change_members(caller: Credentials, group_id: str, body: dict[str, Any], *, add: bool) -> None:
     members = _members(body, required=True)
     _require_groups_access(caller, f"warden:groups:{group_id}", "members.add" if add else "members.remove")
+    if not policies.valid_id(group_id):
+        raise NotFound(f"Group '{group_id[:255]}' not found")
     try:
         changed = store.change_members(group_id, add=members if add else (), remove=() if add else members,
                                        limit=MAX_MEMBERS)

@@ -293,3 +293,50 @@ def test_member_changes_never_lose_a_concurrent_change(monkeypatch: pytest.Monke
     assert store.change_members(group, add=["c"]) is True
     assert real(group).members == ["a", "b", "c"]
     store.delete_group(group)
+
+
+def test_token_allowed_refuses_revoked_expired_and_refresh_tokens(root: dict[str, str]) -> None:
+    from hydra_lambda import clock
+
+    from tests.support import basic
+
+    client_id, secret = service_client(scope="photos.read")
+    policy = _photo_policy(client_id)
+    body = {"scopes": ["photos.read"], "resource": "rn:photos:7", "action": "read"}
+    try:
+        revoked = token(client_id, secret, scope="photos.read")
+        assert call("POST", "/warden/token/allowed", headers=root, json_body={**body, "token": revoked}
+                    ).json["allowed"] is True
+        assert call("POST", "/oauth2/revoke", headers=basic(client_id, secret), form={"token": revoked}).status == 200
+        expiring = token(client_id, secret, scope="photos.read")
+        clock.advance(3600 + 1)  # ACCESS_TOKEN_LIFESPAN (the clock is reset after each test)
+        asking = admin_headers(ADMIN_SCOPES)  # the module's root token expired with it
+        for value in (revoked, expiring):
+            result = call("POST", "/warden/token/allowed", headers=asking, json_body={**body, "token": value})
+            assert (result.status, result.json) == (200, {"allowed": False}), value
+    finally:
+        remove_policy(policy)
+
+
+@pytest.mark.parametrize("path", ["/policies/", "/warden/groups/"])
+def test_ids_that_could_never_be_routed_are_refused_and_over_long_ones_are_404(root: dict[str, str],
+                                                                               path: str) -> None:
+    body = _policy(id="a/b") if path == "/policies/" else {"id": "a/b", "members": []}
+    refused = call("POST", path.rstrip("/"), headers=root, json_body=body)
+    assert refused.status == 400 and "'/'" in refused.json["error"]["message"], refused.body
+    long_id = "x" * 3000  # over DynamoDB's 2048-byte key: never stored, so never found
+    for method in ("GET", "DELETE"):
+        result = call(method, path + long_id, headers=root)
+        assert result.status == 404, (method, result.body)
+    if path == "/warden/groups/":
+        added = call("POST", path + long_id + "/members", headers=root, json_body={"members": ["m"]})
+        assert added.status == 404, added.body
+
+
+def test_a_group_may_not_take_a_clients_id(root: dict[str, str]) -> None:
+    """Members act as the group id: a group named after the root client would make them root."""
+    from tests.support import ROOT_CLIENT_ID
+
+    result = call("POST", "/warden/groups", headers=root, json_body={"id": ROOT_CLIENT_ID, "members": ["mallory"]})
+    assert result.status == 409 and "client" in result.json["error"]["message"], result.body
+    assert call("GET", f"/warden/groups/{ROOT_CLIENT_ID}", headers=root).status == 404

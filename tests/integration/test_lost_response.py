@@ -177,3 +177,23 @@ def test_first_start_whose_transaction_response_is_lost(proxy: LossyProxy, first
                   form={"grant_type": "client_credentials", "scope": "hydra.clients"})
     assert result.status == 200, result.body
     assert bootstrap.ensure_root_client() is None  # handed out once
+
+
+@pytest.mark.parametrize("kind", ["policy", "group"])
+def test_admin_create_whose_response_is_lost(proxy: LossyProxy, kind: str) -> None:
+    """A policy or warden group whose conditional PutItem commits, then loses its answer: botocore's
+    resend finds the row it wrote, and the caller gets 201, not 409 for its own create."""
+    from tests.support import admin_headers
+    from tests.support_admin import unique
+
+    headers = admin_headers("hydra.policies hydra.warden.groups")
+    path, body = (("/policies", {"id": unique("lost"), "subjects": ["alice"], "effect": "allow",
+                                 "resources": ["rn:x"], "actions": ["get"]})
+                  if kind == "policy" else ("/warden/groups", {"id": unique("lost"), "members": ["alice"]}))
+    with proxy.lose_responses("PutItem") as rule:
+        created = call("POST", path, headers=headers, json_body=body)
+    assert rule.lost == ["PutItem"]
+    assert created.status == 201, created.body
+    assert call("GET", f"{path}/{body['id']}", headers=headers).status == 200
+    assert call("POST", path, headers=headers, json_body=body).status == 409  # a second create is still refused
+    assert call("DELETE", f"{path}/{body['id']}", headers=headers).status == 204

@@ -10,6 +10,7 @@ collide, and the one cached scan serves policy decisions and group memberships a
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -148,14 +149,32 @@ def get(policy_id: str) -> Policy | None:
 
 @ensure_bound
 def create(policy: Policy) -> None:
+    """AlreadyExists if the id is taken, unless by this very policy: botocore's resend of a write
+    that committed but whose answer was lost finds its own row, which is success."""
     try:
-        to_record(policy).save(condition=PolicyRecord.id.does_not_exist())
-    except PutError as exc:
-        if _is_condition_failure(exc):
-            raise AlreadyExists(policy.id) from exc
-        raise _unwrap(exc) from exc
+        _create(to_record(policy), policy.id)
     finally:
         invalidate()
+
+
+def _create(record: PolicyRecord, shown_id: str) -> None:
+    """A conditional put of a new row; AlreadyExists if the id is taken, unless by this very write."""
+    record.written_by = secrets.token_urlsafe(12)
+    try:
+        record.save(condition=PolicyRecord.id.does_not_exist())
+    except PutError as exc:
+        if _is_condition_failure(exc):
+            if _written_by(record.id) == record.written_by:
+                return
+            raise AlreadyExists(shown_id) from exc
+        raise _unwrap(exc) from exc
+
+
+def _written_by(row_id: str) -> str | None:
+    try:
+        return PolicyRecord.get(row_id, consistent_read=True, attributes_to_get=["written_by"]).written_by
+    except PolicyRecord.DoesNotExist:
+        return None
 
 
 @ensure_bound
@@ -165,6 +184,20 @@ def put(policy: Policy) -> None:
         to_record(policy).save()
     finally:
         invalidate()
+
+
+@ensure_bound
+def replace(policy: Policy) -> bool:
+    """Replace an existing policy; False if there is none (a delete in between is never undone)."""
+    try:
+        to_record(policy).save(condition=PolicyRecord.id.exists())
+    except PutError as exc:
+        if _is_condition_failure(exc):
+            return False
+        raise _unwrap(exc) from exc
+    finally:
+        invalidate()
+    return True
 
 
 def delete(policy_id: str) -> bool:
@@ -200,11 +233,7 @@ def get_group(group_id: str) -> Group | None:
 def create_group(group: Group) -> None:
     record = PolicyRecord(GROUP_PREFIX + group.id, members=list(dict.fromkeys(group.members)))
     try:
-        record.save(condition=PolicyRecord.id.does_not_exist())
-    except PutError as exc:
-        if _is_condition_failure(exc):
-            raise AlreadyExists(group.id) from exc
-        raise _unwrap(exc) from exc
+        _create(record, group.id)
     finally:
         invalidate()
 

@@ -189,6 +189,9 @@ class PolicyRecord(_Base):
     first_start = UnicodeAttribute(null=True)
     # Only on warden group rows (id GROUP_PREFIX + group id; storage/policies.py): the members.
     members = ListAttribute(of=UnicodeAttribute, null=True)
+    # A random value per create: botocore's resend of a create that committed but whose answer was
+    # lost finds its own value there, and knows the row is its own (storage/policies.py).
+    written_by = UnicodeAttribute(null=True)
 
 
 MODELS: tuple[type[Model], ...] = (ClientRecord, TokenRecord, ConsentRecord, PolicyRecord)
