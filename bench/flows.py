@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from bench.api import Api, Result, Unavailable, basic, bearer
 from bench.common import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET
 
-ADMIN_SCOPES = "hydra.clients hydra.consent hydra.introspect hydra.oauth2.flush"
+ADMIN_SCOPES = "hydra.clients hydra.consent hydra.introspect hydra.oauth2.flush hydra.warden"
 REDIRECT_URI = "http://127.0.0.1:5555/callback"
 CC_FORM = {"grant_type": "client_credentials", "scope": "read"}
 

@@ -229,6 +229,9 @@ def cold_events(ctx: Context) -> dict[str, Any]:
         "ClientsFunction": [("GET", f"/clients/{ctx.client.id}", {"headers": admin})],
         "OAuth2Function": [("POST", "/oauth2/token", {"headers": ctx.client.auth, "form": flows.CC_FORM})],
         "FlushFunction": [("POST", "/oauth2/flush", {"headers": admin, "json_body": {}})],
+        # What a resource server asks most: the warden's decision on a subject.
+        "AdminFunction": [("POST", "/warden/allowed", {"headers": admin, "json_body": {
+            "subject": ctx.client.id, "resource": "rn:hydra:clients", "action": "get"}})],
     }
     try:
         consent_id = _consent_request(ctx)
