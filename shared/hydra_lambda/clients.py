@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from hydra_lambda import clock, passwords, scopes, warden
+from hydra_lambda import clock, paging, passwords, scopes, warden
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest, Conflict, NotFound
@@ -33,8 +33,6 @@ MIN_SECRET_LENGTH = 6
 MAX_ID_LENGTH = 255
 MAX_TEXT_LENGTH = 2000
 MAX_LIST_ITEMS = 100
-LIST_DEFAULT_LIMIT = 100
-LIST_MAX_LIMIT = 500
 _ID = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no space (ids end up in paths and Basic auth)
 _UNROUTABLE = frozenset("/?#")
 _LOOPBACK_NAMES = {"localhost"}
@@ -483,18 +481,8 @@ def admin_create(caller: Credentials, body: dict[str, Any]) -> tuple[Client, str
     return create_client(fields)
 
 
-def _int_param(name: str, raw: str | None, default: int, maximum: int | None = None) -> int:
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or len(raw) > 9:
-        raise _bad(f"{name} must be a non-negative whole number")
-    value = int(raw)
-    return min(value, maximum) if maximum is not None else value
-
-
 def admin_list(caller: Credentials, limit: str | None, offset: str | None) -> Page:
-    size = _int_param("limit", limit, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
-    start = _int_param("offset", offset, 0)
+    size, start = paging.window(limit, offset)
     _require_access(caller, "clients", "get")
     if size == 0:
         return Page([], 0, start, False)

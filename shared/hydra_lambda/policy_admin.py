@@ -9,15 +9,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from hydra_lambda import policies, warden
+from hydra_lambda import paging, policies, warden
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest, Conflict, NotFound
 from hydra_lambda.policies import InvalidPolicy, Policy
 from hydra_lambda.storage import policies as store
 
 SCOPE = "hydra.policies"
-LIST_DEFAULT_LIMIT = 100
-LIST_MAX_LIMIT = 500
 
 
 @dataclass
@@ -43,18 +41,8 @@ def _parse(body: dict[str, Any]) -> Policy:
         raise BadRequest(f"Invalid policy: {exc}") from None
 
 
-def int_param(name: str, raw: str | None, default: int, maximum: int | None = None) -> int:
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or len(raw) > 9:
-        raise BadRequest(f"{name} must be a non-negative whole number")
-    value = int(raw)
-    return min(value, maximum) if maximum is not None else value
-
-
 def admin_list(caller: Credentials, limit: str | None, offset: str | None) -> Page:
-    size = int_param("limit", limit, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
-    start = int_param("offset", offset, 0)
+    size, start = paging.window(limit, offset)
     _require_access(caller, "policies", "list")
     everything = store.all_policies(fresh=True)
     return Page(everything[start:start + size], size, start, start + size < len(everything) and size > 0)

@@ -1,0 +1,23 @@
+"""Offset pagination of the classic admin lists (``GET /clients``, ``GET /policies``): their
+``limit`` and ``offset`` query parameters, read the same way for both."""
+
+from __future__ import annotations
+
+from hydra_lambda.errors import BadRequest
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 500
+
+
+def int_param(name: str, raw: str | None, default: int, maximum: int | None = None) -> int:
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or len(raw) > 9:
+        raise BadRequest(f"{name} must be a non-negative whole number")
+    value = int(raw)
+    return min(value, maximum) if maximum is not None else value
+
+
+def window(limit: str | None, offset: str | None) -> tuple[int, int]:
+    """The page size (default 100, at most 500) and the offset a request asks for; 400 on anything else."""
+    return int_param("limit", limit, DEFAULT_LIMIT, MAX_LIMIT), int_param("offset", offset, 0)
