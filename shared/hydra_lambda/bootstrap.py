@@ -38,7 +38,7 @@ from hydra_lambda.config import ConfigError, get_settings
 from hydra_lambda.observability import logger
 from hydra_lambda.storage import clients as client_store
 from hydra_lambda.storage.tables import ClientRecord, PolicyRecord, connection, ensure_bound
-from hydra_lambda.storage.token_rows import _is_condition_failure, _unwrap
+from hydra_lambda.storage.token_rows import _unwrap, is_condition_failure
 
 ADMIN_POLICY_ID = "default-admin-policy"
 JWKS_POLICY_ID = "default-oidc-id-token-public-policy"
@@ -165,7 +165,7 @@ def pending_root() -> PendingRoot | None:
         try:
             _write_root(client_id, secret_hash, nonce)
         except TransactWriteError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 continue  # another container won the race: read what it wrote
             if _is_conflict(exc) and attempt < 3:
                 time.sleep(0.05 * (attempt + 1))  # a concurrent bootstrap is mid-flight: look again

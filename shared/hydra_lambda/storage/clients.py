@@ -10,7 +10,7 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, PutError
 
 from hydra_lambda.storage.tables import ClientRecord, ensure_bound
-from hydra_lambda.storage.token_rows import _is_condition_failure, _unwrap
+from hydra_lambda.storage.token_rows import _unwrap, is_condition_failure
 
 LISTING = "client"
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit (names and values, UTF-8)
@@ -80,7 +80,7 @@ def create(record: ClientRecord) -> None:
     try:
         record.save(condition=ClientRecord.id.does_not_exist())
     except PutError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             raise AlreadyExists(record.id) from exc
         if _is_too_large(exc):
             raise TooLarge(item_size(record)) from exc
@@ -95,7 +95,7 @@ def replace(record: ClientRecord, expected_updated_at: datetime) -> None:
     try:
         record.save(condition=ClientRecord.id.exists() & (ClientRecord.updated_at == expected_updated_at))
     except PutError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             raise Changed(record.id) from exc
         if _is_too_large(exc):
             raise TooLarge(item_size(record)) from exc
@@ -108,7 +108,7 @@ def delete(client_id: str) -> bool:
     try:
         ClientRecord(client_id).delete(condition=ClientRecord.id.exists())
     except DeleteError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             return False
         raise _unwrap(exc) from exc
     return True

@@ -73,7 +73,7 @@ def create(consent: Consent) -> None:
     try:
         to_record(consent).save(condition=ConsentRecord.id.does_not_exist())
     except PutError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             found = get(consent.id)
             if found is not None and found.csrf_hash == consent.csrf_hash and found.client_id == consent.client_id:
                 return
@@ -155,7 +155,7 @@ def _transition(consent_id: str, expected_state: str, actions: list[Any],
     try:
         ConsentRecord(consent_id).update(actions=actions, condition=condition)
     except UpdateError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             found = get(consent_id) if done is not None else None
             if found is not None and done is not None and done(found):
                 return
@@ -163,7 +163,7 @@ def _transition(consent_id: str, expected_state: str, actions: list[Any],
         raise _unwrap(exc) from exc
 
 
-def _is_condition_failure(exc: Exception) -> bool:
+def is_condition_failure(exc: Exception) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 

@@ -15,13 +15,10 @@ from pynamodb.exceptions import DeleteError, PutError
 
 from hydra_lambda import clock
 from hydra_lambda.storage.tables import TokenRecord, ensure_bound
+from hydra_lambda.storage.token_rows import is_condition_failure
 
 PREFIX = "lock#"
 LEASE = "lease"
-
-
-def _conditional_failed(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", "") == "ConditionalCheckFailedException"
 
 
 @ensure_bound
@@ -37,7 +34,7 @@ def acquire(name: str, seconds: int) -> str | None:
         row.save(condition=TokenRecord.shard.does_not_exist() | (TokenRecord.expires_at < now)
                  | (TokenRecord.subject == owner))
     except PutError as exc:
-        if _conditional_failed(exc):
+        if is_condition_failure(exc):
             return None
         raise
     return owner
@@ -49,5 +46,5 @@ def release(name: str, owner: str) -> None:
     try:
         TokenRecord(shard=PREFIX + name, signature=LEASE).delete(condition=TokenRecord.subject == owner)
     except DeleteError as exc:
-        if not _conditional_failed(exc):
+        if not is_condition_failure(exc):
             raise

@@ -21,7 +21,7 @@ from hydra_lambda import clock
 from hydra_lambda.config import get_settings
 from hydra_lambda.policies import Policy
 from hydra_lambda.storage.tables import PolicyRecord, ensure_bound
-from hydra_lambda.storage.token_rows import _is_condition_failure, _unwrap
+from hydra_lambda.storage.token_rows import _unwrap, is_condition_failure
 
 GROUP_PREFIX = "\x1fgroup:"
 
@@ -163,7 +163,7 @@ def _create(record: PolicyRecord, shown_id: str) -> None:
     try:
         record.save(condition=PolicyRecord.id.does_not_exist())
     except PutError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             if _written_by(record.id) == record.written_by:
                 return
             raise AlreadyExists(shown_id) from exc
@@ -192,7 +192,7 @@ def replace(policy: Policy) -> bool:
     try:
         to_record(policy).save(condition=PolicyRecord.id.exists())
     except PutError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             return False
         raise _unwrap(exc) from exc
     finally:
@@ -210,7 +210,7 @@ def _delete_row(policy_id: str) -> bool:
     try:
         PolicyRecord(policy_id).delete(condition=PolicyRecord.id.exists())
     except DeleteError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             return False
         raise _unwrap(exc) from exc
     finally:
@@ -262,7 +262,7 @@ def change_members(group_id: str, add: Sequence[str] = (), remove: Sequence[str]
                 actions=[PolicyRecord.members.set(members)], condition=PolicyRecord.id.exists() & unchanged
             )
         except UpdateError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 continue
             raise _unwrap(exc) from exc
         finally:

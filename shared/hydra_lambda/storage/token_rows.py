@@ -133,7 +133,7 @@ def put(token: Token) -> None:
     try:
         to_record(token).save(condition=TokenRecord.signature.does_not_exist())
     except PutError as exc:
-        if _is_condition_failure(exc) and get(token.signature, token.kind) == token:
+        if is_condition_failure(exc) and get(token.signature, token.kind) == token:
             return
         raise _unwrap(exc) from exc
 
@@ -178,7 +178,7 @@ def consume(token: Token) -> None:
         record_key(token.kind, token.signature).update(actions=[TokenRecord.used_at.set(now)],
                                                        condition=consume_condition(now))
     except UpdateError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             raise AlreadyUsed(token.signature) from exc
         raise _unwrap(exc) from exc
     token.used_at = now
@@ -206,7 +206,7 @@ def delete_owned(signature: str, kind: str, client_id: str) -> bool:
     try:
         record_key(kind, signature).delete(condition=condition)
     except DeleteError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             return False
         raise _unwrap(exc) from exc
     return True
@@ -238,7 +238,7 @@ def revoke_request(request_id: str) -> int:
     return _delete_keys(list(keys_of_request(request_id)))
 
 
-def _is_condition_failure(exc: Exception) -> bool:
+def is_condition_failure(exc: Exception) -> bool:
     code = getattr(exc, "cause_response_code", None)
     if code == "ConditionalCheckFailedException":
         return True
@@ -272,7 +272,7 @@ def transact(
             for model in deletes:
                 tx.delete(model)
     except TransactWriteError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             raise AlreadyUsed("transaction condition failed") from exc
         raise _unwrap(exc) from exc
 
