@@ -198,22 +198,42 @@ def _client_changes(args: argparse.Namespace) -> dict[str, Any]:
     return changes
 
 
+def _list_get_delete(api: AdminApi, base: str, noun: str, args: argparse.Namespace,
+                     params: dict[str, Any] | None = None) -> bool:
+    """``list``, ``get`` and ``delete``, the same for every collection; False for the other actions."""
+    if args.action == "list":
+        _print(api.call("GET", base, params=params or None))
+    elif args.action == "get":
+        _print(api.call("GET", f"{base}/{segment(args.id)}"))
+    elif args.action == "delete":
+        api.call("DELETE", f"{base}/{segment(args.id)}")
+        print(f"deleted {noun} {args.id}")
+    else:
+        return False
+    return True
+
+
+def _update(api: AdminApi, base: str, args: argparse.Namespace,
+            changes: Callable[[argparse.Namespace], dict[str, Any]]) -> None:
+    """``update``: the ``--file`` document, or the current document with the flags' changes."""
+    path = f"{base}/{segment(args.id)}"
+    document = _read_document(args.file) if args.file else {**api.call("GET", path), **changes(args)}
+    _print(api.call("PUT", path, document))
+
+
+def _list_params(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The list's query parameters the user gave (the other actions have none of these options)."""
+    return {name: value for name in names if (value := getattr(args, name, None)) is not None}
+
+
 def run_clients(args: argparse.Namespace, credentials: Credentials) -> int:
     api = AdminApi(credentials, "hydra.clients")
-    if args.action == "list":
-        params = {k: v for k, v in (("limit", args.limit), ("offset", args.offset)) if v is not None}
-        _print(api.call("GET", "/clients", params=params or None))
-    elif args.action == "get":
-        _print(api.call("GET", f"/clients/{segment(args.id)}"))
-    elif args.action == "delete":
-        api.call("DELETE", f"/clients/{segment(args.id)}")
-        print(f"deleted client {args.id}")
-    elif args.action == "create":
+    if _list_get_delete(api, "/clients", "client", args, _list_params(args, "limit", "offset")):
+        return 0
+    if args.action == "create":
         _print(api.call("POST", "/clients", _read_document(args.file) if args.file else _client_changes(args)))
     else:
-        path = f"/clients/{segment(args.id)}"
-        document = _read_document(args.file) if args.file else {**api.call("GET", path), **_client_changes(args)}
-        _print(api.call("PUT", path, document))
+        _update(api, "/clients", args, _client_changes)
     return 0
 
 
@@ -236,15 +256,9 @@ def _policy_changes(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_policies(args: argparse.Namespace, credentials: Credentials) -> int:
     api = AdminApi(credentials, "hydra.policies")
-    if args.action == "list":
-        params = {k: v for k, v in (("limit", args.limit), ("offset", args.offset)) if v is not None}
-        _print(api.call("GET", "/policies", params=params or None))
-    elif args.action == "get":
-        _print(api.call("GET", f"/policies/{segment(args.id)}"))
-    elif args.action == "delete":
-        api.call("DELETE", f"/policies/{segment(args.id)}")
-        print(f"deleted policy {args.id}")
-    elif args.action == "create":
+    if _list_get_delete(api, "/policies", "policy", args, _list_params(args, "limit", "offset")):
+        return 0
+    if args.action == "create":
         if args.file:
             document = _read_document(args.file)
         else:
@@ -255,22 +269,15 @@ def run_policies(args: argparse.Namespace, credentials: Credentials) -> int:
         else:
             _print(api.call("POST", "/policies", document))
     else:
-        path = f"/policies/{segment(args.id)}"
-        document = _read_document(args.file) if args.file else {**api.call("GET", path), **_policy_changes(args)}
-        _print(api.call("PUT", path, document))
+        _update(api, "/policies", args, _policy_changes)
     return 0
 
 
 def run_groups(args: argparse.Namespace, credentials: Credentials) -> int:
     api = AdminApi(credentials, "hydra.warden.groups")
-    if args.action == "list":
-        _print(api.call("GET", "/warden/groups", params={"member": args.member} if args.member else None))
-    elif args.action == "get":
-        _print(api.call("GET", f"/warden/groups/{segment(args.id)}"))
-    elif args.action == "delete":
-        api.call("DELETE", f"/warden/groups/{segment(args.id)}")
-        print(f"deleted group {args.id}")
-    elif args.action == "create":
+    if _list_get_delete(api, "/warden/groups", "group", args, _list_params(args, "member")):
+        return 0
+    if args.action == "create":
         group = {"id": args.id or str(uuid.uuid4()), "members": _split(args.members)}
         _print(api.call("POST", "/warden/groups", group))
     else:
