@@ -57,7 +57,7 @@ def authorize():
     method = event.request_context.http.method
     try:
         call = edge.parse(method, event.raw_query_string, event.decoded_body if method == "POST" else None,
-                          event.resolved_cookies_field)
+                          event.resolved_cookies_field, event.headers.get("content-type"))
     except HydraError as exc:
         return edge.error_page(exc)
     return edge.render(endpoint.handle(call))

@@ -90,6 +90,23 @@ def test_post_is_accepted_like_get() -> None:
     assert "consent=" in result.headers["location"]
 
 
+def test_post_must_be_a_form() -> None:
+    """OpenID Connect Core 3.1.2.1: a POST authorization request is form-serialized. A body of another
+    media type is refused with an error page (never read as a form, never a redirect)."""
+    client_id, _ = make_client()
+    params = {"client_id": client_id, "response_type": "code", "redirect_uri": REDIRECT, "scope": "openid",
+              "state": STATE}
+    as_json = call("POST", "/oauth2/auth", headers={"content-type": "application/json"},
+                   body="&".join(f"{k}={v}" for k, v in params.items()))
+    _assert_error_page(as_json)
+    assert "application/x-www-form-urlencoded" in as_json.body
+    untyped = call("POST", "/oauth2/auth", body="&".join(f"{k}={v}" for k, v in params.items()))
+    _assert_error_page(untyped)
+    typed = call("POST", "/oauth2/auth", headers={"content-type": "application/x-www-form-urlencoded; charset=UTF-8"},
+                 body="&".join(f"{k}={v}" for k, v in params.items()))
+    assert typed.status == 302, typed.body
+
+
 def test_redirect_uri_may_be_omitted_only_with_a_single_registered_uri() -> None:
     single, _ = make_client()
     assert Flow(single).start(redirect_uri=None).status == 302

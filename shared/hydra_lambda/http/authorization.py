@@ -23,7 +23,7 @@ from hydra_lambda.authorization.outcomes import (
 )
 from hydra_lambda.config import get_settings
 from hydra_lambda.errors import HydraError
-from hydra_lambda.http.forms import parse_urlencoded
+from hydra_lambda.http.forms import parse_urlencoded, require_form
 from hydra_lambda.http.responses import html_page, redirect
 
 COOKIE_PREFIX = "hl_consent_"
@@ -32,8 +32,12 @@ _AUTO_SUBMIT = "document.forms[0].submit()"
 _AUTO_SUBMIT_HASH = base64.b64encode(hashlib.sha256(_AUTO_SUBMIT.encode()).digest()).decode()
 
 
-def parse(method: str, raw_query: str, body: str | None, cookies: dict[str, str]) -> AuthorizationCall:
-    """The parameters of a GET (query) or POST (form body), without repeats; InvalidRequest else."""
+def parse(method: str, raw_query: str, body: str | None, cookies: dict[str, str],
+          content_type: str | None = None) -> AuthorizationCall:
+    """The parameters of a GET (query) or POST (form body, OpenID Connect Core 3.1.2.1), without
+    repeats; InvalidRequest else."""
+    if method == "POST":
+        require_form(content_type, body)
     params = parse_urlencoded(body if method == "POST" and body else raw_query)
     original_query = raw_query if method != "POST" or not body else urlencode(params)
     csrf = {name[len(COOKIE_PREFIX):]: value for name, value in cookies.items() if name.startswith(COOKIE_PREFIX)}
