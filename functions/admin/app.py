@@ -1,12 +1,13 @@
 """Admin function: Ladon policies (``/policies``), the warden that resource servers ask
-(``/warden/allowed``, ``/warden/token/allowed``) and warden groups (``/warden/groups``), each guarded
-by the warden."""
+(``/warden/allowed``, ``/warden/token/allowed``), warden groups (``/warden/groups``) and the classic
+JSON Web Key API (``/keys/<set>``: public keys, one rotation step, refusals), each guarded by the
+warden."""
 
 from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from hydra_lambda import policy_admin, warden_api
+from hydra_lambda import key_admin, policy_admin, warden_api
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_json_object
@@ -101,6 +102,32 @@ def add_members(group_id: str):
 def remove_members(group_id: str):
     warden_api.change_members(_caller(), group_id, _body(), add=False)
     return empty(204)
+
+
+@app.get("/keys/<set_name>")
+def get_key_set(set_name: str):
+    return json_response(200, key_admin.get_set(_caller(), set_name))
+
+
+@app.get("/keys/<set_name>/<kid>")
+def get_key(set_name: str, kid: str):
+    return json_response(200, key_admin.get_key(_caller(), set_name, kid))
+
+
+@app.post("/keys/<set_name>")
+def rotate_key_set(set_name: str):
+    body = parse_json_object(app.current_event.decoded_body, required=False)
+    return json_response(201, key_admin.rotate_set(_caller(), set_name, body))
+
+
+@app.route("/keys/<set_name>", ["PUT", "DELETE"])
+def change_key_set(set_name: str):
+    key_admin.refuse_change(_caller(), app.current_event.request_context.http.method, set_name)
+
+
+@app.route("/keys/<set_name>/<kid>", ["PUT", "DELETE"])
+def change_key(set_name: str, kid: str):
+    key_admin.refuse_change(_caller(), app.current_event.request_context.http.method, set_name, kid)
 
 
 lambda_handler = lambda_entry(app)

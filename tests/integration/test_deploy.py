@@ -35,7 +35,7 @@ SAM = os.environ.get("SAM_CLI") or str(ROOT / ".venv-sam" / "bin" / "sam")
 ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 HOST_ARCH = ARCHES[platform.machine().lower()]
 FUNCTIONS = {"DiscoveryFunction", "ClientsFunction", "OAuth2Function", "ConsentFunction", "FlushFunction",
-             "KeyRotationFunction"}
+             "AdminFunction", "KeyRotationFunction"}
 
 
 def python312() -> str:
@@ -474,6 +474,9 @@ def test_tracing_is_on_and_aws_calls_are_subsegments_in_the_aws_namespace(served
     discovery = {(s.get("name"), s.get("namespace")) for seg in served["DiscoveryFunction"]["segments"]
                  for s in _walk(seg)}
     assert ("kms", "aws") in discovery, discovery  # the JWKS's GetPublicKey
+    admin = {(s.get("name"), s.get("namespace")) for seg in served["AdminFunction"]["segments"] for s in _walk(seg)}
+    assert ("kms", "aws") in admin, admin  # GET /keys/...: the public keys, now served by the admin function
+    assert "keys-key-get.json" in served["AdminFunction"]["names"]
 
 
 def _allowed(translated: dict[str, Any], function: str) -> set[tuple[str, str, bool]]:

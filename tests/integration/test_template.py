@@ -391,8 +391,7 @@ def test_alarm_math_uses_valid_forms_and_the_flush_alarm_sees_a_crash(translated
 # the calls the built functions make and checks them against these policies), nothing that scans or
 # batch-reads where nothing does.
 DYNAMODB_ACTIONS = {
-    "DiscoveryFunction": {("TokensTable", "GetItem"), ("ClientsTable", "GetItem"), ("PoliciesTable", "Scan"),
-                          ("TokensTable", "PutItem"), ("TokensTable", "DeleteItem")},  # the rotation lease
+    "DiscoveryFunction": {("TokensTable", "GetItem"), ("ClientsTable", "GetItem"), ("PoliciesTable", "Scan")},
     "ClientsFunction": {("ClientsTable", "GetItem"), ("ClientsTable", "PutItem"), ("ClientsTable", "DeleteItem"),
                         ("ClientsTable/index", "Query"), ("TokensTable", "GetItem"), ("TokensTable", "DeleteItem"),
                         ("TokensTable", "BatchWriteItem"), ("TokensTable/index", "Query"), ("PoliciesTable", "Scan")},
@@ -408,7 +407,8 @@ DYNAMODB_ACTIONS = {
                       ("TokensTable", "Query"),  # expired token keys: a key range of the table itself
                       ("ConsentTable", "BatchWriteItem"), ("ConsentTable/index", "Query"), ("PoliciesTable", "Scan")},
     "AdminFunction": {("PoliciesTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan")}
-    | {("TokensTable", "GetItem"), ("ClientsTable", "GetItem")},
+    | {("TokensTable", "GetItem"), ("ClientsTable", "GetItem"),
+       ("TokensTable", "PutItem"), ("TokensTable", "DeleteItem")},  # the rotation lease (POST /keys)
     "KeyRotationFunction": {("TokensTable", "PutItem"), ("TokensTable", "DeleteItem")},  # the rotation lease
 }
 
@@ -475,15 +475,17 @@ def test_retired_rotation_keys_are_scheduled_for_deletion(translated: dict[str, 
 def test_the_stack_key_signs_through_the_alias_triple_the_keys_api_rotates(translated: dict[str, Any]) -> None:
     """POST /keys/hydra.openid.id-token rotates the stack's key with or without a schedule: the
     functions sign through <alias>,<alias>-next,<alias>-previous and re-read the aliases hourly, and
-    the function serving /keys may make keys tagged for this stack and move only its aliases."""
-    discovery = translated["Resources"]["DiscoveryFunction"]["Properties"]
-    variables = discovery["Environment"]["Variables"]
+    the function serving /keys may make keys tagged for this stack and move only its aliases, with
+    the scheduled rotation's timeout for its step."""
+    admin = translated["Resources"]["AdminFunction"]["Properties"]
+    variables = admin["Environment"]["Variables"]
     condition, triple, chosen = variables["SIGNING_KEYS"]["Fn::If"]
     assert condition == "UseStackSigningKey" and chosen == {"Ref": "SigningKeys"}
     assert triple == {"Fn::Sub": "${SigningKeyAlias},${SigningKeyAlias}-next,${SigningKeyAlias}-previous"}
     assert variables["SIGNING_KEYS_CACHE_SECONDS"]["Fn::If"] == ["UseStackSigningKey", "3600", "0"]
     assert variables["RETIRED_KEY_DELETION_DAYS"] == {"Ref": "RetiredKeyDeletionDays"}
-    granted = {b["Sid"]: b for s in _statements(translated, "DiscoveryFunction") if "Fn::If" in s
+    assert admin["Timeout"] == translated["Resources"]["KeyRotationFunction"]["Properties"]["Timeout"] == 60
+    granted = {b["Sid"]: b for s in _statements(translated, "AdminFunction") if "Fn::If" in s
                for b in s["Fn::If"][1:] if isinstance(b, dict) and "Sid" in b and s["Fn::If"][0] == "RotatableStackKey"}
     assert granted["CreateKeysTaggedForThisStack"]["Condition"]["StringEquals"] == {
         "aws:RequestTag/hydra-lambda:stack": {"Ref": "AWS::StackName"}}
@@ -493,3 +495,50 @@ def test_the_stack_key_signs_through_the_alias_triple_the_keys_api_rotates(trans
         "aws:ResourceTag/hydra-lambda:scheduled-rotation"] == "true"
     lease = granted["RotationLease"]["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
     assert lease == [{"Fn::Sub": "lock#key-rotation:${SigningKeyAlias}"}]
+
+
+# Rights that change keys or rows: the public function (unauthenticated internet traffic) holds none.
+KEY_MANAGEMENT = ("kms:Create*", "kms:Update*", "kms:Disable*", "kms:ScheduleKeyDeletion", "kms:TagResource",
+                  "kms:UntagResource", "kms:Delete*", "kms:Enable*", "kms:CancelKeyDeletion", "kms:Put*")
+TABLE_WRITES = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+                "dynamodb:TransactWriteItems", "dynamodb:ConditionCheckItem")
+
+
+def _actions_in_any_branch(translated: dict[str, Any], function: str) -> set[str]:
+    out: set[str] = set()
+    for statement in _statements(translated, function):
+        branches = statement["Fn::If"][1:] if "Fn::If" in statement else [statement]
+        for branch in branches:
+            if isinstance(branch, dict) and "Action" in branch:
+                out |= set(branch["Action"] if isinstance(branch["Action"], list) else [branch["Action"]])
+    return out
+
+
+def _matches(action: str, pattern: str) -> bool:
+    """``action`` (which may itself be a wildcard, as IAM allows) grants something ``pattern`` names."""
+    from fnmatch import fnmatchcase
+
+    service, _, name = pattern.partition(":")
+    example = f"{service}:{name.replace('*', 'Anything')}"
+    return fnmatchcase(action.lower(), pattern.lower()) or fnmatchcase(example.lower(), action.lower())
+
+
+def test_the_public_discovery_function_manages_no_keys_and_writes_nothing(translated: dict[str, Any]) -> None:
+    """Least privilege: the function answering the well-known documents, the JWKS and unknown routes
+    may read public keys (and the rows that authorize a Bearer), never make, move, disable or delete a
+    key nor write a row; the classic /keys API (which rotates keys) is the admin function's."""
+    actions = _actions_in_any_branch(translated, "DiscoveryFunction")
+    assert {"kms:GetPublicKey", "kms:DescribeKey"} <= actions  # the guard is not vacuous: it publishes keys
+    forbidden = sorted(a for a in actions for p in (*KEY_MANAGEMENT, *TABLE_WRITES) if _matches(a, p))
+    assert forbidden == [], forbidden
+    secrets = {a for a in actions if a.startswith("secretsmanager:")}
+    assert secrets == {"secretsmanager:GetSecretValue"}, secrets
+    admin = _actions_in_any_branch(translated, "AdminFunction")
+    assert {"kms:CreateKey", "kms:UpdateAlias", "kms:ScheduleKeyDeletion", "kms:GetPublicKey"} <= admin
+    routes = load_routes(TEMPLATE)
+    keys = {route.route_key: route.function for route in routes if route.path.startswith("/keys")}
+    assert set(keys) == {"ANY /keys/{set}", "ANY /keys/{set}/{kid}"}, keys
+    assert set(keys.values()) == {"AdminFunction"}, keys
+    discovery_paths = [event["Properties"].get("Path", "") for event in
+                       load_template(TEMPLATE)["Resources"]["DiscoveryFunction"]["Properties"]["Events"].values()]
+    assert discovery_paths and not [path for path in discovery_paths if path.startswith("/keys")]
