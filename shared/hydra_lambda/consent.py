@@ -206,12 +206,20 @@ MAX_SKEW = 60  # seconds an authTime may lie in the future (clocks of the consen
 MAX_AMR = 16
 
 
+def _unix_seconds(moment: datetime) -> int:
+    """``authTime`` as Unix seconds; an RFC 3339 time must carry its offset (a bare date or a local
+    time says no moment)."""
+    if moment.tzinfo is None:
+        raise BadRequest("authTime must be Unix seconds or an RFC 3339 time with its offset.")
+    return int(moment.timestamp())
+
+
 def _authentication(answer: Any, found: Consent) -> dict[str, Any]:
     """When and how the user authenticated (the acceptance's ``authTime``, ``providedAcr``, ``amr``;
     the time of the acceptance when ``authTime`` is absent), checked against the request's
     ``max_age`` and ``prompt=login``."""
     now = clock.now_int()
-    auth_time = int(answer.authTime.timestamp()) if answer.authTime is not None else now
+    auth_time = _unix_seconds(answer.authTime) if answer.authTime is not None else now
     if auth_time > now + MAX_SKEW or auth_time <= 0:
         raise BadRequest("authTime must be the past moment the user authenticated (Unix seconds or RFC 3339).")
     max_age = found.request.get("max_age")

@@ -12,7 +12,7 @@ MAX_LIMIT = 500
 def int_param(name: str, raw: str | None, default: int, maximum: int | None = None) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:  # int() would also read "٣"; "²" it cannot
         raise BadRequest(f"{name} must be a non-negative whole number")
     value = int(raw)
     return min(value, maximum) if maximum is not None else value

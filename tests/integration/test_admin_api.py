@@ -340,3 +340,23 @@ def test_a_group_may_not_take_a_clients_id(root: dict[str, str]) -> None:
     result = call("POST", "/warden/groups", headers=root, json_body={"id": ROOT_CLIENT_ID, "members": ["mallory"]})
     assert result.status == 409 and "client" in result.json["error"]["message"], result.body
     assert call("GET", f"/warden/groups/{ROOT_CLIENT_ID}", headers=root).status == 404
+
+
+@pytest.mark.parametrize("path", ["/policies", "/warden/groups", "/clients"])
+def test_text_that_is_not_text_is_400_and_stores_nothing(root: dict[str, str], path: str) -> None:
+    """A lone surrogate (a JSON escape such as \\ud800) is no character: a row keyed by one could never
+    be addressed again, and answering it failed with a 500."""
+    name = unique("bad") + "\ud800"
+    body = {"/policies": _policy(id=name), "/warden/groups": {"id": name, "members": []},
+            "/clients": {"client_name": name}}[path]
+    result = call("POST", path, headers=root, json_body=body)
+    assert result.status == 400, result.body
+    listed = call("GET", path, headers=root, query={"limit": "500"} if path != "/warden/groups" else "")
+    assert listed.status == 200 and name[:-1] not in listed.body
+
+
+@pytest.mark.parametrize("raw", ["\u00b2", "\u0663"])
+def test_unicode_digits_in_paging_are_400(root: dict[str, str], raw: str) -> None:
+    for path in ("/clients", "/policies"):
+        result = call("GET", path, headers=root, query={"limit": raw})
+        assert result.status == 400, (path, result.body)

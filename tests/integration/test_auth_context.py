@@ -92,6 +92,10 @@ def test_max_age_is_enforced_against_the_authentication_time() -> None:
     {"subject": "alice", "authTime": int(time.time()) + 3600},
     {"subject": "alice", "amr": "pwd"},
     {"subject": "alice", "providedAcr": 5},
+    {"subject": "alice", "authTime": "0001-01-01"},  # a date without a time zone
+    {"subject": "alice\ud800"},  # a lone surrogate
+    {"subject": "alice", "grantScopes": ["openid"], "accessTokenExtra": {"x": float("nan")}},  # NaN is not JSON
+    {"subject": "alice", "grantScopes": ["openid"], "idTokenExtra": {"x": float("inf")}},
 ])
 def test_unknown_or_bad_acceptance_fields_are_refused(body: dict[str, Any]) -> None:
     from tests.support import call

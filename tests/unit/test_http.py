@@ -74,6 +74,36 @@ def test_json_bodies_must_be_objects_of_bounded_depth() -> None:
     assert parse_json_object("", required=False) == {}
 
 
+@pytest.mark.parametrize("raw", [
+    '{"id": "x\\ud800"}',  # a lone surrogate: not text, cannot be stored or encoded back
+    '{"\\udfff": 1}',
+    '{"a": ["ok", {"b": "\\udc00"}]}',
+    '{"a": NaN}', '{"a": Infinity}', '{"a": [-Infinity]}',  # not JSON (RFC 8259), though Python reads them
+])
+def test_json_bodies_must_be_real_json_text(raw: str) -> None:
+    with pytest.raises(BadRequest):
+        parse_json_object(raw)
+
+
+def test_responses_never_write_what_json_cannot_hold() -> None:
+    from hydra_lambda.http.responses import dumps
+
+    assert dumps({"a": "é"}) == '{"a":"é"}'
+    with pytest.raises(ValueError):
+        dumps({"a": float("nan")})
+
+
+@pytest.mark.parametrize("raw", ["\u00b2", "\u0663", "1\u00b9", "-1", "1.5", " 1", "x", "1" * 10])
+def test_paging_parameters_are_ascii_digits_or_400(raw: str) -> None:
+    from hydra_lambda.paging import window
+
+    with pytest.raises(BadRequest):
+        window(raw, None)
+    with pytest.raises(BadRequest):
+        window(None, raw)
+    assert window("7", "3") == (7, 3)
+
+
 def test_health_answers_ok() -> None:
     result = call("GET", "/health/status")
     assert result.status == 200

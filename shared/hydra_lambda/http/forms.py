@@ -64,26 +64,45 @@ def parse_json_object(raw: str | bytes | None, *, required: bool = True) -> dict
             raise BadRequest("The request body must be a JSON object.")
         return {}
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest("The request body is not valid JSON.") from exc
     if not isinstance(value, dict):
         raise BadRequest("The request body must be a JSON object.")
-    if _depth(value) > MAX_JSON_DEPTH:
-        raise BadRequest(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
+    _check_tree(value)
     return value
 
 
-def _depth(value: Any) -> int:
-    stack, deepest = [(value, 1)], 0
+def _not_json(constant: str) -> Any:
+    """``NaN`` and ``Infinity``: Python's json reads them, RFC 8259 has no such values."""
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _is_text(item: str) -> bool:
+    """False for a string holding a lone surrogate (a ``\\ud800`` escape): no character, so it can be
+    neither stored as UTF-8 nor written back out."""
+    try:
+        item.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_tree(value: Any) -> None:
+    """BadRequest if the body nests deeper than ``MAX_JSON_DEPTH`` or holds a string that is not text."""
+    stack = [(value, 1)]
     while stack:
         item, level = stack.pop()
-        deepest = max(deepest, level)
-        if deepest > MAX_JSON_DEPTH:
-            return deepest
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
-    return deepest
+        if level > MAX_JSON_DEPTH:
+            raise BadRequest(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
+        if isinstance(item, dict):
+            if not all(_is_text(key) for key in item):
+                raise BadRequest("The request body holds a string that is not Unicode text.")
+            stack.extend((child, level + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, level + 1) for child in item)
+        elif isinstance(item, str) and not _is_text(item):
+            raise BadRequest("The request body holds a string that is not Unicode text.")
 
 
 def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
