@@ -164,14 +164,33 @@ def reissue_from(client: clients.Client, origin: Token, *, granted: list[str] | 
     return response
 
 
-def revoke_grant(origin: Token) -> None:
-    """Delete every token of ``origin``'s grant: those the consuming write recorded on it (read
-    consistently, so even tokens written a moment ago go) and every row sharing its ``request_id``
-    (the index is eventually consistent)."""
-    fresh = token_rows.get(origin.signature, origin.kind, include_used=True) or origin
-    for issued in fresh.session.issued:
-        token_rows.delete(issued.signature, issued.kind)
-    token_rows.revoke_request(origin.request_id)
+MAX_CHAIN = 1000  # rows followed by consistent reads in one revocation; the index sweep covers the rest
+
+
+def revoke_grant(origin: Token, *, with_origin: bool = False) -> None:
+    """Delete every token of ``origin``'s grant (and ``origin`` itself and its access token with
+    ``with_origin``). The ``by_request`` index is eventually consistent: a pair written a moment ago
+    (an attacker rotating a stolen refresh token, a client refreshing just before it logs out) may
+    not be listed yet. So the chain goes first, read strongly consistent: what each consuming write
+    recorded on the row it consumed (a code or refresh token names the pair that replaced it), down
+    from ``origin``; then every row the index lists. ``origin`` goes last: until then a retry after a
+    failure finds it and does it all again."""
+    doomed = [(origin.session.access_signature, "access")] if with_origin and origin.session.access_signature else []
+    pending, seen = [origin.signature], {origin.signature}
+    while pending and len(seen) <= MAX_CHAIN:
+        signature = pending.pop()
+        kind = origin.kind if signature == origin.signature else "refresh"
+        row = token_rows.get(signature, kind, include_used=True) or (origin if signature == origin.signature else None)
+        for issued in row.session.issued if row is not None else ():
+            doomed.append((issued.signature, issued.kind))
+            if issued.kind == "refresh" and issued.signature not in seen:
+                seen.add(issued.signature)
+                pending.append(issued.signature)
+    for signature, kind in doomed:
+        token_rows.delete(signature, kind)
+    token_rows.revoke_request(origin.request_id, keep=origin.signature)
+    if with_origin:
+        token_rows.delete(origin.signature, origin.kind)
 
 
 def _grant_tokens(client: clients.Client, origin: Token, granted: list[str] | None, *,

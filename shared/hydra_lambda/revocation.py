@@ -9,7 +9,7 @@ tokens the caller does not own. ``token_type_hint`` is not needed: the prefix na
 
 from __future__ import annotations
 
-from hydra_lambda import introspection, opaque_tokens
+from hydra_lambda import introspection, issuer, opaque_tokens
 from hydra_lambda.client_auth import authenticate_client
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import InvalidRequest
@@ -41,5 +41,5 @@ def revoke(client_id: str, token: str) -> bool:
     row = token_store.get(signature, kind, include_used=True)
     if row is None or row.client_id != client_id:
         return False
-    token_store.revoke_request(row.request_id)
+    issuer.revoke_grant(row, with_origin=True)
     return True

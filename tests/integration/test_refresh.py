@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hydra_lambda import opaque_tokens
 from hydra_lambda.config import reset_settings
 
 from tests.integration.test_code_flow import race, userinfo_status, verify_id_token
-from tests.support import call
+from tests.support import basic, call
 from tests.support_flows import Flow, make_client, qs, redeem, refresh
+from tests.support_lifecycle import introspect
 
 
 def _grant(**accept: Any) -> tuple[str, str | None, dict[str, Any]]:
@@ -126,3 +128,55 @@ def test_two_racing_refreshes_exactly_one_succeeds() -> None:
         client_id, secret, first = _grant()
         form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
         assert race(form, client_id, secret) == ["invalid_grant", "ok"]
+
+
+# ------------------------------------------------- revocation while the by_request index lags
+# DynamoDB's global secondary indexes are eventually consistent; DynamoDB Local updates them at
+# once, so these hide the newest rows from the index query as a lagging index would.
+
+
+def _hide_from_index(monkeypatch: pytest.MonkeyPatch, signatures: set[str]) -> None:
+    from hydra_lambda.storage import token_rows
+
+    real = token_rows.keys_of_request
+    monkeypatch.setattr(token_rows, "keys_of_request",
+                        lambda request_id: (k for k in list(real(request_id)) if k.signature not in signatures))
+
+
+def _granted(client_id: str, secret: str) -> dict[str, Any]:
+    flow = Flow(client_id)
+    flow.start()
+    assert flow.accept().status == 204
+    return redeem(client_id, secret, qs(flow.back().headers["location"])["code"]).json
+
+
+def test_reuse_detection_ends_the_newest_link_of_the_chain_even_before_the_index_has_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 9700 4.14.2: an attacker holding RT1 rotates it (RT2, then RT3 a moment ago); the victim then
+    presents RT1. The whole chain goes, including RT3 and its access token, which the index does not
+    list yet: the revocation follows what each refresh token's consuming write recorded."""
+    client_id, secret = make_client()
+    rt1 = _granted(client_id, secret)["refresh_token"]
+    rt2 = refresh(client_id, secret, rt1).json["refresh_token"]
+    third = refresh(client_id, secret, rt2).json
+    _hide_from_index(monkeypatch, {opaque_tokens.signature_of(third["refresh_token"], "refresh"),
+                                   opaque_tokens.signature_of(third["access_token"], "access")})
+    reuse = refresh(client_id, secret, rt1)
+    assert reuse.status == 400, reuse.body
+    monkeypatch.undo()
+    assert refresh(client_id, secret, third["refresh_token"]).status == 400
+    assert introspect(third["access_token"]).json["active"] is False
+
+
+def test_revoking_a_refresh_token_ends_it_even_before_the_index_lists_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 7009 2.1: a client that refreshes and logs out at once must not leave the new refresh token
+    (or its access token) alive because the index has not caught up."""
+    client_id, secret = make_client()
+    second = refresh(client_id, secret, _granted(client_id, secret)["refresh_token"]).json
+    _hide_from_index(monkeypatch, {opaque_tokens.signature_of(second[name], name.split("_")[0])
+                                   for name in ("refresh_token", "access_token")})
+    revoked = call("POST", "/oauth2/revoke", headers=basic(client_id, secret), form={"token": second["refresh_token"]})
+    assert revoked.status == 200
+    monkeypatch.undo()
+    assert refresh(client_id, secret, second["refresh_token"]).status == 400
+    assert introspect(second["access_token"]).json["active"] is False

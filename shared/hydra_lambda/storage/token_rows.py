@@ -233,9 +233,9 @@ def signatures_of_request(request_id: str) -> Iterator[str]:
 
 
 @ensure_bound
-def revoke_request(request_id: str) -> int:
-    """Delete every token of one grant (all rows sharing ``request_id``)."""
-    return _delete_keys(list(keys_of_request(request_id)))
+def revoke_request(request_id: str, keep: str = "") -> int:
+    """Delete every token of one grant (all rows sharing ``request_id``) but the one signed ``keep``."""
+    return _delete_keys([key for key in keys_of_request(request_id) if key.signature != keep])
 
 
 def is_condition_failure(exc: Exception) -> bool:
