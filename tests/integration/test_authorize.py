@@ -372,3 +372,25 @@ def test_form_post_renders_an_auto_submitting_form() -> None:
     assert 'name="code" value="hl_ac_' in result.body
     assert "script-src 'sha256-" in result.headers["content-security-policy"]
     assert urlsplit(REDIRECT).path in result.body
+
+
+def test_a_link_naming_someone_elses_consent_does_not_clear_their_cookie() -> None:
+    """Someone who knows only a victim's consent id (it sits in the consent app's URL) and gets the
+    victim's browser to open a second-leg link of their own must not end the victim's flow: the
+    binding cookie is cleared only for a browser that proved the flow is its own."""
+    from tests.support_flows import STATE
+
+    victim_client, _ = make_client()
+    attacker_client, _ = make_client()
+    victim = Flow(victim_client)
+    victim.start()
+    assert victim.accept().status == 204
+    cookie = f"hl_consent_{victim.consent_id}"
+    assert cookie in victim.cookies
+    link = (f"/oauth2/auth?client_id={attacker_client}&redirect_uri={REDIRECT}&response_type=code&scope=openid"
+            f"&state={STATE}&consent={victim.consent_id}")
+    refused = victim.get(link)
+    assert refused.status in (302, 303) and "error=" in refused.headers["location"], refused.headers
+    assert cookie in victim.cookies, refused.cookies
+    back = victim.back()
+    assert "code=" in back.headers["location"], back.headers

@@ -18,7 +18,7 @@ from hydra_lambda.authorization.request import AuthorizeRequest
 from hydra_lambda.clients import Client
 from hydra_lambda.config import get_settings
 from hydra_lambda.domain import CodeBinding, IdentityContext
-from hydra_lambda.errors import AccessDenied, InvalidRequest, LoginRequired
+from hydra_lambda.errors import AccessDenied, InvalidRequest, LoginRequired, OAuth2Error
 from hydra_lambda.storage import consent as store
 from hydra_lambda.storage import token_rows as token_store
 
@@ -42,6 +42,16 @@ def first_leg(request: AuthorizeRequest, original_query: str) -> ToConsentApp:
 # Second leg
 
 
+class BoundFlowError(Exception):
+    """An OAuth error of a second leg that came from the browser holding the flow (verifier and
+    cookie both matched), so its binding cookie may be cleared; before that check nobody may clear
+    it, or a link naming someone else's consent id would end their flow."""
+
+    def __init__(self, error: OAuth2Error, consent_id: str) -> None:
+        super().__init__(str(error))
+        self.error, self.consent_id = error, consent_id
+
+
 def second_leg(request: AuthorizeRequest, client: Client, params: dict[str, str],
                csrf_cookies: dict[str, str]) -> ToClient:
     consent_id, verifier = params.get("consent", ""), params.get("consent_verifier", "")
@@ -51,6 +61,13 @@ def second_leg(request: AuthorizeRequest, client: Client, params: dict[str, str]
     if found.client_id != client.id:
         raise InvalidRequest("The consent request was made for another client.")
     _check_binding(found, verifier, csrf_cookies.get(found.id, ""))
+    try:
+        return _bound_second_leg(request, found)
+    except OAuth2Error as exc:
+        raise BoundFlowError(exc, found.id) from exc
+
+
+def _bound_second_leg(request: AuthorizeRequest, found: Any) -> ToClient:
     if found.expired:
         raise InvalidRequest("The consent request has expired; start the authorization again.")
     if AuthorizeRequest.from_dict(found.request) != request:

@@ -38,9 +38,10 @@ def handle(call: AuthorizationCall) -> Outcome:
         if second_leg:
             return consent_legs.second_leg(request, client, params, call.csrf_cookies)
         return consent_legs.first_leg(request, call.original_query)
+    except consent_legs.BoundFlowError as exc:
+        return error_response(redirect_uri, mode, exc.error, params.get("state", ""), exc.consent_id)
     except OAuth2Error as exc:
-        clear = params.get("consent", "") if second_leg else None
-        return error_response(redirect_uri, mode, exc, params.get("state", ""), clear)
+        return error_response(redirect_uri, mode, exc, params.get("state", ""))
 
 
 def error_response(redirect_uri: str, mode: str, error: OAuth2Error, state: str,
