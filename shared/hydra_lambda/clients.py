@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from hydra_lambda import clock, paging, passwords, scopes, warden
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import Credentials
-from hydra_lambda.errors import BadRequest, Conflict, NotFound
+from hydra_lambda.errors import BadRequest, Conflict, Forbidden, NotFound
 from hydra_lambda.models.responses import OAuth2Client
 from hydra_lambda.passwords import MAX_SECRET_LENGTH
 from hydra_lambda.storage import clients as store
@@ -470,14 +470,21 @@ class Page:
         return self.offset + self.limit if self.more else None
 
 
-def _require_access(caller: Credentials, resource: str, action: str, owner: str | None = None) -> None:
+def _require_access(caller: Credentials, resource: str, action: str,
+                    owner: str | None = None) -> warden.AccessContext:
     context = {"owner": owner} if owner is not None else None
-    warden.require_access(caller, scope="hydra.clients", resource=resource, action=action, context=context)
+    return warden.require_access(caller, scope="hydra.clients", resource=resource, action=action, context=context)
 
 
 def admin_create(caller: Credentials, body: dict[str, Any]) -> tuple[Client, str | None]:
     fields = parse_body(body)
-    _require_access(caller, "clients", "create", fields.get("owner") or "")
+    access = _require_access(caller, "clients", "create", fields.get("owner") or "")
+    chosen = fields.get("id")
+    # A client acts as its id (its tokens' subject): an id the policies or groups single out hands out
+    # their rights, which only someone allowed to write policies may do.
+    if chosen and warden.singles_out(chosen) and not warden.is_allowed(access.subject, "policies", "create"):
+        raise Forbidden(f"The id '{chosen}' is named by policies or warden groups; only a caller allowed to "
+                        "create policies may give it to a client.")
     return create_client(fields)
 
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from hydra_lambda.domain import Token
 from hydra_lambda.errors import BadRequest, Forbidden, Unauthorized
 from hydra_lambda.observability import logger
 from hydra_lambda.policies import Decision, Policy
+from hydra_lambda.storage import policies as policy_store
 from hydra_lambda.storage import token_rows as token_store
 from hydra_lambda.storage.policies import decision_inputs
 
@@ -97,6 +99,24 @@ def _evaluate(
     """Ladon asked once for the subject and once per group it belongs to (the group id as subject)."""
     decisions = {policies.decide(found, subject, name, action, context) for subject in subjects}
     return min(decisions, key=lambda d: _PRECEDENCE.index(d.name))
+
+
+def singles_out(name: str) -> bool:
+    """Whether the policies or groups name ``name`` in particular: a group of that id or listing it, or
+    a policy whose subjects match it but not just any name (``<.*>`` gives every subject its rights
+    anyway). Read fresh, so a name taken right after a policy names it is seen."""
+    found = policy_store.all_policies(fresh=True)
+    if any(group.id == name or name in group.members for group in policy_store.all_groups()):
+        return True
+    anybody = str(uuid.uuid4())
+    for policy in found:
+        for subject in policy.subjects:
+            try:
+                if policies.matches(subject, name) and not policies.matches(subject, anybody):
+                    return True
+            except policies.InvalidPolicy:
+                continue  # a pattern that cannot compile matches nothing (the warden denies on it)
+    return False
 
 
 def is_allowed(subject: str, resource: str, action: str, context: dict[str, Any] | None = None) -> bool:

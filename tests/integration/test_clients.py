@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hydra_lambda import clock
 
-from tests.support import ROOT_CLIENT_ID, basic, call
+from tests.support import ROOT_CLIENT_ID, admin_headers, basic, call
 from tests.support_admin import add_policy, admin, bearer, make_client, remove_policy, service_client, token, unique
 
 SECRET_FIELDS = ("client_secret",)
@@ -504,3 +504,40 @@ def test_uri_fields_must_be_rfc3986_uris(headers: dict[str, str], field: str, ur
 def test_valid_uris_are_kept(headers: dict[str, str], uri: str) -> None:
     body, _ = make_client(headers, logo_uri=uri, policy_uri=uri, tos_uri=uri, client_uri=uri)
     assert body["logo_uri"] == body["policy_uri"] == body["tos_uri"] == body["client_uri"] == uri
+
+
+def test_a_client_may_take_an_id_that_policies_or_groups_single_out_only_from_a_policy_writer() -> None:
+    """A client acts as its id (a client_credentials token's subject). A caller that may only create its
+    own clients once took a user's id that a policy let manage policies, and so made itself admin; or
+    a group member's id, or a group's. Taking such an id now needs the right to create policies."""
+    user, group, member = unique("alice"), unique("ops"), unique("bob")
+    root = admin_headers("hydra.clients hydra.warden.groups")
+    assert call("POST", "/warden/groups", headers=root, json_body={"id": group, "members": [member]}).status == 201
+    powerful = add_policy(subjects=[user, group], resources=["rn:hydra:policies", "rn:hydra:policies:<.*>"],
+                          actions=["<.*>"])
+    svc_id, svc_secret = service_client()
+    tenant = add_policy(subjects=[svc_id], resources=["rn:hydra:clients", "rn:hydra:clients:<.*>"],
+                        actions=["create", "get", "update", "delete"],
+                        conditions={"owner": {"type": "EqualsSubjectCondition", "options": {}}})
+    try:
+        mine = bearer(token(svc_id, svc_secret))
+        for taken in (user, group, member):
+            refused = call("POST", "/clients", headers=mine, json_body={
+                "id": taken, "owner": svc_id, "client_secret": "s3cret-abc",
+                "grant_types": ["client_credentials"], "scope": "hydra.policies"})
+            assert refused.status == 403, (taken, refused.body)
+            assert call("GET", f"/clients/{taken}", headers=root).status == 404
+        # Ids no policy singles out stay the tenant's to take; a catch-all subject singles out nobody.
+        catch_all = add_policy(subjects=["<.*>"], resources=["rn:nothing"], actions=["get"])
+        try:
+            free = call("POST", "/clients", headers=mine, json_body={"id": unique("free"), "owner": svc_id})
+            assert free.status == 201, free.body
+        finally:
+            remove_policy(catch_all)
+        # The operator, who may write policies anyway, may still provision a client for a policy.
+        provisioned = call("POST", "/clients", headers=root, json_body={"id": user})
+        assert provisioned.status == 201, provisioned.body
+    finally:
+        for policy in (powerful, tenant):
+            remove_policy(policy)
+        call("DELETE", f"/warden/groups/{group}", headers=root)
