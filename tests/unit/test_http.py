@@ -85,6 +85,17 @@ def test_json_bodies_must_be_real_json_text(raw: str) -> None:
         parse_json_object(raw)
 
 
+def test_the_depth_limit_counts_objects_and_arrays_not_their_leaves() -> None:
+    from hydra_lambda.http.forms import MAX_JSON_DEPTH
+
+    document: dict[str, object] = {"leaf": "text", "number": 1}
+    for _ in range(MAX_JSON_DEPTH - 1):
+        document = {"a": document}
+    assert parse_json_object(json.dumps(document)) == document
+    with pytest.raises(BadRequest, match="nested"):
+        parse_json_object(json.dumps({"a": document}))
+
+
 def test_responses_never_write_what_json_cannot_hold() -> None:
     from hydra_lambda.http.responses import dumps
 

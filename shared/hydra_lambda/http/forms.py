@@ -90,19 +90,19 @@ def _is_text(item: str) -> bool:
 
 def _check_tree(value: Any) -> None:
     """BadRequest if the body nests deeper than ``MAX_JSON_DEPTH`` or holds a string that is not text."""
-    stack = [(value, 1)]
+    not_text = BadRequest("The request body holds a string that is not Unicode text.")
+    stack = [(value, 1)]  # containers only: the depth counts objects and arrays, not their leaves
     while stack:
         item, level = stack.pop()
         if level > MAX_JSON_DEPTH:
             raise BadRequest(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
-        if isinstance(item, dict):
-            if not all(_is_text(key) for key in item):
-                raise BadRequest("The request body holds a string that is not Unicode text.")
-            stack.extend((child, level + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, level + 1) for child in item)
-        elif isinstance(item, str) and not _is_text(item):
-            raise BadRequest("The request body holds a string that is not Unicode text.")
+        if isinstance(item, dict) and not all(_is_text(key) for key in item):
+            raise not_text
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                stack.append((child, level + 1))
+            elif isinstance(child, str) and not _is_text(child):
+                raise not_text
 
 
 def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
