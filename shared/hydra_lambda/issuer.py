@@ -22,7 +22,7 @@ from typing import Any
 from hydra_lambda import clients, clock, id_tokens, opaque_tokens, scopes
 from hydra_lambda.config import get_settings
 from hydra_lambda.domain import CodeBinding, IdentityContext, Token, TokenSession
-from hydra_lambda.errors import TemporarilyUnavailable
+from hydra_lambda.errors import InvalidGrant, TemporarilyUnavailable
 from hydra_lambda.storage import token_rows
 
 OFFLINE_SCOPES = ("offline", "offline_access")
@@ -160,7 +160,10 @@ def issue_from(client: clients.Client, origin: Token, *, granted: list[str] | No
 def reissue_from(client: clients.Client, origin: Token, *, granted: list[str] | None = None) -> TokenResponse:
     """A fresh pair of ``origin``'s grant without consuming anything (the refresh grace period)."""
     response, rows = _grant_tokens(client, origin, granted, include_nonce=False)
-    token_rows.put_many(rows)
+    try:
+        token_rows.put_reissued(origin, rows)
+    except token_rows.AlreadyUsed:  # the row is gone (revoked or expired meanwhile): nothing to reissue
+        raise InvalidGrant("The refresh token is invalid, expired or revoked.") from None
     return response
 
 

@@ -180,3 +180,21 @@ def test_revoking_a_refresh_token_ends_it_even_before_the_index_lists_it(monkeyp
     monkeypatch.undo()
     assert refresh(client_id, secret, second["refresh_token"]).status == 400
     assert introspect(second["access_token"]).json["active"] is False
+
+
+def test_a_pair_reissued_in_the_grace_period_is_revoked_with_its_grant_before_the_index_has_it(
+        grace_period: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A grace-period pair is recorded on the refresh token it was reissued from, so the chain walk of
+    a later reuse finds it even while the index lags."""
+    from hydra_lambda import clock
+
+    client_id, secret, first = _grant()
+    assert refresh(client_id, secret, first["refresh_token"]).status == 200
+    reissued = refresh(client_id, secret, first["refresh_token"]).json  # within the grace period
+    _hide_from_index(monkeypatch, {opaque_tokens.signature_of(reissued["refresh_token"], "refresh"),
+                                   opaque_tokens.signature_of(reissued["access_token"], "access")})
+    clock.advance(31)
+    assert refresh(client_id, secret, first["refresh_token"]).status == 400  # reuse: the grant is revoked
+    monkeypatch.undo()
+    assert refresh(client_id, secret, reissued["refresh_token"]).status == 400
+    assert introspect(reissued["access_token"]).json["active"] is False

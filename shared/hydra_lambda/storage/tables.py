@@ -143,6 +143,9 @@ class TokenRecord(_Base):
     expires_at = NumberAttribute()
     ttl = TTLAttribute()
     used_at = NumberAttribute(null=True)
+    # "<kind> <signature>" of the pairs a used refresh token handed out again in the grace period:
+    # appended atomically (list_append), as concurrent refreshes may each add one.
+    reissued = ListAttribute(of=UnicodeAttribute, null=True)
     by_request = ByRequest()
 
     @property

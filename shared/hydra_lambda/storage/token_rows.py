@@ -63,10 +63,21 @@ def from_record(record: TokenRecord) -> Token:
         scopes=list(record.scopes or []),
         audience=list(record.audience or []),
         extra=dict(record.extra or {}),
-        session=session_from_map(subject, record.session or {}),
+        session=_with_reissued(session_from_map(subject, record.session or {}), record.reissued),
         issued_at=int(record.issued_at),
         used_at=None if record.used_at is None else int(record.used_at),
     )
+
+
+def _with_reissued(session: TokenSession, reissued: list[str] | None) -> TokenSession:
+    """What a row issued: the pair its consuming write recorded, then any grace-period pairs."""
+    if not reissued:
+        return session
+    extra = []
+    for item in reissued:
+        kind, _, signature = item.partition(" ")
+        extra.append(TokenRef(kind, signature))
+    return dataclasses.replace(session, issued=[*session.issued, *extra])
 
 
 # The row's ``session`` map: the keys rows have always been written with, so older rows read the same.
@@ -144,6 +155,17 @@ def put_many(tokens: Iterable[Token]) -> None:
     with TransactWrite(connection=connection()) as tx:
         for token in tokens:
             tx.save(to_record(token), condition=TokenRecord.signature.does_not_exist())
+
+
+@ensure_bound
+def put_reissued(origin: Token, tokens: list[Token]) -> None:
+    """Store a grace-period pair and, in the same transaction, append it to ``origin``'s ``reissued``
+    list, so revoking the grant later finds it with consistent reads, not only through the index."""
+    refs = [f"{token.kind} {token.signature}" for token in tokens]
+    transact(saves=[to_record(token) for token in tokens],
+             updates=[(record_key(origin.kind, origin.signature),
+                       [TokenRecord.reissued.set((TokenRecord.reissued | []).append(refs))],
+                       TokenRecord.signature.exists())])
 
 
 @ensure_bound
