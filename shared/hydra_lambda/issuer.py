@@ -207,10 +207,13 @@ def _grant_tokens(client: clients.Client, origin: Token, granted: list[str] | No
     access, access_row = mint("access", lifespan=lifespan, session=TokenSession(identity=identity), **common)
     rows = [access_row]
     refresh = None
-    if any(scope in granted for scope in OFFLINE_SCOPES) and client.has_grant_type("refresh_token"):
+    # RFC 6749 section 6: a narrower scope asked at a refresh narrows the access token only; "the
+    # refresh token scope MUST be identical to that of the refresh token included in the request".
+    kept = list(origin.scopes)
+    if any(scope in kept for scope in OFFLINE_SCOPES) and client.has_grant_type("refresh_token"):
         refresh_session = TokenSession(identity=identity, access_signature=access_row.signature)
         refresh, refresh_row = mint("refresh", lifespan=get_settings().refresh_token_lifespan,
-                                    session=refresh_session, **common)
+                                    session=refresh_session, **{**common, "scopes": kept})
         rows.append(refresh_row)
     id_token = None
     if identity is not None and "openid" in granted:

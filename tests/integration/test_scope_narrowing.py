@@ -1,5 +1,6 @@
-"""Scope handling (issue #14): a refresh asking for a narrower scope gets exactly that scope (RFC 6749
-section 6); /userinfo needs a token granted with openid (OpenID Connect Core 5.3, RFC 6750 3.1)."""
+"""Scope handling (issue #14): a refresh asking for a narrower scope gets an access token of exactly
+that scope and a refresh token of the grant's (RFC 6749 section 6); /userinfo needs a token granted
+with openid (OpenID Connect Core 5.3, RFC 6750 3.1)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ def _introspect(token: str) -> dict[str, Any]:
     return result.json
 
 
-def test_a_narrower_refresh_scope_is_exactly_what_the_new_tokens_carry() -> None:
+def test_a_narrower_refresh_scope_narrows_the_access_token_and_keeps_the_refresh_tokens() -> None:
+    """RFC 6749 section 6: the new access token carries exactly the scope asked; "if a new refresh
+    token is issued, the refresh token scope MUST be identical to that of the refresh token included
+    by the client in the request"."""
     client_id, secret, first = _grant(scopes=["openid", "offline", "email"])
     assert first["scope"] == "openid offline email"
     result = refresh(client_id, secret, first["refresh_token"], scope="offline email")
@@ -26,13 +30,24 @@ def test_a_narrower_refresh_scope_is_exactly_what_the_new_tokens_carry() -> None
     assert second["scope"] == "offline email"
     assert "id_token" not in second  # openid was left out
     assert _introspect(second["access_token"])["scope"] == "offline email"
-    assert _introspect(second["refresh_token"])["scope"] == "offline email"
-    # The narrowed refresh token cannot widen back, and narrowing again works.
-    wider = refresh(client_id, secret, second["refresh_token"], scope="openid offline")
+    assert _introspect(second["refresh_token"])["scope"] == "openid offline email"
+    # The grant is whole again at the next refresh; nothing beyond it is ever granted.
+    wider = refresh(client_id, secret, second["refresh_token"], scope="openid offline email profile")
     assert wider.status == 400 and wider.json["error"] == "invalid_scope"
-    third = refresh(client_id, secret, second["refresh_token"], scope="offline")
-    assert third.status == 200 and third.json["scope"] == "offline"
-    assert _introspect(third.json["access_token"])["scope"] == "offline"
+    third = refresh(client_id, secret, second["refresh_token"], scope="openid offline")
+    assert third.status == 200 and third.json["scope"] == "openid offline" and "id_token" in third.json
+    assert _introspect(third.json["access_token"])["scope"] == "openid offline"
+
+
+def test_a_refresh_without_offline_in_its_scope_still_rotates_the_refresh_token() -> None:
+    """Asking for an access token without offline must not end the grant: the old refresh token is used
+    up, so the response carries its successor (with the grant's whole scope)."""
+    client_id, secret, first = _grant(scopes=["openid", "offline"])
+    result = refresh(client_id, secret, first["refresh_token"], scope="openid")
+    assert result.status == 200, result.body
+    assert result.json["scope"] == "openid" and result.json.get("refresh_token")
+    assert _introspect(result.json["refresh_token"])["scope"] == "openid offline"
+    assert refresh(client_id, secret, result.json["refresh_token"]).status == 200
 
 
 def test_an_omitted_refresh_scope_keeps_the_grant() -> None:
