@@ -120,14 +120,33 @@ class LoginRequired(OAuth2Error):
 
 
 class InvalidToken(OAuth2Error):
-    """RFC 6750 section 3.1: a bearer token that is missing, expired, revoked or malformed."""
+    """RFC 6750 section 3.1: a bearer token that is missing, expired, revoked or malformed. When the
+    request carried no bearer token at all, the challenge has no error code (section 3.1: "SHOULD NOT
+    include an error code or other error information")."""
 
     status = 401
     error = "invalid_token"
     default_description = "The access token is missing, expired, revoked or malformed."
 
-    def __init__(self, description: str = "") -> None:
-        super().__init__(description, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    def __init__(self, description: str = "", *, token_sent: bool = True) -> None:
+        challenge = 'Bearer error="invalid_token"' if token_sent else "Bearer"
+        super().__init__(description, headers={"WWW-Authenticate": challenge})
+
+
+class RequestNotSupported(OAuth2Error):
+    """OpenID Connect Core 6.1: a ``request`` object, which this server does not support."""
+
+    status = 400
+    error = "request_not_supported"
+    default_description = "The request parameter (a request object) is not supported."
+
+
+class RequestUriNotSupported(OAuth2Error):
+    """OpenID Connect Core 6.2: a ``request_uri``, which this server does not support."""
+
+    status = 400
+    error = "request_uri_not_supported"
+    default_description = "The request_uri parameter is not supported."
 
 
 class InsufficientScope(OAuth2Error):

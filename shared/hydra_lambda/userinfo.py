@@ -20,7 +20,7 @@ from hydra_lambda.storage import token_rows as token_store
 def claims(caller: Credentials, form_token: str | None = None) -> dict[str, Any]:
     value = caller.bearer or form_token
     if not value:
-        raise InvalidToken("No access token: send it as a Bearer token.")
+        raise InvalidToken("No access token: send it as a Bearer token.", token_sent=False)
     signature = opaque_tokens.signature_of(value, "access")
     row = token_store.get(signature, "access") if signature else None
     if row is None or not issued_to_current_client(row):

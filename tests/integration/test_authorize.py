@@ -394,3 +394,16 @@ def test_a_link_naming_someone_elses_consent_does_not_clear_their_cookie() -> No
     assert cookie in victim.cookies, refused.cookies
     back = victim.back()
     assert "code=" in back.headers["location"], back.headers
+
+
+@pytest.mark.parametrize(("name", "error"), [("request", "request_not_supported"),
+                                             ("request_uri", "request_uri_not_supported")])
+def test_request_objects_are_refused_with_their_own_error(name: str, error: str) -> None:
+    """OpenID Connect Core 6.1/6.2: an OP that does not support request objects (discovery says so)
+    answers request_not_supported / request_uri_not_supported rather than ignore what the JWT held."""
+    client_id, _ = make_client()
+    value = "eyJhbGciOiJub25lIn0.e30." if name == "request" else "https://rp.example.com/request.jwt"
+    result = Flow(client_id).start(**{name: value})
+    assert result.status in (302, 303), result.body
+    query = qs(result.headers["location"])
+    assert query["error"] == error and query["state"] == STATE, query

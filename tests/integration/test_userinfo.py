@@ -25,10 +25,18 @@ def _assert_invalid_token(result: object) -> None:
 
 def test_missing_forged_and_refresh_tokens_are_refused() -> None:
     _client, _secret, tokens = _grant()
-    _assert_invalid_token(call("GET", "/userinfo"))
     _assert_invalid_token(call("GET", "/userinfo", headers={"Authorization": "Bearer hl_at_nope.nope"}))
     _assert_invalid_token(call("GET", "/userinfo", headers={"Authorization": f"Bearer {tokens['refresh_token']}"}))
-    _assert_invalid_token(call("GET", "/userinfo", headers={"Authorization": f"Basic {tokens['access_token']}"}))
+
+
+def test_a_request_without_a_bearer_token_gets_a_challenge_without_an_error_code() -> None:
+    """RFC 6750 3.1: when the request carries no authentication information (none at all, or another
+    scheme), the challenge SHOULD NOT include an error code."""
+    _client, _secret, tokens = _grant()
+    for headers in ({}, {"Authorization": f"Basic {tokens['access_token']}"}):
+        result = call("GET", "/userinfo", headers=headers)
+        assert result.status == 401, result.body
+        assert result.headers["www-authenticate"] == "Bearer", result.headers
 
 
 def test_client_credentials_token_has_no_user() -> None:

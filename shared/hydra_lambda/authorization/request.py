@@ -21,6 +21,8 @@ from hydra_lambda.errors import (
     InvalidRequest,
     InvalidScope,
     LoginRequired,
+    RequestNotSupported,
+    RequestUriNotSupported,
     UnauthorizedClient,
     UnsupportedResponseType,
 )
@@ -189,6 +191,15 @@ def check_response_mode(draft: _Draft) -> None:
     draft.response_mode = mode or ("query" if draft.response_types == ("code",) else "fragment")
 
 
+def check_request_objects(draft: _Draft) -> None:
+    """Discovery says request objects are not supported: one sent anyway is refused, not ignored (what
+    only the JWT held, such as claims or max_age, would otherwise be lost silently)."""
+    if "request" in draft.params:
+        raise RequestNotSupported()
+    if "request_uri" in draft.params:
+        raise RequestUriNotSupported()
+
+
 def check_state(draft: _Draft) -> None:
     if len(draft.params.get("state", "")) < MIN_STATE:
         raise InvalidRequest(f"The state parameter must be at least {MIN_STATE} characters long.")
@@ -242,6 +253,7 @@ CHECKS: tuple[Callable[[_Draft], None], ...] = (
     check_parameter_lengths,
     check_response_type,
     check_response_mode,
+    check_request_objects,
     check_state,
     check_scope,
     check_openid,
