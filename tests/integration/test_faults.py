@@ -583,3 +583,24 @@ def test_a_throttled_flush_never_fails_and_the_next_run_finishes(admin: dict[str
     assert remaining() == 0
     # live tokens were left alone (asked with client credentials: a token introspecting itself is inactive)
     assert _introspect(admin["Authorization"][7:], basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET))
+
+
+@pytest.mark.parametrize("code", ["DisabledException", "KMSInvalidStateException"])
+def test_a_disabled_or_deleted_key_after_the_first_leaves_the_set_and_nothing_else_breaks(code: str) -> None:
+    """A retired key listed after the signing one (disabled, or pending deletion) is left out of the
+    JWKS, as a missing one is; before, every JWKS, discovery and ID-token request answered 503."""
+    from hydra_lambda import keys
+
+    from tests.support_keys import create_kms_key, signing_keys
+
+    first, retired = create_kms_key("RSA_2048"), create_kms_key("RSA_2048")
+    keys.forget()
+    try:
+        with signing_keys([first, retired]), inject("kms", "GetPublicKey", kind=(code, 400), skip=1) as fault:
+            jwks = call("GET", "/.well-known/jwks.json")
+            discovery = call("GET", "/.well-known/openid-configuration")
+        assert fault.failed, fault.seen
+        assert jwks.status == 200 and len(jwks.json["keys"]) == 1, jwks.body
+        assert discovery.status == 200, discovery.body
+    finally:
+        keys.forget()

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from hydra_lambda import clock
 from hydra_lambda.config import ConfigError, get_settings
 from hydra_lambda.keys.jws import b64url, signing_input
+from hydra_lambda.observability import logger
 
 
 class SigningKey(Protocol):
@@ -32,6 +33,9 @@ class SigningKey(Protocol):
 _loaded: dict[tuple[str, str, str, str], tuple[float, SigningKey | None]] = {}
 _lock = threading.Lock()
 _MISSING = ("NotFoundException", "ResourceNotFoundException")
+# A retired key still listed after the signing one: disabled, or pending deletion. It verifies nothing
+# any more, so it leaves the set as a missing one does (the signing key itself never does: that fails).
+_RETIRED = ("DisabledException", "KMSInvalidStateException")
 
 
 def _fetch(mode: str, ref: str) -> SigningKey:
@@ -61,8 +65,11 @@ def _load(mode: str, ref: str, *, optional: bool) -> SigningKey | None:
             key: SigningKey | None = _fetch(mode, ref)
         except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-            if not (optional and code in _MISSING):
+            if not (optional and code in (*_MISSING, *_RETIRED)):
                 raise
+            if code in _RETIRED:
+                logger.warning("a listed signing key is disabled or pending deletion; left out of the JWKS",
+                               extra={"key": ref, "error": code})
             key = None
         _loaded[cache_key] = (clock.now(), key)
     return key
