@@ -10,7 +10,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from hydra_lambda.bootstrap import ensure_root_client, forced_credentials
+from hydra_lambda.clients import get_client
 from hydra_lambda.config import ConfigError, get_settings
+from hydra_lambda.passwords import verify_secret
 
 from hydra_lambda_local.backends import prepare
 from hydra_lambda_local.consent_app import start_for_serve
@@ -82,6 +84,20 @@ def _how_to_use(url: str, root: tuple[str, str] | None, forced: tuple[str, str] 
     return "\n".join(lines)
 
 
+def _working(forced: tuple[str, str] | None) -> tuple[str, str] | None:
+    """The forced root credentials if this installation's tables hold that client with that secret;
+    None, with a warning, if they were set after the first start (they only apply to it)."""
+    if forced is None:
+        return None
+    client = get_client(forced[0])
+    if client is not None and verify_secret(forced[1], client.secret_hash):
+        return forced
+    print("hydra-lambda: warning: FORCE_ROOT_CLIENT_CREDENTIALS is not a client of this installation: it only "
+          "applies at the first start (on empty tables); use the root credentials printed then", file=sys.stderr,
+          flush=True)
+    return None
+
+
 def serve(host: str, port: int, template: str = "", verbose: bool = False) -> int:
     try:
         path = find_template(template)
@@ -100,7 +116,7 @@ def serve(host: str, port: int, template: str = "", verbose: bool = False) -> in
         server = LocalServer(host, port, path, verbose=verbose)
         server.warm()
         consent_line = _start_consent_app(host, port, root)
-        forced = forced_credentials()
+        forced = _working(forced_credentials()) if root is None else forced_credentials()
     except ConfigError as exc:
         print(f"hydra-lambda: configuration error: {exc}", file=sys.stderr)
         return 2

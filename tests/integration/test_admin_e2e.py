@@ -225,3 +225,16 @@ def test_serve_prints_new_root_credentials_once(aws: dict[str, str]) -> None:
         assert output.count(secret) == 1
     finally:
         instance.stop()
+
+
+def test_serve_does_not_hand_out_forced_credentials_that_do_not_work(aws: dict[str, str]) -> None:
+    """FORCE_ROOT_CLIENT_CREDENTIALS only applies at a first start: on tables that already have their root
+    client, the printed lines must not tell the operator to use credentials that get 401."""
+    forced = f"{unique('late-admin')}:late-secret-123"
+    instance = LocalServer({**aws, "FORCE_ROOT_CLIENT_CREDENTIALS": forced})
+    try:
+        output = instance.output()
+        assert "HYDRA_CLIENT_ID=" + forced.split(":")[0] not in output, output
+        assert "FORCE_ROOT_CLIENT_CREDENTIALS" in output and "first start" in output, output
+    finally:
+        instance.stop()
