@@ -139,3 +139,127 @@ def test_the_readme_table_lists_every_option_with_its_declared_default() -> None
     for variable, default in declared.items():
         if default:
             assert f"`{default}`" in rows[variable], f"{variable}: README says {rows[variable]!r}, code {default!r}"
+
+
+LIFESPANS = ["ACCESS_TOKEN_LIFESPAN", "REFRESH_TOKEN_LIFESPAN", "ID_TOKEN_LIFESPAN", "AUTH_CODE_LIFESPAN",
+             "CHALLENGE_TOKEN_LIFESPAN"]  # fmt: skip
+
+
+@pytest.mark.parametrize("variable", LIFESPANS)
+@pytest.mark.parametrize("value", ["0", "0s", "500ms", "-1", "87601h", "3000000h", "100000000h", "9" * 400 + "h"])
+def test_a_lifespan_is_at_least_a_second_and_at_most_ten_years(variable: str, value: str) -> None:
+    # 0 made tokens born inactive; 3000000h an 11-digit expiry that sorts below the flush's cutoff (a
+    # live token flushed); 100000000h an expiry datetime cannot hold (every /oauth2/token a 500).
+    with pytest.raises(ConfigError,
+        match=f"^{variable}: (must be 1s to 87600h \\(10 years\\)|too large|not a Go duration)"
+    ):
+        Settings.from_env({variable: value})
+
+
+@pytest.mark.parametrize("variable", LIFESPANS)
+def test_the_bounds_of_a_lifespan_are_accepted(variable: str) -> None:
+    field_name = variable.lower()
+    assert getattr(Settings.from_env({variable: "1s"}), field_name) == 1
+    assert getattr(Settings.from_env({variable: "87600h"}), field_name) == 87600 * 3600
+
+
+def test_the_longest_lifespan_keeps_expiries_in_the_ten_digits_of_token_keys() -> None:
+    import time
+
+    from hydra_lambda import opaque_tokens
+    from hydra_lambda.config import MAX_SECONDS
+
+    latest = int(time.time()) + MAX_SECONDS
+    key = opaque_tokens.storage_key(latest, "sig")
+    assert key.startswith(str(latest)) and len(str(latest)) == 10
+    assert key > opaque_tokens.expiry_prefix(int(time.time()))  # the flush keeps it
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"REFRESH_TOKEN_GRACE_PERIOD": "301s"}, "REFRESH_TOKEN_GRACE_PERIOD"),
+        ({"REFRESH_TOKEN_GRACE_PERIOD": "1h"}, "REFRESH_TOKEN_GRACE_PERIOD"),
+        ({"CLIENT_CACHE_SECONDS": "87601h"}, "CLIENT_CACHE_SECONDS"),
+        ({"SYSTEM_SECRET_CACHE_SECONDS": "100000000h"}, "SYSTEM_SECRET_CACHE_SECONDS"),
+        ({"MAX_BODY_BYTES": "-1"}, "MAX_BODY_BYTES"),
+        ({"MAX_BODY_BYTES": "0"}, "MAX_BODY_BYTES"),
+        ({"CONSENT_APP_PORT": "0"}, "CONSENT_APP_PORT"),
+        ({"CONSENT_APP_PORT": "65536"}, "CONSENT_APP_PORT"),
+        ({"RETIRED_KEY_DELETION_DAYS": "6"}, "RETIRED_KEY_DELETION_DAYS"),
+        ({"RETIRED_KEY_DELETION_DAYS": "31"}, "RETIRED_KEY_DELETION_DAYS"),
+        ({"ISSUER": "127.0.0.1:4444"}, "ISSUER"),
+        ({"ISSUER": "ftp://auth.example.com"}, "ISSUER"),
+        ({"ISSUER": "https://auth.example.com/?x=1"}, "ISSUER"),
+        ({"ISSUER": "https://"}, "ISSUER"),
+        ({"CONSENT_URL": "/consent"}, "CONSENT_URL"),
+        ({"CONSENT_URL": "consent.example.com/consent"}, "CONSENT_URL"),
+        ({"OIDC_DISCOVERY_USERINFO_ENDPOINT": "userinfo"}, "OIDC_DISCOVERY_USERINFO_ENDPOINT"),
+        ({"CORS_ALLOWED_ORIGINS": "https://spa.example.com/"}, "CORS_ALLOWED_ORIGINS"),
+        ({"CORS_ALLOWED_ORIGINS": "spa.example.com"}, "CORS_ALLOWED_ORIGINS"),
+        ({"CORS_ALLOWED_ORIGINS": "https://SPA.example.com"}, "CORS_ALLOWED_ORIGINS"),
+        ({"CORS_ALLOWED_ORIGINS": "https://a.example.com,https://b.example.com/app"}, "CORS_ALLOWED_ORIGINS"),
+        ({"CORS_ALLOWED_ORIGINS": "https://a.example.com:99999"}, "CORS_ALLOWED_ORIGINS"),
+    ],
+)
+def test_out_of_range_values_are_refused_naming_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{variable}: (.* )?must "):
+        Settings.from_env(env)
+
+
+def test_values_in_range_are_accepted() -> None:
+    settings = Settings.from_env({
+        "REFRESH_TOKEN_GRACE_PERIOD": "5m", "MAX_BODY_BYTES": "1", "CONSENT_APP_PORT": "65535",
+        "RETIRED_KEY_DELETION_DAYS": "7", "ISSUER": "https://auth.example.com/base",
+        "CONSENT_URL": "http://[::1]:3000/consent", "CLIENT_CACHE_SECONDS": "0",
+        "CORS_ALLOWED_ORIGINS": "https://a.example.com, http://127.0.0.1:8080,http://[::1]:3000,*",
+    })  # fmt: skip
+    assert settings.refresh_token_grace_period == 300
+    assert settings.max_body_bytes == 1
+    assert settings.consent_app_port == 65535
+    assert settings.retired_key_deletion_days == 7
+    assert settings.issuer == "https://auth.example.com/base"
+    assert settings.cors_allowed_origins == ("https://a.example.com", "http://127.0.0.1:8080", "http://[::1]:3000", "*")
+
+
+def test_the_deletion_window_is_the_one_rotation_and_the_template_use() -> None:
+    import re
+    from pathlib import Path
+
+    from hydra_lambda.keys.rotation import DELETION_WINDOW_DAYS
+
+    option = next(o for o in Settings.options() if o.metadata["variables"][0] == "RETIRED_KEY_DELETION_DAYS")
+    assert option.metadata["bounds"] == DELETION_WINDOW_DAYS
+    text = (Path(__file__).parents[2] / "template.yaml").read_text()
+    block = text.split("\n  RetiredKeyDeletionDays:\n", 1)[1].split("\n  ", 1)[1]
+    block = block[: re.search(r"\n  [A-Za-z]", block).start()]
+    low, high = (int(re.search(rf"{name}: (\d+)", block).group(1)) for name in ("MinValue", "MaxValue"))
+    assert (low, high) == DELETION_WINDOW_DAYS
+
+
+def test_the_readme_table_states_every_declared_range() -> None:
+    from pathlib import Path
+
+    from hydra_lambda.config import range_text
+
+    lines = (Path(__file__).parents[2] / "README.md").read_text().split("\n## Configuration\n", 1)[1].splitlines()
+    for option in Settings.options():
+        shown = range_text(option)
+        if shown:
+            variable = option.metadata["variables"][0]
+            row = next(line for line in lines if line.startswith(f"| `{variable}`"))
+            assert shown in row, f"{variable}: README row does not state {shown!r}"
+
+
+@pytest.mark.parametrize("value", ["0", "65536", "-1", "http"])
+def test_the_local_servers_port_is_a_port_number(
+    value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hydra_lambda_local.serve import serve_port
+
+    monkeypatch.setenv("PORT", value)
+    assert serve_port(None) is None
+    assert "PORT must be a number from 1 to 65535" in capsys.readouterr().err
+    monkeypatch.setenv("PORT", "65535")
+    assert serve_port(None) == 65535
+    assert serve_port(0) == 0  # an explicit --port 0 still asks the system for a free port
