@@ -27,14 +27,14 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from hydra_lambda import aws, passwords, system_secret
 from hydra_lambda.clients import Client, get_client
-from hydra_lambda.config import ConfigError, get_settings
+from hydra_lambda.config import get_settings, root_credentials
 from hydra_lambda.observability import logger
 from hydra_lambda.storage import clients as client_store
 from hydra_lambda.storage.tables import ClientRecord, PolicyRecord, connection, ensure_bound
@@ -55,13 +55,7 @@ _lock = threading.Lock()
 def forced_credentials() -> tuple[str, str] | None:
     """FORCE_ROOT_CLIENT_CREDENTIALS=urlencoded(id):urlencoded(secret), or None."""
     raw = get_settings().force_root_client_credentials
-    if not raw:
-        return None
-    client_id, sep, secret = raw.partition(":")
-    client_id, secret = unquote(client_id), unquote(secret)
-    if not sep or not client_id or len(secret) < 6:
-        raise ConfigError("FORCE_ROOT_CLIENT_CREDENTIALS must be id:secret with a secret of 6+ characters")
-    return client_id, secret
+    return root_credentials(raw) if raw else None  # checked when the settings were read
 
 
 def _policies(root_id: str) -> list[object]:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
@@ -119,6 +119,25 @@ _EMPTY_IS_A_VALUE = frozenset({"ISSUER"})
 _SECRET_VARIABLES = frozenset({"SYSTEM_SECRET", "FORCE_ROOT_CLIENT_CREDENTIALS"})
 
 
+def root_credentials(value: str) -> tuple[str, str]:
+    """FORCE_ROOT_CLIENT_CREDENTIALS, ``urlencoded(id):urlencoded(secret)``, as (id, secret); the id
+    obeys the API's client id rules (a root client no /clients route could address is refused) and
+    the secret its length rules. Messages never hold the secret."""
+    from hydra_lambda import clients, passwords  # lazy: clients reads settings; only when it is set
+    from hydra_lambda.errors import HydraError
+
+    client_id, sep, secret = value.partition(":")
+    client_id, secret = unquote(client_id), unquote(secret)
+    low, high = clients.MIN_SECRET_LENGTH, passwords.MAX_SECRET_LENGTH
+    if not sep or not client_id or not low <= len(secret) <= high:
+        raise ValueError(f"must be id:secret (each URL-encoded) with a secret of {low} to {high} characters")
+    try:
+        clients.validate_client_id(client_id)
+    except HydraError as exc:
+        raise ValueError(f"the client {exc.message}") from None
+    return client_id, secret
+
+
 def option(
     variable: str,
     default: str,
@@ -170,7 +189,9 @@ class Settings:
         "SYSTEM_SECRET_CACHE_SECONDS", "5m", "how long a container keeps the secret read from SYSTEM_SECRET_ARN",
         bounds=CACHE_TIME,
     )
-    force_root_client_credentials: str = option("FORCE_ROOT_CLIENT_CREDENTIALS", "", "root client id:secret")
+    force_root_client_credentials: str = option(
+        "FORCE_ROOT_CLIENT_CREDENTIALS", "", "root client id:secret", check=root_credentials
+    )
     root_client_secret_arn: str = option("ROOT_CLIENT_SECRET_ARN", "", "where generated root credentials go")
     access_token_lifespan: Seconds = option("ACCESS_TOKEN_LIFESPAN", "1h", "access tokens", bounds=LIFESPAN)
     refresh_token_lifespan: Seconds = option("REFRESH_TOKEN_LIFESPAN", "720h", "refresh tokens", bounds=LIFESPAN)

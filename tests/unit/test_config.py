@@ -263,3 +263,30 @@ def test_the_local_servers_port_is_a_port_number(
     monkeypatch.setenv("PORT", "65535")
     assert serve_port(None) == 65535
     assert serve_port(0) == 0  # an explicit --port 0 still asks the system for a free port
+
+
+@pytest.mark.parametrize(
+    ("raw", "secret"),
+    [
+        ("ad%2Fmin%20x:secret1-kept-out", "secret1-kept-out"),  # root `ad/min x`: no /clients route reaches it
+        ("admin%3Fx:secret2-kept-out", "secret2-kept-out"),
+        ("ad min:secret3-kept-out", "secret3-kept-out"),
+        ("no-colon-secret4-kept-out", "no-colon-secret4-kept-out"),
+        (":secret5-kept-out", "secret5-kept-out"),
+        ("admin:shrt5", "shrt5"),
+        ("admin:" + "s" * 513, "s" * 513),
+        ("a" * 256 + ":secret6-kept-out", "secret6-kept-out"),
+    ],
+)
+def test_forced_root_credentials_are_checked_when_read_never_showing_the_secret(raw: str, secret: str) -> None:
+    with pytest.raises(ConfigError, match=r"^FORCE_ROOT_CLIENT_CREDENTIALS: ") as caught:
+        Settings.from_env({"FORCE_ROOT_CLIENT_CREDENTIALS": raw})
+    assert secret not in str(caught.value) and "kept" not in str(caught.value)
+
+
+def test_forced_root_credentials_may_use_any_addressable_id() -> None:
+    from hydra_lambda.config import root_credentials
+
+    raw = "my%3Aadmin:s%40cret%2Bvalue%3A1"
+    assert Settings.from_env({"FORCE_ROOT_CLIENT_CREDENTIALS": raw}).force_root_client_credentials == raw
+    assert root_credentials(raw) == ("my:admin", "s@cret+value:1")
