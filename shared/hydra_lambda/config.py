@@ -69,6 +69,7 @@ _TEN_YEARS = " (10 years)"
 # Ory Hydra's own bound for a refresh grace period without a reuse count.
 MAX_GRACE_PERIOD = 5 * 60
 PORTS = (1, 65535)
+MIN_SYSTEM_SECRET_LENGTH = 16
 LIFESPAN = (1, MAX_SECONDS)  # a duration that becomes an expiry: at least a second, at most ten years
 CACHE_TIME = (0, MAX_SECONDS)  # how long something is kept (0: see each option)
 
@@ -119,22 +120,25 @@ _EMPTY_IS_A_VALUE = frozenset({"ISSUER"})
 _SECRET_VARIABLES = frozenset({"SYSTEM_SECRET", "FORCE_ROOT_CLIENT_CREDENTIALS"})
 
 
+def system_secrets(value: tuple[str, ...]) -> None:
+    """SYSTEM_SECRET given directly (one read from SYSTEM_SECRET_ARN is checked when it is read)."""
+    if any(len(secret) < MIN_SYSTEM_SECRET_LENGTH for secret in value):
+        raise ValueError(f"every system secret must be at least {MIN_SYSTEM_SECRET_LENGTH} characters")
+
+
 def root_credentials(value: str) -> tuple[str, str]:
     """FORCE_ROOT_CLIENT_CREDENTIALS, ``urlencoded(id):urlencoded(secret)``, as (id, secret); the id
     obeys the API's client id rules (a root client no /clients route could address is refused) and
     the secret its length rules. Messages never hold the secret."""
-    from hydra_lambda import clients, passwords  # lazy: clients reads settings; only when it is set
-    from hydra_lambda.errors import HydraError
+    from hydra_lambda import client_ids, passwords  # lazy (standard library only): only when it is set
 
     client_id, sep, secret = value.partition(":")
     client_id, secret = unquote(client_id), unquote(secret)
-    low, high = clients.MIN_SECRET_LENGTH, passwords.MAX_SECRET_LENGTH
+    low, high = client_ids.MIN_SECRET_LENGTH, passwords.MAX_SECRET_LENGTH
     if not sep or not client_id or not low <= len(secret) <= high:
         raise ValueError(f"must be id:secret (each URL-encoded) with a secret of {low} to {high} characters")
-    try:
-        clients.validate_client_id(client_id)
-    except HydraError as exc:
-        raise ValueError(f"the client {exc.message}") from None
+    if not client_ids.is_valid_client_id(client_id):
+        raise ValueError(f"the client {client_ids.ID_RULE}")
     return client_id, secret
 
 
@@ -183,7 +187,9 @@ class Settings:
     consent_app_users: str = option(
         "CONSENT_APP_USERS", "alice:alice-password,bob:bob-password", "the example app's demo users"
     )
-    system_secret: CommaList = option("SYSTEM_SECRET", "", "HMAC keys of opaque tokens; the first signs")
+    system_secret: CommaList = option(
+        "SYSTEM_SECRET", "", "HMAC keys of opaque tokens; the first signs", check=system_secrets
+    )
     system_secret_arn: str = option("SYSTEM_SECRET_ARN", "", "Secrets Manager secret holding SYSTEM_SECRET")
     system_secret_cache_seconds: Seconds = option(
         "SYSTEM_SECRET_CACHE_SECONDS", "5m", "how long a container keeps the secret read from SYSTEM_SECRET_ARN",
@@ -300,6 +306,13 @@ def _read(option: dataclasses.Field[Any], env: dict[str, str]) -> Any:
 _current: Settings | None = None
 # API Gateway API ids: lower-case letters and digits (ten on AWS).
 API_ID = re.compile(r"[a-z0-9]{1,32}")
+
+
+def read_at_init() -> Settings:
+    """Read and check the settings when a function's module is imported (Lambda's init phase): a bad
+    value then fails the container's init with the ConfigError's message in the function's log,
+    instead of every request answering API Gateway's non-JSON 500."""
+    return get_settings()
 
 
 def get_settings() -> Settings:

@@ -290,3 +290,68 @@ def test_forced_root_credentials_may_use_any_addressable_id() -> None:
     raw = "my%3Aadmin:s%40cret%2Bvalue%3A1"
     assert Settings.from_env({"FORCE_ROOT_CLIENT_CREDENTIALS": raw}).force_root_client_credentials == raw
     assert root_credentials(raw) == ("my:admin", "s@cret+value:1")
+
+
+FUNCTIONS = ["admin", "clients", "consent", "discovery", "flush", "keyrotation", "oauth2"]
+
+
+def _import_function(function: str, env: dict[str, str]) -> tuple[int, str]:
+    """Import functions/<function>/app.py in a fresh interpreter as Lambda's init does."""
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    script = f"import sys; sys.path[:0] = ['functions/{function}', 'shared']\nimport app\nprint('imported')\n"
+    base = {"PATH": "/usr/bin:/bin", "AWS_LAMBDA_FUNCTION_NAME": f"hydra-{function}", "LAMBDA_TASK_ROOT": "/tmp",
+            "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_TRACE_DISABLED": "true", "ISSUER": ""}  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**base, **env}, capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    return result.returncode, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_bad_setting_fails_the_functions_init_with_its_message(function: str) -> None:
+    # Read lazily, a bad value failed every request (a non-JSON 500 from API Gateway) and /health said 200.
+    code, output = _import_function(function, {"ACCESS_TOKEN_LIFESPAN": "0"})
+    assert code != 0
+    assert "ConfigError: ACCESS_TOKEN_LIFESPAN: must be 1s to 87600h (10 years) (got '0')" in output
+
+
+@pytest.mark.parametrize("function", ["discovery", "oauth2", "keyrotation"])
+def test_a_short_system_secret_given_directly_fails_the_init_without_showing_it(function: str) -> None:
+    code, output = _import_function(function, {"SYSTEM_SECRET": "good-system-secret-0123,tooshort-x4"})
+    assert code != 0
+    assert "ConfigError: SYSTEM_SECRET: every system secret must be at least 16 characters" in output
+    assert "tooshort" not in output and "good-system" not in output
+
+
+def test_good_settings_import_every_function_and_a_secret_arn_is_not_read_at_init() -> None:
+    for function in FUNCTIONS:
+        # SYSTEM_SECRET_ARN names a secret that cannot be read here: it is read at the first request.
+        env = {"SYSTEM_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:1:secret:x", "SECRETSMANAGER_ENDPOINT":
+               "http://127.0.0.1:9"}  # fmt: skip
+        code, output = _import_function(function, env)
+        assert code == 0 and output.strip().endswith("imported"), output
+
+
+@pytest.mark.parametrize(
+    "client_id", ["ad/min x", "ad min", "a?b", "a#b", "a" * 256, "é", "ok-id", "my:admin", "a" * 255]
+)
+def test_forced_root_ids_follow_the_same_rules_as_the_clients_api(client_id: str) -> None:
+    from urllib.parse import quote
+
+    from hydra_lambda import clients
+    from hydra_lambda.errors import BadRequest
+
+    try:
+        clients.validate_client_id(client_id)
+        api_accepts = True
+    except BadRequest:
+        api_accepts = False
+    try:
+        Settings.from_env({"FORCE_ROOT_CLIENT_CREDENTIALS": f"{quote(client_id, safe='')}:secret-123"})
+        settings_accept = True
+    except ConfigError:
+        settings_accept = False
+    assert settings_accept == api_accepts
