@@ -75,15 +75,22 @@ CACHE_TIME = (0, MAX_SECONDS)  # how long something is kept (0: see each option)
 
 
 def absolute_http_url(value: str) -> None:
-    """An absolute http(s) URL with a host, no query or fragment (empty is left to the caller)."""
+    """An absolute http(s) URL with a host and no fragment (empty is left to the caller)."""
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        raise ValueError("must be an absolute http(s) URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment or (
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.hostname or "#" in value or (
         "@" in parts.netloc or " " in value
     ):
+        raise ValueError("must be an absolute http(s) URL such as https://auth.example.com/path (no fragment)")
+
+
+def base_url(value: str) -> None:
+    """ISSUER: an absolute http(s) URL that every endpoint's path is appended to (no query either)."""
+    absolute_http_url(value)
+    if "?" in value:
         raise ValueError("must be an absolute http(s) URL such as https://auth.example.com (no query or fragment)")
 
 
@@ -178,7 +185,7 @@ class Settings:
 
     issuer: str = option(
         "ISSUER", "http://127.0.0.1:4444", "public base URL; empty on Lambda: the execute-api URL",
-        check=absolute_http_url,
+        check=base_url,
     )
     consent_app_port: int = option("CONSENT_APP_PORT", "3000", "local example consent app's port", bounds=PORTS)
     consent_url: str = option(

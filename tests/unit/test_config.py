@@ -194,6 +194,7 @@ def test_the_longest_lifespan_keeps_expiries_in_the_ten_digits_of_token_keys() -
         ({"ISSUER": "https://"}, "ISSUER"),
         ({"CONSENT_URL": "/consent"}, "CONSENT_URL"),
         ({"CONSENT_URL": "consent.example.com/consent"}, "CONSENT_URL"),
+        ({"CONSENT_URL": "https://consent.example.com/login#x"}, "CONSENT_URL"),
         ({"OIDC_DISCOVERY_USERINFO_ENDPOINT": "userinfo"}, "OIDC_DISCOVERY_USERINFO_ENDPOINT"),
         ({"CORS_ALLOWED_ORIGINS": "https://spa.example.com/"}, "CORS_ALLOWED_ORIGINS"),
         ({"CORS_ALLOWED_ORIGINS": "spa.example.com"}, "CORS_ALLOWED_ORIGINS"),
@@ -211,7 +212,7 @@ def test_values_in_range_are_accepted() -> None:
     settings = Settings.from_env({
         "REFRESH_TOKEN_GRACE_PERIOD": "5m", "MAX_BODY_BYTES": "1", "CONSENT_APP_PORT": "65535",
         "RETIRED_KEY_DELETION_DAYS": "7", "ISSUER": "https://auth.example.com/base",
-        "CONSENT_URL": "http://[::1]:3000/consent", "CLIENT_CACHE_SECONDS": "0",
+        "CONSENT_URL": "http://[::1]:3000/login?tenant=acme", "CLIENT_CACHE_SECONDS": "0",
         "CORS_ALLOWED_ORIGINS": "https://a.example.com, http://127.0.0.1:8080,http://[::1]:3000,*",
     })  # fmt: skip
     assert settings.refresh_token_grace_period == 300
