@@ -6,8 +6,11 @@ retires is disabled and scheduled for deletion after ``deletion_window_days`` (R
 
 from typing import Any
 
+from hydra_lambda.config import read_at_init
 from hydra_lambda.keys.rotation import locked_step
 from hydra_lambda.observability import logger, tracer, tracing_enabled
+
+read_at_init()  # a bad setting fails the init with its message, as lambda_entry does for the others
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from hydra_lambda.bootstrap import ensure_root_client, forced_credentials
 from hydra_lambda.clients import get_client
-from hydra_lambda.config import ConfigError, get_settings
+from hydra_lambda.config import PORTS, ConfigError, get_settings
 from hydra_lambda.passwords import verify_secret
 
 from hydra_lambda_local.backends import prepare
@@ -39,12 +39,19 @@ def _start_consent_app(host: str, port: int, root: tuple[str, str] | None) -> st
 
 
 def serve_port(explicit: int | None) -> int | None:
-    """``--port``, else $PORT, else 4444; None (after saying why) when $PORT is not a number."""
+    """``--port``, else $PORT, else 4444; None (after saying why) when $PORT is not a port number
+    (the bounds of the settings' ports)."""
+    if explicit is not None:
+        return explicit
+    low, high = PORTS
     try:
-        return explicit if explicit is not None else int(os.environ.get("PORT") or 4444)
+        port = int(os.environ.get("PORT") or 4444)
     except ValueError:
-        print("hydra-lambda: PORT must be a number", file=sys.stderr)
+        port = 0
+    if not low <= port <= high:
+        print(f"hydra-lambda: PORT must be a number from {low} to {high}", file=sys.stderr)
         return None
+    return port
 
 
 def busy_port(host: str, port: int) -> bool:

@@ -27,14 +27,15 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
+from botocore.exceptions import ClientError
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from hydra_lambda import aws, passwords, system_secret
 from hydra_lambda.clients import Client, get_client
-from hydra_lambda.config import ConfigError, get_settings
+from hydra_lambda.config import ConfigError, get_settings, root_credentials
 from hydra_lambda.observability import logger
 from hydra_lambda.storage import clients as client_store
 from hydra_lambda.storage.tables import ClientRecord, PolicyRecord, connection, ensure_bound
@@ -55,13 +56,7 @@ _lock = threading.Lock()
 def forced_credentials() -> tuple[str, str] | None:
     """FORCE_ROOT_CLIENT_CREDENTIALS=urlencoded(id):urlencoded(secret), or None."""
     raw = get_settings().force_root_client_credentials
-    if not raw:
-        return None
-    client_id, sep, secret = raw.partition(":")
-    client_id, secret = unquote(client_id), unquote(secret)
-    if not sep or not client_id or len(secret) < 6:
-        raise ConfigError("FORCE_ROOT_CLIENT_CREDENTIALS must be id:secret with a secret of 6+ characters")
-    return client_id, secret
+    return root_credentials(raw) if raw else None  # checked when the settings were read
 
 
 def _policies(root_id: str) -> list[object]:
@@ -252,7 +247,8 @@ def publish_credentials(credentials: tuple[str, str]) -> None:
 def on_cold_start() -> None:
     """Run once per container (the oauth2 function): the first start, until it succeeded once.
 
-    Failures are logged without detail that could hold a secret and retried on the next call;
+    Failures are logged with the exception type, the AWS error code and a ConfigError's message (never
+    other detail, which could hold a secret) and retried on the next call;
     they never take the function down.
     """
     global _done
@@ -265,9 +261,22 @@ def on_cold_start() -> None:
             first_start()
             _done = True
         except Exception as exc:
-            logger.warning(
-                "root client bootstrap failed; will retry", extra={"error": type(exc).__name__}
-            )
+            logger.warning("root client bootstrap failed; will retry", extra=_failure(exc))
+
+
+def _failure(exc: Exception) -> dict[str, str]:
+    """What a failed first start logs: the exception's type, the AWS error code of a botocore
+    ClientError (pynamodb's wrapper unwrapped) and a ConfigError's message, which names the
+    variable and never holds a secret (config shows no secret's value). Nothing else: other
+    messages may quote a request or a value."""
+    detail = {"error": type(exc).__name__}
+    if isinstance(exc, ConfigError):
+        detail["reason"] = str(exc)
+    for candidate in (exc, getattr(exc, "cause", None), exc.__cause__):
+        if isinstance(candidate, ClientError):
+            detail["aws_error_code"] = str(candidate.response.get("Error", {}).get("Code", ""))
+            break
+    return detail
 
 
 def reset() -> None:

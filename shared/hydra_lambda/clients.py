@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hydra_lambda import clock, paging, passwords, scopes, warden
+from hydra_lambda.client_ids import ID_RULE, MAX_ID_LENGTH, MIN_SECRET_LENGTH, is_valid_client_id
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -29,12 +30,8 @@ DEFAULT_RESPONSE_TYPES = ("code",)
 # "implicit" is accepted for classic clients that list it; "password" never had a handler.
 SUPPORTED_GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", "implicit")
 SUPPORTED_RESPONSE_TYPES = ("code", "token", "id_token")
-MIN_SECRET_LENGTH = 6
-MAX_ID_LENGTH = 255
 MAX_TEXT_LENGTH = 2000
 MAX_LIST_ITEMS = 100
-_ID = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no space (ids end up in paths and Basic auth)
-_UNROUTABLE = frozenset("/?#")
 _LOOPBACK_NAMES = {"localhost"}
 _FORBIDDEN_SCHEMES = {"javascript", "data", "vbscript", "file", "blob", "about"}
 _TEXT_FIELDS = ("client_name", "owner", "policy_uri", "tos_uri", "client_uri", "logo_uri")
@@ -296,10 +293,8 @@ def _too_large(exc: Any) -> BadRequest:
 
 
 def validate_client_id(client_id: str) -> None:
-    # API Gateway decodes the path before routing it: a '/' splits the segment, and a decoded '?' or
-    # '#' ends the path, so a client with one of these in its id could never be read, updated or deleted.
-    if not client_id or len(client_id) > MAX_ID_LENGTH or not _ID.match(client_id) or _UNROUTABLE & set(client_id):
-        raise _bad(f"id must be 1 to {MAX_ID_LENGTH} printable ASCII characters without spaces, '/', '?' or '#'")
+    if not is_valid_client_id(client_id):  # the rules, shared with FORCE_ROOT_CLIENT_CREDENTIALS
+        raise _bad(ID_RULE)
 
 
 def validate_secret(secret: str) -> None:

@@ -9,11 +9,13 @@ route, and importing pydantic costs ~45 ms of a cold start that the read routes 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
@@ -36,7 +38,17 @@ def parse_duration(text: str) -> int:
         pos = match.end()
     if pos != len(text) or not text:
         raise ValueError("not a Go duration (use e.g. 1h, 10m, 720h)")
+    if not math.isfinite(total):
+        raise ValueError("too large")
     return int(total)
+
+
+def _show_seconds(seconds: int) -> str:
+    """``seconds`` as the README and the errors write it: 87600h, 5m, 1s."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _whole_number(text: str) -> int:
@@ -48,6 +60,56 @@ def _whole_number(text: str) -> int:
 
 def _comma_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+# Longest lifespan or cache time: expiries are written as 10-digit Unix times in token row keys (the
+# flush compares them as text), and ten years from now fits until the year 2286.
+MAX_SECONDS = 10 * 365 * 24 * 3600  # 87600h
+_TEN_YEARS = " (10 years)"
+# Ory Hydra's own bound for a refresh grace period without a reuse count.
+MAX_GRACE_PERIOD = 5 * 60
+PORTS = (1, 65535)
+MIN_SYSTEM_SECRET_LENGTH = 16
+LIFESPAN = (1, MAX_SECONDS)  # a duration that becomes an expiry: at least a second, at most ten years
+CACHE_TIME = (0, MAX_SECONDS)  # how long something is kept (0: see each option)
+
+
+def absolute_http_url(value: str) -> None:
+    """An absolute http(s) URL with a host and no fragment (empty is left to the caller)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.hostname or "#" in value or (
+        "@" in parts.netloc or " " in value
+    ):
+        raise ValueError("must be an absolute http(s) URL such as https://auth.example.com/path (no fragment)")
+
+
+def base_url(value: str) -> None:
+    """ISSUER: an absolute http(s) URL that every endpoint's path is appended to (no query either)."""
+    absolute_http_url(value)
+    if "?" in value:
+        raise ValueError("must be an absolute http(s) URL such as https://auth.example.com (no query or fragment)")
+
+
+def origins(value: tuple[str, ...]) -> None:
+    """Origins as browsers send them (compared as text): scheme://host[:port] in lower case, without
+    path or trailing slash; or ``*``."""
+    for origin in value:
+        try:
+            parts = urlsplit(origin)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            parts = urlsplit("")
+        exact = f"{parts.scheme}://{parts.netloc}" == origin == origin.lower()
+        if origin != "*" and not (parts.scheme in ("http", "https") and parts.hostname and exact
+                                  and "@" not in origin and " " not in origin):
+            raise ValueError(
+                "each entry must be * or an origin, scheme://host[:port] in lower case "
+                "(e.g. https://app.example.com, no path or trailing slash)"
+            )
 
 
 # The types an option may have, by annotation, with how its environment text is read.
@@ -65,37 +127,93 @@ _EMPTY_IS_A_VALUE = frozenset({"ISSUER"})
 _SECRET_VARIABLES = frozenset({"SYSTEM_SECRET", "FORCE_ROOT_CLIENT_CREDENTIALS"})
 
 
-def option(variable: str, default: str, doc: str, *also: str, choices: tuple[str, ...] = ()) -> Any:
+def system_secrets(value: tuple[str, ...]) -> None:
+    """SYSTEM_SECRET given directly (one read from SYSTEM_SECRET_ARN is checked when it is read)."""
+    if any(len(secret) < MIN_SYSTEM_SECRET_LENGTH for secret in value):
+        raise ValueError(f"every system secret must be at least {MIN_SYSTEM_SECRET_LENGTH} characters")
+
+
+def root_credentials(value: str) -> tuple[str, str]:
+    """FORCE_ROOT_CLIENT_CREDENTIALS, ``urlencoded(id):urlencoded(secret)``, as (id, secret); the id
+    obeys the API's client id rules (a root client no /clients route could address is refused) and
+    the secret its length rules. Messages never hold the secret."""
+    from hydra_lambda import client_ids, passwords  # lazy (standard library only): only when it is set
+
+    client_id, sep, secret = value.partition(":")
+    client_id, secret = unquote(client_id), unquote(secret)
+    low, high = client_ids.MIN_SECRET_LENGTH, passwords.MAX_SECRET_LENGTH
+    if not sep or not client_id or not low <= len(secret) <= high:
+        raise ValueError(f"must be id:secret (each URL-encoded) with a secret of {low} to {high} characters")
+    if not client_ids.is_valid_client_id(client_id):
+        raise ValueError(f"the client {client_ids.ID_RULE}")
+    return client_id, secret
+
+
+def option(
+    variable: str,
+    default: str,
+    doc: str,
+    *also: str,
+    choices: tuple[str, ...] = (),
+    bounds: tuple[int, int | None] | None = None,
+    check: Callable[[Any], None] | None = None,
+) -> Any:
     """One option: its environment variable (``also``: fallbacks read when it is unset), its default as
     it would be written in the environment, what it does (the README's table says it at length) and,
-    for a few, the values allowed."""
-    return field(metadata={"variables": (variable, *also), "default": default, "doc": doc, "choices": choices})
+    for some, the values allowed: ``choices``, inclusive ``bounds`` (None: no upper bound; the README
+    states them as ``range_text`` writes them) or a ``check`` raising ValueError."""
+    meta = {"variables": (variable, *also), "default": default, "doc": doc, "choices": choices,
+            "bounds": bounds, "check": check}
+    return field(metadata=meta)
+
+
+def range_text(option: dataclasses.Field[Any]) -> str:
+    """An option's bounds as the README and the errors write them ("" when it has none)."""
+    bounds = option.metadata["bounds"]
+    if bounds is None:
+        return ""
+    show = _show_seconds if str(option.type) == "Seconds" else str
+    low, high = bounds
+    if high is None:
+        return f"at least {show(low)}"
+    return f"{show(low)} to {show(high)}" + (_TEN_YEARS if high == MAX_SECONDS else "")
 
 
 @dataclass(frozen=True)
 class Settings:
     """Every option of hydra-lambda; tests/test_config.py checks the README's table against it."""
 
-    issuer: str = option("ISSUER", "http://127.0.0.1:4444", "public base URL; empty on Lambda: the execute-api URL")
-    consent_app_port: int = option("CONSENT_APP_PORT", "3000", "local example consent app's port")
-    consent_url: str = option("CONSENT_URL", "", "login and consent app (unset: the local example app)")
+    issuer: str = option(
+        "ISSUER", "http://127.0.0.1:4444", "public base URL; empty on Lambda: the execute-api URL",
+        check=base_url,
+    )
+    consent_app_port: int = option("CONSENT_APP_PORT", "3000", "local example consent app's port", bounds=PORTS)
+    consent_url: str = option(
+        "CONSENT_URL", "", "login and consent app (unset: the local example app)", check=absolute_http_url
+    )
     consent_app_users: str = option(
         "CONSENT_APP_USERS", "alice:alice-password,bob:bob-password", "the example app's demo users"
     )
-    system_secret: CommaList = option("SYSTEM_SECRET", "", "HMAC keys of opaque tokens; the first signs")
+    system_secret: CommaList = option(
+        "SYSTEM_SECRET", "", "HMAC keys of opaque tokens; the first signs", check=system_secrets
+    )
     system_secret_arn: str = option("SYSTEM_SECRET_ARN", "", "Secrets Manager secret holding SYSTEM_SECRET")
     system_secret_cache_seconds: Seconds = option(
-        "SYSTEM_SECRET_CACHE_SECONDS", "5m", "how long a container keeps the secret read from SYSTEM_SECRET_ARN"
+        "SYSTEM_SECRET_CACHE_SECONDS", "5m", "how long a container keeps the secret read from SYSTEM_SECRET_ARN",
+        bounds=CACHE_TIME,
     )
-    force_root_client_credentials: str = option("FORCE_ROOT_CLIENT_CREDENTIALS", "", "root client id:secret")
+    force_root_client_credentials: str = option(
+        "FORCE_ROOT_CLIENT_CREDENTIALS", "", "root client id:secret", check=root_credentials
+    )
     root_client_secret_arn: str = option("ROOT_CLIENT_SECRET_ARN", "", "where generated root credentials go")
-    access_token_lifespan: Seconds = option("ACCESS_TOKEN_LIFESPAN", "1h", "access tokens")
-    refresh_token_lifespan: Seconds = option("REFRESH_TOKEN_LIFESPAN", "720h", "refresh tokens")
-    id_token_lifespan: Seconds = option("ID_TOKEN_LIFESPAN", "1h", "ID tokens")
-    auth_code_lifespan: Seconds = option("AUTH_CODE_LIFESPAN", "10m", "authorization codes")
-    challenge_token_lifespan: Seconds = option("CHALLENGE_TOKEN_LIFESPAN", "10m", "consent requests")
+    access_token_lifespan: Seconds = option("ACCESS_TOKEN_LIFESPAN", "1h", "access tokens", bounds=LIFESPAN)
+    refresh_token_lifespan: Seconds = option("REFRESH_TOKEN_LIFESPAN", "720h", "refresh tokens", bounds=LIFESPAN)
+    id_token_lifespan: Seconds = option("ID_TOKEN_LIFESPAN", "1h", "ID tokens", bounds=LIFESPAN)
+    auth_code_lifespan: Seconds = option("AUTH_CODE_LIFESPAN", "10m", "authorization codes", bounds=LIFESPAN)
+    challenge_token_lifespan: Seconds = option("CHALLENGE_TOKEN_LIFESPAN", "10m", "consent requests", bounds=LIFESPAN)
     refresh_token_grace_period: Seconds = option(
-        "REFRESH_TOKEN_GRACE_PERIOD", "0s", "how long a rotated refresh token still gets a fresh pair"
+        "REFRESH_TOKEN_GRACE_PERIOD", "0s", "how long a rotated refresh token still gets a fresh pair",
+        bounds=(0, MAX_GRACE_PERIOD),
     )
     clients_table: str = option("CLIENTS_TABLE", "hydra-clients", "DynamoDB table of clients")
     tokens_table: str = option("TOKENS_TABLE", "hydra-tokens", "DynamoDB table of tokens")
@@ -109,19 +227,24 @@ class Settings:
     signing_mode: str = option("SIGNING_MODE", "kms", "who signs ID tokens", choices=("kms", "envelope"))
     # 0 = for the container's life. Scheduled rotation (which re-points aliases) sets it to an hour.
     signing_keys_cache_seconds: Seconds = option(
-        "SIGNING_KEYS_CACHE_SECONDS", "0", "how long a container trusts its loaded signing keys"
+        "SIGNING_KEYS_CACHE_SECONDS", "0", "how long a container trusts its loaded signing keys",
+        bounds=CACHE_TIME,
     )
     retired_key_deletion_days: int = option(
-        "RETIRED_KEY_DELETION_DAYS", "30", "days before a key rotated out over the API is deleted (7-30)"
+        "RETIRED_KEY_DELETION_DAYS", "30", "days before a key rotated out over the API is deleted",
+        bounds=(7, 30),  # KMS's pending window, as rotation.DELETION_WINDOW_DAYS and the template
     )
     resource_name_prefix: str = option("RESOURCE_NAME_PREFIX", "rn:hydra", "prefix of policy resource names")
-    max_body_bytes: int = option("MAX_BODY_BYTES", "1048576", "larger request bodies get 413")
-    policy_cache_seconds: Seconds = option("POLICY_CACHE_SECONDS", "10", "how long the policy table is cached")
+    max_body_bytes: int = option("MAX_BODY_BYTES", "1048576", "larger request bodies get 413", bounds=(1, None))
+    policy_cache_seconds: Seconds = option(
+        "POLICY_CACHE_SECONDS", "10", "how long the policy table is cached", bounds=CACHE_TIME
+    )
     # Only found clients are kept. A deleted client, or an old secret after a secret change, keeps
     # working in OTHER warm containers for up to this long (the container that made the change forgets
     # the client at once).
     client_cache_seconds: Seconds = option(
-        "CLIENT_CACHE_SECONDS", "10", "how long a client record is reused for client authentication"
+        "CLIENT_CACHE_SECONDS", "10", "how long a client record is reused for client authentication",
+        bounds=CACHE_TIME,
     )
     oidc_discovery_claims_supported: CommaList = option(
         "OIDC_DISCOVERY_CLAIMS_SUPPORTED", "", "extra claims advertised by discovery"
@@ -130,9 +253,11 @@ class Settings:
         "OIDC_DISCOVERY_SCOPES_SUPPORTED", "", "extra scopes advertised by discovery"
     )
     oidc_discovery_userinfo_endpoint: str = option(
-        "OIDC_DISCOVERY_USERINFO_ENDPOINT", "", "userinfo URL advertised by discovery"
+        "OIDC_DISCOVERY_USERINFO_ENDPOINT", "", "userinfo URL advertised by discovery", check=absolute_http_url
     )
-    cors_allowed_origins: CommaList = option("CORS_ALLOWED_ORIGINS", "", "origins allowed to call the API")
+    cors_allowed_origins: CommaList = option(
+        "CORS_ALLOWED_ORIGINS", "", "origins allowed to call the API", check=origins
+    )
 
     @classmethod
     def options(cls) -> tuple[dataclasses.Field[Any], ...]:
@@ -174,6 +299,11 @@ def _read(option: dataclasses.Field[Any], env: dict[str, str]) -> Any:
             value = value.lower()
             if value not in meta["choices"]:
                 raise ValueError("must be one of " + ", ".join(meta["choices"]))
+        low, high = meta["bounds"] or (None, None)
+        if low is not None and (value < low or (high is not None and value > high)):
+            raise ValueError("must be " + range_text(option))
+        if meta["check"] and value:
+            meta["check"](value)
     except ValueError as exc:
         shown = "" if variable in _SECRET_VARIABLES else f" (got {text!r})"
         raise ConfigError(f"{variable}: {exc}{shown}") from None
@@ -183,6 +313,13 @@ def _read(option: dataclasses.Field[Any], env: dict[str, str]) -> Any:
 _current: Settings | None = None
 # API Gateway API ids: lower-case letters and digits (ten on AWS).
 API_ID = re.compile(r"[a-z0-9]{1,32}")
+
+
+def read_at_init() -> Settings:
+    """Read and check the settings when a function's module is imported (Lambda's init phase): a bad
+    value then fails the container's init with the ConfigError's message in the function's log,
+    instead of every request answering API Gateway's non-JSON 500."""
+    return get_settings()
 
 
 def get_settings() -> Settings:

@@ -13,9 +13,9 @@ import threading
 from typing import Any
 
 from hydra_lambda import aws
-from hydra_lambda.config import ConfigError, get_settings
+from hydra_lambda.config import MIN_SYSTEM_SECRET_LENGTH, ConfigError, get_settings
 
-MIN_LENGTH = 16
+MIN_LENGTH = MIN_SYSTEM_SECRET_LENGTH
 _lock = threading.Lock()
 _derived: dict[tuple[str, ...], tuple[bytes, ...]] = {}
 _provider: Any = None  # powertools' SecretsProvider over our Secrets Manager client

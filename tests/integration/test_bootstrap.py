@@ -167,3 +167,55 @@ def test_bootstrap_failure_is_logged_without_detail_and_retried(
     bootstrap.on_cold_start()
     assert len(calls) == 2  # not marked done: the next invocation tries again
     assert "secret-ish detail" not in caplog.text
+
+
+def _bootstrap_failures(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+    return [{key: getattr(record, key, None) for key in ("error", "aws_error_code", "reason")}
+            for record in caplog.records if record.getMessage() == "root client bootstrap failed; will retry"]
+
+
+def test_a_failed_first_start_logs_the_aws_error_code_not_the_credentials(
+    fresh_install: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from hydra_lambda.aws import client
+
+    _random_credentials(fresh_install)
+    arn = client("secretsmanager").create_secret(Name=f"gone-{id(fresh_install)}", SecretString="x")["ARN"]
+    client("secretsmanager").delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+    fresh_install.setenv("ROOT_CLIENT_SECRET_ARN", arn)  # publishing the credentials fails
+    reset_settings()
+    bootstrap.on_cold_start()
+    [failure] = _bootstrap_failures(caplog)
+    assert failure["aws_error_code"] == "ResourceNotFoundException" and failure["reason"] is None
+    pending = bootstrap.pending_root()  # the same credentials the next cold start will publish
+    assert pending is not None and pending.secret
+    captured = capsys.readouterr()
+    assert pending.secret not in captured.out + captured.err + caplog.text
+
+
+def test_a_failed_first_start_logs_a_configuration_errors_message(
+    fresh_install: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _random_credentials(fresh_install)
+    fresh_install.setenv("SYSTEM_SECRET", "")  # nor SYSTEM_SECRET_ARN: generated credentials cannot be derived
+    reset_settings()
+    bootstrap.on_cold_start()
+    assert _bootstrap_failures(caplog) == [
+        {"error": "ConfigError", "aws_error_code": None, "reason": "set SYSTEM_SECRET (or SYSTEM_SECRET_ARN on AWS)"}
+    ]
+
+
+def test_a_failed_first_start_logs_the_code_inside_pynamodbs_wrapper(
+    fresh_install: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _random_credentials(fresh_install)
+    from hydra_lambda.storage.tables import bind
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("POLICIES_TABLE", f"no-such-table-{id(patch)}")  # the marker's read fails
+        reset_settings()
+        bootstrap.on_cold_start()
+    reset_settings()
+    bind()  # the models on the test tables again (the fixture's cleanup scans them directly)
+    [failure] = _bootstrap_failures(caplog)
+    assert failure["aws_error_code"] == "ResourceNotFoundException" and failure["error"] != "ClientError"

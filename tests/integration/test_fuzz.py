@@ -101,7 +101,10 @@ def test_generated_requests_get_conforming_answers(case: Any, fuzz_server: Local
     case.call_and_validate(base_url=fuzz_server.url, checks=CHECKS)
 
 
-STATEFUL_EXCLUDED = "^/(policies|warden|keys)"
+# /oauth2/auth is fuzzed per operation too: reached in sequences from GET /clients, the listed client
+# (whichever the scenarios so far created) decides which of its parameters the link fills, so the same
+# draws meet different choices, which hypothesis reports as a flaky strategy in the full suite.
+STATEFUL_EXCLUDED = "^/(policies|warden|keys)|^/oauth2/auth$"
 OAUTH_FORM_PATHS = frozenset({"/oauth2/token", "/oauth2/introspect", "/oauth2/revoke", "/userinfo"})
 
 
@@ -142,7 +145,8 @@ def test_stateful_sequences_follow_the_links(fuzz_server: LocalServer, admin_tok
 
     # The classic admin APIs (policies, warden, groups, keys) are fuzzed operation by operation above;
     # in sequences their rows (fixed ids answering 201, then 409) change which rules hypothesis can
-    # draw between runs, which it reports as a flaky strategy rather than a finding.
+    # draw between runs, which it reports as a flaky strategy rather than a finding. /oauth2/auth is left
+    # out for a like reason (see STATEFUL_EXCLUDED).
     stateful = schema.exclude(path_regex=STATEFUL_EXCLUDED)
 
     class Machine(stateful.as_state_machine()):  # type: ignore[misc]

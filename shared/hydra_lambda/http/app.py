@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-from hydra_lambda.config import adopt_api_issuer, get_settings
+from hydra_lambda.config import adopt_api_issuer, get_settings, read_at_init
 from hydra_lambda.errors import (
     AdminError,
     BadRequest,
@@ -147,7 +147,9 @@ def _is_utf8(encoded: str) -> bool:
 def lambda_entry(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda handler for ``app``: structured logs correlated by the API Gateway request id, the
     invocation's metrics flushed as CloudWatch EMF when it ends, and an X-Ray trace on Lambda (never
-    with the response as metadata: responses carry tokens)."""
+    with the response as metadata: responses carry tokens). Made when the function's module is
+    imported, where the settings are read and checked (``read_at_init``)."""
+    read_at_init()
 
     @metrics.log_metrics
     @logger.inject_lambda_context(clear_state=True)
