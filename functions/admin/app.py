@@ -5,13 +5,13 @@ warden."""
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from hydra_lambda import key_admin, policy_admin, warden_api
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_json_object
-from hydra_lambda.http.responses import empty, json_response
+from hydra_lambda.http.responses import empty, json_response, page_response
 
 app = HydraResolver()
 
@@ -30,12 +30,7 @@ def _query(name: str) -> str | None:
 
 @app.get("/policies")
 def list_policies():
-    page = policy_admin.admin_list(_caller(), _query("limit"), _query("offset"))
-    headers = {}
-    if page.next_offset is not None:
-        query = urlencode({"limit": page.limit, "offset": page.next_offset})
-        headers["Link"] = f'</policies?{query}>; rel="next"'
-    return json_response(200, [policy.wire() for policy in page.policies], headers=headers)
+    return page_response("/policies", policy_admin.admin_list(_caller(), _query("limit"), _query("offset")))
 
 
 @app.post("/policies")

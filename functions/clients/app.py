@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from hydra_lambda import clients
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_json_object
-from hydra_lambda.http.responses import empty, json_response
+from hydra_lambda.http.responses import empty, json_response, page_response
 
 app = HydraResolver()
 
@@ -31,12 +31,7 @@ def create_client():
 @app.get("/clients")
 def list_clients():
     params = app.current_event.query_string_parameters or {}
-    page = clients.admin_list(_caller(), params.get("limit"), params.get("offset"))
-    headers = {}
-    if page.next_offset is not None:
-        query = urlencode({"limit": page.limit, "offset": page.next_offset})
-        headers["Link"] = f'</clients?{query}>; rel="next"'
-    return json_response(200, [client.wire() for client in page.clients], headers=headers)
+    return page_response("/clients", clients.admin_list(_caller(), params.get("limit"), params.get("offset")))
 
 
 @app.get("/clients/<client_id>")

@@ -453,18 +453,6 @@ def delete_client(client_id: str) -> bool:
 # ---------------------------------------------------------------- admin routes (warden-guarded)
 
 
-@dataclass
-class Page:
-    clients: list[Client]
-    limit: int
-    offset: int
-    more: bool
-
-    @property
-    def next_offset(self) -> int | None:
-        return self.offset + self.limit if self.more else None
-
-
 def _require_access(caller: Credentials, resource: str, action: str,
                     owner: str | None = None) -> warden.AccessContext:
     context = {"owner": owner} if owner is not None else None
@@ -483,13 +471,13 @@ def admin_create(caller: Credentials, body: dict[str, Any]) -> tuple[Client, str
     return create_client(fields)
 
 
-def admin_list(caller: Credentials, limit: str | None, offset: str | None) -> Page:
+def admin_list(caller: Credentials, limit: str | None, offset: str | None) -> paging.Page[Client]:
     size, start = paging.window(limit, offset)
     _require_access(caller, "clients", "get")
     if size == 0:
-        return Page([], 0, start, False)
+        return paging.Page([], 0, start, False)
     records, more = store.list_page(size, start)
-    return Page([Client.from_record(r) for r in records], size, start, more)
+    return paging.Page([Client.from_record(r) for r in records], size, start, more)
 
 
 def admin_get(caller: Credentials, client_id: str) -> Client:

@@ -6,7 +6,6 @@ validates them (hydra_lambda.policies): anything wrong is a 400 that changes not
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from hydra_lambda import paging, policies, warden
@@ -16,18 +15,6 @@ from hydra_lambda.policies import InvalidPolicy, Policy
 from hydra_lambda.storage import policies as store
 
 SCOPE = "hydra.policies"
-
-
-@dataclass
-class Page:
-    policies: list[Policy]
-    limit: int
-    offset: int
-    more: bool
-
-    @property
-    def next_offset(self) -> int | None:
-        return self.offset + self.limit if self.more else None
 
 
 def _require_access(caller: Credentials, resource: str, action: str) -> None:
@@ -41,11 +28,11 @@ def _parse(body: dict[str, Any]) -> Policy:
         raise BadRequest(f"Invalid policy: {exc}") from None
 
 
-def admin_list(caller: Credentials, limit: str | None, offset: str | None) -> Page:
+def admin_list(caller: Credentials, limit: str | None, offset: str | None) -> paging.Page[Policy]:
     size, start = paging.window(limit, offset)
     _require_access(caller, "policies", "list")
     everything = store.all_policies(fresh=True)
-    return Page(everything[start:start + size], size, start, start + size < len(everything) and size > 0)
+    return paging.Page(everything[start:start + size], size, start, start + size < len(everything) and size > 0)
 
 
 def admin_create(caller: Credentials, body: dict[str, Any]) -> Policy:

@@ -8,11 +8,13 @@ from functools import cache
 from importlib import resources
 from string import Template
 from typing import Any
+from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.shared.cookies import Cookie
 
 from hydra_lambda.errors import HydraError
+from hydra_lambda.paging import Page
 
 JSON = "application/json"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -77,3 +79,11 @@ def html_page(status: int, title: str, paragraphs: list[str], cookies: list[Cook
         headers=HTML_HEADERS,
         cookies=cookies,
     )
+
+
+def page_response(path: str, page: Page[Any]) -> Response:
+    """An admin list page: its items' wire form, and a ``Link: <...>; rel="next"`` while more follow."""
+    headers = {}
+    if page.next_offset is not None:
+        headers["Link"] = f'<{path}?{urlencode({"limit": page.limit, "offset": page.next_offset})}>; rel="next"'
+    return json_response(200, [item.wire() for item in page.items], headers=headers)
