@@ -47,20 +47,26 @@ def _document_options(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--file", help=f"a JSON {what} document ('-' for stdin); the flags below are then ignored")
 
 
+def _document_collection(sub: Any, name: str, title: str, noun: str, plural: str, create_text: str,
+                         id_help: str | None = None) -> list[argparse.ArgumentParser]:
+    """list, get, delete, create and update of a collection of JSON documents; returns the create and
+    update parsers, which take the same field flags."""
+    actions = _sub(sub, name, title).add_subparsers(dest="action", required=True, metavar="ACTION")
+    _paging(_sub(actions, "list", f"list {plural}"))
+    for action in ("get", "delete"):
+        _sub(actions, action, f"{action} a {noun}").add_argument("id")
+    create = _sub(actions, "create", create_text)
+    _document_options(create, noun)
+    create.add_argument("--id", default="", help=id_help)
+    update = _sub(actions, "update", f"change a {noun} (flags change those fields of the current document)")
+    update.add_argument("id")
+    _document_options(update, noun)
+    return [create, update]
+
+
 def _add_clients(sub: Any) -> None:
-    clients = _sub(sub, "clients", "OAuth 2.0 clients (/clients)")
-    actions = clients.add_subparsers(dest="action", required=True, metavar="ACTION")
-    _paging(_sub(actions, "list", "list clients"))
-    for name in ("get", "delete"):
-        _sub(actions, name, f"{name} a client").add_argument("id")
-    for name, text in (("create", "create a client; prints it once with its secret"),
-                       ("update", "change a client (flags change those fields of the current document)")):
-        parser = _sub(actions, name, text)
-        if name == "update":
-            parser.add_argument("id")
-        _document_options(parser, "client")
-        if name == "create":
-            parser.add_argument("--id", default="")
+    for parser in _document_collection(sub, "clients", "OAuth 2.0 clients (/clients)", "client", "clients",
+                                       "create a client; prints it once with its secret"):
         parser.add_argument("-n", "--name", default="", help="client_name")
         parser.add_argument("--secret", default="", help="default on create: a generated secret")
         parser.add_argument("-c", "--callbacks", action="append", default=[], help="redirect URI; repeat for several")
@@ -75,19 +81,9 @@ def _add_clients(sub: Any) -> None:
 
 
 def _add_policies(sub: Any) -> None:
-    policies = _sub(sub, "policies", "access control policies (/policies)")
-    actions = policies.add_subparsers(dest="action", required=True, metavar="ACTION")
-    _paging(_sub(actions, "list", "list policies"))
-    for name in ("get", "delete"):
-        _sub(actions, name, f"{name} a policy").add_argument("id")
-    for name, text in (("create", "create a policy (or every policy of a JSON list given with --file)"),
-                       ("update", "change a policy (flags change those fields of the current document)")):
-        parser = _sub(actions, name, text)
-        if name == "update":
-            parser.add_argument("id")
-        _document_options(parser, "policy")
-        if name == "create":
-            parser.add_argument("--id", default="", help="default: a random UUID")
+    for parser in _document_collection(sub, "policies", "access control policies (/policies)", "policy", "policies",
+                                       "create a policy (or every policy of a JSON list given with --file)",
+                                       id_help="default: a random UUID"):
         parser.add_argument("--description", default=None)
         parser.add_argument("-s", "--subjects", action="append", default=[], help="repeat for several")
         parser.add_argument("-r", "--resources", action="append", default=[], help="repeat for several")
