@@ -38,8 +38,14 @@ from hydra_lambda.clients import Client, get_client
 from hydra_lambda.config import ConfigError, get_settings, root_credentials
 from hydra_lambda.observability import logger
 from hydra_lambda.storage import clients as client_store
-from hydra_lambda.storage.tables import ClientRecord, PolicyRecord, connection, ensure_bound
-from hydra_lambda.storage.token_rows import _unwrap, is_condition_failure
+from hydra_lambda.storage.tables import (
+    ClientRecord,
+    PolicyRecord,
+    connection,
+    ensure_bound,
+    is_condition_failure,
+    unwrap,
+)
 
 ADMIN_POLICY_ID = "default-admin-policy"
 JWKS_POLICY_ID = "default-oidc-id-token-public-policy"
@@ -165,7 +171,7 @@ def pending_root() -> PendingRoot | None:
             if _is_conflict(exc) and attempt < 3:
                 time.sleep(0.05 * (attempt + 1))  # a concurrent bootstrap is mid-flight: look again
                 continue
-            raise _unwrap(exc) from exc
+            raise unwrap(exc) from exc
         return PendingRoot(client_id, secret, nonce)
     return None
 
@@ -181,7 +187,7 @@ def complete(nonce: str) -> bool:
         except UpdateError as exc:
             if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
                 return False
-            raise _unwrap(exc) from exc
+            raise unwrap(exc) from exc
         return True
 
     return update()

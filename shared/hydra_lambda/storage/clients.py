@@ -9,8 +9,7 @@ from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError
 
-from hydra_lambda.storage.tables import ClientRecord, ensure_bound
-from hydra_lambda.storage.token_rows import _unwrap, is_condition_failure
+from hydra_lambda.storage.tables import ClientRecord, ensure_bound, is_condition_failure, unwrap
 
 LISTING = "client"
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit (names and values, UTF-8)
@@ -84,7 +83,7 @@ def create(record: ClientRecord) -> None:
             raise AlreadyExists(record.id) from exc
         if _is_too_large(exc):
             raise TooLarge(item_size(record)) from exc
-        raise _unwrap(exc) from exc
+        raise unwrap(exc) from exc
 
 
 @ensure_bound
@@ -99,7 +98,7 @@ def replace(record: ClientRecord, expected_updated_at: datetime) -> None:
             raise Changed(record.id) from exc
         if _is_too_large(exc):
             raise TooLarge(item_size(record)) from exc
-        raise _unwrap(exc) from exc
+        raise unwrap(exc) from exc
 
 
 @ensure_bound
@@ -110,7 +109,7 @@ def delete(client_id: str) -> bool:
     except DeleteError as exc:
         if is_condition_failure(exc):
             return False
-        raise _unwrap(exc) from exc
+        raise unwrap(exc) from exc
     return True
 
 

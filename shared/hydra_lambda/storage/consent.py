@@ -17,7 +17,7 @@ from hydra_lambda.domain import PENDING as PENDING
 from hydra_lambda.domain import REJECTED as REJECTED
 from hydra_lambda.domain import USED as USED
 from hydra_lambda.domain import Consent
-from hydra_lambda.storage.tables import ConsentRecord, ensure_bound, flush_shard
+from hydra_lambda.storage.tables import ConsentRecord, ensure_bound, flush_shard, is_condition_failure, unwrap
 
 
 class ConditionFailed(Exception):
@@ -77,7 +77,7 @@ def create(consent: Consent) -> None:
             found = get(consent.id)
             if found is not None and found.csrf_hash == consent.csrf_hash and found.client_id == consent.client_id:
                 return
-        raise _unwrap(exc) from exc
+        raise unwrap(exc) from exc
 
 
 @ensure_bound
@@ -160,13 +160,5 @@ def _transition(consent_id: str, expected_state: str, actions: list[Any],
             if found is not None and done is not None and done(found):
                 return
             raise ConditionFailed(consent_id) from exc
-        raise _unwrap(exc) from exc
+        raise unwrap(exc) from exc
 
-
-def is_condition_failure(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
-def _unwrap(exc: Exception) -> Exception:
-    cause = getattr(exc, "cause", None)
-    return cause if isinstance(cause, Exception) else exc

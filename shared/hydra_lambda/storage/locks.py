@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import DeleteError, PutError
 
 from hydra_lambda import clock
-from hydra_lambda.storage.tables import TokenRecord, ensure_bound
-from hydra_lambda.storage.token_rows import is_condition_failure
+from hydra_lambda.storage.tables import TokenRecord, ensure_bound, is_condition_failure
 
 PREFIX = "lock#"
 LEASE = "lease"

@@ -20,8 +20,7 @@ from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from hydra_lambda import clock
 from hydra_lambda.config import get_settings
 from hydra_lambda.policies import Policy
-from hydra_lambda.storage.tables import PolicyRecord, ensure_bound
-from hydra_lambda.storage.token_rows import _unwrap, is_condition_failure
+from hydra_lambda.storage.tables import PolicyRecord, ensure_bound, is_condition_failure, unwrap
 
 GROUP_PREFIX = "\x1fgroup:"
 
@@ -167,7 +166,7 @@ def _create(record: PolicyRecord, shown_id: str) -> None:
             if _written_by(record.id) == record.written_by:
                 return
             raise AlreadyExists(shown_id) from exc
-        raise _unwrap(exc) from exc
+        raise unwrap(exc) from exc
 
 
 def _written_by(row_id: str) -> str | None:
@@ -194,7 +193,7 @@ def replace(policy: Policy) -> bool:
     except PutError as exc:
         if is_condition_failure(exc):
             return False
-        raise _unwrap(exc) from exc
+        raise unwrap(exc) from exc
     finally:
         invalidate()
     return True
@@ -212,7 +211,7 @@ def _delete_row(policy_id: str) -> bool:
     except DeleteError as exc:
         if is_condition_failure(exc):
             return False
-        raise _unwrap(exc) from exc
+        raise unwrap(exc) from exc
     finally:
         invalidate()
     return True
@@ -264,7 +263,7 @@ def change_members(group_id: str, add: Sequence[str] = (), remove: Sequence[str]
         except UpdateError as exc:
             if is_condition_failure(exc):
                 continue
-            raise _unwrap(exc) from exc
+            raise unwrap(exc) from exc
         finally:
             invalidate()
         return True

@@ -24,6 +24,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -271,3 +272,20 @@ def ensure_bound(func: Any) -> Any:
         return func(*args, **kwargs)
 
     return wrapper
+
+
+def is_condition_failure(exc: Exception) -> bool:
+    """Whether a pynamodb write error (a single write or a transaction) was a failed condition."""
+    code = getattr(exc, "cause_response_code", None)
+    if code == "ConditionalCheckFailedException":
+        return True
+    if isinstance(exc, TransactWriteError):
+        reasons = getattr(exc, "cancellation_reasons", None) or []
+        return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
+    return False
+
+
+def unwrap(exc: Exception) -> Exception:
+    """pynamodb wraps botocore errors; hand the original up so transient failures are recognised."""
+    cause = getattr(exc, "cause", None)
+    return cause if isinstance(cause, Exception) else exc

@@ -19,7 +19,14 @@ from pynamodb.transactions import TransactWrite
 
 from hydra_lambda import clock
 from hydra_lambda.domain import CodeBinding, IdentityContext, Token, TokenRef, TokenSession
-from hydra_lambda.storage.tables import TokenRecord, connection, ensure_bound, flush_shard
+from hydra_lambda.storage.tables import (
+    TokenRecord,
+    connection,
+    ensure_bound,
+    flush_shard,
+    is_condition_failure,
+    unwrap,
+)
 
 
 class AlreadyUsed(Exception):
@@ -146,7 +153,7 @@ def put(token: Token) -> None:
     except PutError as exc:
         if is_condition_failure(exc) and get(token.signature, token.kind) == token:
             return
-        raise _unwrap(exc) from exc
+        raise unwrap(exc) from exc
 
 
 @ensure_bound
@@ -176,7 +183,7 @@ def get(signature: str, kind: str, *, include_used: bool = False) -> Token | Non
     except TokenRecord.DoesNotExist:
         return None
     except GetError as exc:
-        raise _unwrap(exc) from exc
+        raise unwrap(exc) from exc
     token = from_record(record)
     if token.expired or (token.used_at is not None and not include_used):
         return None
@@ -202,7 +209,7 @@ def consume(token: Token) -> None:
     except UpdateError as exc:
         if is_condition_failure(exc):
             raise AlreadyUsed(token.signature) from exc
-        raise _unwrap(exc) from exc
+        raise unwrap(exc) from exc
     token.used_at = now
 
 
@@ -211,7 +218,7 @@ def delete(signature: str, kind: str) -> None:
     try:
         record_key(kind, signature).delete()
     except DeleteError as exc:
-        raise _unwrap(exc) from exc
+        raise unwrap(exc) from exc
 
 
 @ensure_bound
@@ -230,7 +237,7 @@ def delete_owned(signature: str, kind: str, client_id: str) -> bool:
     except DeleteError as exc:
         if is_condition_failure(exc):
             return False
-        raise _unwrap(exc) from exc
+        raise unwrap(exc) from exc
     return True
 
 
@@ -260,22 +267,6 @@ def revoke_request(request_id: str, keep: str = "") -> int:
     return _delete_keys([key for key in keys_of_request(request_id) if key.signature != keep])
 
 
-def is_condition_failure(exc: Exception) -> bool:
-    code = getattr(exc, "cause_response_code", None)
-    if code == "ConditionalCheckFailedException":
-        return True
-    if isinstance(exc, TransactWriteError):
-        reasons = getattr(exc, "cancellation_reasons", None) or []
-        return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
-    return False
-
-
-def _unwrap(exc: Exception) -> Exception:
-    """pynamodb wraps botocore errors; hand the original up so transient failures are recognised."""
-    cause = getattr(exc, "cause", None)
-    return cause if isinstance(cause, Exception) else exc
-
-
 def transact(
     *,
     saves: Iterable[Model] = (),
@@ -296,7 +287,7 @@ def transact(
     except TransactWriteError as exc:
         if is_condition_failure(exc):
             raise AlreadyUsed("transaction condition failed") from exc
-        raise _unwrap(exc) from exc
+        raise unwrap(exc) from exc
 
 
 def _is_conflict(exc: BaseException) -> bool:
