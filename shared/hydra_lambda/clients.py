@@ -140,7 +140,7 @@ def _iso(moment: datetime) -> str:
 
 def get_client(client_id: str) -> Client | None:
     """The client with that id (one strongly consistent read), or None."""
-    if not client_id or len(client_id) > MAX_ID_LENGTH:
+    if not client_id or len(client_id) > MAX_ID_LENGTH or "#" in client_id:  # '#': a subject claim's key
         return None
     record = store.get(client_id)
     return None if record is None else Client.from_record(record)
@@ -393,12 +393,31 @@ def create_client(fields: dict[str, Any]) -> tuple[Client, str | None]:
         secret = passwords.generate_secret()
         client.secret_hash = passwords.hash_secret(secret, generated=True)
     try:
-        store.create(client.to_record())
+        store.create(client.to_record(), owner_claim=_owner_to_claim(client.owner, client_id))
     except store.AlreadyExists:
         raise Conflict(f"A client with id '{client_id}' already exists") from None
+    except store.SubjectTaken as exc:
+        raise _taken(exc.subject, client_id) from None
     except store.TooLarge as exc:
         raise _too_large(exc) from None
     return client, secret
+
+
+def _owner_to_claim(owner: str, client_id: str) -> str | None:
+    """The owner to claim as a user's subject with this write, or None when there is nothing to claim:
+    no owner, the client itself, a subject no client id can be, one claimed already, or a client's id
+    (a tenant owning the clients it makes). An owner is a subject: EqualsSubjectCondition policies
+    give it the rights over its clients, so no client may take it later."""
+    if not owner or owner == client_id or not store.needs_claim(owner) or store.is_claimed(owner):
+        return None
+    return None if store.get(owner) is not None else owner
+
+
+def _taken(subject: str, client_id: str) -> Conflict:
+    if subject == client_id:
+        return Conflict(f"'{client_id}' is a user's subject (a user signed in with it, or owns clients): a client "
+                        "cannot have it as its id, since a client's tokens act as their client id.")
+    return Conflict(f"The owner '{subject}' became a client's id meanwhile; read it again and retry.")
 
 
 def update_client(client_id: str, fields: dict[str, Any]) -> tuple[Client, str | None]:
@@ -429,8 +448,11 @@ def _update(existing: Client, fields: dict[str, Any]) -> tuple[Client, str | Non
         secret = None
     # Strictly later than the stored value: it is the optimistic-lock token of the next update.
     updated.updated_at = max(_now(), existing.updated_at + timedelta(microseconds=1))
+    owner_claim = _owner_to_claim(updated.owner, updated.id)  # also an owner set before claims existed
     try:
-        store.replace(updated.to_record(), existing.updated_at)
+        store.replace(updated.to_record(), existing.updated_at, owner_claim=owner_claim)
+    except store.SubjectTaken as exc:
+        raise _taken(exc.subject, existing.id) from None
     except store.Changed:
         raise Conflict(f"Client '{existing.id}' was changed concurrently; read it again and retry") from None
     except store.TooLarge as exc:

@@ -22,14 +22,20 @@ from hydra_lambda.clients import get_client
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.domain import Consent
-from hydra_lambda.errors import BadRequest, Conflict, Gone, NotFound
+from hydra_lambda.errors import BadRequest, Conflict, Forbidden, Gone, NotFound
 from hydra_lambda.models.responses import OAuth2ConsentRequest
+from hydra_lambda.storage import clients as client_store
 from hydra_lambda.storage import consent as store
 
 SCOPE = "hydra.consent"
 MAX_REASON = 1000
 # Extras are copied into every token row of the grant; DynamoDB items hold at most 400 KB.
 MAX_EXTRA_BYTES = 16 * 1024
+# Granted scopes: as many as a client may hold (scopes.MAX_SCOPES), each a valid scope token (at most
+# scopes.MAX_SCOPE_LENGTH), and together no longer than the scope parameter of an authorization
+# request (authorization.request.MAX_PARAM): they are copied into every token row of the grant and
+# into the redirect (implicit flow), so the Location stays a few KB.
+MAX_GRANTED_SCOPE_CHARS = 2048
 
 
 VERIFIER_PARAM = "consent_verifier"
@@ -91,8 +97,9 @@ def _rfc3339(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _require_access(caller: Credentials, consent_id: str, action: str) -> None:
-    warden.require_access(caller, scope=SCOPE, resource=f"oauth2:consent:requests:{consent_id}", action=action)
+def _require_access(caller: Credentials, consent_id: str, action: str) -> warden.AccessContext:
+    return warden.require_access(caller, scope=SCOPE, resource=f"oauth2:consent:requests:{consent_id}",
+                                 action=action)
 
 
 def _load(consent_id: str) -> Consent:
@@ -172,7 +179,7 @@ def _answer(model: str, body: dict[str, Any], what: str) -> Any:
 
 
 def accept(caller: Credentials, consent_id: str, body: dict[str, Any]) -> None:
-    _require_access(caller, consent_id, "accept")
+    access = _require_access(caller, consent_id, "accept")
     answer = _answer("ConsentRequestAcceptance", body, "acceptance")
     found = _check_answerable(consent_id)
     subject = answer.subject or ""
@@ -180,10 +187,7 @@ def accept(caller: Credentials, consent_id: str, body: dict[str, Any]) -> None:
         raise BadRequest("subject is required: it identifies the user who consented.")
     if len(subject) > 255:
         raise BadRequest("subject must be at most 255 characters.")
-    granted = list(dict.fromkeys(answer.grantScopes or []))
-    invalid = [scope for scope in granted if not scopes.is_valid_scope(scope)]
-    if invalid:
-        raise BadRequest(f"'{invalid[0][:80]}' is not a valid scope.")
+    granted = _granted_scopes(answer.grantScopes or [])
     for name, extra in (("accessTokenExtra", answer.accessTokenExtra), ("idTokenExtra", answer.idTokenExtra)):
         if extra and len(json.dumps(extra)) > MAX_EXTRA_BYTES:
             raise BadRequest(f"{name} must serialize to at most {MAX_EXTRA_BYTES} bytes.")
@@ -194,12 +198,41 @@ def accept(caller: Credentials, consent_id: str, body: dict[str, Any]) -> None:
     denied = [scope for scope in granted if not client.allows_scopes([scope])]
     if denied:
         raise BadRequest(f"The client is not allowed the scope '{denied[0][:80]}'.")
+    _check_subject(access.subject, subject)
     try:
         store.accept(consent_id, subject=subject, grant_scopes=granted,
                      access_token_extra=answer.accessTokenExtra or {}, id_token_extra=answer.idTokenExtra or {},
                      authentication=authentication)
     except store.ConditionFailed:
         raise _explain_failed_answer(consent_id) from None
+
+
+def _granted_scopes(given: list[str]) -> list[str]:
+    if len(given) > scopes.MAX_SCOPES:
+        raise BadRequest(f"grantScopes may hold at most {scopes.MAX_SCOPES} scopes.")
+    granted = list(dict.fromkeys(given))
+    invalid = [scope for scope in granted if not scopes.is_valid_scope(scope)]
+    if invalid:
+        raise BadRequest(f"'{invalid[0][:80]}' is not a valid scope.")
+    if len(scopes.join(granted)) > MAX_GRANTED_SCOPE_CHARS:
+        raise BadRequest(f"grantScopes must take at most {MAX_GRANTED_SCOPE_CHARS} characters in all "
+                         "(space-separated), as the scope of an authorization request.")
+    return granted
+
+
+def _check_subject(answerer: str, subject: str) -> None:
+    """The subject a consent app signs in must be a user's, never a client's id (its tokens would act
+    as that client), and never an admin identity unless the consent app may act as one itself: the
+    right to answer consent requests must not be the right to become root. Claims the subject for a
+    user (storage.clients), so no client can take it afterwards."""
+    if warden.holds_admin_rights(subject) and not warden.holds_admin_rights(answerer):
+        raise Forbidden(f"The subject '{subject[:80]}' holds admin rights (it may manage policies, warden groups or "
+                        "clients): only a consent app that holds them itself may sign it in.")
+    try:
+        client_store.claim_user(subject)
+    except client_store.SubjectTaken:
+        raise Conflict(f"The subject '{subject[:80]}' is a client's id: a user cannot sign in with it, since a "
+                       "client's tokens act as their client id.") from None
 
 
 MAX_SKEW = 60  # seconds an authTime may lie in the future (clocks of the consent app and this server)

@@ -119,6 +119,24 @@ def singles_out(name: str) -> bool:
     return False
 
 
+# An id no policy or group names in particular (per process, unguessable): asking for it asks whether a
+# subject holds a right over any member of a resource set, not over one named member.
+_ANY_ID = uuid.uuid4().hex
+
+
+def holds_admin_rights(subject: str) -> bool:
+    """Whether the policies let ``subject`` (or a group of its) reach every other right: write
+    policies (create one, or update any or an existing one), make warden groups or add members to one
+    (members hold what policies give the group), or update any client (set the root client's
+    secret). Each of these makes its holder root in a step or two."""
+    policies, _ = decision_inputs()
+    probes = [("policies", "create"), (f"policies:{_ANY_ID}", "update"), ("warden:groups", "create"),
+              (f"warden:groups:{_ANY_ID}", "members.add"), (f"clients:{_ANY_ID}", "update"),
+              *((f"policies:{policy.id}", "update") for policy in policies),
+              *((f"warden:groups:{group.id}", "members.add") for group in policy_store.all_groups())]
+    return any(is_allowed(subject, resource, action) for resource, action in probes)
+
+
 def is_allowed(subject: str, resource: str, action: str, context: dict[str, Any] | None = None) -> bool:
     """The policy decision alone (no token): e.g. anonymous JWKS access with subject ``""``."""
     return decide(subject, resource, action, context).allowed

@@ -1,22 +1,50 @@
-"""Client rows. Ids are unique by a conditional put; updates are guarded by ``updated_at`` so two
-concurrent updates cannot silently overwrite each other; listing goes through the ``by_listing``
-index (one partition, sorted by id: a stable order)."""
+"""Client rows, and the claims of user subjects that share their table. Ids are unique by a
+conditional put; updates are guarded by ``updated_at`` so two concurrent updates cannot silently
+overwrite each other; listing goes through the ``by_listing`` index (one partition, sorted by id: a
+stable order).
+
+One namespace of subjects: a client_credentials token's subject is its client's id, a consent's the
+user's, and policies see only the string. So a subject is a client's id (its row exists) or a user's
+subject (its ``SubjectClaim`` row exists), never both. Each write that makes one kind checks the
+other kind's row in the same transaction (``ConditionCheck``), so of two racing writes one fails.
+Only a subject a client id could be (``client_ids.is_valid_client_id``) needs a claim."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
-from hydra_lambda.storage.tables import ClientRecord, ensure_bound, is_condition_failure, unwrap
+from hydra_lambda import clock
+from hydra_lambda.client_ids import is_valid_client_id
+from hydra_lambda.storage.tables import (
+    ClientRecord,
+    SubjectClaim,
+    connection,
+    ensure_bound,
+    is_condition_failure,
+    unwrap,
+)
 
 LISTING = "client"
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit (names and values, UTF-8)
+CLAIM_PREFIX = "subject#"  # no client id holds '#' (client_ids.py): no claim key is a client's
+_CONFLICT_ATTEMPTS = 3  # a transaction cancelled only by a concurrent one is tried again
 
 
 class AlreadyExists(Exception):
     """A client with that id exists."""
+
+
+class SubjectTaken(Exception):
+    """The write would make ``subject`` a client's id and a user's subject at once."""
+
+    def __init__(self, subject: str) -> None:
+        super().__init__(subject)
+        self.subject = subject
 
 
 class Changed(Exception):
@@ -66,44 +94,147 @@ def _is_too_large(exc: Exception) -> bool:
 
 @ensure_bound
 def get(client_id: str) -> ClientRecord | None:
+    if "#" in client_id:  # a claim's key, never a client's
+        return None
     try:
         return ClientRecord.get(client_id, consistent_read=True)
     except ClientRecord.DoesNotExist:
         return None
 
 
+# ---------------------------------------------------------------- subject claims
+
+
+def claim_key(subject: str) -> str:
+    return CLAIM_PREFIX + hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def needs_claim(subject: str) -> bool:
+    """Whether a client could ever take ``subject`` as its id (only then is a user's claim needed)."""
+    return is_valid_client_id(subject)
+
+
 @ensure_bound
-def create(record: ClientRecord) -> None:
-    record.listing = LISTING
-    _check_size(record)
+def is_claimed(subject: str) -> bool:
+    """Whether ``subject`` is a user's (one consistent read of one small row)."""
     try:
-        record.save(condition=ClientRecord.id.does_not_exist())
-    except PutError as exc:
+        SubjectClaim.get(claim_key(subject), consistent_read=True)
+    except DoesNotExist:
+        return False
+    return True
+
+
+def _claim_user(tx: TransactWrite, subject: str) -> None:
+    """Add to ``tx``: ``subject`` is a user's, on condition that no client has it as its id.
+    Idempotent (a resend, a second claim of the same subject)."""
+    tx.condition_check(ClientRecord, subject, condition=ClientRecord.id.does_not_exist())
+    tx.update(SubjectClaim(claim_key(subject)), actions=[
+        SubjectClaim.subject.set(subject),
+        SubjectClaim.claimed_at.set(SubjectClaim.claimed_at | clock.now_int()),  # the first claim's time
+    ])
+
+
+def _is_conflict(exc: TransactWriteError) -> bool:
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return any(r is not None and r.code == "TransactionConflict" for r in reasons)
+
+
+def _transact(fill: Any) -> None:
+    """One transaction built by ``fill(tx)``; tried again (a new transaction) when only a concurrent
+    transaction cancelled it. Raises TransactWriteError if a condition failed."""
+    for attempt in range(_CONFLICT_ATTEMPTS):
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                fill(tx)
+            return
+        except TransactWriteError as exc:
+            if is_condition_failure(exc) or not _is_conflict(exc) or attempt == _CONFLICT_ATTEMPTS - 1:
+                raise
+
+
+@ensure_bound
+def claim_user(subject: str) -> None:
+    """Make ``subject`` a user's, unless a client has it as its id (SubjectTaken). A subject already
+    claimed costs one read; the first claim is a transaction (the client row checked, the claim
+    written). Subjects no client id can be are nobody's to take: nothing is read or written."""
+    if not needs_claim(subject) or is_claimed(subject):
+        return  # a claim is never removed, and no client can be made while it exists
+    try:
+        _transact(lambda tx: _claim_user(tx, subject))
+    except TransactWriteError as exc:
         if is_condition_failure(exc):
-            raise AlreadyExists(record.id) from exc
-        if _is_too_large(exc):
-            raise TooLarge(item_size(record)) from exc
+            raise SubjectTaken(subject) from exc
         raise unwrap(exc) from exc
 
 
+def _write_error(exc: Exception, record: ClientRecord) -> Exception:
+    if _is_too_large(exc):
+        return TooLarge(item_size(record))
+    return unwrap(exc)
+
+
 @ensure_bound
-def replace(record: ClientRecord, expected_updated_at: datetime) -> None:
-    """Overwrite a client that still carries ``expected_updated_at``; raise Changed otherwise."""
+def create(record: ClientRecord, owner_claim: str | None = None) -> None:
+    """Store a new client in one transaction: its row (the id unused), on condition that no user has
+    its id as subject, and, with ``owner_claim``, that owner claimed as a user's subject (on condition
+    that no client has it). AlreadyExists, SubjectTaken (the id or the owner) or TooLarge otherwise."""
     record.listing = LISTING
     _check_size(record)
+
+    def fill(tx: TransactWrite) -> None:
+        tx.save(record, condition=ClientRecord.id.does_not_exist())
+        tx.condition_check(SubjectClaim, claim_key(record.id), condition=SubjectClaim.id.does_not_exist())
+        if owner_claim:
+            _claim_user(tx, owner_claim)
+
     try:
-        record.save(condition=ClientRecord.id.exists() & (ClientRecord.updated_at == expected_updated_at))
+        _transact(fill)
+    except TransactWriteError as exc:
+        if not is_condition_failure(exc):
+            raise _write_error(exc, record) from exc
+        if get(record.id) is not None:  # what failed, read again (the transaction decided)
+            raise AlreadyExists(record.id) from exc
+        raise SubjectTaken(record.id if is_claimed(record.id) else owner_claim or record.id) from exc
+
+
+@ensure_bound
+def replace(record: ClientRecord, expected_updated_at: datetime, owner_claim: str | None = None) -> None:
+    """Overwrite a client that still carries ``expected_updated_at``; raise Changed otherwise. With
+    ``owner_claim``, in one transaction with that owner's claim (SubjectTaken if a client has it)."""
+    record.listing = LISTING
+    _check_size(record)
+    condition = ClientRecord.id.exists() & (ClientRecord.updated_at == expected_updated_at)
+    if owner_claim:
+        _replace_claiming(record, condition, owner_claim)
+        return
+    try:
+        record.save(condition=condition)
     except PutError as exc:
         if is_condition_failure(exc):
             raise Changed(record.id) from exc
-        if _is_too_large(exc):
-            raise TooLarge(item_size(record)) from exc
-        raise unwrap(exc) from exc
+        raise _write_error(exc, record) from exc
+
+
+def _replace_claiming(record: ClientRecord, condition: Any, owner: str) -> None:
+    def fill(tx: TransactWrite) -> None:
+        tx.save(record, condition=condition)
+        _claim_user(tx, owner)
+
+    try:
+        _transact(fill)
+    except TransactWriteError as exc:
+        if not is_condition_failure(exc):
+            raise _write_error(exc, record) from exc
+        if get(owner) is not None:
+            raise SubjectTaken(owner) from exc
+        raise Changed(record.id) from exc
 
 
 @ensure_bound
 def delete(client_id: str) -> bool:
-    """Delete a client; False if there was none."""
+    """Delete a client; False if there was none. Its id is free again: a user may take it."""
+    if "#" in client_id:
+        return False
     try:
         ClientRecord(client_id).delete(condition=ClientRecord.id.exists())
     except DeleteError as exc:
@@ -130,7 +261,8 @@ def list_page(limit: int, offset: int) -> tuple[list[ClientRecord], bool]:
 
 @ensure_bound
 def any_exists() -> bool:
-    """Whether at least one client exists (a strongly consistent read of at most one item)."""
+    """Whether at least one client exists (a strongly consistent read of at most one item). A user's
+    claim row counts too: an installation where users signed in is no new one."""
     for _ in ClientRecord.scan(limit=1, consistent_read=True, page_size=1):
         return True
     return False

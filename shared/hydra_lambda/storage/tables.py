@@ -101,6 +101,20 @@ class ClientRecord(_Base):
     by_listing = ClientListing()
 
 
+class SubjectClaim(_Base):
+    """A user's subject, claimed: a row of the clients table that no client id can collide with (its
+    key is ``subject#`` and a SHA-256 of the subject, and a client id never holds ``#``), without
+    ``listing`` (so out of ``by_listing``: ``GET /clients`` never shows it). A client's own row claims
+    its id; together they keep one namespace of subjects (storage/clients.py). Never removed."""
+
+    class Meta(_Base.Meta):
+        table_name = "hydra-clients"
+
+    id = UnicodeAttribute(hash_key=True)
+    subject = UnicodeAttribute()
+    claimed_at = NumberAttribute()
+
+
 class ByRequest(GlobalSecondaryIndex["TokenRecord"]):
     """Sparse: only the rows of a grant chain (codes, refresh tokens and the access tokens issued with
     them) carry ``request_id``, so revoking the chain is one query; a client_credentials token is not
@@ -207,6 +221,7 @@ _connection: Connection | None = None
 def _table_names(settings: Settings) -> dict[type[Model], str]:
     return {
         ClientRecord: settings.clients_table,
+        SubjectClaim: settings.clients_table,  # shares the clients table (not in MODELS: no table of its own)
         TokenRecord: settings.tokens_table,
         ConsentRecord: settings.consent_table,
         PolicyRecord: settings.policies_table,
