@@ -7,6 +7,7 @@ scopes are bounded."""
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from typing import Any
@@ -205,8 +206,10 @@ def test_a_client_and_a_user_racing_for_one_subject_never_both_win() -> None:
         barrier = threading.Barrier(2, timeout=10)
         won: dict[str, bool] = {}
 
-        def create(subject: str = subject, barrier: threading.Barrier = barrier, won: dict[str, bool] = won) -> None:
+        def create(subject: str = subject, barrier: threading.Barrier = barrier, won: dict[str, bool] = won,
+                   delay: float = random.uniform(0, 0.015)) -> None:
             barrier.wait()
+            time.sleep(delay)  # the accept does more reads before its write: spread the crossing points
             try:
                 clients.admin_create(root, {"id": subject, "grant_types": ["client_credentials"]})
                 won["client"] = True
@@ -318,3 +321,43 @@ def test_granted_scopes_are_bounded_in_number_and_length() -> None:
     back = flow.back()
     assert back.status == 302 and len(back.headers["location"]) < 8192
 
+
+
+# ---------------------------------------------------------------- what the claims cost
+
+
+def test_what_the_namespace_costs_per_client_create_and_consent_accept(capsys: pytest.CaptureFixture[str]) -> None:
+    """Write units as DynamoDB Local reports them (ReturnConsumedCapacity=INDEXES), printed for the
+    README: a client create is a transaction of its row and a check of its claim's absence, plus an
+    owner's claim when that owner is new; a consent accept reads its subject's claim, and writes it
+    (with a check of the client row) the first time only."""
+    from tests.integration.test_capacity import capacity
+
+    headers = admin_headers()
+    costs: dict[str, list[tuple[str, float, float]]] = {}
+    with capacity() as costs["client create"]:
+        assert call("POST", "/clients", headers=headers, json_body={"id": unique()}).status == 201
+    with capacity() as costs["client create, new owner"]:
+        assert call("POST", "/clients", headers=headers, json_body={"id": unique(), "owner": unique("o")}).status == 201
+    user = unique("u")
+    flows = [_pending()[0] for _ in range(2)]
+    consent_headers = admin_headers("hydra.consent")
+    with capacity() as costs["consent accept, first for its subject"]:
+        assert _accept(flows[0], user, headers=consent_headers).status == 204
+    with capacity() as costs["consent accept, subject known"]:
+        assert _accept(flows[1], user, headers=consent_headers).status == 204
+    with capsys.disabled():
+        for name, used in costs.items():
+            print(f"\n{name}: {used}")
+    reads = ("GetItem", "Query", "Scan")
+    writing = {name: [op for op, _, _ in used if op not in reads] for name, used in costs.items()}
+    assert writing == {
+        "client create": ["TransactWriteItems"],  # was one PutItem
+        "client create, new owner": ["TransactWriteItems"],
+        "consent accept, first for its subject": ["TransactWriteItems", "UpdateItem"],
+        "consent accept, subject known": ["UpdateItem"],  # as before, after one read of the claim
+    }, costs
+    # DynamoDB Local's units for the transaction: 6 (4 on the table, 2 on by_listing); AWS bills every
+    # item of a transaction twice per KB: 2 for the row, 2 for its by_listing entry, 2 for the check.
+    units = sum(r + w for op, r, w in costs["client create"] if op == "TransactWriteItems")
+    assert units == 6, costs
