@@ -304,7 +304,7 @@ def test_client_creation_is_all_or_nothing(admin: dict[str, str]) -> None:
     body = {"id": "fault-client-create", "client_secret": "supplied-secret-123", "grant_types": ["client_credentials"],
             "scope": "demo"}
     call("DELETE", "/clients/fault-client-create", headers=admin)
-    with inject("dynamodb", "PutItem", kind=TIMEOUT):
+    with inject("dynamodb", "TransactWriteItems", kind=TIMEOUT):  # the row and its namespace check, at once
         assert_unavailable(call("POST", "/clients", headers=admin, json_body=body), oauth=False)
     assert call("GET", "/clients/fault-client-create", headers=admin).status == 404
     created = call("POST", "/clients", headers=admin, json_body=body)
