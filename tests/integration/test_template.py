@@ -393,6 +393,7 @@ def test_alarm_math_uses_valid_forms_and_the_flush_alarm_sees_a_crash(translated
 DYNAMODB_ACTIONS = {
     "DiscoveryFunction": {("TokensTable", "GetItem"), ("ClientsTable", "GetItem"), ("PoliciesTable", "Scan")},
     "ClientsFunction": {("ClientsTable", "GetItem"), ("ClientsTable", "PutItem"), ("ClientsTable", "DeleteItem"),
+                        ("ClientsTable", "UpdateItem"), ("ClientsTable", "ConditionCheckItem"),  # subject claims
                         ("ClientsTable/index", "Query"), ("TokensTable", "GetItem"), ("TokensTable", "DeleteItem"),
                         ("TokensTable", "BatchWriteItem"), ("TokensTable/index", "Query"), ("PoliciesTable", "Scan")},
     "OAuth2Function": {("ClientsTable", a) for a in ("GetItem", "PutItem", "Scan", "ConditionCheckItem")}
@@ -402,6 +403,7 @@ DYNAMODB_ACTIONS = {
     | {("ConsentTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "ConditionCheckItem")}
     | {("PoliciesTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "Scan", "ConditionCheckItem")},
     "ConsentFunction": {("ConsentTable", "GetItem"), ("ConsentTable", "UpdateItem"), ("ClientsTable", "GetItem"),
+                        ("ClientsTable", "UpdateItem"), ("ClientsTable", "ConditionCheckItem"),  # subject claims
                         ("TokensTable", "GetItem"), ("PoliciesTable", "Scan")},
     "FlushFunction": {("TokensTable", "GetItem"), ("ClientsTable", "GetItem"), ("TokensTable", "BatchWriteItem"),
                       ("TokensTable", "Query"),  # expired token keys: a key range of the table itself
