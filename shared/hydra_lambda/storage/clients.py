@@ -26,6 +26,7 @@ from hydra_lambda.storage.tables import (
     connection,
     ensure_bound,
     is_condition_failure,
+    is_transaction_conflict,
     unwrap,
 )
 
@@ -134,11 +135,6 @@ def _claim_user(tx: TransactWrite, subject: str) -> None:
     ])
 
 
-def _is_conflict(exc: TransactWriteError) -> bool:
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return any(r is not None and r.code == "TransactionConflict" for r in reasons)
-
-
 def _transact(fill: Any) -> None:
     """One transaction built by ``fill(tx)``; tried again (a new transaction) when only a concurrent
     transaction cancelled it. Raises TransactWriteError if a condition failed."""
@@ -148,7 +144,7 @@ def _transact(fill: Any) -> None:
                 fill(tx)
             return
         except TransactWriteError as exc:
-            if is_condition_failure(exc) or not _is_conflict(exc) or attempt == _CONFLICT_ATTEMPTS - 1:
+            if is_condition_failure(exc) or not is_transaction_conflict(exc) or attempt == _CONFLICT_ATTEMPTS - 1:
                 raise
 
 

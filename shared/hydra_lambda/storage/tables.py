@@ -300,6 +300,13 @@ def is_condition_failure(exc: Exception) -> bool:
     return False
 
 
+def is_transaction_conflict(exc: Exception) -> bool:
+    """Whether a transaction was cancelled by a concurrent one (TransactionConflict): nothing was
+    written, and the same transaction may be tried again."""
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return any(r is not None and r.code == "TransactionConflict" for r in reasons)
+
+
 def unwrap(exc: Exception) -> Exception:
     """pynamodb wraps botocore errors; hand the original up so transient failures are recognised."""
     cause = getattr(exc, "cause", None)
