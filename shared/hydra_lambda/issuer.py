@@ -21,7 +21,7 @@ from typing import Any
 
 from hydra_lambda import clients, clock, id_tokens, opaque_tokens, scopes
 from hydra_lambda.config import get_settings
-from hydra_lambda.domain import CodeBinding, IdentityContext, Token, TokenSession
+from hydra_lambda.domain import CodeBinding, IdentityContext, Token, TokenRef, TokenSession
 from hydra_lambda.errors import InvalidGrant, TemporarilyUnavailable
 from hydra_lambda.storage import token_rows
 
@@ -167,33 +167,74 @@ def reissue_from(client: clients.Client, origin: Token, *, granted: list[str] | 
     return response
 
 
-MAX_CHAIN = 1000  # rows followed by consistent reads in one revocation; the index sweep covers the rest
+MAX_CHAIN = 1000  # codes and refresh tokens marked in one revocation
 
 
 def revoke_grant(origin: Token, *, with_origin: bool = False) -> None:
-    """Delete every token of ``origin``'s grant (and ``origin`` itself and its access token with
-    ``with_origin``). The ``by_request`` index is eventually consistent: a pair written a moment ago
-    (an attacker rotating a stolen refresh token, a client refreshing just before it logs out) may
-    not be listed yet. So the chain goes first, read strongly consistent: what each consuming write
-    recorded on the row it consumed (a code or refresh token names the pair that replaced it), down
-    from ``origin``; then every row the index lists. ``origin`` goes last: until then a retry after a
-    failure finds it and does it all again."""
-    doomed = [(origin.session.access_signature, "access")] if with_origin and origin.session.access_signature else []
-    pending, seen = [origin.signature], {origin.signature}
-    while pending and len(seen) <= MAX_CHAIN:
-        signature = pending.pop()
-        kind = origin.kind if signature == origin.signature else "refresh"
-        row = token_rows.get(signature, kind, include_used=True) or (origin if signature == origin.signature else None)
-        for issued in row.session.issued if row is not None else ():
-            doomed.append((issued.signature, issued.kind))
-            if issued.kind == "refresh" and issued.signature not in seen:
-                seen.add(issued.signature)
-                pending.append(issued.signature)
-    for signature, kind in doomed:
-        token_rows.delete(signature, kind)
-    token_rows.revoke_request(origin.request_id, keep=origin.signature)
+    """Revoke every token of ``origin``'s grant (and delete ``origin`` itself and its access token with
+    ``with_origin``), winning every race with a concurrent refresh or code exchange.
+
+    A new token of a grant is only ever written by a conditional write on an existing code or refresh
+    token of that grant (consuming it, or reissuing from it in the grace period). So each of those
+    rows is first MARKED (``token_rows.mark_revoked``: one UpdateItem that closes both doors and
+    returns the row): a refresh that committed before the mark is listed in what the mark returns and
+    is marked in turn; one that comes after fails and answers ``invalid_grant``. The walk marks the
+    chain down from ``origin`` (what each row's consuming write recorded), then every code or refresh
+    token the ``by_request`` index lists (eventually consistent: it adds rows of the grant that the
+    chain does not reach, such as a hybrid flow's access token, and marking them stops their
+    refreshes too). Only then are the rows deleted; ``origin`` goes last, so that until then a retry
+    after a failure finds it and does it all again."""
+    walk = _GrantWalk(origin)
+    if with_origin and origin.session.access_signature:
+        walk.access.add(origin.session.access_signature)
+    walk.mark([TokenRef(origin.kind, origin.signature)])
+    listed = []
+    for key in token_rows.keys_of_request(origin.request_id):
+        ref = TokenRef(key.kind, key.signature)
+        if walk.first_sight(ref.signature):
+            listed.append(ref)
+    walk.mark([ref for ref in listed if ref.kind != "access"])
+    walk.access.update(ref.signature for ref in listed if ref.kind == "access")
+    doomed = [TokenRef("access", signature) for signature in walk.access]
+    token_rows.delete_refs(doomed + [ref for ref in walk.marked if ref.signature != origin.signature])
     if with_origin:
         token_rows.delete(origin.signature, origin.kind)
+
+
+class _GrantWalk:
+    """The rows one revocation has found: codes and refresh tokens marked, access tokens to delete."""
+
+    def __init__(self, origin: Token) -> None:
+        self.origin = origin
+        self.seen = {origin.signature}
+        self.marked: list[TokenRef] = []
+        self.access: set[str] = set()
+
+    def first_sight(self, signature: str) -> bool:
+        if signature in self.seen:
+            return False
+        self.seen.add(signature)
+        return True
+
+    def mark(self, pending: list[TokenRef]) -> None:
+        """Mark each row of ``pending`` and, depth first, every code or refresh token it issued."""
+        while pending and len(self.marked) < MAX_CHAIN:
+            ref = pending.pop()
+            row = token_rows.mark_revoked(ref.signature, ref.kind)
+            if row is None and ref.signature == self.origin.signature:
+                row = self.origin  # gone meanwhile (a concurrent revocation): what the caller read
+            if row is None:
+                continue
+            self.marked.append(ref)
+            if row.session.access_signature and row.used_at == row.revoked_at:  # live until this mark
+                self.access.add(row.session.access_signature)
+            for issued in row.session.issued:
+                if not self.first_sight(issued.signature):
+                    continue
+                if issued.kind == "access":
+                    self.access.add(issued.signature)
+                else:
+                    pending.append(issued)
 
 
 def _grant_tokens(client: clients.Client, origin: Token, granted: list[str] | None, *,
