@@ -168,6 +168,9 @@ def reissue_from(client: clients.Client, origin: Token, *, granted: list[str] | 
 
 
 MAX_CHAIN = 1000  # codes and refresh tokens marked in one revocation
+# How long after the grace period a reissue may still commit (its request checked the grace period
+# when it started): a used row younger than grace + this may still gain a pair, so it is marked.
+REISSUE_ALLOWANCE = 60
 
 
 def revoke_grant(origin: Token, *, with_origin: bool = False) -> None:
@@ -175,66 +178,77 @@ def revoke_grant(origin: Token, *, with_origin: bool = False) -> None:
     ``with_origin``), winning every race with a concurrent refresh or code exchange.
 
     A new token of a grant is only ever written by a conditional write on an existing code or refresh
-    token of that grant (consuming it, or reissuing from it in the grace period). So each of those
-    rows is first MARKED (``token_rows.mark_revoked``: one UpdateItem that closes both doors and
-    returns the row): a refresh that committed before the mark is listed in what the mark returns and
-    is marked in turn; one that comes after fails and answers ``invalid_grant``. The walk marks the
-    chain down from ``origin`` (what each row's consuming write recorded), then every code or refresh
-    token the ``by_request`` index lists (eventually consistent: it adds rows of the grant that the
-    chain does not reach, such as a hybrid flow's access token, and marking them stops their
-    refreshes too). Only then are the rows deleted; ``origin`` goes last, so that until then a retry
-    after a failure finds it and does it all again."""
+    token of that grant: consuming it (``used_at`` absent) or, within the grace period, reissuing from
+    it (``revoked_at`` absent). So the walk MARKS each row that may still do either before following
+    it (``token_rows.mark_revoked``: one UpdateItem that sets both and returns the row): a refresh
+    that committed before the mark is listed in what the mark returns, and is marked in turn; one that
+    comes after fails and answers ``invalid_grant``. First the chain down from ``origin``; then every
+    row the ``by_request`` index lists that the chain did not reach (earlier links, grace-period
+    branches, a hybrid flow's access token): read at once, consistently, and marked only if unused or
+    used recently enough to still reissue (older used rows can issue nothing more; what they issued
+    is followed from the read). The index is eventually consistent, which the walk does not rely on:
+    a row too new to be listed was written by consuming or reissuing from a row that is marked or
+    followed. Only then are the rows deleted; ``origin`` goes last, so that until then a retry after
+    a failure finds it and does it all again."""
+    try:
+        _revoke(origin, with_origin=with_origin)
+    except token_rows.Contended:
+        raise TemporarilyUnavailable("The grant is being used by a concurrent request; try again.") from None
+
+
+def _revoke(origin: Token, *, with_origin: bool) -> None:
     walk = _GrantWalk(origin)
     if with_origin and origin.session.access_signature:
-        walk.access.add(origin.session.access_signature)
+        walk.add(TokenRef("access", origin.session.access_signature))
     walk.mark([TokenRef(origin.kind, origin.signature)])
-    listed = []
-    for key in token_rows.keys_of_request(origin.request_id):
-        ref = TokenRef(key.kind, key.signature)
-        if walk.first_sight(ref.signature):
-            listed.append(ref)
-    walk.mark([ref for ref in listed if ref.kind != "access"])
-    walk.access.update(ref.signature for ref in listed if ref.kind == "access")
-    doomed = [TokenRef("access", signature) for signature in walk.access]
-    token_rows.delete_refs(doomed + [ref for ref in walk.marked if ref.signature != origin.signature])
+    listed = [TokenRef(key.kind, key.signature) for key in token_rows.keys_of_request(origin.request_id)]
+    listed = [ref for ref in listed if walk.add(ref) and ref.kind != "access"]
+    horizon = clock.now_int() - get_settings().refresh_token_grace_period - REISSUE_ALLOWANCE
+    pending = []
+    for row in token_rows.get_many(listed):
+        if row.used_at is None or row.used_at >= horizon:
+            pending.append(TokenRef(row.kind, row.signature))
+        else:
+            pending.extend(walk.follow(row))
+    walk.mark(pending)
+    token_rows.delete_refs(ref for ref in walk.doomed.values() if ref.signature != origin.signature)
     if with_origin:
         token_rows.delete(origin.signature, origin.kind)
 
 
 class _GrantWalk:
-    """The rows one revocation has found: codes and refresh tokens marked, access tokens to delete."""
+    """What one revocation has found: every row to delete, by signature."""
 
     def __init__(self, origin: Token) -> None:
         self.origin = origin
-        self.seen = {origin.signature}
-        self.marked: list[TokenRef] = []
-        self.access: set[str] = set()
+        self.doomed: dict[str, TokenRef] = {origin.signature: TokenRef(origin.kind, origin.signature)}
+        self.marked = 0
 
-    def first_sight(self, signature: str) -> bool:
-        if signature in self.seen:
+    def add(self, ref: TokenRef) -> bool:
+        """Record ``ref`` as doomed; False if it was already."""
+        if ref.signature in self.doomed:
             return False
-        self.seen.add(signature)
+        self.doomed[ref.signature] = ref
         return True
+
+    def follow(self, row: Token) -> list[TokenRef]:
+        """What ``row`` issued (and, for a refresh token still live, the access token issued with it),
+        recorded as doomed: the codes and refresh tokens among them not seen before."""
+        issued = list(row.session.issued)
+        if row.session.access_signature and row.used_at == row.revoked_at:  # live until marked just now
+            issued.append(TokenRef("access", row.session.access_signature))
+        return [ref for ref in issued if self.add(ref) and ref.kind != "access"]
 
     def mark(self, pending: list[TokenRef]) -> None:
         """Mark each row of ``pending`` and, depth first, every code or refresh token it issued."""
-        while pending and len(self.marked) < MAX_CHAIN:
+        while pending and self.marked < MAX_CHAIN:
             ref = pending.pop()
             row = token_rows.mark_revoked(ref.signature, ref.kind)
+            self.marked += 1
             if row is None and ref.signature == self.origin.signature:
                 row = self.origin  # gone meanwhile (a concurrent revocation): what the caller read
-            if row is None:
-                continue
-            self.marked.append(ref)
-            if row.session.access_signature and row.used_at == row.revoked_at:  # live until this mark
-                self.access.add(row.session.access_signature)
-            for issued in row.session.issued:
-                if not self.first_sight(issued.signature):
-                    continue
-                if issued.kind == "access":
-                    self.access.add(issued.signature)
-                else:
-                    pending.append(issued)
+            if row is not None:
+                pending.extend(self.follow(row))
 
 
 def _grant_tokens(client: clients.Client, origin: Token, granted: list[str] | None, *,

@@ -278,6 +278,19 @@ def mark_revoked(signature: str, kind: str) -> Token | None:
 
 
 @ensure_bound
+def get_many(refs: Iterable[TokenRef]) -> list[Token]:
+    """The rows ``refs`` name that exist (expired and used ones included), read consistently with
+    BatchGetItem (100 keys a call; pynamodb asks again for unprocessed keys)."""
+    keys = [(flush_shard(ref.kind, ref.signature), ref.signature) for ref in refs]
+    if not keys:
+        return []
+    try:
+        return [from_record(record) for record in TokenRecord.batch_get(keys, consistent_read=True)]
+    except GetError as exc:
+        raise unwrap(exc) from exc
+
+
+@ensure_bound
 def delete_refs(refs: Iterable[TokenRef]) -> int:
     """Delete the rows ``refs`` name (kind and signature), 25 to a BatchWriteItem; absent rows are fine."""
     return _delete_keys(record_key(ref.kind, ref.signature) for ref in refs)
