@@ -166,6 +166,7 @@ def test_logging_out_marks_the_live_refresh_token_then_deletes_the_grant(capsys:
     BatchGetItem (used long enough ago that they can issue nothing more: not marked), their rows and
     the live access token deleted in one BatchWriteItem, the token itself last."""
     from hydra_lambda import clock
+
     from tests.support_flows import redeem, refresh
 
     client_id, secret, code = _code_grant()
