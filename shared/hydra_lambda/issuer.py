@@ -7,7 +7,8 @@ ID tokens and writes them. Every grant and the authorization endpoint call it; n
   written in ONE transaction that also consumes the origin (a condition on ``used_at``), so of two
   racing redemptions exactly one issues anything. ``None`` when the origin was consumed already.
 - ``reissue_from``: a fresh pair of the same grant without consuming (refresh grace period).
-- ``revoke_grant``: every token of the origin's grant (replay of a code or a rotated refresh token).
+- ``revoke_grant``: every token of the origin's grant (logout, replay of a code or a rotated refresh
+  token), each code and refresh token marked first so that no concurrent refresh outruns it.
 - ``authorization_tokens``: what ``/oauth2/auth`` answers (code, implicit token, ID token) and the
   rows the caller writes with the consent's consumption.
 """
