@@ -170,7 +170,8 @@ def reissue_from(client: clients.Client, origin: Token, *, granted: list[str] | 
 
 MAX_CHAIN = 1000  # codes and refresh tokens marked in one revocation
 # How long after the grace period a reissue may still commit (its request checked the grace period
-# when it started): a used row younger than grace + this may still gain a pair, so it is marked.
+# when it started; the OAuth2 function times out after 10 s): a used row younger than grace + this
+# may still gain a pair, so it is marked.
 REISSUE_ALLOWANCE = 60
 
 
