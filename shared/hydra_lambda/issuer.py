@@ -203,11 +203,14 @@ def _revoke(origin: Token, *, with_origin: bool) -> None:
     if with_origin and origin.session.access_signature:
         walk.add(TokenRef("access", origin.session.access_signature))
     walk.mark([TokenRef(origin.kind, origin.signature)])
-    listed = [TokenRef(key.kind, key.signature) for key in token_rows.keys_of_request(origin.request_id)]
-    listed = [ref for ref in listed if walk.add(ref) and ref.kind != "access"]
+    unreached = []  # codes and refresh tokens the index lists and the chain did not reach
+    for key in token_rows.keys_of_request(origin.request_id):
+        ref = TokenRef(key.kind, key.signature)
+        if walk.add(ref) and ref.kind != "access":
+            unreached.append(ref)
     horizon = clock.now_int() - get_settings().refresh_token_grace_period - REISSUE_ALLOWANCE
     pending = []
-    for row in token_rows.get_many(listed):
+    for row in token_rows.get_many(unreached):
         if row.used_at is None or row.used_at >= horizon:
             pending.append(TokenRef(row.kind, row.signature))
         else:
