@@ -4,11 +4,14 @@ two requests on the same grant race, each sent to another process at once; after
 either side obtained must introspect as inactive (zero survivors):
 
 (a) RP logout (RFC 7009 revocation of the refresh token) racing a refresh of that same token;
-(b) a replayed authorization code (revokes what the code issued) racing the holder's refresh;
+(b) one code redeemed twice at once: the loser's replay revokes what the code issued while the
+    winner rotates its refresh token;
 (c) a reused, rotated refresh token (reuse detection) racing the refresh of its successor.
+The refreshing side keeps rotating (up to ROTATIONS times), as an attacker outrunning the revocation.
 
 Before grants were revoked by marking every row first (issue 22), the walk read a row, and a refresh
-could still consume that row and commit a new pair before the walk deleted it: the new pair lived on.
+could still consume that row and commit a new pair before the walk deleted it: the new pair lived on
+(here 9 of 40, 2 of 50 and 3 of 50 races).
 """
 
 from __future__ import annotations
@@ -42,11 +45,11 @@ Answer = tuple[int, dict[str, Any]]
 def servers(aws: dict[str, str], dynamodb_local: Any) -> Iterator[list[str]]:
     """The processes, straight on DynamoDB Local (not through the session's in-process proxy)."""
     env = {**aws, "DYNAMODB_ENDPOINT": dynamodb_local.endpoint, "REFRESH_TOKEN_GRACE_PERIOD": "0s"}
-    started: list[LocalServer] = []
+    with ThreadPoolExecutor(PROCESSES) as pool:
+        starting = [pool.submit(LocalServer, env) for _ in range(PROCESSES)]
+    started = [future.result() for future in starting if future.exception() is None]
     try:
-        with ThreadPoolExecutor(PROCESSES) as pool:
-            for server in pool.map(lambda _: LocalServer(env), range(PROCESSES)):
-                started.append(server)
+        assert len(started) == PROCESSES, [future.exception() for future in starting]
         yield [server.url for server in started]
     finally:
         for server in started:
