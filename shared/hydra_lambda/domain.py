@@ -75,6 +75,7 @@ class Token:
     session: TokenSession = field(default_factory=TokenSession)
     issued_at: int = 0
     used_at: int | None = None
+    revoked_at: int | None = None  # when revoking its grant marked it (codes, refresh tokens)
     client_since: int = 0  # the creation time (us) of the client it was issued to; 0 on older rows
 
     @property

@@ -7,7 +7,8 @@ ID tokens and writes them. Every grant and the authorization endpoint call it; n
   written in ONE transaction that also consumes the origin (a condition on ``used_at``), so of two
   racing redemptions exactly one issues anything. ``None`` when the origin was consumed already.
 - ``reissue_from``: a fresh pair of the same grant without consuming (refresh grace period).
-- ``revoke_grant``: every token of the origin's grant (replay of a code or a rotated refresh token).
+- ``revoke_grant``: every token of the origin's grant (logout, replay of a code or a rotated refresh
+  token), each code and refresh token marked first so that no concurrent refresh outruns it.
 - ``authorization_tokens``: what ``/oauth2/auth`` answers (code, implicit token, ID token) and the
   rows the caller writes with the consent's consumption.
 """
@@ -21,7 +22,7 @@ from typing import Any
 
 from hydra_lambda import clients, clock, id_tokens, opaque_tokens, scopes
 from hydra_lambda.config import get_settings
-from hydra_lambda.domain import CodeBinding, IdentityContext, Token, TokenSession
+from hydra_lambda.domain import CodeBinding, IdentityContext, Token, TokenRef, TokenSession
 from hydra_lambda.errors import InvalidGrant, TemporarilyUnavailable
 from hydra_lambda.storage import token_rows
 
@@ -167,33 +168,92 @@ def reissue_from(client: clients.Client, origin: Token, *, granted: list[str] | 
     return response
 
 
-MAX_CHAIN = 1000  # rows followed by consistent reads in one revocation; the index sweep covers the rest
+MAX_CHAIN = 1000  # codes and refresh tokens marked in one revocation
+# How long after the grace period a reissue may still commit (its request checked the grace period
+# when it started; the OAuth2 function times out after 10 s): a used row younger than grace + this
+# may still gain a pair, so it is marked.
+REISSUE_ALLOWANCE = 60
 
 
 def revoke_grant(origin: Token, *, with_origin: bool = False) -> None:
-    """Delete every token of ``origin``'s grant (and ``origin`` itself and its access token with
-    ``with_origin``). The ``by_request`` index is eventually consistent: a pair written a moment ago
-    (an attacker rotating a stolen refresh token, a client refreshing just before it logs out) may
-    not be listed yet. So the chain goes first, read strongly consistent: what each consuming write
-    recorded on the row it consumed (a code or refresh token names the pair that replaced it), down
-    from ``origin``; then every row the index lists. ``origin`` goes last: until then a retry after a
-    failure finds it and does it all again."""
-    doomed = [(origin.session.access_signature, "access")] if with_origin and origin.session.access_signature else []
-    pending, seen = [origin.signature], {origin.signature}
-    while pending and len(seen) <= MAX_CHAIN:
-        signature = pending.pop()
-        kind = origin.kind if signature == origin.signature else "refresh"
-        row = token_rows.get(signature, kind, include_used=True) or (origin if signature == origin.signature else None)
-        for issued in row.session.issued if row is not None else ():
-            doomed.append((issued.signature, issued.kind))
-            if issued.kind == "refresh" and issued.signature not in seen:
-                seen.add(issued.signature)
-                pending.append(issued.signature)
-    for signature, kind in doomed:
-        token_rows.delete(signature, kind)
-    token_rows.revoke_request(origin.request_id, keep=origin.signature)
+    """Revoke every token of ``origin``'s grant (and delete ``origin`` itself and its access token with
+    ``with_origin``), winning every race with a concurrent refresh or code exchange.
+
+    A new token of a grant is only ever written by a conditional write on an existing code or refresh
+    token of that grant: consuming it (``used_at`` absent) or, within the grace period, reissuing from
+    it (``revoked_at`` absent). So the walk MARKS each row that may still do either before following
+    it (``token_rows.mark_revoked``: one UpdateItem that sets both and returns the row): a refresh
+    that committed before the mark is listed in what the mark returns, and is marked in turn; one that
+    comes after fails and answers ``invalid_grant``. First the chain down from ``origin``; then every
+    row the ``by_request`` index lists that the chain did not reach (earlier links, grace-period
+    branches, a hybrid flow's access token): read at once, consistently, and marked only if unused or
+    used recently enough to still reissue (older used rows can issue nothing more; what they issued
+    is followed from the read). The index is eventually consistent, which the walk does not rely on:
+    a row too new to be listed was written by consuming or reissuing from a row that is marked or
+    followed. Only then are the rows deleted; ``origin`` goes last, so that until then a retry after
+    a failure finds it and does it all again."""
+    try:
+        _revoke(origin, with_origin=with_origin)
+    except token_rows.Contended:
+        raise TemporarilyUnavailable("The grant is being used by a concurrent request; try again.") from None
+
+
+def _revoke(origin: Token, *, with_origin: bool) -> None:
+    walk = _GrantWalk(origin)
+    if with_origin and origin.session.access_signature:
+        walk.add(TokenRef("access", origin.session.access_signature))
+    walk.mark([TokenRef(origin.kind, origin.signature)])
+    unreached = []  # codes and refresh tokens the index lists and the chain did not reach
+    for key in token_rows.keys_of_request(origin.request_id):
+        ref = TokenRef(key.kind, key.signature)
+        if walk.add(ref) and ref.kind != "access":
+            unreached.append(ref)
+    horizon = clock.now_int() - get_settings().refresh_token_grace_period - REISSUE_ALLOWANCE
+    pending = []
+    for row in token_rows.get_many(unreached):
+        if row.used_at is None or row.used_at >= horizon:
+            pending.append(TokenRef(row.kind, row.signature))
+        else:
+            pending.extend(walk.follow(row))
+    walk.mark(pending)
+    token_rows.delete_refs(ref for ref in walk.doomed.values() if ref.signature != origin.signature)
     if with_origin:
         token_rows.delete(origin.signature, origin.kind)
+
+
+class _GrantWalk:
+    """What one revocation has found: every row to delete, by signature."""
+
+    def __init__(self, origin: Token) -> None:
+        self.origin = origin
+        self.doomed: dict[str, TokenRef] = {origin.signature: TokenRef(origin.kind, origin.signature)}
+        self.marked = 0
+
+    def add(self, ref: TokenRef) -> bool:
+        """Record ``ref`` as doomed; False if it was already."""
+        if ref.signature in self.doomed:
+            return False
+        self.doomed[ref.signature] = ref
+        return True
+
+    def follow(self, row: Token) -> list[TokenRef]:
+        """What ``row`` issued (and, for a refresh token still live, the access token issued with it),
+        recorded as doomed: the codes and refresh tokens among them not seen before."""
+        issued = list(row.session.issued)
+        if row.session.access_signature and row.used_at == row.revoked_at:  # live until marked just now
+            issued.append(TokenRef("access", row.session.access_signature))
+        return [ref for ref in issued if self.add(ref) and ref.kind != "access"]
+
+    def mark(self, pending: list[TokenRef]) -> None:
+        """Mark each row of ``pending`` and, depth first, every code or refresh token it issued."""
+        while pending and self.marked < MAX_CHAIN:
+            ref = pending.pop()
+            row = token_rows.mark_revoked(ref.signature, ref.kind)
+            self.marked += 1
+            if row is None and ref.signature == self.origin.signature:
+                row = self.origin  # gone meanwhile (a concurrent revocation): what the caller read
+            if row is not None:
+                pending.extend(self.follow(row))
 
 
 def _grant_tokens(client: clients.Client, origin: Token, granted: list[str] | None, *,

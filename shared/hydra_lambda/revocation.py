@@ -5,6 +5,8 @@ The client authenticates as at the token endpoint. Revoking a refresh token revo
 revokes that token. An unknown, expired, malformed or forged token, or a token of another client,
 changes nothing and still answers 200 (RFC 7009 section 2.2), so the endpoint reveals nothing about
 tokens the caller does not own. ``token_type_hint`` is not needed: the prefix names the kind.
+Revoking a grant wins against a refresh of the same token racing it in another container
+(``issuer.revoke_grant``): once this answers 200, no token of the grant is live.
 """
 
 from __future__ import annotations

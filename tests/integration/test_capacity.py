@@ -130,3 +130,55 @@ def test_a_client_credentials_row_is_well_under_one_kilobyte(capsys: Any) -> Non
     with capsys.disabled():
         print(f"\nclient_credentials row: {size} bytes")
     assert 100 < size < 512, size
+
+
+def _code_grant() -> tuple[str, str, str]:
+    from tests.support_flows import code_flow, make_client
+
+    client_id, secret = make_client()
+    assert secret is not None
+    _, callback = code_flow(client_id, scopes=["openid", "offline"])
+    return client_id, secret, callback["code"]
+
+
+def test_a_code_exchange_and_a_refresh_are_one_read_and_one_transaction(capsys: Any) -> None:
+    """Each: the code's or refresh token's row (consistent read), then ONE transaction that consumes it
+    (its condition on ``used_at`` is also what makes a concurrent revocation win: revoking marks
+    the row, so nothing is added for it) and writes the new pair (and, for a refresh, deletes the
+    access token the old refresh token came with)."""
+    from tests.support_flows import redeem, refresh
+
+    client_id, secret, code = _code_grant()
+    with capacity() as exchange:
+        tokens = redeem(client_id, secret, code).json
+    with capacity() as rotation:
+        assert refresh(client_id, secret, tokens["refresh_token"]).status == 200
+    with capsys.disabled():
+        print(f"\ncode exchange: {exchange}\nrefresh: {rotation}")
+    for used in (exchange, rotation):
+        assert [entry[0] for entry in used] == ["GetItem", "TransactWriteItems"], used
+        assert sum(entry[1] + entry[2] for entry in used if entry[0] == "TransactWriteItems") == 6.0, used
+
+
+def test_logging_out_marks_the_live_refresh_token_then_deletes_the_grant(capsys: Any) -> None:
+    """RFC 7009 with a refresh token whose grant was rotated once, a while ago: the token's row read,
+    ONE mark (UpdateItem) of it, the grant's keys from the index, the earlier links read in one
+    BatchGetItem (used long enough ago that they can issue nothing more: not marked), their rows and
+    the live access token deleted in one BatchWriteItem, the token itself last."""
+    from hydra_lambda import clock
+
+    from tests.support_flows import redeem, refresh
+
+    client_id, secret, code = _code_grant()
+    second = refresh(client_id, secret, redeem(client_id, secret, code).json["refresh_token"]).json
+    clock.advance(120)  # past the grace period (0 s here) and the minute a late reissue may take
+    assert call("POST", "/oauth2/revoke", headers=basic(client_id, secret), form={"token": "x"}).status == 200
+    with capacity() as used:
+        result = call("POST", "/oauth2/revoke", headers=basic(client_id, secret),
+                      form={"token": second["refresh_token"]})
+    assert result.status == 200
+    with capsys.disabled():
+        print(f"\nlogout: {used}")
+    assert [entry[0] for entry in used] == [
+        "GetItem", "UpdateItem", "Query", "BatchGetItem", "BatchWriteItem", "DeleteItem"], used
+    assert [entry[2] for entry in used if entry[0] == "UpdateItem"] == [1.0], used

@@ -378,6 +378,33 @@ def test_revocation_interrupted_midway_can_be_retried(admin: dict[str, str]) -> 
     assert not _introspect(tokens["access_token"], admin)
 
 
+TRANSACTION_CONFLICT = ("com.amazonaws.dynamodb.v20120810#TransactionConflictException", 400)
+
+
+@pytest.mark.parametrize("times", [2, None])
+def test_a_revocation_mark_refused_by_an_in_flight_refresh_is_tried_again(admin: dict[str, str],
+                                                                          times: int | None) -> None:
+    """DynamoDB refuses a single write to a row a transaction is busy with (TransactionConflictException,
+    which botocore does not retry): the mark is tried again, and if the row stays busy the revocation
+    answers 503 and the client's retry completes it. Never a 500, never a half-revoked grant."""
+    client_id, secret = make_client()
+    _, callback = code_flow(client_id, scopes=["openid", "offline"])
+    tokens = redeem(client_id, secret, callback["code"]).json
+    with inject("dynamodb", "UpdateItem", kind=TRANSACTION_CONFLICT, times=times) as fault:
+        result = call("POST", "/oauth2/revoke", headers=basic(client_id, secret),
+                      form={"token": tokens["refresh_token"]})
+    assert fault.failed
+    if times is None:
+        assert_unavailable(result, oauth=True)
+        assert call("POST", "/oauth2/revoke", headers=basic(client_id, secret),
+                    form={"token": tokens["refresh_token"]}).status == 200
+    else:
+        assert result.status == 200, result.body
+    assert not _introspect(tokens["refresh_token"], admin)
+    assert not _introspect(tokens["access_token"], admin)
+    assert refresh(client_id, secret, tokens["refresh_token"]).status == 400
+
+
 # ---------------------------------------------------------------- transient.is_transient, unit
 
 

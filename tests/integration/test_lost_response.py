@@ -111,6 +111,27 @@ def test_revoking_a_grant_whose_delete_response_is_lost(proxy: LossyProxy) -> No
     assert refresh(client_id, secret, grant["refresh_token"]).status == 400
 
 
+@pytest.mark.parametrize("mark", [0, 1, 2])
+def test_revoking_a_grant_whose_mark_response_is_lost(proxy: LossyProxy, mark: int) -> None:
+    """Revoking a grant first marks each code and refresh token that may still issue (an UpdateItem
+    that returns the row): logging out with the newest refresh token of a rotated grant marks it, the
+    refresh token before it and the code. The ``mark``-th of them commits and loses its answer;
+    botocore resends it, the resend changes nothing more and returns the row all the same, and the
+    revocation completes: nothing of the grant is left."""
+    client_id, secret, first = _tokens()
+    assert secret is not None
+    second = refresh(client_id, secret, first["refresh_token"]).json
+    with proxy.lose_responses("UpdateItem", skip=mark) as rule:
+        result = call("POST", "/oauth2/revoke", headers=basic(client_id, secret),
+                      form={"token": second["refresh_token"]})
+    assert rule.lost == ["UpdateItem"], "the revocation marked fewer rows than expected"
+    assert result.status == 200, result.body
+    for token in (second["access_token"], second["refresh_token"], first["refresh_token"]):
+        assert not active(token)
+    assert refresh(client_id, secret, second["refresh_token"]).status == 400
+    assert refresh(client_id, secret, first["refresh_token"]).status == 400
+
+
 def test_revoking_an_access_token_whose_delete_response_is_lost(proxy: LossyProxy) -> None:
     client_id, secret, grant = _tokens()
     assert secret is not None

@@ -198,3 +198,25 @@ def test_a_pair_reissued_in_the_grace_period_is_revoked_with_its_grant_before_th
     monkeypatch.undo()
     assert refresh(client_id, secret, reissued["refresh_token"]).status == 400
     assert introspect(reissued["access_token"]).json["active"] is False
+
+
+def test_logging_out_with_the_newest_token_ends_a_sibling_pair_the_index_does_not_list_yet(
+        grace_period: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two concurrent refreshes of RT1 within the grace period: one rotates it (RT2), the other gets a
+    sibling pair (RT2') recorded on RT1. Logging out with RT2 a moment later revokes the grant, RT2'
+    too, although the chain down from RT2 does not reach it and the lagging index does not list it:
+    the walk climbs to the parent a sibling can still come from (issue 22). The index here lists
+    none of the grant's refresh tokens, as for a chain rotated within the index's lag."""
+    client_id, secret, first = _grant()
+    second = refresh(client_id, secret, first["refresh_token"]).json
+    sibling = refresh(client_id, secret, first["refresh_token"]).json  # within the grace period
+    assert sibling["refresh_token"] != second["refresh_token"]
+    _hide_from_index(monkeypatch, {opaque_tokens.signature_of(sibling["refresh_token"], "refresh"),
+                                   opaque_tokens.signature_of(sibling["access_token"], "access"),
+                                   opaque_tokens.signature_of(first["refresh_token"], "refresh")})
+    revoked = call("POST", "/oauth2/revoke", headers=basic(client_id, secret), form={"token": second["refresh_token"]})
+    assert revoked.status == 200
+    monkeypatch.undo()
+    assert introspect(sibling["access_token"]).json["active"] is False
+    assert introspect(sibling["refresh_token"]).json["active"] is False
+    assert refresh(client_id, secret, sibling["refresh_token"]).status == 400

@@ -6,7 +6,8 @@ keep the grant's ``request_id``, subject and extras, and its scopes unless a nar
 asked (RFC 6749 section 6: then exactly that scope, which the new refresh token keeps). Presenting a
 rotated refresh token again revokes the whole grant, unless it comes within
 ``REFRESH_TOKEN_GRACE_PERIOD`` seconds of the rotation (concurrent refreshes of one client), which
-then get a fresh pair of the same grant.
+then get a fresh pair of the same grant. A refresh token its grant's revocation marked (``used_at`` and
+``revoked_at`` set) is neither consumed nor reissued from: it answers ``invalid_grant``.
 """
 
 from __future__ import annotations

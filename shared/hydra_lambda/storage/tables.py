@@ -161,6 +161,9 @@ class TokenRecord(_Base):
     # "<kind> <signature>" of the pairs a used refresh token handed out again in the grace period:
     # appended atomically (list_append), as concurrent refreshes may each add one.
     reissued = ListAttribute(of=UnicodeAttribute, null=True)
+    # When revoking its grant marked the row (``token_rows.mark_revoked``, which also sets ``used_at``):
+    # from then on nothing can consume the row or reissue from it, so what it lists is final.
+    revoked_at = NumberAttribute(null=True)
     by_request = ByRequest()
 
     @property

@@ -37,6 +37,11 @@ class NotFound(Exception):
     """No live row for that signature."""
 
 
+class Contended(Exception):
+    """A write was cancelled by concurrent transactions on the same row (TransactionConflict) on
+    every attempt."""
+
+
 def to_record(token: Token) -> TokenRecord:
     """The row of ``token`` (its session serialized to the row's ``session`` map)."""
     return TokenRecord(
@@ -73,6 +78,7 @@ def from_record(record: TokenRecord) -> Token:
         session=_with_reissued(session_from_map(subject, record.session or {}), record.reissued),
         issued_at=int(record.issued_at),
         used_at=None if record.used_at is None else int(record.used_at),
+        revoked_at=None if record.revoked_at is None else int(record.revoked_at),
     )
 
 
@@ -172,7 +178,7 @@ def put_reissued(origin: Token, tokens: list[Token]) -> None:
     transact(saves=[to_record(token) for token in tokens],
              updates=[(record_key(origin.kind, origin.signature),
                        [TokenRecord.reissued.set((TokenRecord.reissued | []).append(refs))],
-                       TokenRecord.signature.exists())])
+                       TokenRecord.signature.exists() & TokenRecord.revoked_at.does_not_exist())])
 
 
 @ensure_bound
@@ -241,6 +247,55 @@ def delete_owned(signature: str, kind: str, client_id: str) -> bool:
     return True
 
 
+MARK_ATTEMPTS = 4  # a mark cancelled by a concurrent transaction on the row is tried again
+
+
+@ensure_bound
+def mark_revoked(signature: str, kind: str) -> Token | None:
+    """Mark a code or refresh token revoked, in one UpdateItem that returns the row as it now is;
+    None if there is no such row. The mark sets ``used_at`` (unless set) and ``revoked_at``, and every
+    write that makes a new token of the grant from a row requires one of them absent (``consume_condition``,
+    ``put_reissued``): so once marked, the row's ``issued`` and ``reissued`` lists are final. A
+    consumption that committed first is in the returned row; one that comes after fails. Idempotent: a
+    resent mark whose first answer was lost changes nothing more."""
+    now = clock.now_int()
+    record = record_key(kind, signature)
+    for attempt in range(MARK_ATTEMPTS):
+        try:
+            record.update(actions=[TokenRecord.used_at.set(TokenRecord.used_at | now),
+                                   TokenRecord.revoked_at.set(TokenRecord.revoked_at | now)],
+                          condition=TokenRecord.signature.exists())
+            return from_record(record)
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                return None
+            # A transaction (a refresh consuming this very row) was in flight: DynamoDB refuses the
+            # single write with TransactionConflictException, which botocore does not retry.
+            if getattr(exc, "cause_response_code", None) != "TransactionConflictException":
+                raise unwrap(exc) from exc
+            time.sleep(0.02 * (attempt + 1))
+    raise Contended(signature)
+
+
+@ensure_bound
+def get_many(refs: Iterable[TokenRef]) -> list[Token]:
+    """The rows ``refs`` name that exist (expired and used ones included), read consistently with
+    BatchGetItem (100 keys a call; pynamodb asks again for unprocessed keys)."""
+    keys = [(flush_shard(ref.kind, ref.signature), ref.signature) for ref in refs]
+    if not keys:
+        return []
+    try:
+        return [from_record(record) for record in TokenRecord.batch_get(keys, consistent_read=True)]
+    except GetError as exc:
+        raise unwrap(exc) from exc
+
+
+@ensure_bound
+def delete_refs(refs: Iterable[TokenRef]) -> int:
+    """Delete the rows ``refs`` name (kind and signature), 25 to a BatchWriteItem; absent rows are fine."""
+    return _delete_keys(record_key(ref.kind, ref.signature) for ref in refs)
+
+
 def _delete_keys(keys: Iterable[TokenRecord]) -> int:
     count = 0
     with TokenRecord.batch_write() as batch:  # pynamodb retries unprocessed items itself
@@ -294,10 +349,6 @@ def _is_conflict(exc: BaseException) -> bool:
     response = getattr(exc, "response", None)
     reasons = (response or {}).get("CancellationReasons") or [] if isinstance(response, dict) else []
     return any((reason or {}).get("Code") == "TransactionConflict" for reason in reasons)
-
-
-class Contended(Exception):
-    """A transaction was cancelled by concurrent ones (TransactionConflict) on every attempt."""
 
 
 @ensure_bound
