@@ -39,9 +39,8 @@ def parse(method: str, raw_query: str, body: str | None, cookies: dict[str, str]
     if method == "POST":
         require_form(content_type, body)
     params = parse_urlencoded(body if method == "POST" and body else raw_query)
-    original_query = raw_query if method != "POST" or not body else urlencode(params)
     csrf = {name[len(COOKIE_PREFIX):]: value for name, value in cookies.items() if name.startswith(COOKIE_PREFIX)}
-    return AuthorizationCall(params, original_query, csrf)
+    return AuthorizationCall(params, csrf)
 
 
 def render(outcome: Outcome) -> Response:
