@@ -253,7 +253,8 @@ def check_openid(draft: _Draft) -> None:
 
 def check_pkce(draft: _Draft) -> None:
     challenge, method = pkce.validate_challenge(draft.params.get("code_challenge", ""),
-                                                draft.params.get("code_challenge_method", ""))
+                                                draft.params.get("code_challenge_method", ""),
+                                                public=draft.client.public)
     if draft.client.public and "code" in draft.response_types and not challenge:
         raise InvalidRequest("Public clients must use PKCE: code_challenge is required.")
     draft.code_challenge, draft.code_challenge_method = challenge, method
