@@ -1,9 +1,10 @@
 """Consent function: the consent requests the operator's consent app reads and answers
-(``/oauth2/consent/requests/{id}``), guarded by the warden (scope ``hydra.consent``)."""
+(``/oauth2/consent/requests/{id}``), guarded by the warden (scope ``hydra.consent``).
+
+The id arrives decoded: API Gateway (and the local router) percent-decode the path once before
+routing, so it is used as given; decoding it again would name another request (``a%2541``)."""
 
 from __future__ import annotations
-
-from urllib.parse import unquote
 
 from hydra_lambda import consent
 from hydra_lambda.credentials import Credentials
@@ -20,20 +21,20 @@ def _caller() -> Credentials:
 
 @app.get("/oauth2/consent/requests/<consent_id>")
 def get_consent_request(consent_id: str):
-    return json_response(200, consent.get_request(_caller(), unquote(consent_id)), no_store=True)
+    return json_response(200, consent.get_request(_caller(), consent_id), no_store=True)
 
 
 @app.patch("/oauth2/consent/requests/<consent_id>/accept")
 def accept_consent_request(consent_id: str):
     body = parse_json_object(app.current_event.decoded_body)
-    consent.accept(_caller(), unquote(consent_id), body)
+    consent.accept(_caller(), consent_id, body)
     return empty(204)
 
 
 @app.patch("/oauth2/consent/requests/<consent_id>/reject")
 def reject_consent_request(consent_id: str):
     body = parse_json_object(app.current_event.decoded_body, required=False)
-    consent.reject(_caller(), unquote(consent_id), body)
+    consent.reject(_caller(), consent_id, body)
     return empty(204)
 
 

@@ -21,7 +21,8 @@ app = HydraResolver(oauth_paths=("/oauth2/token", "/oauth2/revoke", "/oauth2/int
 
 
 def _caller() -> Credentials:
-    return credentials(app.current_event.headers.get("authorization"))
+    event = app.current_event
+    return credentials(event.headers.get("authorization"), event.request_context.http.source_ip)
 
 
 def _form() -> dict[str, str]:

@@ -11,10 +11,7 @@ from hydra_lambda.clients import Client, get_client_for_auth
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import InvalidClient, InvalidRequest
 from hydra_lambda.observability import logger
-from hydra_lambda.passwords import verify_secret
-
-# A well-formed hash that no secret matches: unknown clients cost the same as wrong secrets.
-_DUMMY_HASH = "hs256$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+from hydra_lambda.passwords import Attempt, verify_secret
 
 
 def _credentials(caller: Credentials, form: dict[str, str]) -> tuple[str, str | None, str]:
@@ -37,13 +34,12 @@ def authenticate_client(caller: Credentials, form: dict[str, str]) -> Client:
     """The authenticated client, or InvalidClient (401 with ``WWW-Authenticate``)."""
     client_id, secret, _method = _credentials(caller, form)
     client = get_client_for_auth(client_id)
-    if client is None:
-        verify_secret(secret or "unknown-client", _DUMMY_HASH)
-        raise InvalidClient("Client authentication failed: unknown client or wrong secret.")
-    if client.public:
+    if client is not None and client.public:
         if secret:
             raise InvalidClient("Client authentication failed: a public client must not send a secret.")
-    elif not secret or not verify_secret(secret, client.secret_hash):
+    # An unknown client (no stored hash) goes through the same verification as a wrong secret: the
+    # same derivation under the same budget, so neither the answer nor its timing tells them apart.
+    elif not verify_secret(secret or "", client.secret_hash if client else None, Attempt(client_id, caller.network)):
         raise InvalidClient("Client authentication failed: unknown client or wrong secret.")
     logger.append_keys(client_id=client.id)  # on every later log line of this invocation
     return client

@@ -28,6 +28,7 @@ class Credentials:
     bearer: str | None = None
     basic: BasicCredentials | None = None
     basic_problem: str = ""
+    network: str = ""  # the caller's network (IPv4 address, IPv6 /64): what client-secret budgets count
 
     @property
     def sent_basic(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydra_lambda import keys, scopes, warden
+from hydra_lambda import keys, pkce, scopes, warden
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import ANONYMOUS, Credentials
 from hydra_lambda.errors import HydraError
@@ -26,7 +26,7 @@ KEYS_SCOPE = "hydra.keys.get"
 RESPONSE_TYPES = ["code", "code id_token", "id_token", "token id_token", "token", "token id_token code", "code token"]
 GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials", "implicit"]
 RESPONSE_MODES = ["query", "fragment", "form_post"]
-PKCE_METHODS = ["S256", "plain"]
+PKCE_METHODS = list(pkce.ADVERTISED)  # plain: confidential clients only, so not advertised
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 # What our ID tokens carry (hydra_lambda.id_tokens); operators add theirs (idTokenExtra) by env.
 CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "rat", "nonce", "acr", "at_hash", "c_hash"]

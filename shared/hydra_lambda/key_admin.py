@@ -8,8 +8,9 @@ policy allows ``get`` on ``rn:hydra:keys:hydra.openid.id-token:<kid>``), else a 
 Private keys never leave AWS KMS (or, in envelope mode, their sealed secret): asking for one is a
 403. ``POST /keys/hydra.openid.id-token`` (``hydra.keys.create``, action ``create``) performs one step
 of the scheduled rotation (``keys.rotation.rotate_now``) when the stack signs through its alias triple,
-else 409. Replacing or deleting keys through this API is refused with a 403 that names the command
-that does it (``hydra-lambda keys rotate``).
+else 409; 409 too (with ``Retry-After``) within the minimum interval of the last step, unless the body
+says ``"force": true`` (a compromised key). Replacing or deleting keys through this API is refused
+with a 403 that names the command that does it (``hydra-lambda keys rotate``).
 """
 
 from __future__ import annotations
@@ -79,8 +80,13 @@ def rotate_set(caller: Credentials, set_name: str, body: dict[str, Any]) -> dict
         raise BadRequest(f"alg must be one of {', '.join(rotation.ALGORITHM_KEY_SPECS)}")
     if not isinstance(body.get("kid", ""), str):
         raise BadRequest("kid must be a string (it is ignored: KMS names the new key)")
+    force = body.get("force", False)
+    if not isinstance(force, bool):
+        raise BadRequest("force must be true or false (true skips the minimum interval: for a compromised key)")
     try:
-        rotation.rotate_now(alg, get_settings().retired_key_deletion_days)
+        rotation.rotate_now(alg, get_settings().retired_key_deletion_days, force=force)
+    except rotation.RotationTooSoon as exc:
+        raise Conflict(str(exc), headers={"Retry-After": str(exc.seconds_left)}) from exc
     except (rotation.NotRotatable, rotation.RotationInProgress) as exc:
         raise Conflict(str(exc)) from exc
     return keys.jwks()

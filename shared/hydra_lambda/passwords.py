@@ -8,13 +8,18 @@ Verification is constant time. What is stored is never weakened; the cost of che
 (scrypt) secret is bounded in memory instead:
 
 - once a container has verified the right secret for a stored hash, it keeps, for that stored hash, a
-  fast fingerprint of it (HMAC-SHA256 under a random per-process key, never written anywhere); every
-  later attempt, right OR wrong, is one HMAC and a constant-time comparison, like a generated secret
-  and like an unknown client (client_auth checks a dummy hash);
-- until then, scrypt runs at most ``SLOW_BURST`` times at once and ``SLOW_RATE`` times a second per
-  stored hash in a container; attempts beyond that budget fail without it (``invalid_client``), so a
-  flood of wrong secrets costs at most a few key derivations a second per client and container. The
-  price: under such a flood, the client's own first request on a cold container may be refused once.
+  fast fingerprint of it (HMAC-SHA256 under a random per-process key, never written anywhere), so the
+  right secret is one HMAC from then on;
+- a key derivation runs only when the caller's own budget allows it: a token bucket per (claimed
+  client id, caller's network) and one per network across client ids (an :class:`Attempt` names
+  them). Wrong guesses drain only the budget of the network they come from, so they never make
+  another caller's right secret fail, while each network still gets at most a few derivations a
+  second per client and container (and a few more across clients);
+- every attempt that fails costs the same, whatever the client: a wrong secret for a generated
+  (hs256) secret, a wrong secret after the right one was seen, and an unknown client (client_auth)
+  each run one derivation against a fixed scrypt hash (:data:`DUMMY_HASH`) under that same budget,
+  exactly as a wrong secret for a supplied secret does; so the answer's timing depends on the
+  caller's own budget only, never on whether the client exists or how its secret is stored.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import hmac
 import secrets
 import threading
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 
 FAST = "hs256"
 SLOW = "scrypt"
@@ -36,11 +43,26 @@ MAX_SECRET_LENGTH = 512
 
 _process_key = secrets.token_bytes(32)
 _known: dict[str, bytes] = {}  # stored hash -> fingerprint of the secret that matched it
-_budget: dict[str, tuple[float, float]] = {}  # stored hash -> (tokens left, when counted)
+_budgets: OrderedDict[tuple[str, ...], tuple[float, float]] = OrderedDict()  # key -> (tokens left, when counted)
 _lock = threading.Lock()
 _MAX_ENTRIES = 4096
 SLOW_BURST = 3
-SLOW_RATE = 0.5  # key derivations a second, per stored hash, before the right secret was seen
+SLOW_RATE = 0.5  # key derivations a second, per client id and network
+NETWORK_BURST = 10
+NETWORK_RATE = 2.0  # key derivations a second, per network across client ids
+_running = threading.BoundedSemaphore(SLOW_BURST)  # derivations at once in a process (threaded local server)
+# A scrypt hash (the parameters hash_secret uses) of a random secret nobody kept: what a failed
+# attempt is checked against, so it costs what a wrong supplied secret costs.
+DUMMY_HASH = "scrypt$14$8$1$v2IdoEvCUu1mQ_il6sv1Qw$ccSP5NiSjZpRrNrvwK_cR0_QBO68-paLlZSr0zecLfU"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Who is trying a secret, as the budget counts: the client id claimed and the caller's network
+    (an IPv4 address or an IPv6 /64, from the edge; "" when unknown)."""
+
+    client_id: str = ""
+    network: str = ""
 
 
 def _b64(data: bytes) -> str:
@@ -74,63 +96,94 @@ def _fingerprint(stored: str, secret: str) -> bytes:
     return hmac.new(_process_key, stored.encode() + b"\x00" + secret.encode("utf-8"), hashlib.sha256).digest()
 
 
-def _take_budget(stored: str) -> bool:
-    """One key derivation for ``stored`` if its budget allows (a token bucket)."""
+def _take(key: tuple[str, ...], burst: float, rate: float, now: float) -> float | None:
+    """The tokens ``key``'s bucket holds now, or None when it has less than one (lock held)."""
+    tokens, then = _budgets.get(key, (burst, now))
+    tokens = min(burst, tokens + (now - then) * rate)
+    _budgets[key] = (tokens, now)
+    _budgets.move_to_end(key)
+    return tokens if tokens >= 1 else None
+
+
+def _take_budget(attempt: Attempt) -> bool:
+    """One key derivation for ``attempt`` if both its buckets allow it (each spends a token only when
+    both have one)."""
     now = time.monotonic()
+    client_key, network_key = ("client", attempt.client_id, attempt.network), ("network", attempt.network)
     with _lock:
-        tokens, then = _budget.get(stored, (float(SLOW_BURST), now))
-        tokens = min(float(SLOW_BURST), tokens + (now - then) * SLOW_RATE)
-        if tokens < 1:
-            _budget[stored] = (tokens, now)
+        client_tokens = _take(client_key, float(SLOW_BURST), SLOW_RATE, now)
+        network_tokens = _take(network_key, float(NETWORK_BURST), NETWORK_RATE, now)
+        while len(_budgets) > _MAX_ENTRIES:  # the least recently used go first
+            _budgets.popitem(last=False)
+        if client_tokens is None or network_tokens is None:
             return False
-        if len(_budget) >= _MAX_ENTRIES:
-            _budget.clear()
-        _budget[stored] = (tokens - 1, now)
+        _budgets[client_key] = (client_tokens - 1, now)
+        _budgets[network_key] = (network_tokens - 1, now)
         return True
+
+
+def _derive(secret: str, salt: bytes, log_n: int, r: int, p: int) -> bytes:
+    with _running:
+        return _scrypt(secret, salt, log_n, r, p)
+
+
+def _fail(secret: str, attempt: Attempt) -> bool:
+    """What a failed attempt costs: one derivation against DUMMY_HASH if the budget allows; False."""
+    if _take_budget(attempt):
+        _, log_n, r, p, salt, expected = DUMMY_HASH.split("$")
+        hmac.compare_digest(_derive(secret or "-", _unb64(salt), int(log_n), int(r), int(p)), _unb64(expected))
+    return False
 
 
 def forget() -> None:
     """Forget every fingerprint and budget (a new container; tests)."""
     with _lock:
         _known.clear()
-        _budget.clear()
+        _budgets.clear()
 
 
 def refill_for_tests() -> None:
     with _lock:
-        _budget.clear()
+        _budgets.clear()
 
 
-def verify_secret(secret: str, stored: str | None) -> bool:
-    """Whether ``secret`` matches the stored hash (constant time in the secret)."""
+def verify_secret(secret: str, stored: str | None, attempt: Attempt | None = None) -> bool:
+    """Whether ``secret`` matches the stored hash (constant time in the secret). A failure costs one
+    budgeted derivation whatever the scheme (see the module's docstring); ``stored`` None is an
+    unknown client."""
+    attempt = attempt or Attempt()
     if not stored or not secret or len(secret) > MAX_SECRET_LENGTH:
-        return False
+        return _fail(secret[:MAX_SECRET_LENGTH], attempt)
     scheme, _, rest = stored.partition("$")
     try:
         if scheme == FAST:
             salt_text, mac_text = rest.split("$")
-            expected = _unb64(mac_text)
             actual = hmac.new(_unb64(salt_text), secret.encode("utf-8"), hashlib.sha256).digest()
-            return hmac.compare_digest(actual, expected)
-        if scheme == SLOW:
-            return _verify_slow(secret, stored, rest)
+            if hmac.compare_digest(actual, _unb64(mac_text)):
+                return True
+        elif scheme == SLOW:
+            verdict = _verify_slow(secret, stored, rest, attempt)
+            if verdict is not None:  # a derivation ran (or the budget refused one): that was the cost
+                return verdict
     except (ValueError, TypeError):
-        return False
-    return False
+        pass
+    return _fail(secret, attempt)
 
 
-def _verify_slow(secret: str, stored: str, rest: str) -> bool:
+def _verify_slow(secret: str, stored: str, rest: str, attempt: Attempt) -> bool | None:
+    """True or False when it decided with a derivation or without budget; None for a wrong secret
+    decided by the fingerprint (the caller charges it the failure's cost)."""
     given = _fingerprint(stored, secret)
     known = _known.get(stored)
-    if known is not None:  # the right secret was seen here: one HMAC decides, right or wrong
-        return hmac.compare_digest(given, known)
+    if known is not None:  # the right secret was seen here: one HMAC decides
+        return True if hmac.compare_digest(given, known) else None
     log_n_text, r_text, p_text, salt_text, hash_text = rest.split("$")
     log_n, r, p = int(log_n_text), int(r_text), int(p_text)
     if not (10 <= log_n <= 20 and 1 <= r <= 16 and 1 <= p <= 4):
+        return None
+    if not _take_budget(attempt):
         return False
-    if not _take_budget(stored):
-        return False
-    ok = hmac.compare_digest(_scrypt(secret, _unb64(salt_text), log_n, r, p), _unb64(hash_text))
+    ok = hmac.compare_digest(_derive(secret, _unb64(salt_text), log_n, r, p), _unb64(hash_text))
     if ok:
         with _lock:
             if len(_known) >= _MAX_ENTRIES:

@@ -23,3 +23,13 @@ def chromium() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secret_budgets() -> None:
+    """Every in-process request comes from 127.0.0.1, one caller network for the whole session: each
+    test starts with the client-secret budgets of a fresh container, as a new caller would (the
+    fingerprints of right secrets already seen stay, as in a warm container)."""
+    from hydra_lambda import passwords
+
+    passwords.refill_for_tests()

@@ -33,7 +33,11 @@ def _token(client_id: str, secret: str) -> int:
                 form={"grant_type": "client_credentials"}).status
 
 
-def test_wrong_secrets_after_a_right_one_cost_no_key_derivation(scrypt_runs: list[int]) -> None:
+def test_wrong_secrets_after_a_right_one_cost_only_their_budget(scrypt_runs: list[int],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the right secret was seen, it is one HMAC; wrong ones cost what every failure costs (a
+    derivation against a dummy hash, issue 22), within the same budget: never one per request."""
+    monkeypatch.setattr(passwords, "SLOW_RATE", 0.0)
     client_id, _ = make_client(client_secret="a-supplied-secret", grant_types=["client_credentials"])
     scrypt_runs.clear()  # hashing it at creation
     assert _token(client_id, "a-supplied-secret") == 200
@@ -41,7 +45,7 @@ def test_wrong_secrets_after_a_right_one_cost_no_key_derivation(scrypt_runs: lis
     for attempt in range(20):
         assert _token(client_id, f"wrong-{attempt}") == 401
     assert _token(client_id, "a-supplied-secret") == 200
-    assert len(scrypt_runs) == 1
+    assert len(scrypt_runs) == passwords.SLOW_BURST
 
 
 def test_wrong_secrets_on_a_cold_container_are_bounded(scrypt_runs: list[int],
@@ -58,10 +62,14 @@ def test_wrong_secrets_on_a_cold_container_are_bounded(scrypt_runs: list[int],
     assert _token(client_id, "another-supplied-secret") == 200
 
 
-def test_unknown_clients_and_generated_secrets_cost_no_key_derivation(scrypt_runs: list[int]) -> None:
+def test_right_generated_secrets_cost_no_key_derivation_and_failures_are_bounded(
+        scrypt_runs: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passwords, "SLOW_RATE", 0.0)
     client_id, secret = make_client(grant_types=["client_credentials"])
     assert secret is not None
     assert _token(client_id, secret) == 200
-    assert _token(client_id, "wrong") == 401
-    assert _token("no-such-client", "wrong") == 401
     assert scrypt_runs == []
+    for _ in range(10):
+        assert _token(client_id, "wrong") == 401
+        assert _token("no-such-client", "wrong") == 401
+    assert len(scrypt_runs) == 2 * passwords.SLOW_BURST  # each client id's budget, then nothing

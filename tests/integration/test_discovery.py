@@ -77,7 +77,7 @@ def test_metadata_has_every_classic_and_modern_field(installed: None) -> None:
                                                "token id_token code", "code token"]
     assert doc["response_modes_supported"] == ["query", "fragment", "form_post"]
     assert doc["grant_types_supported"] == ["authorization_code", "refresh_token", "client_credentials", "implicit"]
-    assert doc["code_challenge_methods_supported"] == ["S256", "plain"]
+    assert doc["code_challenge_methods_supported"] == ["S256"]
     assert doc["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "none"]
     assert doc["id_token_signing_alg_values_supported"] == ["RS256"]
     assert doc["claims_supported"][0] == "sub" and {"iss", "aud", "nonce", "at_hash"} <= set(doc["claims_supported"])

@@ -50,6 +50,16 @@ def header(jws: str) -> dict[str, Any]:
     return jws_parts(jws)[0]
 
 
+def later() -> dict[str, str]:
+    """The minimum interval between two steps passed: the admin headers of a token issued now (the
+    module's would have expired meanwhile)."""
+    from hydra_lambda import clock
+    from hydra_lambda.keys import rotation
+
+    clock.advance(rotation.minimum_interval())
+    return bearer(token(scope="hydra.keys.create hydra.keys.get"))
+
+
 def test_each_post_is_one_publish_switch_retire_step(root: dict[str, str], triple: str) -> None:
     stack_key = targets(triple)[0]
     before = keys.sign(claims())
@@ -64,6 +74,7 @@ def test_each_post_is_one_publish_switch_retire_step(root: dict[str, str], tripl
     tags = kms().list_resource_tags(KeyId=upcoming)["Tags"]
     assert {"TagKey": "hydra-lambda:stack", "TagValue": "api-stack"} in tags  # the stack key's tag
 
+    root = later()
     second = call("POST", PATH, headers=root, json_body={})  # RS256 by default
     assert second.status == 201, second.body
     assert targets(triple)[0] == upcoming and targets(triple)[2] == stack_key
@@ -73,9 +84,11 @@ def test_each_post_is_one_publish_switch_retire_step(root: dict[str, str], tripl
     for jws in (before, after):
         verify_against_jwks(jws, second.json)
 
+    root = later()
     third = call("POST", PATH, headers=root, json_body={"alg": "RS256"})
     assert third.status == 201 and targets(triple)[2] == upcoming
     assert kms().describe_key(KeyId=stack_key)["KeyMetadata"]["Enabled"] is True  # never the stack's key
+    root = later()
     fourth = call("POST", PATH, headers=root, json_body={"alg": "RS256"})
     assert fourth.status == 201
     retired = kms().describe_key(KeyId=upcoming)["KeyMetadata"]
@@ -133,7 +146,9 @@ def test_concurrent_rotations_never_interleave(root: dict[str, str], triple: str
         return real(*args, **kwargs)
 
     assert call("POST", PATH, headers=root, json_body={}).status == 201
+    root = later()
     assert call("POST", PATH, headers=root, json_body={}).status == 201
+    root = later()
     before = targets(triple)
     monkeypatch.setattr(rotation, "scheduled_step", slow_step)
     results: list[Any] = []
@@ -154,6 +169,7 @@ def test_concurrent_rotations_never_interleave(root: dict[str, str], triple: str
     assert [r.status for r in results] == [201]
     current, upcoming, previous = targets(triple)
     assert (current, previous) == (before[1], before[0]) and len({current, upcoming, previous}) == 3
+    root = later()
     assert call("POST", PATH, headers=root, json_body={}).status == 201  # the lease was given back
 
 
@@ -190,7 +206,8 @@ def test_the_local_server_signs_through_a_rotatable_alias_triple(aws: dict[str, 
                              **basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET)})
         before = targets(LOCAL_KEY_ALIAS)
         published = {key["kid"] for key in request("GET", "/.well-known/jwks.json", b"", {})[1]["keys"]}
-        status, rotated = request("POST", PATH, b'{"alg": "ES256"}', {
+        # "force": the shared local triple may have been rotated by another test (the CLI's) a moment ago.
+        status, rotated = request("POST", PATH, b'{"alg": "ES256", "force": true}', {
             "Authorization": f"Bearer {issued['access_token']}", "Content-Type": "application/json"})
         # Other tests may have rotated this shared local triple before: compare with what was published.
         assert status == 201
@@ -202,6 +219,9 @@ def test_the_local_server_signs_through_a_rotatable_alias_triple(aws: dict[str, 
         assert request("GET", "/.well-known/jwks.json", b"", {})[1] == rotated
     finally:
         server.stop()
+        # Leave the shared triple as if never rotated through -next, so that a later `keys rotate` of
+        # another test (the CLI's) is a first step, not one within the minimum interval of this one.
+        kms().delete_alias(AliasName=f"{LOCAL_KEY_ALIAS}-next")
 
 
 def test_the_scheduled_rotation_takes_the_same_lease(root: dict[str, str], triple: str) -> None:
@@ -231,6 +251,7 @@ def test_the_scheduled_rotation_takes_the_same_lease(root: dict[str, str], tripl
         locks.release(f"key-rotation:{triple}", owner)
     result = app._rotate(event, FakeContext("KeyRotationFunction"))
     assert targets(triple) == (before[0], result["next"], None) and result["next"] not in before
+    root = later()
     assert call("POST", PATH, headers=root, json_body={}).status == 201  # the lease was given back
 
 
@@ -249,3 +270,84 @@ def test_a_lease_whose_answer_was_lost_is_still_its_owners(lossy_proxy: Any, mon
     assert locks.acquire(name, 60) is None  # and nobody else gets it
     locks.release(name, owner)
     assert locks.acquire(name, 60) is not None
+
+
+# ------------------------------------------------------------------ the minimum interval between steps
+
+
+def _load_keyrotation_app() -> Any:
+    import importlib.util
+
+    from tests.support import ROOT
+
+    spec = importlib.util.spec_from_file_location("keyrotation_app", ROOT / "functions" / "keyrotation" / "app.py")
+    assert spec is not None and spec.loader is not None
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    return app
+
+
+def test_the_minimum_interval_comes_from_the_jwks_max_age_and_the_id_token_lifespan(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from hydra_lambda.config import reset_settings
+    from hydra_lambda.keys import rotation
+
+    for lifespan, cache, expected in (("1h", "3600", 7200), ("5h", "3600", 5 * 3600 + 3600),
+                                      ("10m", "0", rotation.JWKS_MAX_AGE)):
+        monkeypatch.setenv("ID_TOKEN_LIFESPAN", lifespan)
+        monkeypatch.setenv("SIGNING_KEYS_CACHE_SECONDS", cache)
+        reset_settings()
+        assert rotation.minimum_interval() == expected
+    monkeypatch.undo()
+    reset_settings()
+
+
+def test_a_step_within_the_minimum_interval_is_409_with_the_time_left(root: dict[str, str], triple: str) -> None:
+    from hydra_lambda import clock
+    from hydra_lambda.keys import rotation
+
+    assert call("POST", PATH, headers=root, json_body={}).status == 201  # publishes: no step before it
+    before = targets(triple)
+    too_soon = call("POST", PATH, headers=root, json_body={"alg": "ES256"})
+    assert too_soon.status == 409, too_soon.body  # was 201: the published key signed at once
+    interval = rotation.minimum_interval()
+    error = too_soon.json["error"]
+    assert error["code"] == 409 and error["status"] == "Conflict" and '"force": true' in error["message"]
+    left = int(too_soon.headers["retry-after"])
+    assert interval - 60 < left <= interval and f"in {left} s" in error["message"]
+    assert targets(triple) == before  # nothing moved, no key made
+    clock.advance(interval - 100)
+    headers = bearer(token(scope="hydra.keys.create hydra.keys.get"))
+    still = call("POST", PATH, headers=headers, json_body={})
+    assert still.status == 409 and 0 < int(still.headers["retry-after"]) <= 100
+    assert targets(triple) == before
+    clock.advance(101)
+    headers = bearer(token(scope="hydra.keys.create hydra.keys.get"))
+    assert call("POST", PATH, headers=headers, json_body={}).status == 201
+    assert targets(triple)[0] == before[1]  # the published key signs now
+
+
+def test_force_rotates_at_once_for_a_compromised_key(root: dict[str, str], triple: str) -> None:
+    assert call("POST", PATH, headers=root, json_body={}).status == 201
+    before = targets(triple)
+    for bad in ("true", 1, None):
+        refused = call("POST", PATH, headers=root, json_body={"force": bad})
+        assert refused.status == 400 and "force" in refused.json["error"]["message"], bad
+    forced = call("POST", PATH, headers=root, json_body={"force": True})
+    assert forced.status == 201, forced.body
+    assert targets(triple)[0] == before[1] and targets(triple)[2] == before[0]
+
+
+def test_the_scheduled_rotation_honours_the_interval_unless_forced(triple: str) -> None:
+    from hydra_lambda.keys.rotation import RotationTooSoon
+    from hydra_lambda_local.events import FakeContext
+
+    app = _load_keyrotation_app()
+    event = {"alias": triple, "key_spec": "ECC_NIST_P256", "stack": "api-stack"}
+    first = app._rotate(event, FakeContext("KeyRotationFunction"))
+    before = targets(triple)
+    with pytest.raises(RotationTooSoon):
+        app._rotate(event, FakeContext("KeyRotationFunction"))
+    assert targets(triple) == before
+    forced = app._rotate({**event, "force": True}, FakeContext("KeyRotationFunction"))
+    assert forced["current"] == first["next"]

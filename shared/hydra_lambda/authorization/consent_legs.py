@@ -26,13 +26,15 @@ from hydra_lambda.storage import token_rows as token_store
 # First leg
 
 
-def first_leg(request: AuthorizeRequest, original_query: str) -> ToConsentApp:
+def first_leg(request: AuthorizeRequest) -> ToConsentApp:
+    """Only the validated request is stored and sent on (the consent app's ``redirectUrl`` is rebuilt
+    from it): an anonymous request padded with parameters nobody reads costs what a plain one does."""
     settings = get_settings()
     stored, csrf = consent.create(
         client_id=request.client_id,
         requested_scopes=list(request.scopes),
         request=request.to_dict(),
-        base_redirect=settings.url("/oauth2/auth") + ("?" + original_query if original_query else ""),
+        base_redirect=with_query(settings.url("/oauth2/auth"), request.to_query()),
     )
     return ToConsentApp(location=with_query(settings.consent_url, {"consent": stored.id}), consent_id=stored.id,
                         csrf=csrf, lifespan=settings.challenge_token_lifespan)

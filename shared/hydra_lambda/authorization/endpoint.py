@@ -37,7 +37,7 @@ def handle(call: AuthorizationCall) -> Outcome:
         request = validate(params, client, redirect_uri, sent)
         if second_leg:
             return consent_legs.second_leg(request, client, params, call.csrf_cookies)
-        return consent_legs.first_leg(request, call.original_query)
+        return consent_legs.first_leg(request)
     except consent_legs.BoundFlowError as exc:
         return error_response(redirect_uri, mode, exc.error, params.get("state", ""), exc.consent_id)
     except OAuth2Error as exc:

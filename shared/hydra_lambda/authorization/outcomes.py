@@ -11,11 +11,10 @@ from hydra_lambda.errors import OAuth2Error
 
 @dataclass(frozen=True)
 class AuthorizationCall:
-    """The parsed request: its parameters, the query to come back to (the consent app sends the
-    browser there), and the CSRF cookie values this browser holds, by consent request id."""
+    """The parsed request: its parameters and the CSRF cookie values this browser holds, by consent
+    request id."""
 
     params: dict[str, str]
-    original_query: str
     csrf_cookies: dict[str, str] = field(default_factory=dict)
 
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from hydra_lambda import pkce, scopes
 from hydra_lambda.authorization.outcomes import UntrustedRedirect
@@ -32,6 +33,9 @@ RESPONSE_MODES = frozenset({"query", "fragment", "form_post"})
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 MIN_STATE = 8  # as classic Hydra
 MAX_PARAM = 2048
+# The stored request (and the redirectUrl rebuilt from it) stays within a hard bound whatever a browser
+# sends: Apache's and many proxies' default URL limit, so no working request is refused by it.
+MAX_REQUEST_CHARS = 8192
 SECOND_LEG_PARAMS = frozenset({"consent", "consent_verifier", "consent_csrf"})
 _LIMITED = ("state", "nonce", "acr_values", "code_challenge", "login_hint", "ui_locales", "id_token_hint")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -77,6 +81,28 @@ class AuthorizeRequest:
     @property
     def default_mode(self) -> str:
         return "query" if self.response_types == ("code",) else "fragment"
+
+    def to_query(self) -> dict[str, str]:
+        """The parameters that make this very request again (what the second leg validates and
+        compares), and nothing else: a parameter no check reads is never stored or sent on."""
+        values = {
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri if self.redirect_uri_sent else "",
+            "response_type": " ".join(self.response_types),
+            "response_mode": "" if self.response_mode == self.default_mode else self.response_mode,
+            "scope": " ".join(self.scopes),
+            "state": self.state,
+            "nonce": self.nonce,
+            "code_challenge": self.code_challenge,
+            "code_challenge_method": self.code_challenge_method,
+            "max_age": "" if self.max_age is None else str(self.max_age),
+            "acr_values": self.acr_values,
+            "prompt": self.prompt,
+            "login_hint": self.login_hint,
+            "ui_locales": self.ui_locales,
+            "id_token_hint": self.id_token_hint,
+        }
+        return {name: value for name, value in values.items() if value}
 
 
 def is_second_leg(params: dict[str, str]) -> bool:
@@ -227,7 +253,8 @@ def check_openid(draft: _Draft) -> None:
 
 def check_pkce(draft: _Draft) -> None:
     challenge, method = pkce.validate_challenge(draft.params.get("code_challenge", ""),
-                                                draft.params.get("code_challenge_method", ""))
+                                                draft.params.get("code_challenge_method", ""),
+                                                public=draft.client.public)
     if draft.client.public and "code" in draft.response_types and not challenge:
         raise InvalidRequest("Public clients must use PKCE: code_challenge is required.")
     draft.code_challenge, draft.code_challenge_method = challenge, method
@@ -268,6 +295,16 @@ def validate(params: dict[str, str], client: Client, redirect_uri: str, sent: bo
     draft = _Draft(params, client)
     for check in CHECKS:
         check(draft)
+    request = _build(draft, redirect_uri, sent)
+    size = len(urlencode(request.to_query()))
+    if size > MAX_REQUEST_CHARS:
+        raise InvalidRequest(f"The authorization request is too large: {size} characters once encoded, at most "
+                             f"{MAX_REQUEST_CHARS} (shorten state, nonce, scope or the hints).")
+    return request
+
+
+def _build(draft: _Draft, redirect_uri: str, sent: bool) -> AuthorizeRequest:
+    params, client = draft.params, draft.client
     return AuthorizeRequest(
         client_id=client.id,
         redirect_uri=redirect_uri,
@@ -281,7 +318,7 @@ def validate(params: dict[str, str], client: Client, redirect_uri: str, sent: bo
         code_challenge_method=draft.code_challenge_method,
         max_age=draft.max_age,
         acr_values=params.get("acr_values", ""),
-        prompt=" ".join(params.get("prompt", "").split()),
+        prompt=" ".join(dict.fromkeys(params.get("prompt", "").split())),
         login_hint=params.get("login_hint", ""),
         ui_locales=params.get("ui_locales", ""),
         id_token_hint=params.get("id_token_hint", ""),

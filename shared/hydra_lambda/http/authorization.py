@@ -24,7 +24,7 @@ from hydra_lambda.authorization.outcomes import (
 from hydra_lambda.config import get_settings
 from hydra_lambda.errors import HydraError
 from hydra_lambda.http.forms import parse_urlencoded, require_form
-from hydra_lambda.http.responses import html_page, redirect
+from hydra_lambda.http.responses import HTML_HEADERS, html_page, redirect
 
 COOKIE_PREFIX = "hl_consent_"
 COOKIE_PATH = "/oauth2/auth"
@@ -39,9 +39,8 @@ def parse(method: str, raw_query: str, body: str | None, cookies: dict[str, str]
     if method == "POST":
         require_form(content_type, body)
     params = parse_urlencoded(body if method == "POST" and body else raw_query)
-    original_query = raw_query if method != "POST" or not body else urlencode(params)
     csrf = {name[len(COOKIE_PREFIX):]: value for name, value in cookies.items() if name.startswith(COOKIE_PREFIX)}
-    return AuthorizationCall(params, original_query, csrf)
+    return AuthorizationCall(params, csrf)
 
 
 def render(outcome: Outcome) -> Response:
@@ -106,12 +105,9 @@ def _form_post(redirect_uri: str, params: dict[str, str], cookies: list[Cookie])
         f"<script>{_AUTO_SUBMIT}</script></body></html>"
     )
     headers = {
+        **HTML_HEADERS,
         "Content-Security-Policy": f"default-src 'none'; script-src 'sha256-{_AUTO_SUBMIT_HASH}'; "
                                    "frame-ancestors 'none'",
-        "X-Frame-Options": "DENY",
-        "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "no-store",
-        "Referrer-Policy": "no-referrer",
     }
     return Response(status_code=200, content_type="text/html; charset=utf-8", body=document, headers=headers,
                     cookies=cookies)

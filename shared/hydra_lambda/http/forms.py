@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 from collections.abc import Callable
 from typing import Any
@@ -135,13 +136,27 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip()
 
 
-def credentials(authorization: str | None) -> Credentials:
-    """The typed credentials of an ``Authorization`` header (absent or of another scheme: none)."""
+def network_of(source_ip: str | None) -> str:
+    """The caller's network as the client-secret budget counts it: an IPv4 address, or the /64 of an
+    IPv6 one (one subscriber's usual allocation, so rotating addresses inside it gains nothing)."""
+    try:
+        address = ipaddress.ip_address((source_ip or "").strip())
+    except ValueError:
+        return ""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(getattr(address, "ipv4_mapped", None) or address)
+
+
+def credentials(authorization: str | None, source_ip: str | None = None) -> Credentials:
+    """The typed credentials of an ``Authorization`` header (absent or of another scheme: none), and
+    the network they came from (API Gateway's ``sourceIp``: the peer address, not a header)."""
+    network = network_of(source_ip)
     bearer = bearer_token(authorization)
     if bearer is not None:
-        return Credentials(bearer=bearer)
+        return Credentials(bearer=bearer, network=network)
     try:
         basic = basic_credentials(authorization)
     except InvalidClient as exc:
-        return Credentials(basic_problem=exc.description)
-    return Credentials(basic=BasicCredentials(*basic)) if basic is not None else Credentials()
+        return Credentials(basic_problem=exc.description, network=network)
+    return Credentials(basic=BasicCredentials(*basic) if basic is not None else None, network=network)

@@ -18,12 +18,15 @@ from hydra_lambda.paging import Page
 
 JSON = "application/json"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-# Pages we render ourselves must never be framed (clickjacking) nor load anything foreign.
+# Pages we render ourselves must never be framed (clickjacking) nor load anything foreign, nor be
+# cached, nor tell the next site where the browser came from (an /oauth2/auth URL carries state,
+# login_hint and id_token_hint).
 HTML_HEADERS = {
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
 }
 
 

@@ -12,7 +12,9 @@ the first signs, all are published):
 
 from __future__ import annotations
 
-from hydra_lambda import keys
+import math
+
+from hydra_lambda import clock, keys
 from hydra_lambda.aws import client
 from hydra_lambda.config import get_settings
 from hydra_lambda.storage import locks
@@ -146,6 +148,51 @@ class RotationInProgress(RuntimeError):
     """Another rotation holds the lease."""
 
 
+class RotationTooSoon(RuntimeError):
+    """The last step ran less than :func:`minimum_interval` ago."""
+
+    def __init__(self, seconds_left: int, interval: int) -> None:
+        super().__init__(
+            f"The last rotation step ran less than {interval} s ago (the minimum interval: the longer of the "
+            f"JWKS cache max-age, {JWKS_MAX_AGE} s, and ID_TOKEN_LIFESPAN, plus SIGNING_KEYS_CACHE_SECONDS): "
+            f"another step now would make a key sign before every cached JWKS knows it, or drop a key whose "
+            f"ID tokens are still valid. Try again in {seconds_left} s, or, if a key is compromised, send "
+            '"force": true to rotate at once.'
+        )
+        self.seconds_left, self.interval = seconds_left, interval
+
+
+def minimum_interval() -> int:
+    """Seconds between two steps. A step publishes a key that the next step makes sign, and retires
+    the key that stopped signing at the step before; other containers follow within
+    SIGNING_KEYS_CACHE_SECONDS. So the next step must wait until every relying party's cached JWKS has
+    the new key (the JWKS max-age after the last container serves it) and every ID token the retired
+    key signed has expired (ID_TOKEN_LIFESPAN after the last container signed with it)."""
+    settings = get_settings()
+    return max(JWKS_MAX_AGE, settings.id_token_lifespan) + settings.signing_keys_cache_seconds
+
+
+def _last_step_at(alias: str) -> float | None:
+    """When the last step ran: the KMS ``CreationDate`` of the key it made and put behind
+    ``<alias>-next`` (set by KMS, never changed, read through DescribeKey); None before the first."""
+    kms = client("kms")
+    try:
+        created = kms.describe_key(KeyId=f"{alias}-next")["KeyMetadata"].get("CreationDate")
+    except kms.exceptions.NotFoundException:
+        return None
+    return created.timestamp() if created is not None else None
+
+
+def _check_interval(alias: str) -> None:
+    last = _last_step_at(alias)
+    if last is None:
+        return
+    interval = minimum_interval()
+    left = math.ceil(last + interval - clock.now())
+    if left > 0:
+        raise RotationTooSoon(left, interval)
+
+
 def rotating_alias(signing_mode: str, signing_keys: tuple[str, ...]) -> str:
     """The alias the step moves, if ``SIGNING_KEYS`` is the alias triple in kms mode."""
     if signing_mode != "kms":
@@ -171,22 +218,25 @@ def _stack_of(key_id: str) -> str:
 
 
 def locked_step(alias: str, key_spec: str = "RSA_2048", stack: str = "",
-                deletion_window_days: int | None = None) -> dict[str, str | None]:
+                deletion_window_days: int | None = None, *, force: bool = False) -> dict[str, str | None]:
     """``scheduled_step`` under a lease on the alias, which the schedule and the API both take, so two
     steps never interleave their alias moves (two unguarded steps could both read the same aliases and
     leave ``-previous`` equal to the signing key, disable a key that still signs, or orphan a new key).
-    RotationInProgress when another step holds it."""
+    RotationInProgress when another step holds it; RotationTooSoon within :func:`minimum_interval` of
+    the last step unless ``force`` (a compromised key: its tokens must stop verifying now)."""
     owner = locks.acquire(f"key-rotation:{alias}", ROTATION_LEASE_SECONDS)
     if owner is None:
         raise RotationInProgress("Another rotation of the signing keys is in progress; try again when it is done")
     try:
+        if not force:
+            _check_interval(alias)
         return scheduled_step(alias, key_spec, stack, deletion_window_days)
     finally:
         locks.release(f"key-rotation:{alias}", owner)
         keys.forget()  # this container serves the new set at once; others within SIGNING_KEYS_CACHE_SECONDS
 
 
-def rotate_now(alg: str, deletion_window_days: int | None) -> dict[str, str | None]:
+def rotate_now(alg: str, deletion_window_days: int | None, *, force: bool = False) -> dict[str, str | None]:
     """One step on request (POST /keys/hydra.openid.id-token), for deployments that sign through the
     alias triple; the new key is tagged for the stack of the key it will replace."""
     settings = get_settings()
@@ -195,4 +245,4 @@ def rotate_now(alg: str, deletion_window_days: int | None) -> dict[str, str | No
         raise ValueError(f"alg must be one of {', '.join(ALGORITHM_KEY_SPECS)}")
     current = _alias_target(alias)
     stack = _stack_of(current) if current is not None else ""
-    return locked_step(alias, ALGORITHM_KEY_SPECS[alg], stack, deletion_window_days)
+    return locked_step(alias, ALGORITHM_KEY_SPECS[alg], stack, deletion_window_days, force=force)
