@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hydra_lambda_local import consent_app, user_token
-from hydra_lambda_local.api import AdminApi, CliError, Credentials, client_credentials_token, segment
+from hydra_lambda_local.api import AdminApi, CliError, Credentials, client_credentials_token, read_secret, segment
 
 ID_TOKEN_SET = "hydra.openid.id-token"
 ROOT_REDIRECT_URI = "http://localhost:4445/callback"
@@ -27,7 +27,11 @@ def _connection_options() -> argparse.ArgumentParser:
                        help="the API's base URL (default: $HYDRA_URL or http://127.0.0.1:4444)")
     group.add_argument("--client-id", default=argparse.SUPPRESS, help="default: $HYDRA_CLIENT_ID")
     group.add_argument("--client-secret", default=argparse.SUPPRESS,
-                       help="default: $HYDRA_CLIENT_SECRET (prefer it: arguments show in ps)")
+                       help="default: $HYDRA_CLIENT_SECRET (prefer it or --client-secret-file: arguments show in ps)")
+    group.add_argument("--client-secret-file", default=argparse.SUPPRESS, metavar="PATH",
+                       help="read the client's secret from the first line of PATH ('-' for stdin)")
+    group.add_argument("--allow-plain-http", action="store_true", default=argparse.SUPPRESS,
+                       help="allow an http:// endpoint on another host (secrets then travel in clear text)")
     return parent
 
 
@@ -68,7 +72,10 @@ def _add_clients(sub: Any) -> None:
     for parser in _document_collection(sub, "clients", "OAuth 2.0 clients (/clients)", "client", "clients",
                                        "create a client; prints it once with its secret"):
         parser.add_argument("-n", "--name", default="", help="client_name")
-        parser.add_argument("--secret", default="", help="default on create: a generated secret")
+        parser.add_argument("--secret", default="", help="default on create: a generated secret (prefer "
+                            "--secret-file: arguments show in ps)")
+        parser.add_argument("--secret-file", default="", metavar="PATH",
+                            help="read the client's secret from the first line of PATH ('-' for stdin)")
         parser.add_argument("-c", "--callbacks", action="append", default=[], help="redirect URI; repeat for several")
         parser.add_argument("-g", "--grant-types", action="append", default=[], help="repeat for several")
         parser.add_argument("-r", "--response-types", action="append", default=[], help="repeat for several")
@@ -178,8 +185,9 @@ def _split(values: list[str]) -> list[str]:
 
 def _client_changes(args: argparse.Namespace) -> dict[str, Any]:
     changes: dict[str, Any] = {}
+    secret = read_secret(args.secret_file, "--secret-file") if args.secret_file else args.secret
     for key, value in (("id", getattr(args, "id", "") if args.action == "create" else ""),
-                       ("client_name", args.name), ("client_secret", args.secret), ("owner", args.owner),
+                       ("client_name", args.name), ("client_secret", secret), ("owner", args.owner),
                        ("logo_uri", args.logo_uri), ("policy_uri", args.policy_uri), ("tos_uri", args.tos_uri)):
         if value:
             changes[key] = value

@@ -75,12 +75,15 @@ def _how_to_use(url: str, root: tuple[str, str] | None, forced: tuple[str, str] 
     activate = Path(sys.executable).parent / "activate"
     path_line = f". {activate}" if activate.is_file() else f'export PATH="{Path(sys.executable).parent}:$PATH"'
     lines = ["", "Use the CLI from another terminal (in this checkout):", f"  {path_line}"]
+    if root is not None and forced is not None and root[0] == forced[0]:
+        root = None  # created from FORCE_ROOT_CLIENT_CREDENTIALS: the operator's secret is never printed
     if root is not None:
         secret = quote(root[1], safe="")
         lifetime = ("kept in the tables at DYNAMODB_ENDPOINT, so valid across restarts" if persistent else
                     "the embedded database lives as long as this process: new ones on every start")
     elif forced is not None:
-        secret, lifetime = "<the secret in FORCE_ROOT_CLIENT_CREDENTIALS>", "yours, valid across restarts"
+        secret = "<the secret in FORCE_ROOT_CLIENT_CREDENTIALS>"
+        lifetime = "from FORCE_ROOT_CLIENT_CREDENTIALS (its secret is not printed), valid across restarts"
     else:
         secret, lifetime = "<root secret>", ("the root client exists from an earlier start and its secret was "
                                              "printed then; FORCE_ROOT_CLIENT_CREDENTIALS=id:secret chooses it")
@@ -118,7 +121,7 @@ def serve(host: str, port: int, template: str = "", verbose: bool = False) -> in
         backends = prepare()
         settings = get_settings()
         root = ensure_root_client()
-        if root is not None:  # its secret is printed once, in the lines below; never logged
+        if root is not None:  # a generated secret is printed once, in the lines below; never logged
             print("hydra-lambda: created the root client (its credentials are below)", flush=True)
         server = LocalServer(host, port, path, verbose=verbose)
         server.warm()

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 
-from hydra_lambda_local.api import TIMEOUT, CliError, Credentials, unreachable
+from hydra_lambda_local.api import TIMEOUT, CliError, Credentials, no_redirects, unreachable
 
 PAGE = ("<!doctype html><html lang=en><head><meta charset=utf-8><title>hydra-lambda</title></head>"
         "<body style=\"font:16px system-ui,sans-serif;margin:3rem\"><h1 id=result>{heading}</h1>"
@@ -85,11 +85,11 @@ def run(credentials: Credentials, *, scope: str, redirect_uri: str, open_browser
         raise CliError("set --client-id (or HYDRA_CLIENT_ID): the client that signs the user in", 2)
     result, done, expected = Callback(), threading.Event(), []
     server = _listen(redirect_uri, result, done, expected)
-    session = OAuth2Session(
+    session = no_redirects(OAuth2Session(
         credentials.client_id, credentials.client_secret or None, scope=scope, redirect_uri=redirect_uri,
         code_challenge_method="S256",
         token_endpoint_auth_method="client_secret_basic" if credentials.client_secret else "none",
-    )
+    ))
     verifier = secrets.token_urlsafe(48)
     url, state = session.create_authorization_url(credentials.endpoint + "/oauth2/auth", code_verifier=verifier,
                                                   state=secrets.token_urlsafe(24))
