@@ -187,7 +187,9 @@ class AdminApi:
         body = f"grant_type=client_credentials&scope={quote(self.scope)}".encode()
         status, data = self._send("POST", "/oauth2/token", body, headers)
         if status != 200 or not isinstance(data, dict) or not data.get("access_token"):
-            raise ApiError(502, f"The consent app could not get an access token (HTTP {status}).")
+            detail = _error_message(data)
+            raise ApiError(502, f"The consent app could not get an access token (HTTP {status}"
+                           + (f": {detail})." if detail else ")."))
         return str(data["access_token"]), float(data.get("expires_in") or 60)
 
     # -- consent requests
@@ -256,8 +258,21 @@ def _error_message(data: Any) -> str:
         return ""
     error = data.get("error")
     if isinstance(error, dict):  # the admin error shape
-        return str(error.get("message") or error.get("reason") or "")
+        message, reason = str(error.get("message") or ""), str(error.get("reason") or "")
+        return f"{message} ({reason})" if message and reason and reason != message else message or reason
     return str(data.get("error_description") or error or "")
+
+
+def check_access(api: AdminApi) -> str:
+    """"" when the app's client can get a token and read consent requests (an unknown id is then a
+    404); else why not, in one sentence, so a misconfigured app stops at start, not at the first user."""
+    try:
+        api.get_request(f"start-check-{secrets.token_hex(8)}")
+    except ApiError as exc:
+        if exc.status == 404:
+            return ""
+        return exc.message
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -758,8 +773,15 @@ def run_cli(args: Any) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     port = args.port if args.port is not None else settings.consent_app_port
+    api = AdminApi(args.api, args.client_id, args.client_secret)
+    problem = check_access(api)
+    if problem:
+        print(f"hydra-lambda: consent app: client '{args.client_id}' cannot read consent requests: {problem} It "
+              f"needs grant type client_credentials, scope {CONSENT_SCOPE} and a policy allowing get, accept and "
+              "reject on rn:hydra:oauth2:consent:requests:<.*>.", file=sys.stderr)
+        return 1
     try:
-        return run(args.host, port, AdminApi(args.api, args.client_id, args.client_secret), users)
+        return run(args.host, port, api, users)
     except OSError as exc:
         print(f"hydra-lambda: consent app cannot listen on {args.host}:{port}: {exc.strerror or exc}",
               file=sys.stderr)

@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from hydra_lambda.bootstrap import ensure_root_client, forced_credentials
 from hydra_lambda.clients import get_client
 from hydra_lambda.config import PORTS, ConfigError, get_settings
 from hydra_lambda.passwords import verify_secret
+from pynamodb.exceptions import PynamoDBException
 
 from hydra_lambda_local.backends import prepare
 from hydra_lambda_local.consent_app import start_for_serve
@@ -36,6 +38,29 @@ def _start_consent_app(host: str, port: int, root: tuple[str, str] | None) -> st
     _, line = start_for_serve(api_url, settings.consent_url, settings.consent_app_port,
                               settings.consent_app_users, root or forced_credentials())
     return line
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def engine_failure(exc: BaseException) -> str:
+    """One line for an AWS engine that failed at start: which endpoint could not be reached, and what
+    to do; else the error's own first line."""
+    for cause in _causes(exc):
+        if isinstance(cause, EndpointConnectionError):
+            url = cause.kwargs.get("endpoint_url", "")
+            which = ("DynamoDB (DYNAMODB_ENDPOINT)" if url.rstrip("/") == os.environ.get("DYNAMODB_ENDPOINT", "-")
+                     .rstrip("/") else "KMS (KMS_ENDPOINT)" if url.rstrip("/") == os.environ.get("KMS_ENDPOINT", "-")
+                     .rstrip("/") else "an AWS endpoint")
+            return (f"cannot reach {which} at {url}: start it there, or unset the variable to use the embedded "
+                    "engine")
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def serve_port(explicit: int | None) -> int | None:
@@ -130,6 +155,9 @@ def serve(host: str, port: int, template: str = "", verbose: bool = False) -> in
     except ConfigError as exc:
         print(f"hydra-lambda: configuration error: {exc}", file=sys.stderr)
         return 2
+    except (BotoCoreError, ClientError, PynamoDBException) as exc:
+        print(f"hydra-lambda: cannot start: {engine_failure(exc)}", file=sys.stderr)
+        return 1
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(f"hydra-lambda: {host}:{port} is already in use; choose another port with `make run PORT=...` "

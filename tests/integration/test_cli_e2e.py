@@ -188,8 +188,10 @@ def test_token_user_ignores_a_callback_with_another_state(stack: tuple[LocalServ
     server, _ = stack
     port = free_port()
     redirect_uri = f"http://127.0.0.1:{port}/callback"
-    env = {**USER_ENV, "HYDRA_URL": server.url, "HYDRA_CLIENT_ID": ROOT_CLIENT_ID,
-           "HYDRA_CLIENT_SECRET": ROOT_CLIENT_SECRET}
+    client = ok(run("clients", "create", "-c", redirect_uri, "-g", "authorization_code,refresh_token", "-r", "code",
+                    "-a", "openid offline", server=server))
+    env = {**USER_ENV, "HYDRA_URL": server.url, "HYDRA_CLIENT_ID": client["id"],
+           "HYDRA_CLIENT_SECRET": client["client_secret"]}
     process = subprocess.Popen(
         [sys.executable, "-m", "hydra_lambda_local.cli", "token", "user", "--no-open", "--redirect-uri", redirect_uri],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
