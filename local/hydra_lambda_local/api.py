@@ -192,6 +192,22 @@ class AdminApi:
             raise CliError(f"{method} {path}: the answer is not JSON") from None
 
 
+def client_post(credentials: Credentials, path: str, form: dict[str, str]) -> requests.Response:
+    """A form POST to an OAuth endpoint with the client's credentials (client_secret_basic: each half
+    URL-encoded, RFC 6749 section 2.3.1); CliError unless 2xx."""
+    credentials.require()
+    auth = (quote(credentials.client_id, safe=""), quote(credentials.client_secret, safe=""))
+    with no_redirects(requests.Session()) as session:
+        try:
+            response = session.post(credentials.endpoint + path, data=form, auth=auth, timeout=TIMEOUT,
+                                    headers={"Accept": "application/json"}, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise unreachable(credentials.endpoint, exc) from None
+    if response.status_code >= 300:
+        raise CliError(f"POST {path}: {error_message(response)}")
+    return response
+
+
 def segment(value: str) -> str:
     """One path segment (an id), percent-encoded."""
     return quote(value, safe="")
