@@ -7,7 +7,7 @@ import os
 import socket
 import sys
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from hydra_lambda.bootstrap import ensure_root_client, forced_credentials
@@ -17,7 +17,7 @@ from hydra_lambda.passwords import verify_secret
 from pynamodb.exceptions import PynamoDBException
 
 from hydra_lambda_local.backends import prepare
-from hydra_lambda_local.consent_app import start_for_serve
+from hydra_lambda_local.consent_app import is_local_default, start_for_serve
 from hydra_lambda_local.server import LocalServer
 
 
@@ -94,6 +94,42 @@ def busy_port(host: str, port: int) -> bool:
     return False
 
 
+def _consent_app_port() -> tuple[str, int] | None:
+    """(host, port) of the example consent app when this run starts it (CONSENT_URL its local default)."""
+    settings = get_settings()
+    if not is_local_default(settings.consent_url, settings.consent_app_port):
+        return None
+    return urlsplit(settings.consent_url).hostname or "127.0.0.1", settings.consent_app_port
+
+
+def _free_port_after(host: str, port: int, avoid: set[int]) -> int:
+    """The first port above ``port`` that is free now and that no other part of this run uses."""
+    for candidate in range(port + 1, min(port + 200, PORTS[1] + 1)):
+        if candidate not in avoid and not busy_port(host, candidate):
+            return candidate
+    return 0
+
+
+def ports_refusal(host: str, port: int) -> str:
+    """Why this run cannot have its ports (the API's taken, the consent app's taken: users would be sent
+    to another instance's app, or both the same), with a pair that works now; "" when they are free."""
+    consent = _consent_app_port()
+    consent_host, consent_port = consent if consent else (host, 0)
+    if consent_port and consent_port == port:
+        return f"PORT and CONSENT_APP_PORT are both {port}: the API and the consent app need a port each"
+    api_busy = busy_port(host, port)
+    consent_busy = bool(consent_port) and busy_port(consent_host, consent_port)
+    if not api_busy and not consent_busy:
+        return ""
+    new_api = _free_port_after(host, port, {consent_port}) if api_busy else port
+    new_consent = _free_port_after(consent_host, consent_port, {port, new_api}) if consent_busy else consent_port
+    taken = " and ".join(f"{what} port {number}" for what, number, busy in (
+        ("the API's", port, api_busy), ("the consent app's", consent_port, consent_busy)) if busy)
+    suggestion = f"PORT={new_api}" + (f" CONSENT_APP_PORT={new_consent}" if consent_port else "")
+    verb = "are" if api_busy and consent_busy else "is"
+    return f"{taken} {verb} already in use (another `make run`?); run with `make run {suggestion}`"
+
+
 def _how_to_use(url: str, root: tuple[str, str] | None, forced: tuple[str, str] | None, persistent: bool) -> str:
     """The lines that put the CLI on the PATH and point it at this server with the root client (its
     secret only when it was just created: a secret the operator chose is never echoed)."""
@@ -138,9 +174,9 @@ def serve(host: str, port: int, template: str = "", verbose: bool = False) -> in
         path = find_template(template)
         local_host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
         os.environ.setdefault("ISSUER", f"http://{local_host}:{port}")
-        if busy_port(host, port):  # another `make run`, say: refused before anything is created
-            print(f"hydra-lambda: port {port} on {host} is already in use (another `make run`?); choose another "
-                  f"with `make run PORT={port + 1}` (or `hydra-lambda serve --port {port + 1}`)", file=sys.stderr)
+        refusal = ports_refusal(host, port)  # another `make run`, say: refused before anything is created
+        if refusal:
+            print(f"hydra-lambda: {refusal}", file=sys.stderr)
             return 1
         persistent = bool(os.environ.get("DYNAMODB_ENDPOINT"))
         backends = prepare()
