@@ -196,6 +196,10 @@ def _add_local(sub: Any) -> None:
     serve.add_argument("--port", type=int, default=None, help="default: $PORT or 4444")
     serve.add_argument("--template", default="", help="path to template.yaml")
     serve.add_argument("--verbose", action="store_true", help="log every request")
+    serve.add_argument("--persist", action="store_true",
+                       help="keep tables, system secret, root client and signing keys across restarts (in --data-dir, "
+                            "with DynamoDB Local: needs `npm ci --prefix tests/node` and Java 17)")
+    serve.add_argument("--data-dir", default="", help="persistent mode's folder (default: .local-data in the checkout)")
     consent_app.add_parser(sub)
 
 
@@ -465,7 +469,7 @@ def _run_local(args: argparse.Namespace) -> int:
     port = serve_port(args.port)
     if port is None:
         return 2
-    return serve(args.host, port, args.template, args.verbose)
+    return serve(args.host, port, args.template, args.verbose, args.persist, args.data_dir)
 
 
 def _closed_pipe() -> int:

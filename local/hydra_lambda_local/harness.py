@@ -111,16 +111,18 @@ def _answers(endpoint: str) -> bool:
 
 
 class DynamoDBLocal:
-    """The real DynamoDB engine (Amazon's DynamoDB Local jar) on a free port, in memory."""
+    """The real DynamoDB engine (Amazon's DynamoDB Local jar) on a free port, in memory, or in one
+    database file under ``db_path`` (``-sharedDb``: the same tables whatever the region or keys)."""
 
-    def __init__(self, timeout: float = 60) -> None:
+    def __init__(self, timeout: float = 60, db_path: Path | None = None) -> None:
         jar = dynamodb_local_jar()
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
+        storage = ["-dbPath", str(db_path.resolve()), "-sharedDb"] if db_path else ["-inMemory"]
         try:
             self.process = subprocess.Popen(
                 ["java", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar),
-                 "-inMemory", "-port", str(self.port)],
+                 *storage, "-port", str(self.port)],
                 cwd=jar.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         except FileNotFoundError as exc:
             raise RuntimeError("Java is missing: DynamoDB Local needs a Java 17 runtime on PATH") from exc

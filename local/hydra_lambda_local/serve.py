@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -16,8 +17,9 @@ from hydra_lambda.config import PORTS, ConfigError, get_settings
 from hydra_lambda.passwords import verify_secret
 from pynamodb.exceptions import PynamoDBException
 
-from hydra_lambda_local.backends import prepare
+from hydra_lambda_local.backends import Backends, prepare
 from hydra_lambda_local.consent_app import is_local_default, start_for_serve
+from hydra_lambda_local.persist import DEFAULT_DATA_DIR, describe, prepare_persistent
 from hydra_lambda_local.server import LocalServer
 
 
@@ -140,7 +142,8 @@ def _how_to_use(url: str, root: tuple[str, str] | None, forced: tuple[str, str] 
         root = None  # created from FORCE_ROOT_CLIENT_CREDENTIALS: the operator's secret is never printed
     if root is not None:
         secret = quote(root[1], safe="")
-        lifetime = ("kept in the tables at DYNAMODB_ENDPOINT, so valid across restarts" if persistent else
+        lifetime = ("kept in the persisted tables, so valid across restarts: save the secret, it is shown only now"
+                    if persistent else
                     "the embedded database lives as long as this process: new ones on every start")
     elif forced is not None:
         secret = "<the secret in FORCE_ROOT_CLIENT_CREDENTIALS>"
@@ -169,7 +172,32 @@ def _working(forced: tuple[str, str] | None) -> tuple[str, str] | None:
     return None
 
 
-def serve(host: str, port: int, template: str = "", verbose: bool = False) -> int:
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a supervisor, a test harness) stops like Ctrl-C: the engines are stopped and, in
+    persistent mode, the KMS state saved."""
+    def interrupt(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def serve(host: str, port: int, template: str = "", verbose: bool = False, persist: bool = False,
+          data_dir: str = "") -> int:
+    """Run until Ctrl-C or SIGTERM; whatever engines were started stop on every way out (a DynamoDB
+    Local left running would hold its folder and port)."""
+    started: list[Backends] = []
+    try:
+        return _serve(host, port, template, verbose, persist, data_dir, started)
+    except KeyboardInterrupt:
+        print("\nhydra-lambda: stopping", flush=True)
+        return 130
+    finally:
+        for backends in started:
+            backends.stop()
+
+
+def _serve(host: str, port: int, template: str, verbose: bool, persist: bool, data_dir: str,
+           started: list[Backends]) -> int:
     try:
         path = find_template(template)
         local_host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
@@ -178,8 +206,11 @@ def serve(host: str, port: int, template: str = "", verbose: bool = False) -> in
         if refusal:
             print(f"hydra-lambda: {refusal}", file=sys.stderr)
             return 1
-        persistent = bool(os.environ.get("DYNAMODB_ENDPOINT"))
-        backends = prepare()
+        persistent = persist or bool(os.environ.get("DYNAMODB_ENDPOINT"))
+        _stop_on_sigterm()
+        folder = Path(data_dir) if data_dir else DEFAULT_DATA_DIR
+        backends = prepare_persistent(folder) if persist else prepare()
+        started.append(backends)
         settings = get_settings()
         root = ensure_root_client()
         if root is not None:  # a generated secret is printed once, in the lines below; never logged
@@ -194,6 +225,9 @@ def serve(host: str, port: int, template: str = "", verbose: bool = False) -> in
     except (BotoCoreError, ClientError, PynamoDBException) as exc:
         print(f"hydra-lambda: cannot start: {engine_failure(exc)}", file=sys.stderr)
         return 1
+    except RuntimeError as exc:  # DynamoDB Local (persistent mode) missing or not starting
+        print(f"hydra-lambda: cannot start: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(f"hydra-lambda: {host}:{port} is already in use; choose another port with `make run PORT=...` "
@@ -206,6 +240,8 @@ def serve(host: str, port: int, template: str = "", verbose: bool = False) -> in
           flush=True)
     print(f"  DynamoDB: {backends.dynamodb}  KMS: {backends.kms}", flush=True)
     print(consent_line, flush=True)
+    if persist:
+        print(describe(folder), flush=True)
     print(_how_to_use(url, root, forced, persistent), flush=True)
     try:
         server.serve_forever()
@@ -213,5 +249,4 @@ def serve(host: str, port: int, template: str = "", verbose: bool = False) -> in
         print("\nhydra-lambda: stopping", flush=True)
     finally:
         server.server_close()
-        backends.stop()
     return 0
