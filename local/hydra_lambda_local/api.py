@@ -172,9 +172,10 @@ class AdminApi:
             self._token = str(client_credentials_token(self.credentials, self.scope)["access_token"])
         return self._token
 
-    def call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+    def call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None,
+             headers: dict[str, str] | None = None) -> Any:
         """The parsed JSON answer (None when empty); CliError unless 2xx."""
-        headers = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json"}
+        headers = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json", **(headers or {})}
         url = self.credentials.endpoint + path
         with no_redirects(requests.Session()) as session:
             try:

@@ -415,8 +415,9 @@ def run_keys(args: argparse.Namespace, credentials: Credentials) -> int:
 def run_token(args: argparse.Namespace, credentials: Credentials) -> int:
     if args.action == "flush":
         api = AdminApi(credentials, "hydra.oauth2.flush")
-        answer = api.call("POST", "/oauth2/flush", {"notAfter": args.not_after} if args.not_after else None)
-        _print(answer) if answer is not None else print("flushed")
+        answer = api.call("POST", "/oauth2/flush", {"notAfter": args.not_after} if args.not_after else None,
+                          headers={"Prefer": "return=representation"})
+        _print(answer) if answer is not None else print("flushed (the server did not say what it removed)")
     elif args.action == "client":
         token = client_credentials_token(credentials, args.scope)
         _print(token) if args.json else print(token["access_token"])

@@ -130,3 +130,15 @@ def test_a_closed_pipe_is_no_traceback(server: LocalServer) -> None:
     assert result.stdout == "["
     assert "Traceback" not in result.stderr and "Broken pipe" not in result.stderr, result.stderr
     assert result.returncode in (0, 141)
+
+
+def test_token_flush_prints_what_it_removed(server: LocalServer) -> None:
+    from tests.integration.test_flush import seed
+
+    seed(expired=2, live=1)  # in the tables the server uses
+    removed = ok(run("token", "flush", server=server))
+    assert set(removed["removed"]) == {"access", "refresh", "code", "consent"} and removed["complete"] is True
+    assert all(count >= 2 for count in removed["removed"].values()), removed
+    token = run("token", "client", "--scope", "hydra.oauth2.flush", server=server).stdout.strip()
+    classic = requests.post(f"{server.url}/oauth2/flush", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert classic.status_code == 204 and classic.content == b""  # without Prefer: as classic Hydra
