@@ -165,6 +165,8 @@ class LocalServer:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log or tempfile.TemporaryFile("w+")
+        # Many servers in one run: each gets its own consent app port unless told (serve refuses a busy one).
+        env = {"CONSENT_APP_PORT": str(free_port()), **env} if "CONSENT_APP_PORT" not in os.environ else env
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hydra_lambda_local.cli", "serve", "--port", str(self.port)],
             cwd=ROOT, env={**os.environ, **env, "ISSUER": self.url}, stdout=self.log, stderr=subprocess.STDOUT)

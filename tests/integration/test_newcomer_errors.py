@@ -83,7 +83,8 @@ def test_an_unreachable_dynamodb_endpoint_is_one_line() -> None:
     with __import__("socket").socket() as sock:
         sock.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
         endpoint = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        result = _cli("serve", "--port", str(free_port()), env={"DYNAMODB_ENDPOINT": endpoint}, timeout=120)
+        result = _cli("serve", "--port", str(free_port()), timeout=120,
+                      env={"DYNAMODB_ENDPOINT": endpoint, "CONSENT_URL": "https://consent.example/consent"})
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip().splitlines() == [
         f"hydra-lambda: cannot start: cannot reach DynamoDB (DYNAMODB_ENDPOINT) at {endpoint}/: start it there, or "
