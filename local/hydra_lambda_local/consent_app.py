@@ -38,6 +38,8 @@ from hydra_lambda.config import ConfigError, get_settings
 from hydra_lambda.http.responses import render_layout
 from hydra_lambda.redaction import redact
 
+from hydra_lambda_local.api import CliError, read_secret
+
 log = logging.getLogger("hydra_lambda.consent_app")
 
 DEFAULT_PORT = 3000
@@ -756,7 +758,10 @@ def add_parser(sub: Any) -> None:
     cmd.add_argument("--client-id", default=os.environ.get("CONSENT_APP_CLIENT_ID", ""),
                      help="default: $CONSENT_APP_CLIENT_ID")
     cmd.add_argument("--client-secret", default=os.environ.get("CONSENT_APP_CLIENT_SECRET", ""),
-                     help="default: $CONSENT_APP_CLIENT_SECRET (prefer it: arguments show in ps)")
+                     help="default: $CONSENT_APP_CLIENT_SECRET (prefer it or --client-secret-file: arguments show "
+                          "in ps)")
+    cmd.add_argument("--client-secret-file", default="", metavar="PATH",
+                     help="read the client's secret from the first line of PATH ('-' for stdin)")
     cmd.add_argument("--host", default="127.0.0.1")
     cmd.add_argument("--port", type=int, default=None, help="default: $CONSENT_APP_PORT or 3000")
 
@@ -768,6 +773,12 @@ def run_cli(args: Any) -> int:
     except (ConfigError, ValueError) as exc:
         print(f"hydra-lambda: configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.client_secret_file:
+        try:
+            args.client_secret = read_secret(args.client_secret_file, "--client-secret-file")
+        except CliError as exc:
+            print(f"hydra-lambda: {exc.message}", file=sys.stderr)
+            return 2
     if not args.client_id or not args.client_secret:
         print("hydra-lambda: consent-app needs --client-id and --client-secret", file=sys.stderr)
         return 2

@@ -110,3 +110,8 @@ def test_the_standalone_consent_app_checks_its_credentials_and_policy_at_start(s
         assert result.returncode == 1, result.stderr
         assert expected in result.stderr and "rn:hydra:oauth2:consent:requests" in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+    from_stdin = subprocess.run([sys.executable, "-m", "hydra_lambda_local.cli", "consent-app", "--api", server.url,
+                                 "--port", port, "--client-id", no_policy_id, "--client-secret-file", "-"], cwd=ROOT,
+                                env=USER_ENV, input=no_policy_secret + "\n", capture_output=True, text=True,
+                                timeout=30)
+    assert from_stdin.returncode == 1 and "denied by default" in from_stdin.stderr  # the secret was read
