@@ -120,13 +120,19 @@ def test_imports_say_what_was_created(server: LocalServer, tmp_path: Path) -> No
 
 def test_a_closed_pipe_is_no_traceback(server: LocalServer) -> None:
     """``hydra-lambda clients list | head -c 1``: the reader leaves before the output is written."""
-    for _ in range(100):  # 200 KB of output: more than the pipe and head's buffers hold
-        new_client("pipe", client_name="x" * 2000)
-    env = {**USER_ENV, "HYDRA_URL": server.url, "HYDRA_CLIENT_ID": ROOT_CLIENT_ID,
-           "HYDRA_CLIENT_SECRET": ROOT_CLIENT_SECRET}
-    shell = f"{sys.executable} -m hydra_lambda_local.cli clients list --limit 500 | head -c 1"
-    result = subprocess.run(["bash", "-o", "pipefail", "-c", shell], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=60)
+    from hydra_lambda.clients import delete_client
+
+    # 200 KB of output: more than the pipe and head's buffers hold.
+    made = [new_client("pipe", client_name="x" * 2000)[0] for _ in range(100)]
+    try:
+        env = {**USER_ENV, "HYDRA_URL": server.url, "HYDRA_CLIENT_ID": ROOT_CLIENT_ID,
+               "HYDRA_CLIENT_SECRET": ROOT_CLIENT_SECRET}
+        shell = f"{sys.executable} -m hydra_lambda_local.cli clients list --limit 500 | head -c 1"
+        result = subprocess.run(["bash", "-o", "pipefail", "-c", shell], cwd=ROOT, env=env, capture_output=True,
+                                text=True, timeout=60)
+    finally:  # other tests read the first page of clients
+        for client_id in made:
+            delete_client(client_id)
     assert result.stdout == "["
     assert "Traceback" not in result.stderr and "Broken pipe" not in result.stderr, result.stderr
     assert result.returncode in (0, 141)
