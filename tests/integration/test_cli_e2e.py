@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -237,4 +238,6 @@ def test_a_second_serve_on_a_busy_port_stops_before_creating_anything(stack: tup
         cwd=ROOT, env={**USER_ENV, "FORCE_ROOT_CLIENT_CREDENTIALS": ""}, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     line = one_line_error(result)
-    assert f"port {server.port}" in line and f"PORT={server.port + 1}" in line
+    suggested = re.search(r"make run PORT=(\d+) CONSENT_APP_PORT=(\d+)", line)
+    assert f"port {server.port}" in line and suggested, line
+    assert int(suggested[1]) > server.port and int(suggested[1]) != int(suggested[2])  # the next free one
