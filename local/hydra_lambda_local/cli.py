@@ -10,12 +10,22 @@ import os
 import sys
 import uuid
 from collections.abc import Callable
+from importlib import metadata
 from typing import Any
 
 from hydra_lambda_local import consent_app, user_token
-from hydra_lambda_local.api import AdminApi, CliError, Credentials, client_credentials_token, segment
+from hydra_lambda_local.api import (
+    AdminApi,
+    CliError,
+    Credentials,
+    client_credentials_token,
+    client_post,
+    read_secret,
+    segment,
+)
 
 ID_TOKEN_SET = "hydra.openid.id-token"
+POLICY_LISTS = ("subjects", "resources", "actions")
 ROOT_REDIRECT_URI = "http://localhost:4445/callback"
 
 
@@ -27,7 +37,11 @@ def _connection_options() -> argparse.ArgumentParser:
                        help="the API's base URL (default: $HYDRA_URL or http://127.0.0.1:4444)")
     group.add_argument("--client-id", default=argparse.SUPPRESS, help="default: $HYDRA_CLIENT_ID")
     group.add_argument("--client-secret", default=argparse.SUPPRESS,
-                       help="default: $HYDRA_CLIENT_SECRET (prefer it: arguments show in ps)")
+                       help="default: $HYDRA_CLIENT_SECRET (prefer it or --client-secret-file: arguments show in ps)")
+    group.add_argument("--client-secret-file", default=argparse.SUPPRESS, metavar="PATH",
+                       help="read the client's secret from the first line of PATH ('-' for stdin)")
+    group.add_argument("--allow-plain-http", action="store_true", default=argparse.SUPPRESS,
+                       help="allow an http:// endpoint on another host (secrets then travel in clear text)")
     return parent
 
 
@@ -48,9 +62,9 @@ def _document_options(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def _document_collection(sub: Any, name: str, title: str, noun: str, plural: str, create_text: str,
-                         id_help: str | None = None) -> list[argparse.ArgumentParser]:
-    """list, get, delete, create and update of a collection of JSON documents; returns the create and
-    update parsers, which take the same field flags."""
+                         id_help: str | None = None) -> tuple[Any, list[argparse.ArgumentParser]]:
+    """list, get, delete, create and update of a collection of JSON documents; returns its actions
+    (to add more) and the create and update parsers, which take the same field flags."""
     actions = _sub(sub, name, title).add_subparsers(dest="action", required=True, metavar="ACTION")
     _paging(_sub(actions, "list", f"list {plural}"))
     for action in ("get", "delete"):
@@ -61,14 +75,25 @@ def _document_collection(sub: Any, name: str, title: str, noun: str, plural: str
     update = _sub(actions, "update", f"change a {noun} (flags change those fields of the current document)")
     update.add_argument("id")
     _document_options(update, noun)
-    return [create, update]
+    return actions, [create, update]
+
+
+def _import_parser(actions: Any, plural: str) -> None:
+    parser = _sub(actions, "import", f"create the {plural} of JSON files (each one document or a list), in "
+                  "order; stops at the first failure and says what was created")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="a JSON file ('-' for stdin)")
 
 
 def _add_clients(sub: Any) -> None:
-    for parser in _document_collection(sub, "clients", "OAuth 2.0 clients (/clients)", "client", "clients",
-                                       "create a client; prints it once with its secret"):
+    actions, parsers = _document_collection(sub, "clients", "OAuth 2.0 clients (/clients)", "client", "clients",
+                                            "create a client; prints it once with its secret")
+    _import_parser(actions, "clients")
+    for parser in parsers:
         parser.add_argument("-n", "--name", default="", help="client_name")
-        parser.add_argument("--secret", default="", help="default on create: a generated secret")
+        parser.add_argument("--secret", default="", help="default on create: a generated secret (prefer "
+                            "--secret-file: arguments show in ps)")
+        parser.add_argument("--secret-file", default="", metavar="PATH",
+                            help="read the client's secret from the first line of PATH ('-' for stdin)")
         parser.add_argument("-c", "--callbacks", action="append", default=[], help="redirect URI; repeat for several")
         parser.add_argument("-g", "--grant-types", action="append", default=[], help="repeat for several")
         parser.add_argument("-r", "--response-types", action="append", default=[], help="repeat for several")
@@ -81,15 +106,24 @@ def _add_clients(sub: Any) -> None:
 
 
 def _add_policies(sub: Any) -> None:
-    for parser in _document_collection(sub, "policies", "access control policies (/policies)", "policy", "policies",
-                                       "create a policy (or every policy of a JSON list given with --file)",
-                                       id_help="default: a random UUID"):
+    actions, parsers = _document_collection(
+        sub, "policies", "access control policies (/policies)", "policy", "policies",
+        "create a policy (or every policy of a JSON list given with --file)", id_help="default: a random UUID")
+    _import_parser(actions, "policies")
+    for field_name in POLICY_LISTS:
+        edits = _sub(actions, field_name, f"add or remove {field_name} of a policy").add_subparsers(
+            dest="edit", required=True, metavar="EDIT")
+        for edit in ("add", "remove"):
+            parser = _sub(edits, edit, f"{edit} {field_name} of a policy (read, changed, written back)")
+            parser.add_argument("id")
+            parser.add_argument("values", nargs="+", metavar=field_name[:-1].upper())
+    for parser in parsers:
         parser.add_argument("--description", default=None)
         parser.add_argument("-s", "--subjects", action="append", default=[], help="repeat for several")
         parser.add_argument("-r", "--resources", action="append", default=[], help="repeat for several")
         parser.add_argument("-a", "--actions", action="append", default=[], help="repeat for several")
         parser.add_argument("--allow", dest="effect", action="store_const", const="allow", default=None,
-                            help="effect allow (create: deny unless told, as the classic CLI)")
+                            help="effect allow (create needs --allow or --deny)")
         parser.add_argument("--deny", dest="effect", action="store_const", const="deny")
         parser.add_argument("--conditions", default="", help='JSON, e.g. {"owner":{"type":"EqualsSubjectCondition"}}')
 
@@ -98,6 +132,7 @@ def _add_groups(sub: Any) -> None:
     groups = _sub(sub, "groups", "warden groups (/warden/groups)")
     actions = groups.add_subparsers(dest="action", required=True, metavar="ACTION")
     _sub(actions, "list", "list groups").add_argument("--member", default=None, help="only groups with this member")
+    _sub(actions, "find", "the groups a subject is a member of").add_argument("subject")
     for name in ("get", "delete"):
         _sub(actions, name, f"{name} a group").add_argument("id")
     create = _sub(actions, "create", "create a group")
@@ -118,6 +153,12 @@ def _add_keys(sub: Any) -> None:
     rotate = _sub(actions, "rotate", "make a new signing key for the set and print it")
     rotate.add_argument("--set", dest="key_set", default=ID_TOKEN_SET)
     rotate.add_argument("--alg", default="RS256", help="RS256 (default) or ES256")
+    create = _sub(actions, "create", "the classic name of rotate: a new signing key for SET")
+    create.add_argument("key_set", nargs="?", default=ID_TOKEN_SET, metavar="SET")
+    create.add_argument("-a", "--alg", default="RS256", help="RS256 (default) or ES256")
+    delete = _sub(actions, "delete", "delete a key set or one key (the server refuses: keys leave by rotation)")
+    delete.add_argument("key_set", metavar="SET")
+    delete.add_argument("kid", nargs="?", default="")
 
 
 def _add_token(sub: Any) -> None:
@@ -127,6 +168,12 @@ def _add_token(sub: Any) -> None:
     flush.add_argument("--not-after", default=None, help="RFC 3339 date-time; default: now")
     client = _sub(actions, "client", "print an access token of the client_credentials grant")
     client.add_argument("--scope", default="", help="space-separated scopes (default: none)")
+    client.add_argument("--json", action="store_true", help="print the whole token response as JSON")
+    revoke = _sub(actions, "revoke", "revoke an access or refresh token of this client (/oauth2/revoke)")
+    revoke.add_argument("token")
+    validate = _sub(actions, "validate", "introspect a token (/oauth2/introspect) and print the answer; exit 0 when "
+                    "it is active, 1 when not")
+    validate.add_argument("token")
     user = _sub(actions, "user", "sign a user in through the browser (code flow with PKCE) and print the tokens")
     user.add_argument("--scope", default="openid offline")
     user.add_argument("--redirect-uri", default=ROOT_REDIRECT_URI,
@@ -137,19 +184,29 @@ def _add_token(sub: Any) -> None:
     user.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the browser (default 300)")
 
 
+def _add_other(sub: Any) -> None:
+    _sub(sub, "connect", "check the endpoint and the client's credentials, and print the lines that keep them for "
+         "this shell (the secret is never printed)")
+    sub.add_parser("version", help="print the version of hydra-lambda")
+
+
 def _add_local(sub: Any) -> None:
     serve = sub.add_parser("serve", help="run the API locally with the real handlers (what `make run` does)")
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=None, help="default: $PORT or 4444")
     serve.add_argument("--template", default="", help="path to template.yaml")
     serve.add_argument("--verbose", action="store_true", help="log every request")
+    serve.add_argument("--persist", action="store_true",
+                       help="keep tables, system secret, root client and signing keys across restarts (in --data-dir, "
+                            "with DynamoDB Local: needs `npm ci --prefix tests/node` and Java 17)")
+    serve.add_argument("--data-dir", default="", help="persistent mode's folder (default: .local-data in the checkout)")
     consent_app.add_parser(sub)
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hydra-lambda", description=__doc__, parents=[CONNECTION])
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_clients, _add_policies, _add_groups, _add_keys, _add_token, _add_local):
+    for add in (_add_clients, _add_policies, _add_groups, _add_keys, _add_token, _add_other, _add_local):
         add(sub)
     return top
 
@@ -178,8 +235,9 @@ def _split(values: list[str]) -> list[str]:
 
 def _client_changes(args: argparse.Namespace) -> dict[str, Any]:
     changes: dict[str, Any] = {}
+    secret = read_secret(args.secret_file, "--secret-file") if args.secret_file else args.secret
     for key, value in (("id", getattr(args, "id", "") if args.action == "create" else ""),
-                       ("client_name", args.name), ("client_secret", args.secret), ("owner", args.owner),
+                       ("client_name", args.name), ("client_secret", secret), ("owner", args.owner),
                        ("logo_uri", args.logo_uri), ("policy_uri", args.policy_uri), ("tos_uri", args.tos_uri)):
         if value:
             changes[key] = value
@@ -226,7 +284,9 @@ def run_clients(args: argparse.Namespace, credentials: Credentials) -> int:
     api = AdminApi(credentials, "hydra.clients")
     if _list_get_delete(api, "/clients", "client", args, _list_params(args, "limit", "offset")):
         return 0
-    if args.action == "create":
+    if args.action == "import":
+        _create_all(api, "/clients", "client", _documents_of(args.files))
+    elif args.action == "create":
         _print(api.call("POST", "/clients", _read_document(args.file) if args.file else _client_changes(args)))
     else:
         _update(api, "/clients", args, _client_changes)
@@ -254,14 +314,20 @@ def run_policies(args: argparse.Namespace, credentials: Credentials) -> int:
     api = AdminApi(credentials, "hydra.policies")
     if _list_get_delete(api, "/policies", "policy", args, _list_params(args, "limit", "offset")):
         return 0
-    if args.action == "create":
+    if args.action == "import":
+        _create_all(api, "/policies", "policy", _documents_of(args.files))
+    elif args.action in POLICY_LISTS:
+        _edit_policy_list(api, args.id, args.action, args.edit, _split(args.values))
+    elif args.action == "create":
         if args.file:
             document = _read_document(args.file)
+        elif args.effect is None:
+            raise CliError("policies create needs --allow or --deny (the effect is never implied)", 2)
         else:
             document = {"id": args.id or str(uuid.uuid4()), "description": "", "subjects": [], "resources": [],
-                        "actions": [], "effect": "deny", "conditions": {}, **_policy_changes(args)}
+                        "actions": [], "conditions": {}, **_policy_changes(args)}
         if isinstance(document, list):  # a policy set: one POST each, in order
-            _print([api.call("POST", "/policies", one) for one in document])
+            _create_all(api, "/policies", "policy", [(args.file, index, one) for index, one in enumerate(document)])
         else:
             _print(api.call("POST", "/policies", document))
     else:
@@ -269,8 +335,55 @@ def run_policies(args: argparse.Namespace, credentials: Credentials) -> int:
     return 0
 
 
+def _edit_policy_list(api: AdminApi, policy_id: str, field_name: str, edit: str, values: list[str]) -> None:
+    """``policies subjects|resources|actions add|remove ID VALUE...``: read, change, write back."""
+    path = f"/policies/{segment(policy_id)}"
+    policy = api.call("GET", path)
+    current = list(policy.get(field_name) or [])
+    if edit == "add":
+        changed = current + [value for value in dict.fromkeys(values) if value not in current]
+    else:
+        missing = [value for value in values if value not in current]
+        if missing:
+            raise CliError(f"policy {policy_id} has no {field_name} {', '.join(missing)}: nothing changed", 2)
+        changed = [value for value in current if value not in values]
+    _print(api.call("PUT", path, {**policy, field_name: changed}))
+
+
+def _documents_of(paths: list[str]) -> list[tuple[str, int | None, Any]]:
+    """(file, index in its list or None, document) of every document of every file, all read before
+    anything is created (a file that cannot be read or parsed creates nothing)."""
+    found: list[tuple[str, int | None, Any]] = []
+    for path in paths:
+        document = _read_document(path)
+        if isinstance(document, list):
+            found += [(path, index, one) for index, one in enumerate(document)]
+        else:
+            found.append((path, None, document))
+    return found
+
+
+def _create_all(api: AdminApi, base: str, noun: str, documents: list[tuple[str, int | None, Any]]) -> None:
+    """POST each document in order and print the created ones as a JSON list; at the first failure,
+    still print what was created and say which document failed and what exists now."""
+    created: list[Any] = []
+    for path, index, document in documents:
+        try:
+            created.append(api.call("POST", base, document))
+        except CliError as exc:
+            _print(created)
+            where = f"{path}" + (f" [{index}]" if index is not None else "")
+            ids = ", ".join(str(one.get("id")) for one in created if isinstance(one, dict)) or "none"
+            raise CliError(f"{where}: {exc.message}; created {len(created)} of {len(documents)} {noun} "
+                           f"document(s) before it ({ids}); the rest were not sent") from None
+    _print(created)
+
+
 def run_groups(args: argparse.Namespace, credentials: Credentials) -> int:
     api = AdminApi(credentials, "hydra.warden.groups")
+    if args.action == "find":
+        _print(api.call("GET", "/warden/groups", params={"member": args.subject}))
+        return 0
     if _list_get_delete(api, "/warden/groups", "group", args, _list_params(args, "member")):
         return 0
     if args.action == "create":
@@ -289,6 +402,10 @@ def run_keys(args: argparse.Namespace, credentials: Credentials) -> int:
     if args.action == "get":
         api = AdminApi(credentials, "hydra.keys.get")
         _print(api.call("GET", path + (f"/{segment(args.kid)}" if args.kid else "")))
+    elif args.action == "delete":
+        api = AdminApi(credentials, "hydra.keys.delete")
+        api.call("DELETE", path + (f"/{segment(args.kid)}" if args.kid else ""))
+        print(f"deleted {args.key_set}" + (f" key {args.kid}" if args.kid else ""))
     else:
         api = AdminApi(credentials, "hydra.keys.create")
         _print(api.call("POST", path, {"alg": args.alg, "kid": ""}))
@@ -298,22 +415,52 @@ def run_keys(args: argparse.Namespace, credentials: Credentials) -> int:
 def run_token(args: argparse.Namespace, credentials: Credentials) -> int:
     if args.action == "flush":
         api = AdminApi(credentials, "hydra.oauth2.flush")
-        answer = api.call("POST", "/oauth2/flush", {"notAfter": args.not_after} if args.not_after else None)
-        _print(answer) if answer is not None else print("flushed")
+        answer = api.call("POST", "/oauth2/flush", {"notAfter": args.not_after} if args.not_after else None,
+                          headers={"Prefer": "return=representation"})
+        _print(answer) if answer is not None else print("flushed (the server did not say what it removed)")
     elif args.action == "client":
-        print(client_credentials_token(credentials, args.scope)["access_token"])
+        token = client_credentials_token(credentials, args.scope)
+        _print(token) if args.json else print(token["access_token"])
+    elif args.action == "revoke":
+        client_post(credentials, "/oauth2/revoke", {"token": args.token})
+        print("revoked (or it was not a live token of this client: the server answers the same)")
+    elif args.action == "validate":
+        answer = client_post(credentials, "/oauth2/introspect", {"token": args.token}).json()
+        _print(answer)
+        return 0 if answer.get("active") is True else 1
     else:
         return user_token.run(credentials, scope=args.scope, redirect_uri=args.redirect_uri,
                               open_browser=args.open_browser, timeout=args.timeout)
     return 0
 
 
+def run_connect(args: argparse.Namespace, credentials: Credentials) -> int:
+    """Classic ``hydra connect`` wrote a config file; here the environment holds the settings, so this
+    checks them (a token for the client) and prints the export line, never the secret."""
+    client_credentials_token(credentials, "")
+    print(f"connected to {credentials.endpoint} as client '{credentials.client_id}'", file=sys.stderr)
+    print(f"export HYDRA_URL={credentials.endpoint} HYDRA_CLIENT_ID={credentials.client_id}  "
+          "# and HYDRA_CLIENT_SECRET, or --client-secret-file")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Credentials], int]] = {
     "clients": run_clients, "policies": run_policies, "groups": run_groups, "keys": run_keys, "token": run_token,
+    "connect": run_connect,
 }
 
 
+def _version() -> str:
+    try:
+        return metadata.version("hydra-lambda")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _run_local(args: argparse.Namespace) -> int:
+    if args.command == "version":
+        print(f"hydra-lambda {_version()}")
+        return 0
     if args.command == "consent-app":
         return consent_app.run_cli(args)
     # Lazy: 260 ms of imports (the layer, pynamodb; python -X importtime) that the commands speaking
@@ -323,15 +470,33 @@ def _run_local(args: argparse.Namespace) -> int:
     port = serve_port(args.port)
     if port is None:
         return 2
-    return serve(args.host, port, args.template, args.verbose)
+    return serve(args.host, port, args.template, args.verbose, args.persist, args.data_dir)
+
+
+def _closed_pipe() -> int:
+    """The reader went away (``hydra-lambda clients list | head -1``): stop quietly, as a process
+    killed by SIGPIPE would (exit 141), with stdout pointed at /dev/null so the interpreter's final
+    flush cannot raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
     if args.command not in COMMANDS:
         return _run_local(args)
     try:
         return COMMANDS[args.command](args, Credentials.from_args(args))
+    except BrokenPipeError:
+        raise
     except CliError as exc:
         print(f"hydra-lambda: {exc.message}", file=sys.stderr)
         return exc.exit_code

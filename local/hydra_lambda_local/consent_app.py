@@ -38,6 +38,8 @@ from hydra_lambda.config import ConfigError, get_settings
 from hydra_lambda.http.responses import render_layout
 from hydra_lambda.redaction import redact
 
+from hydra_lambda_local.api import CliError, read_secret
+
 log = logging.getLogger("hydra_lambda.consent_app")
 
 DEFAULT_PORT = 3000
@@ -187,7 +189,9 @@ class AdminApi:
         body = f"grant_type=client_credentials&scope={quote(self.scope)}".encode()
         status, data = self._send("POST", "/oauth2/token", body, headers)
         if status != 200 or not isinstance(data, dict) or not data.get("access_token"):
-            raise ApiError(502, f"The consent app could not get an access token (HTTP {status}).")
+            detail = _error_message(data)
+            raise ApiError(502, f"The consent app could not get an access token (HTTP {status}"
+                           + (f": {detail})." if detail else ")."))
         return str(data["access_token"]), float(data.get("expires_in") or 60)
 
     # -- consent requests
@@ -256,8 +260,21 @@ def _error_message(data: Any) -> str:
         return ""
     error = data.get("error")
     if isinstance(error, dict):  # the admin error shape
-        return str(error.get("message") or error.get("reason") or "")
+        message, reason = str(error.get("message") or ""), str(error.get("reason") or "")
+        return f"{message} ({reason})" if message and reason and reason != message else message or reason
     return str(data.get("error_description") or error or "")
+
+
+def check_access(api: AdminApi) -> str:
+    """"" when the app's client can get a token and read consent requests (an unknown id is then a
+    404); else why not, in one sentence, so a misconfigured app stops at start, not at the first user."""
+    try:
+        api.get_request(f"start-check-{secrets.token_hex(8)}")
+    except ApiError as exc:
+        if exc.status == 404:
+            return ""
+        return exc.message
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -741,7 +758,10 @@ def add_parser(sub: Any) -> None:
     cmd.add_argument("--client-id", default=os.environ.get("CONSENT_APP_CLIENT_ID", ""),
                      help="default: $CONSENT_APP_CLIENT_ID")
     cmd.add_argument("--client-secret", default=os.environ.get("CONSENT_APP_CLIENT_SECRET", ""),
-                     help="default: $CONSENT_APP_CLIENT_SECRET (prefer it: arguments show in ps)")
+                     help="default: $CONSENT_APP_CLIENT_SECRET (prefer it or --client-secret-file: arguments show "
+                          "in ps)")
+    cmd.add_argument("--client-secret-file", default="", metavar="PATH",
+                     help="read the client's secret from the first line of PATH ('-' for stdin)")
     cmd.add_argument("--host", default="127.0.0.1")
     cmd.add_argument("--port", type=int, default=None, help="default: $CONSENT_APP_PORT or 3000")
 
@@ -753,13 +773,26 @@ def run_cli(args: Any) -> int:
     except (ConfigError, ValueError) as exc:
         print(f"hydra-lambda: configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.client_secret_file:
+        try:
+            args.client_secret = read_secret(args.client_secret_file, "--client-secret-file")
+        except CliError as exc:
+            print(f"hydra-lambda: {exc.message}", file=sys.stderr)
+            return 2
     if not args.client_id or not args.client_secret:
         print("hydra-lambda: consent-app needs --client-id and --client-secret", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     port = args.port if args.port is not None else settings.consent_app_port
+    api = AdminApi(args.api, args.client_id, args.client_secret)
+    problem = check_access(api)
+    if problem:
+        print(f"hydra-lambda: consent app: client '{args.client_id}' cannot read consent requests: {problem} It "
+              f"needs grant type client_credentials, scope {CONSENT_SCOPE} and a policy allowing get, accept and "
+              "reject on rn:hydra:oauth2:consent:requests:<.*>.", file=sys.stderr)
+        return 1
     try:
-        return run(args.host, port, AdminApi(args.api, args.client_id, args.client_secret), users)
+        return run(args.host, port, api, users)
     except OSError as exc:
         print(f"hydra-lambda: consent app cannot listen on {args.host}:{port}: {exc.strerror or exc}",
               file=sys.stderr)

@@ -111,16 +111,18 @@ def _answers(endpoint: str) -> bool:
 
 
 class DynamoDBLocal:
-    """The real DynamoDB engine (Amazon's DynamoDB Local jar) on a free port, in memory."""
+    """The real DynamoDB engine (Amazon's DynamoDB Local jar) on a free port, in memory, or in one
+    database file under ``db_path`` (``-sharedDb``: the same tables whatever the region or keys)."""
 
-    def __init__(self, timeout: float = 60) -> None:
+    def __init__(self, timeout: float = 60, db_path: Path | None = None) -> None:
         jar = dynamodb_local_jar()
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
+        storage = ["-dbPath", str(db_path.resolve()), "-sharedDb"] if db_path else ["-inMemory"]
         try:
             self.process = subprocess.Popen(
                 ["java", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar),
-                 "-inMemory", "-port", str(self.port)],
+                 *storage, "-port", str(self.port)],
                 cwd=jar.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         except FileNotFoundError as exc:
             raise RuntimeError("Java is missing: DynamoDB Local needs a Java 17 runtime on PATH") from exc
@@ -163,6 +165,8 @@ class LocalServer:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log or tempfile.TemporaryFile("w+")
+        # Many servers in one run: each gets its own consent app port unless told (serve refuses a busy one).
+        env = {"CONSENT_APP_PORT": str(free_port()), **env} if "CONSENT_APP_PORT" not in os.environ else env
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hydra_lambda_local.cli", "serve", "--port", str(self.port)],
             cwd=ROOT, env={**os.environ, **env, "ISSUER": self.url}, stdout=self.log, stderr=subprocess.STDOUT)

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from hydra_lambda.bootstrap import ensure_root_client, forced_credentials
 from hydra_lambda.clients import get_client
 from hydra_lambda.config import PORTS, ConfigError, get_settings
 from hydra_lambda.passwords import verify_secret
+from pynamodb.exceptions import PynamoDBException
 
-from hydra_lambda_local.backends import prepare
-from hydra_lambda_local.consent_app import start_for_serve
+from hydra_lambda_local.backends import Backends, prepare
+from hydra_lambda_local.consent_app import is_local_default, start_for_serve
+from hydra_lambda_local.persist import DEFAULT_DATA_DIR, describe, prepare_persistent
 from hydra_lambda_local.server import LocalServer
 
 
@@ -36,6 +40,29 @@ def _start_consent_app(host: str, port: int, root: tuple[str, str] | None) -> st
     _, line = start_for_serve(api_url, settings.consent_url, settings.consent_app_port,
                               settings.consent_app_users, root or forced_credentials())
     return line
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def engine_failure(exc: BaseException) -> str:
+    """One line for an AWS engine that failed at start: which endpoint could not be reached, and what
+    to do; else the error's own first line."""
+    for cause in _causes(exc):
+        if isinstance(cause, EndpointConnectionError):
+            url = cause.kwargs.get("endpoint_url", "")
+            which = ("DynamoDB (DYNAMODB_ENDPOINT)" if url.rstrip("/") == os.environ.get("DYNAMODB_ENDPOINT", "-")
+                     .rstrip("/") else "KMS (KMS_ENDPOINT)" if url.rstrip("/") == os.environ.get("KMS_ENDPOINT", "-")
+                     .rstrip("/") else "an AWS endpoint")
+            return (f"cannot reach {which} at {url}: start it there, or unset the variable to use the embedded "
+                    "engine")
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def serve_port(explicit: int | None) -> int | None:
@@ -69,18 +96,58 @@ def busy_port(host: str, port: int) -> bool:
     return False
 
 
+def _consent_app_port() -> tuple[str, int] | None:
+    """(host, port) of the example consent app when this run starts it (CONSENT_URL its local default)."""
+    settings = get_settings()
+    if not is_local_default(settings.consent_url, settings.consent_app_port):
+        return None
+    return urlsplit(settings.consent_url).hostname or "127.0.0.1", settings.consent_app_port
+
+
+def _free_port_after(host: str, port: int, avoid: set[int]) -> int:
+    """The first port above ``port`` that is free now and that no other part of this run uses."""
+    for candidate in range(port + 1, min(port + 200, PORTS[1] + 1)):
+        if candidate not in avoid and not busy_port(host, candidate):
+            return candidate
+    return 0
+
+
+def ports_refusal(host: str, port: int) -> str:
+    """Why this run cannot have its ports (the API's taken, the consent app's taken: users would be sent
+    to another instance's app, or both the same), with a pair that works now; "" when they are free."""
+    consent = _consent_app_port()
+    consent_host, consent_port = consent if consent else (host, 0)
+    if consent_port and consent_port == port:
+        return f"PORT and CONSENT_APP_PORT are both {port}: the API and the consent app need a port each"
+    api_busy = busy_port(host, port)
+    consent_busy = bool(consent_port) and busy_port(consent_host, consent_port)
+    if not api_busy and not consent_busy:
+        return ""
+    new_api = _free_port_after(host, port, {consent_port}) if api_busy else port
+    new_consent = _free_port_after(consent_host, consent_port, {port, new_api}) if consent_busy else consent_port
+    taken = " and ".join(f"{what} port {number}" for what, number, busy in (
+        ("the API's", port, api_busy), ("the consent app's", consent_port, consent_busy)) if busy)
+    suggestion = f"PORT={new_api}" + (f" CONSENT_APP_PORT={new_consent}" if consent_port else "")
+    verb = "are" if api_busy and consent_busy else "is"
+    return f"{taken} {verb} already in use (another `make run`?); run with `make run {suggestion}`"
+
+
 def _how_to_use(url: str, root: tuple[str, str] | None, forced: tuple[str, str] | None, persistent: bool) -> str:
     """The lines that put the CLI on the PATH and point it at this server with the root client (its
     secret only when it was just created: a secret the operator chose is never echoed)."""
     activate = Path(sys.executable).parent / "activate"
     path_line = f". {activate}" if activate.is_file() else f'export PATH="{Path(sys.executable).parent}:$PATH"'
     lines = ["", "Use the CLI from another terminal (in this checkout):", f"  {path_line}"]
+    if root is not None and forced is not None and root[0] == forced[0]:
+        root = None  # created from FORCE_ROOT_CLIENT_CREDENTIALS: the operator's secret is never printed
     if root is not None:
         secret = quote(root[1], safe="")
-        lifetime = ("kept in the tables at DYNAMODB_ENDPOINT, so valid across restarts" if persistent else
+        lifetime = ("kept in the persisted tables, so valid across restarts: save the secret, it is shown only now"
+                    if persistent else
                     "the embedded database lives as long as this process: new ones on every start")
     elif forced is not None:
-        secret, lifetime = "<the secret in FORCE_ROOT_CLIENT_CREDENTIALS>", "yours, valid across restarts"
+        secret = "<the secret in FORCE_ROOT_CLIENT_CREDENTIALS>"
+        lifetime = "from FORCE_ROOT_CLIENT_CREDENTIALS (its secret is not printed), valid across restarts"
     else:
         secret, lifetime = "<root secret>", ("the root client exists from an earlier start and its secret was "
                                              "printed then; FORCE_ROOT_CLIENT_CREDENTIALS=id:secret chooses it")
@@ -105,20 +172,48 @@ def _working(forced: tuple[str, str] | None) -> tuple[str, str] | None:
     return None
 
 
-def serve(host: str, port: int, template: str = "", verbose: bool = False) -> int:
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a supervisor, a test harness) stops like Ctrl-C: the engines are stopped and, in
+    persistent mode, the KMS state saved."""
+    def interrupt(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def serve(host: str, port: int, template: str = "", verbose: bool = False, persist: bool = False,
+          data_dir: str = "") -> int:
+    """Run until Ctrl-C or SIGTERM; whatever engines were started stop on every way out (a DynamoDB
+    Local left running would hold its folder and port)."""
+    started: list[Backends] = []
+    try:
+        return _serve(host, port, template, verbose, persist, data_dir, started)
+    except KeyboardInterrupt:
+        print("\nhydra-lambda: stopping", flush=True)
+        return 130
+    finally:
+        for backends in started:
+            backends.stop()
+
+
+def _serve(host: str, port: int, template: str, verbose: bool, persist: bool, data_dir: str,
+           started: list[Backends]) -> int:
     try:
         path = find_template(template)
         local_host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
         os.environ.setdefault("ISSUER", f"http://{local_host}:{port}")
-        if busy_port(host, port):  # another `make run`, say: refused before anything is created
-            print(f"hydra-lambda: port {port} on {host} is already in use (another `make run`?); choose another "
-                  f"with `make run PORT={port + 1}` (or `hydra-lambda serve --port {port + 1}`)", file=sys.stderr)
+        refusal = ports_refusal(host, port)  # another `make run`, say: refused before anything is created
+        if refusal:
+            print(f"hydra-lambda: {refusal}", file=sys.stderr)
             return 1
-        persistent = bool(os.environ.get("DYNAMODB_ENDPOINT"))
-        backends = prepare()
+        persistent = persist or bool(os.environ.get("DYNAMODB_ENDPOINT"))
+        _stop_on_sigterm()
+        folder = Path(data_dir) if data_dir else DEFAULT_DATA_DIR
+        backends = prepare_persistent(folder) if persist else prepare()
+        started.append(backends)
         settings = get_settings()
         root = ensure_root_client()
-        if root is not None:  # its secret is printed once, in the lines below; never logged
+        if root is not None:  # a generated secret is printed once, in the lines below; never logged
             print("hydra-lambda: created the root client (its credentials are below)", flush=True)
         server = LocalServer(host, port, path, verbose=verbose)
         server.warm()
@@ -127,6 +222,12 @@ def serve(host: str, port: int, template: str = "", verbose: bool = False) -> in
     except ConfigError as exc:
         print(f"hydra-lambda: configuration error: {exc}", file=sys.stderr)
         return 2
+    except (BotoCoreError, ClientError, PynamoDBException) as exc:
+        print(f"hydra-lambda: cannot start: {engine_failure(exc)}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:  # DynamoDB Local (persistent mode) missing or not starting
+        print(f"hydra-lambda: cannot start: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(f"hydra-lambda: {host}:{port} is already in use; choose another port with `make run PORT=...` "
@@ -139,6 +240,8 @@ def serve(host: str, port: int, template: str = "", verbose: bool = False) -> in
           flush=True)
     print(f"  DynamoDB: {backends.dynamodb}  KMS: {backends.kms}", flush=True)
     print(consent_line, flush=True)
+    if persist:
+        print(describe(folder), flush=True)
     print(_how_to_use(url, root, forced, persistent), flush=True)
     try:
         server.serve_forever()
@@ -146,5 +249,4 @@ def serve(host: str, port: int, template: str = "", verbose: bool = False) -> in
         print("\nhydra-lambda: stopping", flush=True)
     finally:
         server.server_close()
-        backends.stop()
     return 0

@@ -4,6 +4,7 @@ handlers and writes their answers back as API Gateway would."""
 from __future__ import annotations
 
 import base64
+import re
 import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,9 @@ from hydra_lambda_local.routes import Route, find_route, load_handler, load_rout
 
 # API Gateway HTTP APIs refuse payloads over 10 MB before Lambda sees them.
 GATEWAY_MAX_BODY = 10 * 1024 * 1024
+# A path segment that may be a token or a secret: a token prefix (hl_at_, hl_rt_, hl_ac_), a JWT's
+# dots, or any long run of token characters. Only unrouted paths are logged with their segments.
+_SECRET_LOOKING = re.compile(r"^(?:hl_[a-z]{2}_.*|[\w~%-]*\.[\w~%-]*\..*|[\w~%.-]{24,})$")
 # powertools keeps the current event on a class attribute, and Lambda runs one request per
 # container at a time: handlers are called one at a time here too.
 _invoke_lock = threading.Lock()
@@ -36,12 +40,19 @@ class _Handler(BaseHTTPRequestHandler):
     # waits ~40 ms for the client's delayed ACK (Nagle's algorithm).
     disable_nagle_algorithm = True
 
+    logged: tuple[str, str] = ("", "")  # (request path, how the log shows it)
+
     def log_message(self, format: str, *args: Any) -> None:
-        if self.server.verbose:  # access-log lines carry query strings: secrets are blanked out
-            super().log_message("%s", redact(format % args))
+        if self.server.verbose:  # access-log lines carry paths and query strings: no secret in them
+            text = format % args
+            path = getattr(self, "path", "")
+            if path:
+                text = text.replace(path, self.logged[1] if self.logged[0] == path else loggable_path(path))
+            super().log_message("%s", redact(text))
 
     def _serve(self) -> None:
         url = urlsplit(self.path)
+        self.logged = (self.path, loggable_path(self.path))
         length = int(self.headers.get("Content-Length") or 0)
         if length > GATEWAY_MAX_BODY:
             self._write_plain(413, b'{"message":"Request Entity Too Large"}')
@@ -54,6 +65,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._write_plain(404, b'{"message":"Not Found"}')
             return
         route, params = found
+        if route.path != "$default":  # the route's template: an id in the path may be anything
+            self.logged = (self.path, route.path + (f"?{url.query}" if url.query else ""))
         event = build_event(
             self.command,
             path,
@@ -98,6 +111,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_TRACE = do_CONNECT = _serve
+
+
+def loggable_path(raw: str) -> str:
+    """A request path for the access log: every segment that looks like a token or secret blanked."""
+    url = urlsplit(raw)
+    path = "/".join("[redacted]" if _SECRET_LOOKING.match(part) else part for part in url.path.split("/"))
+    return path + (f"?{url.query}" if url.query else "")
 
 
 class LocalServer(ThreadingHTTPServer):

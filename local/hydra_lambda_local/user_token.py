@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import hmac
+import html
 import json
+import re
 import secrets
 import sys
 import threading
@@ -18,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 
-from hydra_lambda_local.api import TIMEOUT, CliError, Credentials, unreachable
+from hydra_lambda_local.api import TIMEOUT, CliError, Credentials, error_message, no_redirects, unreachable
 
 PAGE = ("<!doctype html><html lang=en><head><meta charset=utf-8><title>hydra-lambda</title></head>"
         "<body style=\"font:16px system-ui,sans-serif;margin:3rem\"><h1 id=result>{heading}</h1>"
@@ -75,6 +77,29 @@ def _listen(redirect_uri: str, result: Callback, done: threading.Event, state: l
                        "choose another port with --redirect-uri (the client must have it registered)") from None
 
 
+def preflight(url: str, redirect_uri: str, endpoint: str) -> None:
+    """Ask ``/oauth2/auth`` once without a browser, following nothing: a request the server refuses (a
+    redirect URI the client has not registered, an unknown client, a scope it may not ask for) fails
+    here with the server's reason instead of a browser page and a wait for a callback that never
+    comes. (It costs one consent request, which expires unused.)"""
+    try:
+        response = requests.get(url, allow_redirects=False, timeout=TIMEOUT)
+    except requests.RequestException as exc:
+        raise unreachable(endpoint, exc) from None
+    location = response.headers.get("Location", "")
+    if response.is_redirect and location.startswith(redirect_uri):
+        query = parse_qs(urlsplit(location).query)
+        if "error" in query:
+            description = _one(query, "error_description")
+            raise CliError(f"authorization refused: {_one(query, 'error')}" + (f": {description}" if description
+                                                                                 else ""))
+    elif not response.is_redirect and response.status_code >= 400:
+        paragraphs = [html.unescape(re.sub(r"<[^>]+>", "", part))
+                      for part in re.findall(r"<p>(.*?)</p>", response.text, re.S)]
+        reason = " ".join(paragraphs[:2]) or error_message(response)
+        raise CliError(f"the server refused the sign-in request (HTTP {response.status_code}): {reason}")
+
+
 def _one(query: dict[str, list[str]], name: str) -> str:
     values = query.get(name) or [""]
     return values[0]
@@ -85,15 +110,20 @@ def run(credentials: Credentials, *, scope: str, redirect_uri: str, open_browser
         raise CliError("set --client-id (or HYDRA_CLIENT_ID): the client that signs the user in", 2)
     result, done, expected = Callback(), threading.Event(), []
     server = _listen(redirect_uri, result, done, expected)
-    session = OAuth2Session(
+    session = no_redirects(OAuth2Session(
         credentials.client_id, credentials.client_secret or None, scope=scope, redirect_uri=redirect_uri,
         code_challenge_method="S256",
         token_endpoint_auth_method="client_secret_basic" if credentials.client_secret else "none",
-    )
+    ))
     verifier = secrets.token_urlsafe(48)
     url, state = session.create_authorization_url(credentials.endpoint + "/oauth2/auth", code_verifier=verifier,
                                                   state=secrets.token_urlsafe(24))
     expected.append(state)
+    try:
+        preflight(url, redirect_uri, credentials.endpoint)
+    except CliError:
+        server.server_close()
+        raise
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:

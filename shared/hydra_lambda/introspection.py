@@ -3,7 +3,10 @@
 The caller authenticates first: a Bearer access token with ``hydra.introspect`` and a policy allowing
 ``introspect`` on ``rn:hydra:oauth2:tokens`` (the warden), or client credentials (HTTP Basic or
 ``client_id``/``client_secret`` in the form) whose secret is verified and whose client the policies
-allow the same action (as classic Hydra asked of Basic callers). A missing or bad credential is 401.
+allow the same action (as classic Hydra asked of Basic callers). Every error is RFC 6749 JSON (classic
+Hydra used its admin error object here): a missing or bad client credential is 401 ``invalid_client``,
+a bad Bearer token 401 ``invalid_token``, a token without the scope 403 ``insufficient_scope``, a
+policy denial 403 ``request_forbidden`` (fosite's name) saying why.
 
 A Bearer caller's own token row is remembered per container for ``CLIENT_CACHE_SECONDS`` (never
 past its expiry), so a resource server introspecting with one token costs one read per call, not
@@ -25,7 +28,17 @@ from hydra_lambda.client_auth import authenticate_client
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import ANONYMOUS, Credentials
 from hydra_lambda.domain import Token
-from hydra_lambda.errors import BadRequest, Forbidden, HydraError, InvalidRequest, Unauthorized
+from hydra_lambda.errors import (
+    AdminError,
+    Forbidden,
+    HydraError,
+    InsufficientScope,
+    InvalidClient,
+    InvalidRequest,
+    InvalidToken,
+    OAuth2Error,
+    Unauthorized,
+)
 from hydra_lambda.models.responses import INACTIVE
 from hydra_lambda.models.responses import OAuth2TokenIntrospection as TokenIntrospection
 from hydra_lambda.observability import logger
@@ -41,7 +54,10 @@ def handle(caller: Credentials, form: dict[str, str]) -> dict[str, Any]:
     """The whole endpoint: authenticate the caller, then introspect ``form["token"]``. A token that is
     itself the caller's Bearer credential is inactive, as classic Hydra (fosite) answered: a token
     holder may not use the resource servers' endpoint to read its own token."""
-    check_caller(caller, form)
+    try:
+        check_caller(caller, form)
+    except AdminError as exc:
+        raise _oauth_shaped(exc, bearer=caller.bearer is not None or bool(form.get("access_token"))) from None
     token = form.get("token")
     if not token:
         raise InvalidRequest("The parameter 'token' is required.")
@@ -57,8 +73,10 @@ def check_caller(caller: Credentials, form: dict[str, str]) -> str:
         return _check_bearer_caller(caller)
     if _has_client_credentials(caller, form):
         client_id = _authenticate_client(caller, form)
-        if not warden.is_allowed(client_id, RESOURCE, ACTION):
-            raise Forbidden("Request was denied by default: request_forbidden")
+        decision = warden.decide(client_id, RESOURCE, ACTION)
+        if not decision.allowed:
+            raise Forbidden(f"{decision.value}: request_forbidden",
+                            reason=warden.denial_reason(decision, client_id, RESOURCE, ACTION))
         return client_id
     if form.get("access_token"):  # the classic form-parameter fallback of the warden
         return warden.require_access(
@@ -101,10 +119,11 @@ def _check_bearer_caller(caller: Credentials) -> str:
     if not issuer.issued_to_current_client(row):
         raise Unauthorized()
     if not scopes.allows(row.scopes, SCOPE):
-        raise BadRequest("invalid_scope", reason=f"The access token does not hold the scope {SCOPE}.")
+        raise Forbidden("insufficient_scope", reason=f"The access token does not hold the scope {SCOPE}.")
     decision = warden.decide(row.subject, RESOURCE, ACTION)
     if not decision.allowed:
-        raise Forbidden(f"{decision.value}: request_forbidden")
+        raise Forbidden(f"{decision.value}: request_forbidden",
+                        reason=warden.denial_reason(decision, row.subject, RESOURCE, ACTION))
     logger.append_keys(client_id=row.client_id)
     return row.subject
 
@@ -161,3 +180,21 @@ def _active(row: Token) -> TokenIntrospection:
         ext=row.extra or None,
         token_type=TOKEN_TYPES[row.kind],
     )
+
+
+class RequestForbidden(OAuth2Error):
+    status = 403
+    error = "request_forbidden"
+    default_description = "The policies do not allow this client to introspect tokens."
+
+
+def _oauth_shaped(error: AdminError, *, bearer: bool) -> OAuth2Error:
+    """The caller check's admin error as the RFC 6749 error an OAuth client library understands."""
+    if isinstance(error, Unauthorized):
+        if bearer:
+            return InvalidToken("Send a live access token with the scope hydra.introspect, or client credentials.")
+        return InvalidClient("Authenticate with client credentials (HTTP Basic, or client_id and client_secret "
+                             "in the form) or a Bearer access token with the scope hydra.introspect.")
+    if error.message == "insufficient_scope":
+        return InsufficientScope(SCOPE, f"The access token does not hold the scope {SCOPE}.")
+    return RequestForbidden(f"{error.message}: {error.reason}" if error.reason else error.message)

@@ -2,8 +2,10 @@
 
 1. The Bearer token (or ``access_token`` in the form) must be a live access token of this server,
    else 401. A malformed or forged token is refused before any database read.
-2. It must hold ``scope`` (wildcard strategy), else 400 ``invalid_scope`` (as classic Hydra).
-3. The policies must allow the token's subject ``action`` on ``<prefix>:<resource>``, else 403.
+2. It must hold ``scope`` (wildcard strategy), else 403 ``insufficient_scope`` naming the scope
+   (classic Hydra answered 400 ``invalid_scope``).
+3. The policies must allow the token's subject ``action`` on ``<prefix>:<resource>``, else 403, whose
+   reason names the deny policy or says the request was denied by default.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from hydra_lambda import issuer, opaque_tokens, policies, scopes
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.domain import Token
-from hydra_lambda.errors import BadRequest, Forbidden, Unauthorized
+from hydra_lambda.errors import Forbidden, Unauthorized
 from hydra_lambda.observability import logger
 from hydra_lambda.policies import Decision, Policy
 from hydra_lambda.storage import policies as policy_store
@@ -151,11 +153,39 @@ def require_access(
     context: dict[str, str] | None = None,
     form_token: str | None = None,
 ) -> AccessContext:
-    token = authenticate(caller, form_token=form_token)
+    try:
+        token = authenticate(caller, form_token=form_token)
+    except Unauthorized as exc:
+        needed = f"Send 'Authorization: Bearer <token>': a live access token of this server with the scope {scope}."
+        exc.reason = needed  # type: ignore[misc]
+        raise
     if not scopes.allows(token.scopes, scope):
-        raise BadRequest("invalid_scope", reason=f"The access token does not hold the scope {scope}.")
+        raise Forbidden("insufficient_scope", reason=f"The access token does not hold the scope {scope}: "
+                        f"request a token with the scope {scope}.")
     decision = decide(token.subject, resource, action, context)
     if not decision.allowed:
-        raise Forbidden(f"{decision.value}: request_forbidden")
+        raise Forbidden(f"{decision.value}: request_forbidden",
+                        reason=denial_reason(decision, token.subject, resource, action, context))
     logger.append_keys(client_id=token.client_id)  # on every later log line of this invocation
     return AccessContext(subject=token.subject, client_id=token.client_id, scopes=list(token.scopes), token=token)
+
+
+def denial_reason(decision: Decision, subject: str, resource: str, action: str,
+                  context: dict[str, Any] | None = None) -> str:
+    """Why ``decide`` refused: the deny policies that matched, or that no policy allows it."""
+    asked = f"'{subject}' doing '{action}' on '{resource_name(resource)}'"
+    if decision is Decision.DENIED_BY_DEFAULT:
+        return f"No policy allows {asked}: denied by default."
+    if decision is Decision.UNUSABLE_POLICY:
+        return f"A stored policy that applies to {asked} cannot be evaluated: denied."
+    found, member_of = decision_inputs()
+    denying = []
+    for policy in found:
+        try:
+            if policy.effect != "allow" and any(policies.applies(policy, one, resource_name(resource), action,
+                                                                 context or {})
+                                                for one in (subject, *member_of.get(subject, ()))):
+                denying.append(policy.id)
+        except policies.InvalidPolicy:
+            continue
+    return f"Denied by the policy {', '.join(denying)} for {asked}." if denying else f"Denied for {asked}."

@@ -83,7 +83,7 @@ def test_policy_routes_need_the_scope_and_a_policy() -> None:
     assert call("GET", "/policies").status == 401
     no_scope = bearer(token(scope="hydra.clients"))
     result = call("GET", "/policies", headers=no_scope)
-    assert result.status == 400 and "hydra.policies" in result.json["error"]["reason"]
+    assert result.status == 403 and "hydra.policies" in result.json["error"]["reason"]
     client_id, secret = service_client(scope="hydra.policies")
     stranger = bearer(token(client_id, secret, scope="hydra.policies"))
     assert call("GET", "/policies", headers=stranger).status == 403
@@ -163,7 +163,7 @@ def test_token_allowed_refuses_a_token_whose_client_was_deleted(root: dict[str, 
 def test_warden_caller_needs_scope_and_policy_and_a_wellformed_body(root: dict[str, str]) -> None:
     body = {"subject": "alice", "resource": "rn:photos:1", "action": "read"}
     assert call("POST", "/warden/allowed", json_body=body).status == 401
-    assert call("POST", "/warden/allowed", headers=bearer(token(scope="hydra.clients")), json_body=body).status == 400
+    assert call("POST", "/warden/allowed", headers=bearer(token(scope="hydra.clients")), json_body=body).status == 403
     client_id, secret = service_client(scope="hydra.warden")
     stranger = bearer(token(client_id, secret, scope="hydra.warden"))
     assert call("POST", "/warden/allowed", headers=stranger, json_body=body).status == 403
@@ -236,7 +236,7 @@ def test_group_routes(root: dict[str, str]) -> None:
         result = call(method, f"/warden/groups/{group}{path}", headers=root, json_body={"members": ["a"]})
         assert result.status == 404, (method, path)
     assert call("GET", "/warden/groups").status == 401
-    assert call("GET", "/warden/groups", headers=bearer(token(scope="hydra.warden"))).status == 400
+    assert call("GET", "/warden/groups", headers=bearer(token(scope="hydra.warden"))).status == 403
 
 
 # ---------------------------------------------------------------- keys

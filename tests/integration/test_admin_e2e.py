@@ -104,7 +104,7 @@ def test_error_statuses_over_http(server: LocalServer, authlib_session: object) 
     narrow = requests.post(f"{server.url}/oauth2/token", auth=(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET), timeout=10,
                            data={"grant_type": "client_credentials", "scope": "openid"}).json()["access_token"]
     wrong_scope = requests.get(base, headers={"Authorization": f"Bearer {narrow}"}, timeout=10)
-    assert wrong_scope.status_code == 400 and error_of(wrong_scope)["message"] == "invalid_scope"
+    assert wrong_scope.status_code == 403 and error_of(wrong_scope)["message"] == "insufficient_scope"
 
     svc_id, svc_secret = service_client()
     svc = requests.post(f"{server.url}/oauth2/token", auth=(svc_id, svc_secret), timeout=10,

@@ -30,16 +30,18 @@ def server(aws: dict[str, str], root_client: tuple[str, str]) -> Iterator[LocalS
 def test_policies_commands(server: LocalServer, tmp_path: Path) -> None:
     pid = unique("cli-policy")
     created = ok(run("policies", "create", "--id", pid, "-s", "alice", "-s", "<bob|carol>", "-r", "rn:hydra:clients",
-                     "-a", "get", "--conditions", '{"owner":{"type":"EqualsSubjectCondition"}}', server=server))
+                     "-a", "get", "--deny", "--conditions", '{"owner":{"type":"EqualsSubjectCondition"}}',
+                     server=server))
     assert created["id"] == pid and created["subjects"] == ["alice", "<bob|carol>"]
-    assert created["effect"] == "deny"  # the classic CLI's default
+    assert created["effect"] == "deny"
     assert ok(run("policies", "get", pid, server=server))["conditions"]["owner"]["type"] == "EqualsSubjectCondition"
     assert pid in {p["id"] for p in ok(run("policies", "list", "--limit", "500", server=server))}
     updated = ok(run("policies", "update", pid, "--allow", "--description", "readers", server=server))
     assert updated["effect"] == "allow" and updated["description"] == "readers"
     assert updated["subjects"] == ["alice", "<bob|carol>"]  # the rest is kept
-    assert "409" in one_line_error(run("policies", "create", "--id", pid, "-s", "x", server=server))
-    assert "400" in one_line_error(run("policies", "create", "--id", unique(), "-s", "<(?=a)>", server=server))
+    assert "409" in one_line_error(run("policies", "create", "--id", pid, "-s", "x", "--deny", server=server))
+    assert "400" in one_line_error(run("policies", "create", "--id", unique(), "-s", "<(?=a)>", "--deny",
+                                       server=server))
 
     document = tmp_path / "set.json"
     policy_set = [{"id": unique("set"), "subjects": ["s"], "resources": ["r"], "actions": ["a"], "effect": "allow"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -188,8 +189,10 @@ def test_token_user_ignores_a_callback_with_another_state(stack: tuple[LocalServ
     server, _ = stack
     port = free_port()
     redirect_uri = f"http://127.0.0.1:{port}/callback"
-    env = {**USER_ENV, "HYDRA_URL": server.url, "HYDRA_CLIENT_ID": ROOT_CLIENT_ID,
-           "HYDRA_CLIENT_SECRET": ROOT_CLIENT_SECRET}
+    client = ok(run("clients", "create", "-c", redirect_uri, "-g", "authorization_code,refresh_token", "-r", "code",
+                    "-a", "openid offline", server=server))
+    env = {**USER_ENV, "HYDRA_URL": server.url, "HYDRA_CLIENT_ID": client["id"],
+           "HYDRA_CLIENT_SECRET": client["client_secret"]}
     process = subprocess.Popen(
         [sys.executable, "-m", "hydra_lambda_local.cli", "token", "user", "--no-open", "--redirect-uri", redirect_uri],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -235,4 +238,6 @@ def test_a_second_serve_on_a_busy_port_stops_before_creating_anything(stack: tup
         cwd=ROOT, env={**USER_ENV, "FORCE_ROOT_CLIENT_CREDENTIALS": ""}, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     line = one_line_error(result)
-    assert f"port {server.port}" in line and f"PORT={server.port + 1}" in line
+    suggested = re.search(r"make run PORT=(\d+) CONSENT_APP_PORT=(\d+)", line)
+    assert f"port {server.port}" in line and suggested, line
+    assert int(suggested[1]) > server.port and int(suggested[1]) != int(suggested[2])  # the next free one

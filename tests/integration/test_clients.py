@@ -281,10 +281,10 @@ def test_expired_token_is_401() -> None:
     assert call("GET", "/clients", headers=bearer(value)).status == 401
 
 
-def test_token_without_the_scope_is_400_invalid_scope() -> None:
+def test_token_without_the_scope_is_403_insufficient_scope() -> None:
     value = token(scope="openid")
     result = call("GET", "/clients", headers=bearer(value))
-    assert result.status == 400 and result.json["error"]["message"] == "invalid_scope"
+    assert result.status == 403 and result.json["error"]["message"] == "insufficient_scope"
 
 
 def test_no_policy_is_403_denied_by_default() -> None:

@@ -292,7 +292,7 @@ def test_route_needs_the_flush_scope_and_a_policy() -> None:
     from tests.support import call
 
     without_scope = call("POST", "/oauth2/flush", headers=_bearer(scope="hydra.clients"))
-    assert without_scope.status == 400 and without_scope.json["error"]["message"] == "invalid_scope"
+    assert without_scope.status == 403 and without_scope.json["error"]["message"] == "insufficient_scope"
     client, secret = create_client({"id": f"flush-nopolicy-{secrets.token_hex(4)}",
                                      "grant_types": ["client_credentials"], "scope": "hydra.oauth2.flush"})
     denied = call("POST", "/oauth2/flush", headers=_bearer(client=(client.id, secret or "")))

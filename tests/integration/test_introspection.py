@@ -210,10 +210,10 @@ def test_token_type_hint_does_not_change_the_answer() -> None:
 # --- caller authentication ---------------------------------------------------------------------
 
 
-def test_no_credentials_is_401_in_the_admin_shape() -> None:
+def test_no_credentials_is_401_in_the_rfc_6749_shape() -> None:
     result = introspect(grant().access, headers={})
     assert result.status == 401
-    assert result.json["error"]["code"] == 401 and result.json["error"]["message"] == "request_unauthorized"
+    assert result.json["error"] == "invalid_client" and result.json["error_description"]
     assert "active" not in result.json
 
 
@@ -228,7 +228,7 @@ def test_bad_basic_credentials_are_401(headers: dict[str, str]) -> None:
     """The classic server did not check the secret on this path; we do."""
     result = introspect(grant().access, headers=headers)
     assert result.status == 401, result.body
-    assert result.json["error"]["code"] == 401
+    assert result.json["error"] == "invalid_client"
     assert result.headers["www-authenticate"].startswith("Basic")
 
 
@@ -254,7 +254,7 @@ def test_basic_client_needs_the_introspect_policy() -> None:
     client_id, secret = new_client(scope="photos.read")
     value = grant().access
     denied = introspect(value, headers=basic(client_id, secret or ""))
-    assert denied.status == 403 and denied.json["error"]["code"] == 403
+    assert denied.status == 403 and denied.json["error"] == "request_forbidden"
     allow(client_id)
     allowed = introspect(value, headers=basic(client_id, secret or ""))
     assert allowed.status == 200 and allowed.json["active"] is True
@@ -270,7 +270,7 @@ def test_bearer_with_hydra_introspect_scope() -> None:
 def test_bearer_without_the_scope_is_refused() -> None:
     headers = {"Authorization": f"Bearer {client_token('hydra.clients')}"}
     result = introspect(grant().access, headers=headers)
-    assert result.status == 400 and result.json["error"]["message"] == "invalid_scope"
+    assert result.status == 403 and result.json["error"] == "insufficient_scope"
 
 
 def test_bearer_without_a_policy_is_403() -> None:
@@ -283,7 +283,7 @@ def test_bearer_without_a_policy_is_403() -> None:
 @pytest.mark.parametrize("value", ["hl_at_forged.forged", "garbage", "hl_rt_" + "A" * 43 + "." + "B" * 43])
 def test_bad_bearer_is_401(value: str) -> None:
     result = introspect(grant().access, headers={"Authorization": f"Bearer {value}"})
-    assert result.status == 401 and result.json["error"]["code"] == 401
+    assert result.status == 401 and result.json["error"] == "invalid_token"
 
 
 def test_expired_bearer_is_401() -> None:

@@ -92,7 +92,7 @@ def test_logs_of_complete_flows_hold_no_secret(verbose_server: str, capfd: pytes
                   data={"token": refreshed["refresh_token"]})
     out, err = capfd.readouterr()
     logs = out + err
-    assert f"/oauth2/consent/requests/{consent_id}" in logs  # the access log was captured
+    assert "/oauth2/consent/requests/{id}" in logs  # the access log was captured (route templates only)
     assert "consent_verifier=[redacted]" in logs and "code=[redacted]" in logs
     for name, value in {**leaked, "id_token": tokens["id_token"], "first_access_token": tokens["access_token"],
                         "first_refresh_token": tokens["refresh_token"]}.items():

@@ -111,7 +111,7 @@ def test_rotation_needs_the_scope_and_the_policy(triple: str) -> None:
     before = targets(triple)
     assert call("POST", PATH, json_body={"alg": "RS256"}).status == 401
     no_scope = call("POST", PATH, headers=bearer(token(scope="hydra.keys.get")), json_body={})
-    assert no_scope.status == 400 and "hydra.keys.create" in no_scope.json["error"]["reason"]
+    assert no_scope.status == 403 and "hydra.keys.create" in no_scope.json["error"]["reason"]
     client_id, secret = service_client(scope="hydra.keys.create")  # no policy allows it
     denied = call("POST", PATH, headers=bearer(token(client_id, secret, scope="hydra.keys.create")), json_body={})
     assert denied.status == 403

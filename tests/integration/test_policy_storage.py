@@ -89,7 +89,7 @@ def test_is_allowed_for_anonymous_jwks_and_nothing_else() -> None:
 
 
 def test_require_access_returns_the_access_context() -> None:
-    from hydra_lambda.errors import BadRequest, Forbidden, Unauthorized
+    from hydra_lambda.errors import Forbidden, Unauthorized
     from hydra_lambda.http.forms import credentials
     from hydra_lambda.warden import require_access
 
@@ -101,7 +101,7 @@ def test_require_access_returns_the_access_context() -> None:
     via_form = require_access(credentials(None), scope="hydra.clients", resource="clients", action="get",
                               form_token=value)
     assert via_form.subject == ROOT_CLIENT_ID
-    with pytest.raises(BadRequest, match="invalid_scope"):
+    with pytest.raises(Forbidden, match="insufficient_scope"):
         require_access(bearer, scope="hydra.oauth2.flush", resource="oauth2:tokens", action="flush")
     with pytest.raises(Unauthorized):
         require_access(credentials(None), scope="hydra.clients", resource="clients", action="get")
