@@ -487,14 +487,16 @@ def test_the_stack_key_signs_through_the_alias_triple_the_keys_api_rotates(trans
     assert admin["Timeout"] == translated["Resources"]["KeyRotationFunction"]["Properties"]["Timeout"] == 60
     granted = {b["Sid"]: b for s in _statements(translated, "AdminFunction") if "Fn::If" in s
                for b in s["Fn::If"][1:] if isinstance(b, dict) and "Sid" in b and s["Fn::If"][0] == "RotatableStackKey"}
-    assert granted["CreateKeysTaggedForThisStack"]["Condition"]["StringEquals"] == {
-        "aws:RequestTag/hydra-lambda:stack": {"Ref": "AWS::StackName"}}
+    assert granted["CreateKeysTaggedForThisStack"]["Condition"]["StringEquals"][
+        "aws:RequestTag/hydra-lambda:stack"] == {"Ref": "AWS::StackName"}
     assert "kms:UpdateAlias" in granted["ManageThisStacksAliases"]["Action"]
     assert "-id-token*" in granted["ManageThisStacksAliases"]["Resource"]["Fn::Sub"]
     assert granted["DeleteKeysRotationRetired"]["Condition"]["StringEquals"][
         "aws:ResourceTag/hydra-lambda:scheduled-rotation"] == "true"
     lease = granted["RotationLease"]["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
-    assert lease == [{"Fn::Sub": "lock#key-rotation:${SigningKeyAlias}"}]
+    # The alias's name written out (a Ref to the alias would be a cycle: its key's policy names the roles).
+    alias_name = translated["Resources"]["SigningKeyAlias"]["Properties"]["AliasName"]["Fn::Sub"]
+    assert lease == [{"Fn::Sub": f"lock#key-rotation:{alias_name}"}]
 
 
 # Rights that change keys or rows: the public function (unauthenticated internet traffic) holds none.
