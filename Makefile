@@ -3,19 +3,36 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test unit lint bench clean check-deploy
+.PHONY: run test unit lint bench clean check-deploy lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.run-deps: pyproject.toml | $(BIN)/python
+# The layer's dependencies first, from the lock `sam build` uses (exact versions, hashes checked), so the
+# tests run what deploys; tests/integration/test_template.py checks the installed versions against it.
+$(VENV)/.layer-deps: shared/requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r shared/requirements.lock
+	touch $@
+
+$(VENV)/.run-deps: pyproject.toml $(VENV)/.layer-deps
 	$(BIN)/pip install --quiet -e '.[local]'
 	touch $@
 
-$(VENV)/.test-deps: pyproject.toml | $(BIN)/python
+$(VENV)/.test-deps: pyproject.toml $(VENV)/.layer-deps
 	$(BIN)/pip install --quiet -e '.[local,dev]'
 	touch $@ $(VENV)/.run-deps
+
+## lock: re-pin the layer's dependencies (shared/requirements.txt) with hashes for every platform into
+## shared/requirements.lock (uv pip compile, universal: Lambda's arm64 Python 3.12 and this machine),
+## at the versions the whole test environment resolves to (so installing the tools keeps the pins)
+UV_COMPILE = $(BIN)/uv pip compile --universal --python-version 3.11 --no-header --quiet
+lock: | $(BIN)/python
+	$(BIN)/pip install --quiet 'uv>=0.5'
+	$(UV_COMPILE) pyproject.toml --extra local --extra dev -o $(VENV)/all-deps.txt
+	{ sed -n '1,3p' shared/requirements.lock; $(UV_COMPILE) shared/requirements.txt -c $(VENV)/all-deps.txt \
+		--generate-hashes; } > shared/requirements.lock.new
+	mv shared/requirements.lock.new shared/requirements.lock
 
 NODE := tests/node
 
