@@ -336,9 +336,10 @@ def test_nothing_deploys_pointing_at_a_placeholder() -> None:
     assert "example.com" not in text
     config = tomllib.loads(text)
     assert config["default"]["global"]["parameters"]["region"]
-    ci = config["ci"]["deploy"]["parameters"]
-    assert ci["confirm_changeset"] is False and "CAPABILITY_IAM" in ci["capabilities"]
-    assert config["ci"]["global"]["parameters"]["region"]
+    assert config["prod"]["deploy"]["parameters"]["region"]
+    # Each profile names ConsentUrl with an empty value: the deploy is refused until it is filled in.
+    for profile in ("default", "prod"):
+        assert "ConsentUrl= " in config[profile]["deploy"]["parameters"]["parameter_overrides"] + " "
 
 
 def test_every_log_group_has_the_retention_parameter(translated: dict[str, Any]) -> None:
@@ -461,8 +462,10 @@ def test_each_function_may_call_only_what_it_calls(translated: dict[str, Any]) -
 
 
 def test_retired_rotation_keys_are_scheduled_for_deletion(translated: dict[str, Any]) -> None:
+    import re
+
     params = translated["Parameters"]["RetiredKeyDeletionDays"]
-    assert (params["MinValue"], params["MaxValue"]) == (7, 30)
+    assert [d for d in range(100) if re.fullmatch(params["AllowedPattern"], str(d))] == list(range(7, 31))
     resources = translated["Resources"]
     rule = next(r for r in resources.values() if r["Type"] == "AWS::Events::Rule"
                 and "deletion_window_days" in json.dumps(r["Properties"]))
