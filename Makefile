@@ -82,7 +82,7 @@ unit: $(VENV)/.test-deps
 ## the build alone and every events/ sample served by it against moto (tests/integration/test_deploy.py)
 check-deploy: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(SAM_VENV)/.installed
 	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: pyenv install 3.12 (or set PYTHON312)"; exit 2; }
-	SAM_CLI=$(SAM_VENV)/bin/sam $(BIN)/pytest -q tests/integration/test_template.py tests/integration/test_deploy.py tests/integration/test_deploy_keyrotation.py
+	SAM_CLI=$(SAM_VENV)/bin/sam $(BIN)/pytest -q tests/integration/test_template.py tests/integration/test_template_ops.py tests/integration/test_deploy.py tests/integration/test_deploy_keyrotation.py
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
