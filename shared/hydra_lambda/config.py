@@ -127,6 +127,15 @@ _EMPTY_IS_A_VALUE = frozenset({"ISSUER"})
 _SECRET_VARIABLES = frozenset({"SYSTEM_SECRET", "FORCE_ROOT_CLIENT_CREDENTIALS"})
 
 
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
+
+
+def role_arns(value: tuple[str, ...]) -> None:
+    """IAM role ARNs of one account (the template passes its functions' roles)."""
+    if not all(ROLE_ARN.fullmatch(arn) for arn in value) or len({arn.split(":")[4] for arn in value}) > 1:
+        raise ValueError("each entry must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), all of one account")
+
+
 def system_secrets(value: tuple[str, ...]) -> None:
     """SYSTEM_SECRET given directly (one read from SYSTEM_SECRET_ARN is checked when it is read)."""
     if any(len(secret) < MIN_SYSTEM_SECRET_LENGTH for secret in value):
@@ -233,6 +242,14 @@ class Settings:
     retired_key_deletion_days: int = option(
         "RETIRED_KEY_DELETION_DAYS", "30", "days before a key rotated out over the API is deleted",
         bounds=(7, 30),  # KMS's pending window, as rotation.DELETION_WINDOW_DAYS and the template
+    )
+    # Keys a rotation makes get a key policy naming these roles (the template's SigningKey has the same).
+    signing_key_signer_roles: CommaList = option(
+        "SIGNING_KEY_SIGNER_ROLES", "", "roles allowed to sign with keys a rotation makes", check=role_arns
+    )
+    signing_key_reader_roles: CommaList = option(
+        "SIGNING_KEY_READER_ROLES", "", "roles allowed to read the public half of keys a rotation makes",
+        check=role_arns,
     )
     resource_name_prefix: str = option("RESOURCE_NAME_PREFIX", "rn:hydra", "prefix of policy resource names")
     max_body_bytes: int = option("MAX_BODY_BYTES", "1048576", "larger request bodies get 413", bounds=(1, None))

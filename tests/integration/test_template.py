@@ -336,9 +336,10 @@ def test_nothing_deploys_pointing_at_a_placeholder() -> None:
     assert "example.com" not in text
     config = tomllib.loads(text)
     assert config["default"]["global"]["parameters"]["region"]
-    ci = config["ci"]["deploy"]["parameters"]
-    assert ci["confirm_changeset"] is False and "CAPABILITY_IAM" in ci["capabilities"]
-    assert config["ci"]["global"]["parameters"]["region"]
+    assert config["prod"]["deploy"]["parameters"]["region"]
+    # Each profile names ConsentUrl with an empty value: the deploy is refused until it is filled in.
+    for profile in ("default", "prod"):
+        assert "ConsentUrl= " in config[profile]["deploy"]["parameters"]["parameter_overrides"] + " "
 
 
 def test_every_log_group_has_the_retention_parameter(translated: dict[str, Any]) -> None:
@@ -463,8 +464,10 @@ def test_each_function_may_call_only_what_it_calls(translated: dict[str, Any]) -
 
 
 def test_retired_rotation_keys_are_scheduled_for_deletion(translated: dict[str, Any]) -> None:
+    import re
+
     params = translated["Parameters"]["RetiredKeyDeletionDays"]
-    assert (params["MinValue"], params["MaxValue"]) == (7, 30)
+    assert [d for d in range(100) if re.fullmatch(params["AllowedPattern"], str(d))] == list(range(7, 31))
     resources = translated["Resources"]
     rule = next(r for r in resources.values() if r["Type"] == "AWS::Events::Rule"
                 and "deletion_window_days" in json.dumps(r["Properties"]))
@@ -489,14 +492,16 @@ def test_the_stack_key_signs_through_the_alias_triple_the_keys_api_rotates(trans
     assert admin["Timeout"] == translated["Resources"]["KeyRotationFunction"]["Properties"]["Timeout"] == 60
     granted = {b["Sid"]: b for s in _statements(translated, "AdminFunction") if "Fn::If" in s
                for b in s["Fn::If"][1:] if isinstance(b, dict) and "Sid" in b and s["Fn::If"][0] == "RotatableStackKey"}
-    assert granted["CreateKeysTaggedForThisStack"]["Condition"]["StringEquals"] == {
-        "aws:RequestTag/hydra-lambda:stack": {"Ref": "AWS::StackName"}}
+    assert granted["CreateKeysTaggedForThisStack"]["Condition"]["StringEquals"][
+        "aws:RequestTag/hydra-lambda:stack"] == {"Ref": "AWS::StackName"}
     assert "kms:UpdateAlias" in granted["ManageThisStacksAliases"]["Action"]
     assert "-id-token*" in granted["ManageThisStacksAliases"]["Resource"]["Fn::Sub"]
     assert granted["DeleteKeysRotationRetired"]["Condition"]["StringEquals"][
         "aws:ResourceTag/hydra-lambda:scheduled-rotation"] == "true"
     lease = granted["RotationLease"]["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
-    assert lease == [{"Fn::Sub": "lock#key-rotation:${SigningKeyAlias}"}]
+    # The alias's name written out (a Ref to the alias would be a cycle: its key's policy names the roles).
+    alias_name = translated["Resources"]["SigningKeyAlias"]["Properties"]["AliasName"]["Fn::Sub"]
+    assert lease == [{"Fn::Sub": f"lock#key-rotation:{alias_name}"}]
 
 
 # Rights that change keys or rows: the public function (unauthenticated internet traffic) holds none.

@@ -234,8 +234,9 @@ def test_the_deletion_window_is_the_one_rotation_and_the_template_use() -> None:
     text = (Path(__file__).parents[2] / "template.yaml").read_text()
     block = text.split("\n  RetiredKeyDeletionDays:\n", 1)[1].split("\n  ", 1)[1]
     block = block[: re.search(r"\n  [A-Za-z]", block).start()]
-    low, high = (int(re.search(rf"{name}: (\d+)", block).group(1)) for name in ("MinValue", "MaxValue"))
-    assert (low, high) == DELETION_WINDOW_DAYS
+    pattern = re.search(r'AllowedPattern: "(.*)"', block).group(1).replace("\\\\", "\\")
+    days = [d for d in range(100) if re.fullmatch(pattern, str(d))]
+    assert (days[0], days[-1]) == DELETION_WINDOW_DAYS and len(days) == days[-1] - days[0] + 1
 
 
 def test_the_readme_table_states_every_declared_range() -> None:

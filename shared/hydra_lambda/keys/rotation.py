@@ -17,6 +17,7 @@ import math
 from hydra_lambda import clock, keys
 from hydra_lambda.aws import client
 from hydra_lambda.config import get_settings
+from hydra_lambda.keys.policy import key_policy
 from hydra_lambda.storage import locks
 
 KEY_SPECS = ("RSA_2048", "RSA_4096", "ECC_NIST_P256")
@@ -31,8 +32,10 @@ def create_kms_key(key_spec: str, stack: str = "", *, scheduled: bool = False) -
     tags = [{"TagKey": STACK_TAG, "TagValue": stack}] if stack else []
     if scheduled:
         tags.append({"TagKey": ROTATED_TAG, "TagValue": "true"})
+    settings = get_settings()
+    policy = key_policy(settings.signing_key_signer_roles, settings.signing_key_reader_roles)
     created = client("kms").create_key(
-        KeySpec=key_spec, KeyUsage="SIGN_VERIFY", Tags=tags,
+        KeySpec=key_spec, KeyUsage="SIGN_VERIFY", Tags=tags, **({"Policy": policy} if policy else {}),
         Description=f"hydra-lambda ID token signing key{f' ({stack})' if stack else ''}, created by keys rotate",
     )
     return created["KeyMetadata"]["KeyId"]
