@@ -144,6 +144,10 @@ def _add_groups(sub: Any) -> None:
         parser.add_argument("members", nargs="+")
 
 
+FORCE_HELP = ("rotate even if the last step was less than the minimum interval ago (for a compromised key: "
+              "cached JWKS copies and live ID tokens of the old key stop verifying)")
+
+
 def _add_keys(sub: Any) -> None:
     keys = _sub(sub, "keys", "JSON Web Keys of the ID-token set (public keys only: private keys stay in KMS)")
     actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -153,9 +157,11 @@ def _add_keys(sub: Any) -> None:
     rotate = _sub(actions, "rotate", "make a new signing key for the set and print it")
     rotate.add_argument("--set", dest="key_set", default=ID_TOKEN_SET)
     rotate.add_argument("--alg", default="RS256", help="RS256 (default) or ES256")
+    rotate.add_argument("--force", action="store_true", help=FORCE_HELP)
     create = _sub(actions, "create", "the classic name of rotate: a new signing key for SET")
     create.add_argument("key_set", nargs="?", default=ID_TOKEN_SET, metavar="SET")
     create.add_argument("-a", "--alg", default="RS256", help="RS256 (default) or ES256")
+    create.add_argument("--force", action="store_true", help=FORCE_HELP)
     delete = _sub(actions, "delete", "delete a key set or one key (the server refuses: keys leave by rotation)")
     delete.add_argument("key_set", metavar="SET")
     delete.add_argument("kid", nargs="?", default="")
@@ -408,7 +414,10 @@ def run_keys(args: argparse.Namespace, credentials: Credentials) -> int:
         print(f"deleted {args.key_set}" + (f" key {args.kid}" if args.kid else ""))
     else:
         api = AdminApi(credentials, "hydra.keys.create")
-        _print(api.call("POST", path, {"alg": args.alg, "kid": ""}))
+        body: dict[str, Any] = {"alg": args.alg, "kid": ""}
+        if args.force:
+            body["force"] = True
+        _print(api.call("POST", path, body))
     return 0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hydra_lambda import clock, paging, passwords, scopes, warden
+from hydra_lambda.cache import TimedCache
 from hydra_lambda.client_ids import ID_RULE, MAX_ID_LENGTH, MIN_SECRET_LENGTH, is_valid_client_id
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import Credentials
@@ -151,32 +152,17 @@ def get_client(client_id: str) -> Client | None:
 # client created after a failed attempt works at once. The secret is still verified on every request,
 # against the cached hash. This container forgets a client at once when it updates or deletes it;
 # other containers see the change within the TTL.
-_auth_cache: dict[str, tuple[float, Client]] = {}
-_AUTH_CACHE_MAX = 1024  # distinct clients; past it the cache starts over (bounded memory)
+_auth_cache: TimedCache[str, Client] = TimedCache("clients", lambda: get_settings().client_cache_seconds)
 
 
 def get_client_for_auth(client_id: str) -> Client | None:
     """``get_client``, served from the per-container cache while CLIENT_CACHE_SECONDS allows."""
-    ttl = get_settings().client_cache_seconds
-    if ttl <= 0:
-        return get_client(client_id)
-    now = clock.now()
-    hit = _auth_cache.get(client_id)
-    if hit is not None and 0 <= now - hit[0] < ttl:
-        return hit[1]
-    client = get_client(client_id)
-    if client is None:
-        _auth_cache.pop(client_id, None)
-        return None
-    if len(_auth_cache) >= _AUTH_CACHE_MAX:
-        _auth_cache.clear()
-    _auth_cache[client_id] = (now, client)
-    return client
+    return _auth_cache.get_or_load(client_id, lambda: get_client(client_id))
 
 
 def forget_cached(client_id: str) -> None:
     """Drop a client from this container's authentication cache (after a local update or delete)."""
-    _auth_cache.pop(client_id, None)
+    _auth_cache.pop(client_id)
 
 
 # ---------------------------------------------------------------- validation

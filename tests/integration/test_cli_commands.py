@@ -56,8 +56,12 @@ def test_token_client_json_revoke_and_validate(server: LocalServer) -> None:
 
 def test_keys_create_and_delete(server: LocalServer) -> None:
     before = {key["kid"] for key in ok(run("keys", "get", server=server))["keys"]}
-    created = ok(run("keys", "create", "hydra.openid.id-token", "-a", "RS256", server=server))["keys"]
+    # Tests share one key set: whether or not another step ran within the minimum interval, --force
+    # makes this one; a second step right after it without --force is refused with the way out named.
+    created = ok(run("keys", "create", "hydra.openid.id-token", "-a", "RS256", "--force", server=server))["keys"]
     assert {key["kid"] for key in created} - before and all("d" not in key for key in created)
+    too_soon = one_line_error(run("keys", "create", "hydra.openid.id-token", server=server))
+    assert "409" in too_soon and "force" in too_soon
     refused = one_line_error(run("keys", "delete", "hydra.openid.id-token", server=server))
     assert "403" in refused
 

@@ -166,7 +166,7 @@ def test_on_unknown_clients_are_not_cached(cache_seconds: None) -> None:
 
 
 def test_on_the_cache_is_bounded(cache_seconds: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clients, "_AUTH_CACHE_MAX", 2)
+    monkeypatch.setattr(clients._auth_cache, "_max_entries", 2)
     made = [new_client() for _ in range(3)]
     for client_id, secret in made:
         assert _auth(client_id, secret) == client_id

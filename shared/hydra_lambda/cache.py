@@ -1,0 +1,82 @@
+"""Per-container caches: the one helper behind every value a warm container keeps between invocations.
+
+Each cache has a time-to-live read from settings at every lookup (so a test or a restored snapshot sees
+a changed setting), a bound on its entries (past it the cache starts over: memory stays bounded) and a
+name. Every cache registers itself, so ``clear_all`` forgets what any of them holds: what a SnapStart
+restore calls, since a snapshot may carry state read for another container.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from hydra_lambda import clock
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+_registry: list[TimedCache[object, object]] = []
+
+
+class TimedCache(Generic[K, V]):
+    """``key -> value`` remembered for ``max_age()`` seconds on the injectable clock; 0 or less: off."""
+
+    def __init__(self, name: str, max_age: Callable[[], float], max_entries: int = 1024) -> None:
+        self.name = name
+        self._max_age = max_age
+        self._max_entries = max_entries
+        self._entries: dict[K, tuple[float, V]] = {}
+        _registry.append(self)  # type: ignore[arg-type]
+
+    @property
+    def enabled(self) -> bool:
+        return self._max_age() > 0
+
+    def get(self, key: K) -> V | None:
+        hit = self._entries.get(key)
+        if hit is None:
+            return None
+        age = clock.now() - hit[0]
+        if 0 <= age < self._max_age():
+            return hit[1]
+        self._entries.pop(key, None)
+        return None
+
+    def put(self, key: K, value: V) -> V:
+        if not self.enabled:
+            return value
+        if len(self._entries) >= self._max_entries and key not in self._entries:
+            self._entries.clear()
+        self._entries[key] = (clock.now(), value)
+        return value
+
+    def get_or_load(self, key: K, load: Callable[[], V | None]) -> V | None:
+        """The cached value, else ``load()`` kept when it is not None (a miss is never remembered)."""
+        if self.enabled:
+            hit = self.get(key)
+            if hit is not None:
+                return hit
+        value = load()
+        if value is None:
+            self._entries.pop(key, None)
+            return None
+        return self.put(key, value)
+
+    def pop(self, key: K) -> None:
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def clear_all() -> None:
+    """Forget every per-container cache (after a SnapStart restore; tests)."""
+    for cache in _registry:
+        cache.clear()
