@@ -153,7 +153,7 @@ def _add_keys(sub: Any) -> None:
     actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
     get = _sub(actions, "get", "print the set's public keys, or one key with --kid")
     get.add_argument("--set", dest="key_set", default=ID_TOKEN_SET)
-    get.add_argument("--kid", default="")
+    get.add_argument("--kid", default="", help="one key; write --kid=KID (a kid may start with '-')")
     rotate = _sub(actions, "rotate", "make a new signing key for the set and print it")
     rotate.add_argument("--set", dest="key_set", default=ID_TOKEN_SET)
     rotate.add_argument("--alg", default="RS256", help="RS256 (default) or ES256")

@@ -71,7 +71,8 @@ def test_groups_commands(server: LocalServer) -> None:
 def test_keys_commands(server: LocalServer) -> None:
     keys = ok(run("keys", "get", server=server))["keys"]
     assert keys and all("d" not in key and key["kid"] for key in keys)  # public keys only
-    one = ok(run("keys", "get", "--kid", keys[0]["kid"], server=server))["keys"]
+    # --kid=KID: a kid is base64url and may start with "-", which argparse would read as an option.
+    one = ok(run("keys", "get", f"--kid={keys[0]['kid']}", server=server))["keys"]
     assert [key["kid"] for key in one] == [keys[0]["kid"]]
     assert "404" in one_line_error(run("keys", "get", "--kid", "no-such-kid", server=server))
     rotated = ok(run("keys", "rotate", "--force", server=server))["keys"]  # tests share the key set
