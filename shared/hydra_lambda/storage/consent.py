@@ -1,5 +1,5 @@
 """Consent requests: stored by the first leg of ``/oauth2/auth``, answered once by the consent app,
-consumed once by the second leg. This module is their persistence (``domain.Consent`` <-> record).
+consumed once by the second leg. This module is their persistence (``consent.model.Consent`` <-> record).
 Every state change is a conditional write, so of two racing answers (or two racing redemptions)
 exactly one wins."""
 
@@ -12,12 +12,14 @@ from typing import Any
 from pynamodb.exceptions import PutError, UpdateError
 
 from hydra_lambda import clock
-from hydra_lambda.domain import ACCEPTED as ACCEPTED  # the states, for the callers of this module
-from hydra_lambda.domain import PENDING as PENDING
-from hydra_lambda.domain import REJECTED as REJECTED
-from hydra_lambda.domain import USED as USED
-from hydra_lambda.domain import Consent
+from hydra_lambda.consent.model import ACCEPTED as ACCEPTED  # the states, for the callers of this module
+from hydra_lambda.consent.model import PENDING as PENDING
+from hydra_lambda.consent.model import REJECTED as REJECTED
+from hydra_lambda.consent.model import USED as USED
+from hydra_lambda.consent.model import Consent
+from hydra_lambda.storage import token_rows
 from hydra_lambda.storage.tables import ConsentRecord, ensure_bound, flush_shard, is_condition_failure, unwrap
+from hydra_lambda.tokens.model import Token
 
 
 class ConditionFailed(Exception):
@@ -136,10 +138,15 @@ def consume(consent_id: str, expected_state: str) -> None:
     _transition(consent_id, expected_state, [ConsentRecord.state.set(USED)])
 
 
-def consume_update(consent_id: str, expected_state: str) -> tuple[ConsentRecord, list[Any], Any]:
-    """The conditional update that marks an answered request used, for a transaction that also
-    writes what the request yields (``storage.token_rows.transact(updates=[...])``)."""
-    return ConsentRecord(consent_id), [ConsentRecord.state.set(USED)], _condition(expected_state)
+@ensure_bound
+def consume_with_tokens(consent_id: str, rows: list[Token]) -> None:
+    """ONE transaction across the consent and token tables: mark the accepted request used and write
+    the token rows it yields. ConditionFailed (nothing written) if it was used or expired meanwhile."""
+    consumed = (ConsentRecord(consent_id), [ConsentRecord.state.set(USED)], _condition(ACCEPTED))
+    try:
+        token_rows.transact(saves=[token_rows.to_record(row) for row in rows], updates=[consumed])
+    except token_rows.AlreadyUsed as exc:
+        raise ConditionFailed(consent_id) from exc
 
 
 def _condition(expected_state: str) -> Any:

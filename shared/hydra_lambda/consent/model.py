@@ -1,0 +1,37 @@
+"""A consent request, as the authorization endpoint, the consent app's API and the store pass it
+around: a plain typed value, no persistence (``storage.consent`` maps it to and from its row)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra_lambda import clock
+
+PENDING, ACCEPTED, REJECTED, USED = "pending", "accepted", "rejected", "used"
+
+
+@dataclass
+class Consent:
+    """A consent request: stored by the first leg of ``/oauth2/auth``, answered once by the consent
+    app, consumed once by the second leg."""
+
+    id: str
+    client_id: str
+    requested_scopes: list[str]
+    redirect_url: str
+    csrf_hash: str
+    expires_at: int
+    request: dict[str, Any] = field(default_factory=dict)
+    state: str = PENDING
+    subject: str = ""
+    grant_scopes: list[str] = field(default_factory=list)
+    access_token_extra: dict[str, Any] = field(default_factory=dict)
+    id_token_extra: dict[str, Any] = field(default_factory=dict)
+    deny_reason: str = ""
+    created_at: int = 0
+    authentication: dict[str, Any] = field(default_factory=dict)  # auth_time, acr, amr
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at <= clock.now()
