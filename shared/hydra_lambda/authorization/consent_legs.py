@@ -123,12 +123,12 @@ def _issue(request: AuthorizeRequest, found: Consent) -> dict[str, str]:
     returns the response parameters."""
     authentication = found.authentication
     # Rows answered before authentication was recorded: the time of the second leg, as before.
-    auth_time = int(authentication.get("auth_time") or clock.now_int())
+    auth_time = authentication.auth_time or clock.now_int()
     if request.max_age is not None and clock.now_int() - auth_time > request.max_age:
         raise LoginRequired("The user authenticated longer ago than max_age allows; start again.")
     identity = IdentityContext(
         subject=found.subject, auth_time=auth_time, nonce=request.nonce, extra=found.id_token_extra,
-        acr=str(authentication.get("acr") or ""), amr=list(authentication.get("amr") or []),
+        acr=authentication.acr, amr=list(authentication.amr),
         requested_at=found.created_at,
     )
     binding = CodeBinding(redirect_uri=request.redirect_uri, redirect_uri_sent=request.redirect_uri_sent,

@@ -8,6 +8,17 @@ from typing import Any
 
 from hydra_lambda import clock
 
+
+@dataclass
+class Authentication:
+    """When and how the user authenticated, as the acceptance said (``auth_time`` 0: a request
+    answered before this was recorded)."""
+
+    auth_time: int = 0
+    acr: str = ""
+    amr: list[str] = field(default_factory=list)
+
+
 PENDING, ACCEPTED, REJECTED, USED = "pending", "accepted", "rejected", "used"
 
 
@@ -30,7 +41,7 @@ class Consent:
     id_token_extra: dict[str, Any] = field(default_factory=dict)
     deny_reason: str = ""
     created_at: int = 0
-    authentication: dict[str, Any] = field(default_factory=dict)  # auth_time, acr, amr
+    authentication: Authentication = field(default_factory=Authentication)
 
     @property
     def expired(self) -> bool:

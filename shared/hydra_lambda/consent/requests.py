@@ -23,7 +23,7 @@ from hydra_lambda import clock, scopes, system_secret
 from hydra_lambda.authorization.request import AuthorizeRequest
 from hydra_lambda.clients.registry import get_client
 from hydra_lambda.config import get_settings
-from hydra_lambda.consent.model import Consent
+from hydra_lambda.consent.model import Authentication, Consent
 from hydra_lambda.errors import BadRequest, Conflict, Gone, NotFound
 from hydra_lambda.storage import clients as client_store
 from hydra_lambda.storage import consent as store
@@ -178,7 +178,7 @@ def _unix_seconds(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def _authentication(answer: ConsentRequestAcceptance, found: Consent) -> dict[str, Any]:
+def _authentication(answer: ConsentRequestAcceptance, found: Consent) -> Authentication:
     """When and how the user authenticated (the acceptance's ``authTime``, ``providedAcr``, ``amr``;
     the time of the acceptance when ``authTime`` is absent), checked against the request's
     ``max_age`` and ``prompt=login``."""
@@ -196,7 +196,7 @@ def _authentication(answer: ConsentRequestAcceptance, found: Consent) -> dict[st
     amr = list(answer.amr or [])
     if len(acr) > 255 or len(amr) > MAX_AMR or any(not m or len(m) > 64 for m in amr):
         raise BadRequest(f"providedAcr must be at most 255 characters, amr at most {MAX_AMR} short values.")
-    return {"auth_time": min(auth_time, now), "acr": acr, "amr": amr}
+    return Authentication(auth_time=min(auth_time, now), acr=acr, amr=amr)
 
 
 def reject(consent_id: str, reason: str) -> None:

@@ -16,7 +16,7 @@ from hydra_lambda.consent.model import ACCEPTED as ACCEPTED  # the states, for t
 from hydra_lambda.consent.model import PENDING as PENDING
 from hydra_lambda.consent.model import REJECTED as REJECTED
 from hydra_lambda.consent.model import USED as USED
-from hydra_lambda.consent.model import Consent
+from hydra_lambda.consent.model import Authentication, Consent
 from hydra_lambda.storage import token_rows
 from hydra_lambda.storage.tables import ConsentRecord, ensure_bound, flush_shard, is_condition_failure, unwrap
 from hydra_lambda.tokens.model import Token
@@ -40,7 +40,7 @@ def to_record(consent: Consent) -> ConsentRecord:
         access_token_extra=dict(consent.access_token_extra),
         id_token_extra=dict(consent.id_token_extra),
         deny_reason=consent.deny_reason,
-        authentication=dict(consent.authentication),
+        authentication=_authentication_map(consent.authentication),
         created_at=consent.created_at or clock.now_int(),
         expires_at=consent.expires_at,
         ttl=datetime.fromtimestamp(consent.expires_at, UTC),
@@ -64,8 +64,19 @@ def from_record(record: ConsentRecord) -> Consent:
         id_token_extra=dict(record.id_token_extra or {}),
         deny_reason=record.deny_reason or "",
         created_at=int(record.created_at),
-        authentication=dict(record.authentication or {}),
+        authentication=_authentication(record.authentication or {}),
     )
+
+
+def _authentication_map(authentication: Authentication | None) -> dict[str, Any]:
+    if authentication is None or not authentication.auth_time:
+        return {}  # not answered yet (or answered before authentication was recorded)
+    return {"auth_time": authentication.auth_time, "acr": authentication.acr, "amr": list(authentication.amr)}
+
+
+def _authentication(stored: dict[str, Any]) -> Authentication:
+    return Authentication(auth_time=int(stored.get("auth_time") or 0), acr=str(stored.get("acr") or ""),
+                          amr=list(stored.get("amr") or []))
 
 
 @ensure_bound
@@ -101,7 +112,7 @@ def accept(
     grant_scopes: list[str],
     access_token_extra: dict[str, Any],
     id_token_extra: dict[str, Any],
-    authentication: dict[str, Any] | None = None,
+    authentication: Authentication | None = None,
 ) -> None:
     """Record an acceptance, only if the request is still pending and unexpired. A resent write
     (its first response lost) finds the same acceptance already recorded and succeeds."""
@@ -119,7 +130,7 @@ def accept(
             ConsentRecord.grant_scopes.set(grant_scopes),
             ConsentRecord.access_token_extra.set(access_token_extra),
             ConsentRecord.id_token_extra.set(id_token_extra),
-            ConsentRecord.authentication.set(authentication or {}),
+            ConsentRecord.authentication.set(_authentication_map(authentication)),
         ],
         recorded,
     )
