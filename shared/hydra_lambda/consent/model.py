@@ -19,6 +19,26 @@ class Authentication:
     amr: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What the relying party asked about the authentication, read from the stored authorization
+    request (``authorization.request.AuthorizeRequest.to_dict``; the second leg reads it whole)."""
+
+    prompt: str = ""
+    max_age: int | None = None
+    acr_values: str = ""
+    login_hint: str = ""
+    ui_locales: str = ""
+    id_token_hint: str = ""
+
+    @classmethod
+    def of(cls, request: dict[str, Any]) -> Asked:
+        max_age = request.get("max_age")
+        return cls(prompt=request.get("prompt") or "", max_age=None if max_age is None else int(max_age),
+                   acr_values=request.get("acr_values") or "", login_hint=request.get("login_hint") or "",
+                   ui_locales=request.get("ui_locales") or "", id_token_hint=request.get("id_token_hint") or "")
+
+
 PENDING, ACCEPTED, REJECTED, USED = "pending", "accepted", "rejected", "used"
 
 
@@ -42,6 +62,10 @@ class Consent:
     deny_reason: str = ""
     created_at: int = 0
     authentication: Authentication = field(default_factory=Authentication)
+
+    @property
+    def asked(self) -> Asked:
+        return Asked.of(self.request)
 
     @property
     def expired(self) -> bool:

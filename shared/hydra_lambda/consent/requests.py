@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hydra_lambda import clock, scopes, system_secret
-from hydra_lambda.authorization.request import AuthorizeRequest
 from hydra_lambda.clients.registry import get_client
 from hydra_lambda.config import get_settings
 from hydra_lambda.consent.model import Authentication, Consent
@@ -186,7 +185,7 @@ def _authentication(answer: ConsentRequestAcceptance, found: Consent) -> Authent
     auth_time = _unix_seconds(answer.authTime) if answer.authTime is not None else now
     if auth_time > now + MAX_SKEW or auth_time <= 0:
         raise BadRequest("authTime must be the past moment the user authenticated (Unix seconds or RFC 3339).")
-    asked = AuthorizeRequest.from_dict(found.request)
+    asked = found.asked
     if asked.max_age is not None and now - auth_time > asked.max_age:
         raise BadRequest(f"authTime is older than the request's max_age ({asked.max_age} s) allows: "
                          "authenticate the user again.")

@@ -60,8 +60,6 @@ def _describe(exc: Any) -> str:
     return "Invalid client: " + "; ".join(problems)
 
 
-
-
 def _require_access(caller: Credentials, resource: str, action: str,
                     owner: str | None = None) -> warden.AccessContext:
     context = {"owner": owner} if owner is not None else None

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from hydra_lambda import clock, keys, warden
-from hydra_lambda.authorization.request import AuthorizeRequest
 from hydra_lambda.config import get_settings
 from hydra_lambda.consent import requests
 from hydra_lambda.consent.model import Consent
@@ -41,7 +40,7 @@ def get(caller: Credentials, consent_id: str) -> dict[str, Any]:
 
 def _asked(found: Consent) -> dict[str, Any]:
     """What the relying party asked about the authentication, as the consent request's fields."""
-    asked = AuthorizeRequest.from_dict(found.request)
+    asked = found.asked
     return {
         "requestedPrompt": asked.prompt or None,
         "requestedMaxAge": asked.max_age,

@@ -53,7 +53,7 @@ def serve(caller: Credentials, form: dict[str, str]) -> dict[str, Any]:
     itself the caller's Bearer credential is inactive, as classic Hydra (fosite) answered: a token
     holder may not use the resource servers' endpoint to read its own token."""
     try:
-        check_caller(caller, form)
+        _check_caller(caller, form)
     except AdminError as exc:
         raise _oauth_shaped(exc, bearer=caller.bearer is not None or bool(form.get("access_token"))) from None
     token = form.get("token")
@@ -65,7 +65,7 @@ def serve(caller: Credentials, form: dict[str, str]) -> dict[str, Any]:
     return introspect(token, form.get("scope")).body()
 
 
-def check_caller(caller: Credentials, form: dict[str, str]) -> str:
+def _check_caller(caller: Credentials, form: dict[str, str]) -> str:
     """The caller's subject (client id for client credentials), or Unauthorized / Forbidden."""
     if caller.bearer is not None:
         return _check_bearer_caller(caller)
