@@ -13,10 +13,10 @@ app = HydraResolver()
 @app.post("/oauth2/flush")
 def flush_route():
     event = app.current_event
-    result = flush.serve(credentials(event.headers.get("authorization")),
-                         lambda: parse_json_object(event.decoded_body, required=False), app.lambda_context)
+    outcome = flush.serve(credentials(event.headers.get("authorization")),
+                          lambda: parse_json_object(event.decoded_body, required=False), app.lambda_context)
     if "return=representation" in (event.headers.get("prefer") or ""):  # RFC 7240; the CLI asks for it
-        return json_response(200, {"removed": result.removed, "complete": result.complete})
+        return json_response(200, outcome)
     return empty(204)
 
 

@@ -12,15 +12,16 @@ from hydra_lambda.credentials import Credentials
 from hydra_lambda.observability import metrics
 
 
-def serve(caller: Credentials, body: Callable[[], dict[str, Any]], context: Any) -> flush.FlushResult:
+def serve(caller: Credentials, body: Callable[[], dict[str, Any]], context: Any) -> dict[str, Any]:
     """The warden first (before the body is read), then the optional ``{"notAfter": ...}`` body, then
-    the flush (within what API Gateway waits for)."""
+    the flush (within what API Gateway waits for); what it removed, by kind, and whether it finished."""
     warden.require_access(caller, scope="hydra.oauth2.flush", resource="oauth2:tokens", action="flush")
     # pydantic (the body's model) only on this route: the schedule never reads a body
     # (tests/test_perf_coldstart.py watches which routes load pydantic).
     from hydra_lambda.models.flush import flush_cutoff
 
-    return flush.flush(flush_cutoff(body()), flush.deadline_from(context, flush.HTTP_BUDGET_SECONDS))
+    result = flush.flush(flush_cutoff(body()), flush.deadline_from(context, flush.HTTP_BUDGET_SECONDS))
+    return {"removed": result.removed, "complete": result.complete}
 
 
 def scheduled(context: Any) -> dict[str, Any]:
