@@ -110,7 +110,7 @@ def admin_headers(scope: str = "hydra.clients") -> dict[str, str]:
 def new_client(prefix: str = "c", **fields: Any) -> tuple[str, str | None]:
     """A client created through the domain (a client_credentials client unless ``fields`` say
     otherwise): its id and cleartext secret (None for a public client)."""
-    from hydra_lambda.clients import create_client
+    from hydra_lambda.clients.registry import create_client
 
     client, secret = create_client({"id": unique(prefix), "grant_types": ["client_credentials"], **fields})
     return client.id, secret

@@ -41,8 +41,8 @@ def grant(
     refresh_lifespan: int = 86_400,
 ) -> Grant:
     """An access and a refresh token of one grant, stored as the token endpoint stores them."""
-    from hydra_lambda.issuer import mint, new_request_id
     from hydra_lambda.storage import token_rows
+    from hydra_lambda.tokens.issuer import mint, new_request_id
 
     request_id = new_request_id()
     common: dict[str, Any] = {"client_id": client_id, "request_id": request_id, "subject": subject,
@@ -54,8 +54,8 @@ def grant(
 
 
 def stored_code(client_id: str = ROOT_CLIENT_ID) -> str:
-    from hydra_lambda.issuer import mint, new_request_id
     from hydra_lambda.storage import token_rows
+    from hydra_lambda.tokens.issuer import mint, new_request_id
 
     code, row = mint("code", client_id=client_id, request_id=new_request_id(), subject="alice",
                      scopes=["photos.read"], lifespan=600)

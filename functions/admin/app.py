@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from hydra_lambda import key_admin, policy_admin, warden_api
 from hydra_lambda.credentials import Credentials
+from hydra_lambda.endpoints import keys, policies, warden, warden_groups
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_json_object
 from hydra_lambda.http.responses import empty, json_response, page_response
@@ -30,99 +30,99 @@ def _query(name: str) -> str | None:
 
 @app.get("/policies")
 def list_policies():
-    return page_response("/policies", policy_admin.admin_list(_caller(), _query("limit"), _query("offset")))
+    return page_response("/policies", policies.page(_caller(), _query("limit"), _query("offset")))
 
 
 @app.post("/policies")
 def create_policy():
-    policy = policy_admin.admin_create(_caller(), _body())
-    return json_response(201, policy.wire(), headers={"Location": "/policies/" + quote(policy.id, safe="")})
+    policy = policies.create(_caller(), _body())
+    return json_response(201, policy, headers={"Location": "/policies/" + quote(policy["id"], safe="")})
 
 
 @app.get("/policies/<policy_id>")
 def get_policy(policy_id: str):
-    return json_response(200, policy_admin.admin_get(_caller(), policy_id).wire())
+    return json_response(200, policies.get(_caller(), policy_id))
 
 
 @app.put("/policies/<policy_id>")
 def update_policy(policy_id: str):
-    return json_response(200, policy_admin.admin_update(_caller(), policy_id, _body()).wire())
+    return json_response(200, policies.update(_caller(), policy_id, _body()))
 
 
 @app.delete("/policies/<policy_id>")
 def delete_policy(policy_id: str):
-    policy_admin.admin_delete(_caller(), policy_id)
+    policies.delete(_caller(), policy_id)
     return empty(204)
 
 
 @app.post("/warden/token/allowed")
 def token_allowed():
-    return json_response(200, warden_api.token_allowed(_caller(), _body()), no_store=True)
+    return json_response(200, warden.decide_token(_caller(), _body()), no_store=True)
 
 
 @app.post("/warden/allowed")
 def subject_allowed():
-    return json_response(200, warden_api.allowed(_caller(), _body()))
+    return json_response(200, warden.decide_subject(_caller(), _body()))
 
 
 @app.get("/warden/groups")
 def list_groups():
-    return json_response(200, warden_api.list_groups(_caller(), _query("member")))
+    return json_response(200, warden_groups.find(_caller(), _query("member")))
 
 
 @app.post("/warden/groups")
 def create_group():
-    group = warden_api.create_group(_caller(), _body())
+    group = warden_groups.create(_caller(), _body())
     return json_response(201, group, headers={"Location": "/warden/groups/" + quote(group["id"], safe="")})
 
 
 @app.get("/warden/groups/<group_id>")
 def get_group(group_id: str):
-    return json_response(200, warden_api.get_group(_caller(), group_id))
+    return json_response(200, warden_groups.get(_caller(), group_id))
 
 
 @app.delete("/warden/groups/<group_id>")
 def delete_group(group_id: str):
-    warden_api.delete_group(_caller(), group_id)
+    warden_groups.delete(_caller(), group_id)
     return empty(204)
 
 
 @app.post("/warden/groups/<group_id>/members")
 def add_members(group_id: str):
-    warden_api.change_members(_caller(), group_id, _body(), add=True)
+    warden_groups.add_members(_caller(), group_id, _body())
     return empty(204)
 
 
 @app.delete("/warden/groups/<group_id>/members")
 def remove_members(group_id: str):
-    warden_api.change_members(_caller(), group_id, _body(), add=False)
+    warden_groups.remove_members(_caller(), group_id, _body())
     return empty(204)
 
 
 @app.get("/keys/<set_name>")
 def get_key_set(set_name: str):
-    return json_response(200, key_admin.get_set(_caller(), set_name))
+    return json_response(200, keys.get_set(_caller(), set_name))
 
 
 @app.get("/keys/<set_name>/<kid>")
 def get_key(set_name: str, kid: str):
-    return json_response(200, key_admin.get_key(_caller(), set_name, kid))
+    return json_response(200, keys.get_key(_caller(), set_name, kid))
 
 
 @app.post("/keys/<set_name>")
 def rotate_key_set(set_name: str):
     body = parse_json_object(app.current_event.decoded_body, required=False)
-    return json_response(201, key_admin.rotate_set(_caller(), set_name, body))
+    return json_response(201, keys.create_set(_caller(), set_name, body))
 
 
 @app.route("/keys/<set_name>", ["PUT", "DELETE"])
 def change_key_set(set_name: str):
-    key_admin.refuse_change(_caller(), app.current_event.request_context.http.method, set_name)
+    keys.refuse_change(_caller(), app.current_event.request_context.http.method, set_name)
 
 
 @app.route("/keys/<set_name>/<kid>", ["PUT", "DELETE"])
 def change_key(set_name: str, kid: str):
-    key_admin.refuse_change(_caller(), app.current_event.request_context.http.method, set_name, kid)
+    keys.refuse_change(_caller(), app.current_event.request_context.http.method, set_name, kid)
 
 
 lambda_handler = lambda_entry(app)

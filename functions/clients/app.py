@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from hydra_lambda import clients
 from hydra_lambda.credentials import Credentials
+from hydra_lambda.endpoints import clients
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_json_object
 from hydra_lambda.http.responses import empty, json_response, page_response
@@ -24,31 +24,31 @@ def _location(client_id: str) -> str:
 @app.post("/clients")
 def create_client():
     body = parse_json_object(app.current_event.decoded_body)
-    client, secret = clients.admin_create(_caller(), body)
-    return json_response(201, client.wire(secret), headers={"Location": _location(client.id)}, no_store=True)
+    client = clients.create(_caller(), body)
+    return json_response(201, client, headers={"Location": _location(client["id"])}, no_store=True)
 
 
 @app.get("/clients")
 def list_clients():
     params = app.current_event.query_string_parameters or {}
-    return page_response("/clients", clients.admin_list(_caller(), params.get("limit"), params.get("offset")))
+    return page_response("/clients", clients.page(_caller(), params.get("limit"), params.get("offset")))
 
 
 @app.get("/clients/<client_id>")
 def get_client(client_id: str):
-    return json_response(200, clients.admin_get(_caller(), client_id).wire())
+    return json_response(200, clients.get(_caller(), client_id))
 
 
 @app.put("/clients/<client_id>")
 def update_client(client_id: str):
     body = parse_json_object(app.current_event.decoded_body)
-    client, secret = clients.admin_update(_caller(), client_id, body)
-    return json_response(200, client.wire(secret), no_store=secret is not None)
+    client = clients.update(_caller(), client_id, body)
+    return json_response(200, client, no_store="client_secret" in client)
 
 
 @app.delete("/clients/<client_id>")
 def delete_client(client_id: str):
-    clients.admin_delete(_caller(), client_id)
+    clients.delete(_caller(), client_id)
     return empty(204)
 
 

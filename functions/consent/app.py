@@ -6,8 +6,8 @@ routing, so it is used as given; decoding it again would name another request (`
 
 from __future__ import annotations
 
-from hydra_lambda import consent
 from hydra_lambda.credentials import Credentials
+from hydra_lambda.endpoints import consent_requests
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_json_object
 from hydra_lambda.http.responses import empty, json_response
@@ -21,20 +21,20 @@ def _caller() -> Credentials:
 
 @app.get("/oauth2/consent/requests/<consent_id>")
 def get_consent_request(consent_id: str):
-    return json_response(200, consent.get_request(_caller(), consent_id), no_store=True)
+    return json_response(200, consent_requests.get(_caller(), consent_id), no_store=True)
 
 
 @app.patch("/oauth2/consent/requests/<consent_id>/accept")
 def accept_consent_request(consent_id: str):
     body = parse_json_object(app.current_event.decoded_body)
-    consent.accept(_caller(), consent_id, body)
+    consent_requests.accept(_caller(), consent_id, body)
     return empty(204)
 
 
 @app.patch("/oauth2/consent/requests/<consent_id>/reject")
 def reject_consent_request(consent_id: str):
     body = parse_json_object(app.current_event.decoded_body, required=False)
-    consent.reject(_caller(), consent_id, body)
+    consent_requests.reject(_caller(), consent_id, body)
     return empty(204)
 
 

@@ -2,8 +2,8 @@
 It answers the public internet, so it holds no key-management rights: the classic ``/keys`` API
 (public keys and rotation) is the admin function's."""
 
-from hydra_lambda import discovery
 from hydra_lambda.credentials import Credentials
+from hydra_lambda.endpoints import well_known
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials
 from hydra_lambda.http.responses import json_response
@@ -19,13 +19,13 @@ def health():
 @app.get("/.well-known/openid-configuration")
 @app.get("/.well-known/oauth-authorization-server")
 def provider_metadata():
-    return json_response(200, discovery.metadata(), headers=discovery.metadata_headers())
+    return json_response(200, well_known.metadata(), headers=well_known.metadata_headers())
 
 
 @app.get("/.well-known/jwks.json")
 def jwks():
-    key_set, complete = discovery.public_jwks(_caller())
-    return json_response(200, key_set, headers=discovery.jwks_headers(complete))
+    key_set, complete = well_known.jwks(_caller())
+    return json_response(200, key_set, headers=well_known.jwks_headers(complete))
 
 
 def _caller() -> Credentials:

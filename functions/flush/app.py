@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hydra_lambda import flush
+from hydra_lambda.endpoints import flush
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_json_object
 from hydra_lambda.http.responses import empty, json_response
@@ -13,10 +13,10 @@ app = HydraResolver()
 @app.post("/oauth2/flush")
 def flush_route():
     event = app.current_event
-    flush.require_flush_access(credentials(event.headers.get("authorization")))
-    result = flush.handle_http(parse_json_object(event.decoded_body, required=False), app.lambda_context)
+    outcome = flush.serve(credentials(event.headers.get("authorization")),
+                          lambda: parse_json_object(event.decoded_body, required=False), app.lambda_context)
     if "return=representation" in (event.headers.get("prefer") or ""):  # RFC 7240; the CLI asks for it
-        return json_response(200, {"removed": result.removed, "complete": result.complete})
+        return json_response(200, outcome)
     return empty(204)
 
 
@@ -25,5 +25,5 @@ _http = lambda_entry(app)
 
 def lambda_handler(event, context):
     if "requestContext" not in event:  # an EventBridge schedule, not API Gateway
-        return flush.handle_scheduled(context)
+        return flush.scheduled(context)
     return _http(event, context)

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydra_lambda import bootstrap, introspection, revocation
-from hydra_lambda import userinfo as userinfo_endpoint
+from hydra_lambda import bootstrap
 from hydra_lambda.credentials import Credentials
+from hydra_lambda.endpoints import revoke as revoke_endpoint
+from hydra_lambda.endpoints import token as token_endpoint
+from hydra_lambda.endpoints import userinfo as userinfo_endpoint
 from hydra_lambda.errors import HydraError
-from hydra_lambda.grants import endpoint as token_endpoint
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_urlencoded, require_form
 from hydra_lambda.http.responses import empty, json_response
 
 # Imported with the function: each costs at most 2.6 ms over what every route loads (python -X
-# importtime, fastest of 3), less than the branching is worth. Only /oauth2/auth's browser flow
-# (about 9 ms) stays lazy, below.
+# importtime, fastest of 3), less than the branching is worth. Two stay lazy, below: /oauth2/auth's
+# browser flow (about 9 ms) and introspection, the one route here that asks the warden (the policies,
+# Ladon and re2): the token, revocation and userinfo containers never import them.
 app = HydraResolver(oauth_paths=("/oauth2/token", "/oauth2/revoke", "/oauth2/introspect", "/userinfo"))
 
 
@@ -33,17 +35,19 @@ def _form() -> dict[str, str]:
 
 @app.post("/oauth2/token")
 def token():
-    return json_response(200, token_endpoint.handle(_caller(), _form()).body(), no_store=True)
+    return json_response(200, token_endpoint.serve(_caller(), _form()), no_store=True)
 
 
 @app.post("/oauth2/introspect")
 def introspect():
-    return json_response(200, introspection.handle(_caller(), _form()), no_store=True)
+    from hydra_lambda.endpoints import introspect as introspect_endpoint  # lazy: the warden (see above)
+
+    return json_response(200, introspect_endpoint.serve(_caller(), _form()), no_store=True)
 
 
 @app.post("/oauth2/revoke")
 def revoke():
-    revocation.handle(_caller(), _form())
+    revoke_endpoint.serve(_caller(), _form())
     return empty(200, headers={"Cache-Control": "no-store"})
 
 
@@ -51,7 +55,7 @@ def revoke():
 def authorize():
     # Lazy: the browser flow (consent legs, consent, ID tokens) loads on its first use only, so the
     # token, introspection and revocation containers of this function never import it (cold start).
-    from hydra_lambda.authorization import endpoint
+    from hydra_lambda.endpoints import auth
     from hydra_lambda.http import authorization as edge
 
     event = app.current_event
@@ -61,7 +65,7 @@ def authorize():
                           event.resolved_cookies_field, event.headers.get("content-type"))
     except HydraError as exc:
         return edge.error_page(exc)
-    return edge.render(endpoint.handle(call))
+    return edge.render(auth.serve(call))
 
 
 @app.route("/userinfo", method=["GET", "POST"])
@@ -70,7 +74,7 @@ def userinfo():
     form_token = None
     if event.request_context.http.method == "POST" and not event.headers.get("authorization"):
         form_token = _form().get("access_token")
-    return json_response(200, userinfo_endpoint.claims(_caller(), form_token), no_store=True)
+    return json_response(200, userinfo_endpoint.serve(_caller(), form_token), no_store=True)
 
 
 _entry = lambda_entry(app)

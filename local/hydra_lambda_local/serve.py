@@ -12,7 +12,7 @@ from urllib.parse import quote, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from hydra_lambda.bootstrap import ensure_root_client, forced_credentials
-from hydra_lambda.clients import get_client
+from hydra_lambda.clients.registry import get_client
 from hydra_lambda.config import PORTS, ConfigError, get_settings
 from hydra_lambda.passwords import verify_secret
 from pynamodb.exceptions import PynamoDBException

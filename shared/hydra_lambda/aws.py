@@ -11,9 +11,11 @@ from typing import Any
 import botocore.session
 from botocore.config import Config
 
+from hydra_lambda.cache import TimedCache, forever
 from hydra_lambda.config import get_settings
 
-_clients: dict[tuple[str, str, str], Any] = {}
+# service, endpoint, region -> its botocore client (thread-safe, reused by every invocation).
+_clients: TimedCache[tuple[str, str, str], Any] = TimedCache("aws clients", forever, max_entries=64)
 _lock = threading.RLock()
 _botocore: Any = None  # the one botocore session of this container
 
@@ -46,5 +48,5 @@ def client(service: str) -> Any:
                 found = botocore_session().create_client(
                     service, endpoint_url=endpoint or None, region_name=settings.aws_region, config=config
                 )
-                _clients[key] = found
+                _clients.put(key, found)
     return found

@@ -27,25 +27,18 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
 
 from hydra_lambda import aws, passwords, system_secret
-from hydra_lambda.clients import Client, get_client
+from hydra_lambda.clients.model import Client
+from hydra_lambda.clients.registry import get_client
 from hydra_lambda.config import ConfigError, get_settings, root_credentials
 from hydra_lambda.observability import logger
+from hydra_lambda.storage import bootstrap as store
 from hydra_lambda.storage import clients as client_store
-from hydra_lambda.storage.tables import (
-    ClientRecord,
-    PolicyRecord,
-    connection,
-    ensure_bound,
-    is_condition_failure,
-    unwrap,
-)
 
 ADMIN_POLICY_ID = "default-admin-policy"
 JWKS_POLICY_ID = "default-oidc-id-token-public-policy"
@@ -65,7 +58,7 @@ def forced_credentials() -> tuple[str, str] | None:
     return root_credentials(raw) if raw else None  # checked when the settings were read
 
 
-def _policies(root_id: str) -> list[object]:
+def _policies(root_id: str) -> list[Any]:
     from hydra_lambda.policies import Policy  # lazy, as storage.policies in _write_root (first start only)
 
     prefix = get_settings().resource_name_prefix
@@ -106,22 +99,6 @@ def _derive(key: bytes, client_id: str, nonce: str) -> str:
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()  # 43 characters, as generated secrets
 
 
-def _read_marker() -> tuple[str, str] | None:
-    """(root client id, pending nonce or "") from the marker policy; None before the first start."""
-
-    @ensure_bound
-    def read() -> tuple[str, str] | None:
-        try:
-            row = PolicyRecord.get(ADMIN_POLICY_ID, consistent_read=True,
-                                   attributes_to_get=["id", "subjects", "first_start"])
-        except PolicyRecord.DoesNotExist:
-            return None
-        subjects = list(row.subjects or [])
-        return (subjects[0] if subjects else ""), (row.first_start or "")
-
-    return read()
-
-
 def _new_root(nonce: str) -> tuple[str, str, str]:
     """(id, secret, stored hash) of the root client to create."""
     forced = forced_credentials()
@@ -147,15 +124,10 @@ def _recover(client_id: str, nonce: str) -> PendingRoot:
     return PendingRoot(client_id, found, nonce)
 
 
-def _is_conflict(exc: Exception) -> bool:
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return any(r is not None and r.code == "TransactionConflict" for r in reasons)
-
-
 def pending_root() -> PendingRoot | None:
     """Create the root client if this is a new installation; what is left to publish, or None."""
     for attempt in range(4):
-        marker = _read_marker()
+        marker = store.read_marker(ADMIN_POLICY_ID)
         if marker is not None:
             client_id, nonce = marker
             return _recover(client_id, nonce) if nonce else None
@@ -164,33 +136,19 @@ def pending_root() -> PendingRoot | None:
         nonce = secrets.token_urlsafe(32)
         client_id, secret, secret_hash = _new_root(nonce)
         try:
-            _write_root(client_id, secret_hash, nonce)
-        except TransactWriteError as exc:
-            if is_condition_failure(exc):
-                continue  # another container won the race: read what it wrote
-            if _is_conflict(exc) and attempt < 3:
-                time.sleep(0.05 * (attempt + 1))  # a concurrent bootstrap is mid-flight: look again
-                continue
-            raise unwrap(exc) from exc
+            _write_root(client_id, secret_hash, nonce, may_retry=attempt < 3)
+        except store.Raced:
+            continue  # another container won the race: read what it wrote
+        except store.Conflicted:
+            time.sleep(0.05 * (attempt + 1))  # a concurrent bootstrap is mid-flight: look again
+            continue
         return PendingRoot(client_id, secret, nonce)
     return None
 
 
 def complete(nonce: str) -> bool:
     """Mark the first start done (the nonce removed); False if another caller did already."""
-
-    @ensure_bound
-    def update() -> bool:
-        try:
-            PolicyRecord(ADMIN_POLICY_ID).update(actions=[PolicyRecord.first_start.remove()],
-                                                 condition=PolicyRecord.first_start == nonce)
-        except UpdateError as exc:
-            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
-                return False
-            raise unwrap(exc) from exc
-        return True
-
-    return update()
+    return store.complete(ADMIN_POLICY_ID, nonce)
 
 
 def ensure_root_client() -> tuple[str, str] | None:
@@ -214,12 +172,8 @@ def first_start() -> None:
     complete(pending.nonce)
 
 
-def _write_root(client_id: str, secret_hash: str, nonce: str) -> None:
+def _write_root(client_id: str, secret_hash: str, nonce: str, *, may_retry: bool) -> None:
     """The root client and both policies in one transaction, conditional on the marker policy."""
-    # Lazy: only a new installation's first start writes policies; on every other oauth2 cold start
-    # storage.policies (with policies and re2) would add 9 ms of imports (python -X importtime).
-    from hydra_lambda.storage import policies as policy_store
-
     client = Client(
         id=client_id,
         client_name=ROOT_NAME,
@@ -229,18 +183,8 @@ def _write_root(client_id: str, secret_hash: str, nonce: str) -> None:
         scope=ROOT_SCOPE,
         secret_hash=secret_hash,
     )
-    record = client.to_record()
-    record.listing = "client"
     admin, jwks = _policies(client_id)
-    marker = policy_store.to_record(admin)  # type: ignore[arg-type]
-    marker.first_start = nonce
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.save(marker, condition=PolicyRecord.id.does_not_exist())
-            tx.save(policy_store.to_record(jwks))  # type: ignore[arg-type]
-            tx.save(record, condition=ClientRecord.id.does_not_exist())
-    finally:
-        policy_store.invalidate()
+    store.write_root(client, admin, [jwks], nonce, may_retry=may_retry)
 
 
 def publish_credentials(credentials: tuple[str, str]) -> None:

@@ -8,6 +8,7 @@ restore calls, since a snapshot may carry state read for another container.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -17,6 +18,11 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 _registry: list[TimedCache[object, object]] = []
+
+
+def forever() -> float:
+    """The time-to-live of a cache whose entries never go stale (derived from their key alone)."""
+    return math.inf
 
 
 class TimedCache(Generic[K, V]):

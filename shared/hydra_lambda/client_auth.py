@@ -7,7 +7,8 @@ alone and must not send a secret.
 
 from __future__ import annotations
 
-from hydra_lambda.clients import Client, get_client_for_auth
+from hydra_lambda.clients.model import Client
+from hydra_lambda.clients.registry import get_client_for_auth
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import InvalidClient, InvalidRequest
 from hydra_lambda.observability import logger

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from hydra_lambda import clock, warden
-from hydra_lambda.credentials import Credentials
-from hydra_lambda.observability import count, logger, metrics
+from hydra_lambda import clock
+from hydra_lambda.observability import count, logger
 from hydra_lambda.storage import flush as store
 from hydra_lambda.transient import is_transient
 
@@ -67,29 +66,6 @@ def deadline_from(context: Any, budget_seconds: float | None = None) -> Callable
 
 
 Stream = tuple[store.Kind, Iterator[list[dict[str, Any]]]]
-
-
-def require_flush_access(caller: Credentials) -> None:
-    """``POST /oauth2/flush`` is for callers the warden lets ``flush`` the tokens; checked before the
-    body is read."""
-    warden.require_access(caller, scope="hydra.oauth2.flush", resource="oauth2:tokens", action="flush")
-
-
-def handle_http(body: dict[str, Any], context: Any) -> FlushResult:
-    """``POST /oauth2/flush`` after :func:`require_flush_access`: the optional ``{"notAfter": ...}``
-    body, then the flush (within what API Gateway waits for)."""
-    # pydantic (the body's model) only on this route: the schedule never reads a body
-    # (tests/test_perf_coldstart.py watches which routes load pydantic).
-    from hydra_lambda.models.flush import flush_cutoff
-
-    return flush(flush_cutoff(body), deadline_from(context, HTTP_BUDGET_SECONDS))
-
-
-def handle_scheduled(context: Any) -> dict[str, Any]:
-    """The EventBridge schedule: flush everything expired until the function's deadline nears."""
-    result = flush(None, deadline_from(context))
-    metrics.flush_metrics()
-    return {"complete": result.complete, "removed": result.removed, "cutoff": result.cutoff}
 
 
 def _batches(kind: store.Kind, shard: str, cutoff: int) -> Iterator[list[dict[str, Any]]]:

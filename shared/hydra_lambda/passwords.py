@@ -33,6 +33,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from hydra_lambda.cache import TimedCache, forever
+
 FAST = "hs256"
 SLOW = "scrypt"
 _SCRYPT_LOG_N, _SCRYPT_R, _SCRYPT_P = 14, 8, 1
@@ -42,7 +44,8 @@ GENERATED_SECRET_BYTES = 32
 MAX_SECRET_LENGTH = 512
 
 _process_key = secrets.token_bytes(32)
-_known: dict[str, bytes] = {}  # stored hash -> fingerprint of the secret that matched it
+# Stored hash -> fingerprint of the secret that matched it (bounded; never stale: a hash names one secret).
+_known: TimedCache[str, bytes] = TimedCache("verified secrets", forever, max_entries=4096)
 _budgets: OrderedDict[tuple[str, ...], tuple[float, float]] = OrderedDict()  # key -> (tokens left, when counted)
 _lock = threading.Lock()
 _MAX_ENTRIES = 4096
@@ -186,9 +189,7 @@ def _verify_slow(secret: str, stored: str, rest: str, attempt: Attempt) -> bool 
     ok = hmac.compare_digest(_derive(secret, _unb64(salt_text), log_n, r, p), _unb64(hash_text))
     if ok:
         with _lock:
-            if len(_known) >= _MAX_ENTRIES:
-                _known.clear()
-            _known[stored] = given
+            _known.put(stored, given)
     return ok
 
 

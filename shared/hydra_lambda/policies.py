@@ -78,6 +78,14 @@ class Decision(enum.Enum):
 
 
 @dataclass
+class Group:
+    """A warden group: its members act with the rights the policies give the group id."""
+
+    id: str
+    members: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Policy:
     id: str
     subjects: list[str] = field(default_factory=list)

@@ -13,11 +13,13 @@ import threading
 from typing import Any
 
 from hydra_lambda import aws
+from hydra_lambda.cache import TimedCache, forever
 from hydra_lambda.config import MIN_SYSTEM_SECRET_LENGTH, ConfigError, get_settings
 
 MIN_LENGTH = MIN_SYSTEM_SECRET_LENGTH
 _lock = threading.Lock()
-_derived: dict[tuple[str, ...], tuple[bytes, ...]] = {}
+# The derived keys of the current secrets (one entry: a new set of secrets replaces the old).
+_derived: TimedCache[tuple[str, ...], tuple[bytes, ...]] = TimedCache("system secret keys", forever, max_entries=1)
 _provider: Any = None  # powertools' SecretsProvider over our Secrets Manager client
 
 
@@ -56,10 +58,7 @@ def keys() -> tuple[bytes, ...]:
             return found
         if not raw or any(len(secret) < MIN_LENGTH for secret in raw):
             raise ConfigError(f"every system secret must be at least {MIN_LENGTH} characters")
-        derived = tuple(hashlib.sha256(secret.encode("utf-8")).digest() for secret in raw)
-        _derived.clear()
-        _derived[raw] = derived
-        return derived
+        return _derived.put(raw, tuple(hashlib.sha256(secret.encode("utf-8")).digest() for secret in raw))
 
 
 def forget() -> None:

@@ -14,16 +14,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from hydra_lambda import issuer, opaque_tokens, policies, scopes
+from hydra_lambda import policies, scopes
+from hydra_lambda.cache import TimedCache, forever
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import Credentials
-from hydra_lambda.domain import Token
 from hydra_lambda.errors import Forbidden, Unauthorized
 from hydra_lambda.observability import logger
 from hydra_lambda.policies import Decision, Policy
 from hydra_lambda.storage import policies as policy_store
-from hydra_lambda.storage import token_rows as token_store
 from hydra_lambda.storage.policies import decision_inputs
+from hydra_lambda.tokens import lookup
+from hydra_lambda.tokens.model import Token
 
 
 @dataclass
@@ -42,12 +43,8 @@ def resource_name(resource: str) -> str:
 
 def authenticate(caller: Credentials, *, form_token: str | None = None) -> Token:
     """The live access token of the request, or Unauthorized."""
-    value = caller.bearer or form_token
-    signature = opaque_tokens.signature_of(value, "access")
-    if signature is None:
-        raise Unauthorized()
-    row = token_store.get(signature, "access")
-    if row is None or not issuer.issued_to_current_client(row):
+    row = lookup.live(caller.bearer or form_token)
+    if row is None:
         raise Unauthorized()
     return row
 
@@ -56,8 +53,11 @@ def authenticate(caller: Credentials, *, form_token: str | None = None) -> Token
 # list object for as long as its cache (POLICY_CACHE_SECONDS) lives and a new one after any change to
 # a policy or a group, so a new list starts an empty memo: a decision is never older than the
 # policies and group memberships it came from.
-_memo: tuple[list[Policy] | None, dict[tuple[Any, ...], Decision]] = (None, {})
-_MEMO_MAX = 4096
+# Each key starts with the generation of the policy list its decision came from (a new object per
+# list, alive as long as a key holds it, so never reused): a decision made from an older list by a
+# thread that raced a policy change is never found for the new one.
+_memo: TimedCache[tuple[Any, ...], Decision] = TimedCache("warden decisions", forever, max_entries=4096)
+_generation: tuple[list[Policy] | None, object] = (None, object())
 
 
 def decide(subject: str, resource: str, action: str, context: dict[str, Any] | None = None) -> Decision:
@@ -68,25 +68,24 @@ def decide(subject: str, resource: str, action: str, context: dict[str, Any] | N
 def decide_name(subject: str, name: str, action: str, context: dict[str, Any] | None = None) -> Decision:
     """The decision on ``subject`` doing ``action`` on the resource named exactly ``name`` (the warden
     API's callers name their own resources), asking for the subject and for each of its groups."""
-    global _memo
+    global _generation
     policies, member_of = decision_inputs()
     groups = member_of.get(subject, ())
-    memo = _memo
-    if memo[0] is not policies:
-        memo = _memo = (policies, {})
+    generation = _generation
+    if generation[0] is not policies:
+        _memo.clear()
+        generation = _generation = (policies, object())
     # Each value's type is part of the key: 1 == True == 1.0 in Python, but Ladon's conditions tell
     # them apart (BooleanCondition wants a real bool), so one must never answer for the other.
-    key = (subject, name, action, *((k, type(v).__name__, v) for k, v in sorted(context.items()))) \
-        if context else (subject, name, action)
+    key = (generation[1], subject, name, action,
+           *((k, type(v).__name__, v) for k, v in sorted(context.items()))) if context \
+        else (generation[1], subject, name, action)
     try:
-        decision = memo[1].get(key)
+        decision = _memo.get(key)
     except TypeError:  # a context with list values is not hashable: evaluate every time
         return _evaluate(policies, (subject, *groups), name, action, context)
     if decision is None:
-        decision = _evaluate(policies, (subject, *groups), name, action, context)
-        if len(memo[1]) >= _MEMO_MAX:
-            memo[1].clear()
-        memo[1][key] = decision
+        decision = _memo.put(key, _evaluate(policies, (subject, *groups), name, action, context))
     return decision
 
 

@@ -146,7 +146,7 @@ def test_token_allowed_answers_the_token_details(root: dict[str, str]) -> None:
 
 
 def test_token_allowed_refuses_a_token_whose_client_was_deleted(root: dict[str, str]) -> None:
-    from hydra_lambda.clients import delete_client
+    from hydra_lambda.clients.registry import delete_client
 
     client_id, secret = service_client(scope="photos.read")
     checked = token(client_id, secret, scope="photos.read")

@@ -330,7 +330,7 @@ def _claims(id_token: str) -> dict[str, object]:
 
 
 def test_implicit_token_and_id_token_in_the_fragment() -> None:
-    from hydra_lambda.id_tokens import half_hash
+    from hydra_lambda.tokens.id_tokens import half_hash
 
     client_id, _ = make_client(response_types=["token", "id_token"], grant_types=["implicit"])
     flow = Flow(client_id)
@@ -349,7 +349,7 @@ def test_implicit_token_and_id_token_in_the_fragment() -> None:
 
 
 def test_hybrid_code_id_token_carries_c_hash() -> None:
-    from hydra_lambda.id_tokens import half_hash
+    from hydra_lambda.tokens.id_tokens import half_hash
 
     client_id, _ = make_client(response_types=["code", "id_token"], grant_types=["authorization_code", "implicit"])
     flow = Flow(client_id)

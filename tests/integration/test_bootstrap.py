@@ -24,7 +24,7 @@ def _all_clients() -> list[str]:
 
 
 def test_first_start_creates_the_root_client_and_policies(fresh_install: pytest.MonkeyPatch) -> None:
-    from hydra_lambda.clients import get_client
+    from hydra_lambda.clients.registry import get_client
     from hydra_lambda.storage import policies
 
     _random_credentials(fresh_install)
@@ -104,7 +104,7 @@ def test_racing_cold_starts_create_one_root_client(fresh_install: pytest.MonkeyP
 
 
 def test_existing_clients_mean_no_new_root(fresh_install: pytest.MonkeyPatch) -> None:
-    from hydra_lambda.clients import create_client
+    from hydra_lambda.clients.registry import create_client
 
     _random_credentials(fresh_install)
     create_client({"id": "already-here"})

@@ -78,9 +78,10 @@ def test_introspection_is_one_read_of_one_unit(capsys: Any) -> None:
 def test_a_revoked_bearer_caller_is_refused_once_the_cache_window_passes() -> None:
     """The caller's token is remembered for CLIENT_CACHE_SECONDS at most: revoking it is honoured
     within that window (the same bound as deleting its client), and at once in a new container."""
-    from hydra_lambda import clock, opaque_tokens
+    from hydra_lambda import clock
     from hydra_lambda.config import get_settings
     from hydra_lambda.storage import token_rows as token_store
+    from hydra_lambda.tokens import opaque as opaque_tokens
 
     token = _token()
     caller = client_credentials_token("hydra.introspect")
@@ -120,9 +121,9 @@ def test_revoking_an_access_token_is_one_write(capsys: Any) -> None:
 
 def test_a_client_credentials_row_is_well_under_one_kilobyte(capsys: Any) -> None:
     """A write unit covers 1 KB: the row (attribute names and values) must stay below it."""
-    from hydra_lambda import opaque_tokens
     from hydra_lambda.storage.clients import item_size
     from hydra_lambda.storage.tables import TokenRecord, flush_shard
+    from hydra_lambda.tokens import opaque as opaque_tokens
 
     signature = opaque_tokens.signature_of(_token(), "access") or ""
     row = TokenRecord.get(flush_shard("access", signature), signature, consistent_read=True)

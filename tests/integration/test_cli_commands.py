@@ -124,7 +124,7 @@ def test_imports_say_what_was_created(server: LocalServer, tmp_path: Path) -> No
 
 def test_a_closed_pipe_is_no_traceback(server: LocalServer) -> None:
     """``hydra-lambda clients list | head -c 1``: the reader leaves before the output is written."""
-    from hydra_lambda.clients import delete_client
+    from hydra_lambda.clients.registry import delete_client
 
     # 200 KB of output: more than the pipe and head's buffers hold.
     made = [new_client("pipe", client_name="x" * 2000)[0] for _ in range(100)]

@@ -6,7 +6,8 @@ import base64
 from typing import Any
 
 import pytest
-from hydra_lambda import opaque_tokens, passwords
+from hydra_lambda import passwords
+from hydra_lambda.tokens import opaque as opaque_tokens
 
 from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, basic, call, dynamodb_calls
 from tests.support_admin import bearer, service_client, unique
@@ -58,7 +59,7 @@ def test_no_scope_requested_grants_none() -> None:
 
 
 def test_basic_halves_are_url_decoded() -> None:
-    from hydra_lambda.clients import create_client
+    from hydra_lambda.clients.registry import create_client
 
     client_id = unique("odd:id%")
     secret = "p@ss:w rd+%&="
@@ -108,14 +109,14 @@ def test_grant_type_checks() -> None:
 
 
 def test_client_without_the_grant_type_is_unauthorized_client() -> None:
-    from hydra_lambda.clients import create_client
+    from hydra_lambda.clients.registry import create_client
 
     client, secret = create_client({"id": unique(), "redirect_uris": ["https://a.example/cb"]})
     _assert_oauth_error(_token(basic(client.id, secret)), 400, "unauthorized_client")
 
 
 def test_public_clients_cannot_use_the_grant_and_must_not_send_a_secret() -> None:
-    from hydra_lambda.clients import create_client
+    from hydra_lambda.clients.registry import create_client
     from hydra_lambda.errors import UnauthorizedClient
     from hydra_lambda.grants.client_credentials import grant
 

@@ -162,7 +162,7 @@ def test_list_is_ordered_paged_and_never_shows_secrets(headers: dict[str, str]) 
 
 
 def test_list_limit_defaults_to_100_and_is_capped_at_500(headers: dict[str, str]) -> None:
-    from hydra_lambda.clients import admin_list
+    from hydra_lambda.endpoints.clients import page as admin_list
     from hydra_lambda.http.forms import credentials
 
     auth = credentials(headers["Authorization"])
@@ -237,14 +237,14 @@ def test_update_can_make_a_client_public_and_confidential_again(headers: dict[st
 
 
 def test_concurrent_update_is_a_409(headers: dict[str, str]) -> None:
-    from hydra_lambda import clients
+    from hydra_lambda.clients import registry as clients
 
     body, _ = make_client(headers)
     stale = clients.get_client(body["id"])
     assert stale is not None
     clients.update_client(body["id"], {"client_name": "first"})
     with pytest.raises(clients.Conflict):
-        clients._update(stale, {"client_name": "second"})
+        clients.update_existing(stale, {"client_name": "second"})
 
 
 def test_delete_is_204_then_404_and_the_clients_tokens_die(headers: dict[str, str]) -> None:
@@ -401,7 +401,7 @@ def _active(value: str) -> bool:
 def test_deleting_a_client_revokes_its_tokens_even_when_created_again(headers: dict[str, str]) -> None:
     """No index of tokens by client: a token is honoured only while the client it was issued to
     exists as that same client (its creation time is on the token row), checked at read time."""
-    from hydra_lambda.clients import create_client, forget_cached
+    from hydra_lambda.clients.registry import create_client, forget_cached
     from hydra_lambda.storage import clients as store
 
     svc_id, svc_secret = service_client(scope="hydra.clients")
@@ -455,13 +455,14 @@ def test_a_client_over_dynamodbs_item_limit_is_a_clear_400(headers: dict[str, st
 
 
 def test_a_client_just_under_the_bound_is_stored_by_dynamodb(headers: dict[str, str]) -> None:
-    from hydra_lambda.clients import Client
+    from hydra_lambda.clients.model import Client
+    from hydra_lambda.storage import clients as store
     from hydra_lambda.storage.clients import MAX_ITEM_BYTES, item_size
 
     body = _big_body(1400)
     probe = Client(id=body["id"], contacts=body["contacts"], redirect_uris=body["redirect_uris"],
                    grant_types=body["grant_types"])
-    size = item_size(probe.to_record())
+    size = item_size(store.to_record(probe))
     assert MAX_ITEM_BYTES - 30_000 < size < MAX_ITEM_BYTES  # the estimate is what DynamoDB Local accepts
     result = call("POST", "/clients", headers={**headers, "Content-Type": "application/json"},
                   body=json.dumps(body, ensure_ascii=False))
@@ -471,14 +472,14 @@ def test_a_client_just_under_the_bound_is_stored_by_dynamodb(headers: dict[str, 
 
 def test_dynamodbs_own_refusal_is_a_400_too(monkeypatch: pytest.MonkeyPatch) -> None:
     # Should the estimate ever fall short, DynamoDB's ValidationException still becomes TooLarge (a 400).
-    from hydra_lambda.clients import Client
+    from hydra_lambda.clients.model import Client
     from hydra_lambda.storage import clients as store
 
     monkeypatch.setattr(store, "_check_size", lambda record: None)
     body = _big_body(1990)
     client = Client(id=body["id"], contacts=body["contacts"], redirect_uris=body["redirect_uris"])
     with pytest.raises(store.TooLarge):
-        store.create(client.to_record())
+        store.create(client)
     assert store.get(body["id"]) is None
 
 

@@ -34,7 +34,7 @@ def _code(client_id: str, **params: str) -> str:
 
 
 def test_code_with_pkce_s256_yields_access_refresh_and_id_token() -> None:
-    from hydra_lambda.id_tokens import half_hash
+    from hydra_lambda.tokens.id_tokens import half_hash
 
     client_id, secret = make_client()
     verifier, challenge = pkce_pair()
@@ -179,8 +179,8 @@ def test_client_without_refresh_grant_gets_no_refresh_token() -> None:
 def race(form: dict[str, str], client_id: str, secret: str | None) -> list[str]:
     """Two threads run the token endpoint (client authentication, grant dispatch, the grant) at once,
     as two Lambda containers would; returns the sorted outcomes."""
+    from hydra_lambda.endpoints import token as token_endpoint
     from hydra_lambda.errors import OAuth2Error
-    from hydra_lambda.grants import endpoint as token_endpoint
 
     from tests.support import basic
 
@@ -191,7 +191,7 @@ def race(form: dict[str, str], client_id: str, secret: str | None) -> list[str]:
     def attempt() -> None:
         barrier.wait()
         try:
-            token_endpoint.handle(authorization, dict(form))
+            token_endpoint.serve(authorization, dict(form))
             outcomes.append("ok")
         except OAuth2Error as exc:
             outcomes.append(exc.error)
@@ -216,8 +216,9 @@ def test_two_racing_redemptions_exactly_one_succeeds() -> None:
 
 def test_a_stale_read_cannot_consume_a_code_twice() -> None:
     """The transaction's condition, not the read before it, is what makes a code single use."""
-    from hydra_lambda import issuer, opaque_tokens
     from hydra_lambda.storage import token_rows as token_store
+    from hydra_lambda.tokens import issuer
+    from hydra_lambda.tokens import opaque as opaque_tokens
 
     client_id, _ = make_client()
     code = _code(client_id)
@@ -245,7 +246,7 @@ def test_half_hash_uses_the_hash_of_the_algorithm() -> None:
     import base64
     import hashlib
 
-    from hydra_lambda.id_tokens import half_hash
+    from hydra_lambda.tokens.id_tokens import half_hash
 
     value = "hl_at_example"
     for alg, hasher in (("RS256", hashlib.sha256), ("ES256", hashlib.sha256), ("RS384", hashlib.sha384)):

@@ -126,7 +126,7 @@ def test_null_extras_are_accepted_as_empty() -> None:
 
 
 def test_two_racing_answers_exactly_one_wins() -> None:
-    from hydra_lambda import consent
+    from hydra_lambda.endpoints import consent_requests as consent
 
     flow = _pending()
     token = credentials(f"Bearer {bearer()['Authorization'].split()[1]}")

@@ -167,8 +167,8 @@ def public_policy_removed(installed: None) -> Iterator[None]:
 
 
 def _bearer(scopes: list[str], subject: str = "root-admin") -> dict[str, str]:
-    from hydra_lambda.issuer import mint, new_request_id
     from hydra_lambda.storage import token_rows as store
+    from hydra_lambda.tokens.issuer import mint, new_request_id
 
     value, row = mint("access", client_id="root-admin", request_id=new_request_id(), subject=subject,
                       scopes=scopes, lifespan=600)

@@ -566,9 +566,10 @@ def test_a_failure_at_any_write_leaves_a_retryable_state(operation: Operation) -
 def test_a_throttled_flush_never_fails_and_the_next_run_finishes(admin: dict[str, str]) -> None:
     from datetime import UTC, datetime
 
-    from hydra_lambda import clock, issuer
+    from hydra_lambda import clock
     from hydra_lambda.storage import token_rows as token_store
     from hydra_lambda.storage.tables import TokenRecord, flush_shard
+    from hydra_lambda.tokens import issuer
 
     rows = []
     for _ in range(30):

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from hydra_lambda import clock, flush
-from hydra_lambda.domain import Token
-from hydra_lambda.opaque_tokens import storage_key
 from hydra_lambda.storage import flush as store
 from hydra_lambda.storage import tables
 from hydra_lambda.storage.tables import ConsentRecord, TokenRecord, bind, flush_shard
 from hydra_lambda.storage.token_rows import to_record
+from hydra_lambda.tokens.model import Token
+from hydra_lambda.tokens.opaque import storage_key
 
 KINDS = ("access", "refresh", "code", "consent")
 
@@ -287,7 +287,7 @@ def test_route_without_a_token_is_401_and_flushes_nothing() -> None:
 
 
 def test_route_needs_the_flush_scope_and_a_policy() -> None:
-    from hydra_lambda.clients import create_client
+    from hydra_lambda.clients.registry import create_client
 
     from tests.support import call
 

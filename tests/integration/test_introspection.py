@@ -4,8 +4,10 @@ case on its own, the scope parameter under the wildcard strategy, and the databa
 from __future__ import annotations
 
 import pytest
-from hydra_lambda import clock, introspection, opaque_tokens
+from hydra_lambda import clock
+from hydra_lambda.endpoints import introspect as introspection
 from hydra_lambda.storage import token_rows as token_store
+from hydra_lambda.tokens import opaque as opaque_tokens
 
 from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, basic, call
 from tests.support_lifecycle import (
@@ -153,7 +155,7 @@ def test_rotated_refresh_token_is_inactive() -> None:
 
 
 def test_token_of_a_deleted_client_is_inactive() -> None:
-    from hydra_lambda.clients import delete_client
+    from hydra_lambda.clients.registry import delete_client
 
     client_id, _ = new_client(scope="photos.read")
     g = grant(client_id=client_id, scopes=("photos.read",))

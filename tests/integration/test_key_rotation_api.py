@@ -156,13 +156,13 @@ def test_concurrent_rotations_never_interleave(root: dict[str, str], triple: str
     first.start()
     assert inside.wait(30)
     # Another container (the local server runs one request at a time, so not through `call`).
-    from hydra_lambda import key_admin
+    from hydra_lambda.endpoints import keys as key_admin
     from hydra_lambda.errors import Conflict
     from hydra_lambda.http.forms import credentials
 
     try:
         with pytest.raises(Conflict, match="in progress"):
-            key_admin.rotate_set(credentials(root["Authorization"]), "hydra.openid.id-token", {"alg": "RS256"})
+            key_admin.create_set(credentials(root["Authorization"]), "hydra.openid.id-token", {"alg": "RS256"})
     finally:
         leave.set()
         first.join(30)

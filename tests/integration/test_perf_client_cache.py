@@ -9,8 +9,9 @@ import dataclasses
 from collections.abc import Iterator
 
 import pytest
-from hydra_lambda import clients, clock, config, passwords
+from hydra_lambda import clock, config, passwords
 from hydra_lambda.client_auth import authenticate_client
+from hydra_lambda.clients import registry as clients
 from hydra_lambda.errors import InvalidClient
 from hydra_lambda.http.forms import credentials
 from hydra_lambda.storage import clients as store
@@ -48,8 +49,7 @@ def _change_secret_elsewhere(client_id: str, new_secret: str) -> None:
     existing = clients.get_client(client_id)
     assert existing is not None
     existing.secret_hash = passwords.hash_secret(new_secret, generated=False)
-    record = existing.to_record()
-    store.replace(record, record.updated_at)
+    store.replace(existing, existing.updated_at)
 
 
 def test_the_setting_defaults_to_ten_seconds_and_reads_the_environment() -> None:

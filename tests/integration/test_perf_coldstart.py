@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hydra_lambda.clients import Client
+from hydra_lambda.clients.model import Client
+from hydra_lambda.endpoints.clients import wire as client_wire
 from hydra_lambda.errors import BadRequest
 from hydra_lambda.models import responses
 from hydra_lambda.models.flush import FlushInactiveOAuth2TokensRequest, flush_cutoff
@@ -43,7 +44,7 @@ def _same_json(plain_body: dict[str, Any], model_body: dict[str, Any]) -> None:
     (Client(id="public", public=True, grant_types=[], created_at=MOMENT, updated_at=MOMENT), None),
 ], ids=["minimal", "full-with-secret", "public"])
 def test_client_wire_is_the_oauth2client_shape(client: Client, secret: str | None) -> None:
-    wire = client.wire(secret)
+    wire = client_wire(client, secret)
     _same_json(wire, _dump(responses.OAuth2Client, wire))
     assert ("client_secret" in wire) is (secret is not None)
     assert list(wire) == [f.name for f in dataclasses.fields(responses.OAuth2Client) if f.name in wire]

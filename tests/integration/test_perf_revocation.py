@@ -4,8 +4,9 @@ nothing unchanged."""
 
 from __future__ import annotations
 
-from hydra_lambda import clock, opaque_tokens
+from hydra_lambda import clock
 from hydra_lambda.storage import token_rows as token_store
+from hydra_lambda.tokens import opaque as opaque_tokens
 
 from tests.support import dynamodb_calls
 from tests.support_lifecycle import grant, is_active, new_client, revoke

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from hydra_lambda import aws
+from hydra_lambda.cache import TimedCache, forever
 from hydra_lambda.storage import tables
 
 from tests.support import CLIENT_HOOKS, dynamodb_calls
@@ -32,7 +33,7 @@ def made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_aws_clients_come_from_the_shared_botocore_session(
     made: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(aws, "_clients", {})
+    monkeypatch.setattr(aws, "_clients", TimedCache("aws clients (test)", forever))
     aws.client("kms")
     assert made == ["kms"]
 

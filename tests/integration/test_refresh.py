@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hydra_lambda import opaque_tokens
 from hydra_lambda.config import reset_settings
+from hydra_lambda.tokens import opaque as opaque_tokens
 
 from tests.integration.test_code_flow import race, userinfo_status, verify_id_token
 from tests.support import basic, call
@@ -29,8 +29,8 @@ def _grant(**accept: Any) -> tuple[str, str | None, dict[str, Any]]:
 
 
 def _row(token: str) -> Any:
-    from hydra_lambda import opaque_tokens
     from hydra_lambda.storage import token_rows as token_store
+    from hydra_lambda.tokens import opaque as opaque_tokens
 
     return token_store.get(opaque_tokens.signature_of(token, "access"), "access")
 
@@ -64,8 +64,8 @@ def test_rotation_issues_a_new_pair_and_revokes_the_old_access_token() -> None:
 
 
 def _refresh_request_id(token: str) -> str:
-    from hydra_lambda import opaque_tokens
     from hydra_lambda.storage import token_rows as token_store
+    from hydra_lambda.tokens import opaque as opaque_tokens
 
     return token_store.get(opaque_tokens.signature_of(token, "refresh"), "refresh", include_used=True).request_id
 

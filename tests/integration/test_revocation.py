@@ -4,8 +4,8 @@ revokes its grant, an access token only itself, and anything not the caller's ch
 from __future__ import annotations
 
 import pytest
-from hydra_lambda import opaque_tokens
 from hydra_lambda.storage import token_rows as token_store
+from hydra_lambda.tokens import opaque as opaque_tokens
 
 from tests.support import ROOT_CLIENT_ID, basic, call
 from tests.support_lifecycle import ROOT_BASIC, grant, is_active, new_client, revoke, stored_code

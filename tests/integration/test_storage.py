@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 from botocore.exceptions import ClientError
-from hydra_lambda import clock, opaque_tokens
+from hydra_lambda import clock
 from hydra_lambda.storage import token_rows as store
 from hydra_lambda.storage.tables import ConsentRecord, TokenRecord, flush_shard
+from hydra_lambda.tokens import opaque as opaque_tokens
 
 
 def make(kind: str = "access", request_id: str | None = None, ttl: int = 3600, client: str = "c1") -> store.Token:

@@ -179,7 +179,7 @@ def test_claims_stay_out_of_the_client_listing_and_lookups() -> None:
             break
         offset += 500
     assert listed and not [i for i in listed if "#" in i or i == user]
-    from hydra_lambda.clients import get_client
+    from hydra_lambda.clients.registry import get_client
     from hydra_lambda.storage.clients import claim_key
 
     assert get_client(claim_key(user)) is None
@@ -194,7 +194,8 @@ ROUNDS = 30
 def test_a_client_and_a_user_racing_for_one_subject_never_both_win() -> None:
     """Client create and consent accept for the same new subject, released together from two threads
     (each a DynamoDB client of its own), round after round: at most one wins, never both."""
-    from hydra_lambda import clients, consent
+    from hydra_lambda.endpoints import clients
+    from hydra_lambda.endpoints import consent_requests as consent
 
     root = credentials(admin_headers("hydra.clients hydra.consent")["Authorization"])
     flows = [_pending()[0] for _ in range(ROUNDS)]
@@ -211,7 +212,7 @@ def test_a_client_and_a_user_racing_for_one_subject_never_both_win() -> None:
             barrier.wait()
             time.sleep(delay)  # the accept does more reads before its write: spread the crossing points
             try:
-                clients.admin_create(root, {"id": subject, "grant_types": ["client_credentials"]})
+                clients.create(root, {"id": subject, "grant_types": ["client_credentials"]})
                 won["client"] = True
             except Exception:
                 won["client"] = False

@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from hydra_lambda import opaque_tokens, system_secret
+from hydra_lambda import system_secret
 from hydra_lambda.config import reset_settings
+from hydra_lambda.tokens import opaque as opaque_tokens
 
 
 def test_a_rotated_secret_in_secrets_manager_reaches_a_warm_container_after_its_cache_age(

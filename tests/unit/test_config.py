@@ -166,8 +166,8 @@ def test_the_bounds_of_a_lifespan_are_accepted(variable: str) -> None:
 def test_the_longest_lifespan_keeps_expiries_in_the_ten_digits_of_token_keys() -> None:
     import time
 
-    from hydra_lambda import opaque_tokens
     from hydra_lambda.config import MAX_SECONDS
+    from hydra_lambda.tokens import opaque as opaque_tokens
 
     latest = int(time.time()) + MAX_SECONDS
     key = opaque_tokens.storage_key(latest, "sig")
@@ -343,7 +343,7 @@ def test_good_settings_import_every_function_and_a_secret_arn_is_not_read_at_ini
 def test_forced_root_ids_follow_the_same_rules_as_the_clients_api(client_id: str) -> None:
     from urllib.parse import quote
 
-    from hydra_lambda import clients
+    from hydra_lambda.clients import registry as clients
     from hydra_lambda.errors import BadRequest
 
     try:

@@ -12,9 +12,10 @@ import string
 from urllib.parse import quote, urlencode
 
 import pytest
-from hydra_lambda import opaque_tokens, policies, scopes
+from hydra_lambda import policies, scopes
 from hydra_lambda.errors import BadRequest, HydraError, InvalidClient, InvalidRequest
 from hydra_lambda.http.forms import MAX_JSON_DEPTH, basic_credentials, bearer_token, parse_json_object, parse_urlencoded
+from hydra_lambda.tokens import opaque as opaque_tokens
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -329,7 +330,7 @@ URI_PATH = st.text(alphabet=string.ascii_letters + string.digits + "/-._~", max_
 @FAST
 @given(host=PUBLIC_HOST, path=URI_PATH)
 def test_https_uris_are_accepted_and_http_only_on_loopback(host: str, path: str) -> None:
-    from hydra_lambda.clients import validate_redirect_uri
+    from hydra_lambda.clients.registry import validate_redirect_uri
 
     validate_redirect_uri(f"https://{host}{path}")
     validate_redirect_uri(f"http://127.0.0.1:8080{path}")
@@ -343,7 +344,7 @@ def test_https_uris_are_accepted_and_http_only_on_loopback(host: str, path: str)
 @FAST
 @given(uri=st.one_of(TEXT, st.text(max_size=80).map(lambda t: "https://" + t)))
 def test_redirect_uri_validation_raises_only_bad_request(uri: str) -> None:
-    from hydra_lambda.clients import validate_redirect_uri
+    from hydra_lambda.clients.registry import validate_redirect_uri
 
     try:
         validate_redirect_uri(uri)
@@ -360,7 +361,7 @@ def test_redirect_uri_validation_raises_only_bad_request(uri: str) -> None:
      "https://{h}.evil.example{p}", "https://{h}.{p}", "https://user@{h}{p}", "https://{h}%2Eevil.example{p}",
      "https://{h}\u3002evil.example{p}", "{u}/../..", "{u} "]))
 def test_a_registered_redirect_uri_matches_only_exactly(host: str, path: str, mutation: str) -> None:
-    from hydra_lambda.clients import Client
+    from hydra_lambda.clients.model import Client
 
     registered = f"https://{host}{path}"
     attempt = mutation.format(u=registered, U=registered.upper(), h=host, p=path)

@@ -4,8 +4,8 @@ logic, no engines)."""
 
 from __future__ import annotations
 
-from hydra_lambda.domain import CodeBinding, IdentityContext, TokenRef, TokenSession
 from hydra_lambda.storage.token_rows import session_from_map, session_to_map
+from hydra_lambda.tokens.model import CodeBinding, IdentityContext, TokenRef, TokenSession
 
 # A code row's session as the second leg of /oauth2/auth wrote it before: the whole authorize request.
 OLD_CODE_SESSION = {

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from hydra_lambda import opaque_tokens, system_secret
+from hydra_lambda import system_secret
 from hydra_lambda.config import reset_settings
+from hydra_lambda.tokens import opaque as opaque_tokens
 
 
 def test_tokens_carry_a_kind_prefix_and_verify() -> None:

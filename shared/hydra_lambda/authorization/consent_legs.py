@@ -5,22 +5,23 @@ bound to it by a CSRF value (a cookie at the edge; only its hash is stored).
 
 Second leg: the browser comes back with ``consent`` and ``consent_verifier``; the answered consent
 request must be this client's, carry the verifier and this browser's CSRF value, be unexpired and
-unchanged, and is then consumed once, in the same transaction that writes the code or tokens.
+unchanged, and is then consumed once, in the same transaction that writes the code or tokens (the
+issuer's ``authorize``).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from hydra_lambda import clock, consent, issuer
+from hydra_lambda import clock
 from hydra_lambda.authorization.outcomes import ToClient, ToConsentApp, with_query
 from hydra_lambda.authorization.request import AuthorizeRequest
-from hydra_lambda.clients import Client
+from hydra_lambda.clients.model import Client
 from hydra_lambda.config import get_settings
-from hydra_lambda.domain import CodeBinding, IdentityContext
+from hydra_lambda.consent import requests as consent
+from hydra_lambda.consent.model import Consent
 from hydra_lambda.errors import AccessDenied, InvalidRequest, LoginRequired, OAuth2Error
 from hydra_lambda.storage import consent as store
-from hydra_lambda.storage import token_rows as token_store
+from hydra_lambda.tokens import issuer
+from hydra_lambda.tokens.model import CodeBinding, IdentityContext
 
 # ---------------------------------------------------------------------------------------------
 # First leg
@@ -69,7 +70,7 @@ def second_leg(request: AuthorizeRequest, client: Client, params: dict[str, str]
         raise BoundFlowError(exc, found.id) from exc
 
 
-def _bound_second_leg(request: AuthorizeRequest, found: Any) -> ToClient:
+def _bound_second_leg(request: AuthorizeRequest, found: Consent) -> ToClient:
     if found.expired:
         raise InvalidRequest("The consent request has expired; start the authorization again.")
     if AuthorizeRequest.from_dict(found.request) != request:
@@ -83,15 +84,12 @@ def _bound_second_leg(request: AuthorizeRequest, found: Any) -> ToClient:
         raise InvalidRequest("The consent request was already used.")
     if "id_token" in request.response_types and "openid" not in found.grant_scopes:
         raise AccessDenied("The openid scope was not granted, so no ID token can be issued.")
-    # Sign first, then ONE transaction consumes the consent and writes the code/tokens: a failure
-    # anywhere leaves the consent redeemable, so the browser can simply retry.
-    response, rows = _issue(request, found)
-    _consume_and_write(found.id, rows)
+    response = _issue(request, found)
     params = {**response, "state": request.state, "iss": get_settings().issuer}
     return ToClient(request.redirect_uri, request.response_mode, params, clear_consent=found.id)
 
 
-def _check_binding(found: Any, verifier: str, cookie: str) -> None:
+def _check_binding(found: Consent, verifier: str, cookie: str) -> None:
     """The second leg needs BOTH the verifier (only the consent app learns it, from the admin API) and
     the cookie of the browser that started the flow (only its hash is stored). With the verifier but
     not the cookie, the consent app sent someone else's browser here (a fixation attempt, or a lost
@@ -119,29 +117,25 @@ def _consume(consent_id: str, state: str) -> None:
         raise InvalidRequest("The consent request was already used or has expired.") from None
 
 
-def _consume_and_write(consent_id: str, rows: list[Any]) -> None:
-    try:
-        token_store.transact(saves=[token_store.to_record(row) for row in rows],
-                             updates=[store.consume_update(consent_id, store.ACCEPTED)])
-    except token_store.AlreadyUsed:
-        raise InvalidRequest("The consent request was already used or has expired.") from None
-
-
-def _issue(request: AuthorizeRequest, found: Any) -> tuple[dict[str, str], list[Any]]:
-    """What the response types ask for, minted (and signed) by the issuer; returns the response
-    parameters and the rows to write."""
+def _issue(request: AuthorizeRequest, found: Consent) -> dict[str, str]:
+    """What the response types ask for, issued by the issuer with the consent's consumption (one
+    transaction: a failure anywhere leaves the consent redeemable, so the browser can simply retry);
+    returns the response parameters."""
     authentication = found.authentication
     # Rows answered before authentication was recorded: the time of the second leg, as before.
-    auth_time = int(authentication.get("auth_time") or clock.now_int())
+    auth_time = authentication.auth_time or clock.now_int()
     if request.max_age is not None and clock.now_int() - auth_time > request.max_age:
         raise LoginRequired("The user authenticated longer ago than max_age allows; start again.")
     identity = IdentityContext(
         subject=found.subject, auth_time=auth_time, nonce=request.nonce, extra=found.id_token_extra,
-        acr=str(authentication.get("acr") or ""), amr=list(authentication.get("amr") or []),
+        acr=authentication.acr, amr=list(authentication.amr),
         requested_at=found.created_at,
     )
     binding = CodeBinding(redirect_uri=request.redirect_uri, redirect_uri_sent=request.redirect_uri_sent,
                           code_challenge=request.code_challenge, code_challenge_method=request.code_challenge_method)
-    return issuer.authorization_tokens(identity, client_id=request.client_id, granted=list(found.grant_scopes),
-                                       extra=found.access_token_extra, response_types=request.response_types,
-                                       binding=binding)
+    try:
+        return issuer.authorize(identity, consent_id=found.id, client_id=request.client_id,
+                                granted=list(found.grant_scopes), extra=found.access_token_extra,
+                                response_types=request.response_types, binding=binding)
+    except store.ConditionFailed:
+        raise InvalidRequest("The consent request was already used or has expired.") from None

@@ -17,7 +17,8 @@ from urllib.parse import urlencode
 
 from hydra_lambda import pkce, scopes
 from hydra_lambda.authorization.outcomes import UntrustedRedirect
-from hydra_lambda.clients import Client, get_client
+from hydra_lambda.clients.model import Client
+from hydra_lambda.clients.registry import get_client
 from hydra_lambda.errors import (
     InvalidRequest,
     InvalidScope,

@@ -1,16 +1,16 @@
 """The grants of the token endpoint, peers behind one interface: each module declares its
 ``GRANT_TYPE`` and a ``grant(client, form) -> TokenResponse`` that validates the rest of the request
-for an authenticated client and has the issuer (``hydra_lambda.issuer``) issue the tokens. The
-endpoint (``grants.endpoint``) dispatches by ``grant_type``. Add a grant with one module and one
+for an authenticated client and has the issuer (``tokens.issuer``) issue the tokens. The
+endpoint (``endpoints.token``) dispatches by ``grant_type``. Add a grant with one module and one
 entry below."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from hydra_lambda.clients import Client
+from hydra_lambda.clients.model import Client
 from hydra_lambda.grants import authorization_code, client_credentials, refresh_token
-from hydra_lambda.issuer import TokenResponse
+from hydra_lambda.tokens.issuer import TokenResponse
 
 Grant = Callable[[Client, dict[str, str]], TokenResponse]
 

@@ -8,12 +8,12 @@ presented again fails with ``invalid_grant`` and revokes every token the first r
 
 from __future__ import annotations
 
-from hydra_lambda import issuer, opaque_tokens, pkce
-from hydra_lambda.clients import Client
-from hydra_lambda.domain import CodeBinding, Token
+from hydra_lambda import pkce
+from hydra_lambda.clients.model import Client
 from hydra_lambda.errors import InvalidGrant, InvalidRequest
-from hydra_lambda.issuer import TokenResponse
-from hydra_lambda.storage import token_rows
+from hydra_lambda.tokens import issuer, lookup, revocation
+from hydra_lambda.tokens.issuer import TokenResponse
+from hydra_lambda.tokens.model import CodeBinding, Token
 
 GRANT_TYPE = "authorization_code"
 
@@ -25,7 +25,7 @@ def grant(client: Client, form: dict[str, str]) -> TokenResponse:
     row = _load_code(value)
     if row.client_id != client.id:
         raise InvalidGrant("The authorization code was issued to another client.")
-    if not issuer.issued_to_current_client(row, client):
+    if not lookup.issued_to_current_client(row, client):
         raise InvalidGrant("The authorization code is invalid, expired or revoked.")
     if row.used_at is not None:
         raise _replayed(row)
@@ -39,15 +39,14 @@ def grant(client: Client, form: dict[str, str]) -> TokenResponse:
 
 
 def _load_code(value: str) -> Token:
-    signature = opaque_tokens.signature_of(value, "code")
-    row = token_rows.get(signature, "code", include_used=True) if signature else None
+    row = lookup.find(value, ("code",), include_used=True)
     if row is None:
         raise InvalidGrant("The authorization code is invalid, expired or revoked.")
     return row
 
 
 def _replayed(row: Token) -> InvalidGrant:
-    issuer.revoke_grant(row)
+    revocation.revoke_grant(row)
     return InvalidGrant("The authorization code was already used; the tokens issued for it are revoked.")
 
 

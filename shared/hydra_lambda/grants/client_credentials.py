@@ -4,11 +4,12 @@ for itself. Subject = client id; granted scopes = requested scopes, each allowed
 
 from __future__ import annotations
 
-from hydra_lambda import issuer, scopes
-from hydra_lambda.clients import Client
+from hydra_lambda import scopes
+from hydra_lambda.clients.model import Client
 from hydra_lambda.errors import InvalidScope, UnauthorizedClient
-from hydra_lambda.issuer import TokenResponse
 from hydra_lambda.scopes import parse_scope
+from hydra_lambda.tokens import issuer
+from hydra_lambda.tokens.issuer import TokenResponse
 
 GRANT_TYPE = "client_credentials"
 

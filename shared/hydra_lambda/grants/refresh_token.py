@@ -12,13 +12,13 @@ then get a fresh pair of the same grant. A refresh token its grant's revocation 
 
 from __future__ import annotations
 
-from hydra_lambda import clock, issuer, opaque_tokens, scopes
-from hydra_lambda.clients import Client
+from hydra_lambda import clock, scopes
+from hydra_lambda.clients.model import Client
 from hydra_lambda.config import get_settings
-from hydra_lambda.domain import Token
 from hydra_lambda.errors import InvalidGrant, InvalidRequest, InvalidScope
-from hydra_lambda.issuer import TokenResponse
-from hydra_lambda.storage import token_rows
+from hydra_lambda.tokens import issuer, lookup, revocation
+from hydra_lambda.tokens.issuer import TokenResponse
+from hydra_lambda.tokens.model import Token
 
 GRANT_TYPE = "refresh_token"
 
@@ -30,13 +30,13 @@ def grant(client: Client, form: dict[str, str]) -> TokenResponse:
     row = _load(value)
     if row.client_id != client.id:
         raise InvalidGrant("The refresh token was issued to another client.")
-    if not issuer.issued_to_current_client(row, client):
+    if not lookup.issued_to_current_client(row, client):
         raise InvalidGrant("The refresh token is invalid, expired or revoked.")
     if row.used_at is not None:
         return _reused(client, row, form)
     response = issuer.issue_from(client, row, granted=_scoped(form, row), include_nonce=False)
     if response is None:
-        again = token_rows.get(row.signature, "refresh", include_used=True)
+        again = lookup.again(row)
         if again is None:
             raise InvalidGrant("The refresh token is invalid, expired or revoked.")
         return _reused(client, again, form)
@@ -44,8 +44,7 @@ def grant(client: Client, form: dict[str, str]) -> TokenResponse:
 
 
 def _load(value: str) -> Token:
-    signature = opaque_tokens.signature_of(value, "refresh")
-    row = token_rows.get(signature, "refresh", include_used=True) if signature else None
+    row = lookup.find(value, ("refresh",), include_used=True)
     if row is None:
         raise InvalidGrant("The refresh token is invalid, expired or revoked.")
     return row
@@ -72,5 +71,5 @@ def _in_grace(row: Token) -> bool:
 def _reused(client: Client, row: Token, form: dict[str, str]) -> TokenResponse:
     if _in_grace(row):
         return issuer.reissue_from(client, row, granted=_scoped(form, row))
-    issuer.revoke_grant(row)
+    revocation.revoke_grant(row)
     raise InvalidGrant("The refresh token was already used; every token of this grant is revoked.")

@@ -85,8 +85,8 @@ def html_page(status: int, title: str, paragraphs: list[str], cookies: list[Cook
 
 
 def page_response(path: str, page: Page[Any]) -> Response:
-    """An admin list page: its items' wire form, and a ``Link: <...>; rel="next"`` while more follow."""
+    """An admin list page (its items in their wire form), and a ``Link: <...>; rel="next"`` while more follow."""
     headers = {}
     if page.next_offset is not None:
         headers["Link"] = f'<{path}?{urlencode({"limit": page.limit, "offset": page.next_offset})}>; rel="next"'
-    return json_response(200, [item.wire() for item in page.items], headers=headers)
+    return json_response(200, list(page.items), headers=headers)

@@ -11,10 +11,11 @@ published), later first (it signs), later drop the old one once its tokens have 
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Any, Protocol
 
-from hydra_lambda import clock
+from hydra_lambda.cache import TimedCache
 from hydra_lambda.config import ConfigError, get_settings
 from hydra_lambda.keys.jws import b64url, signing_input
 from hydra_lambda.observability import logger
@@ -30,7 +31,13 @@ class SigningKey(Protocol):
     def sign(self, message: bytes) -> bytes: ...
 
 
-_loaded: dict[tuple[str, str, str, str], tuple[float, SigningKey | None]] = {}
+def _key_ttl() -> float:
+    ttl = get_settings().signing_keys_cache_seconds
+    return ttl if ttl > 0 else math.inf  # 0: once per container
+
+
+# (mode, endpoint, region, ref) -> the key, boxed so that an optional key known to be absent is kept too.
+_loaded: TimedCache[tuple[str, str, str, str], tuple[SigningKey | None]] = TimedCache("signing keys", _key_ttl)
 _lock = threading.Lock()
 _MISSING = ("NotFoundException", "ResourceNotFoundException")
 # A retired key still listed after the signing one: disabled, or pending deletion. It verifies nothing
@@ -56,10 +63,9 @@ def _load(mode: str, ref: str, *, optional: bool) -> SigningKey | None:
     settings = get_settings()
     endpoint = settings.kms_endpoint if mode == "kms" else settings.secretsmanager_endpoint
     cache_key = (mode, endpoint, settings.aws_region, ref)
-    ttl = settings.signing_keys_cache_seconds
     found = _loaded.get(cache_key)
-    if found is not None and (ttl <= 0 or clock.now() - found[0] < ttl):
-        return found[1]
+    if found is not None:
+        return found[0]
     with _lock:
         try:
             key: SigningKey | None = _fetch(mode, ref)
@@ -71,7 +77,7 @@ def _load(mode: str, ref: str, *, optional: bool) -> SigningKey | None:
                 logger.warning("a listed signing key is disabled or pending deletion; left out of the JWKS",
                                extra={"key": ref, "error": code})
             key = None
-        _loaded[cache_key] = (clock.now(), key)
+        _loaded.put(cache_key, (key,))
     return key
 
 

@@ -20,6 +20,7 @@ from pynamodb.transactions import TransactWrite
 
 from hydra_lambda import clock
 from hydra_lambda.client_ids import is_valid_client_id
+from hydra_lambda.clients.model import LIST_FIELDS, STRING_FIELDS, Client
 from hydra_lambda.storage.tables import (
     ClientRecord,
     SubjectClaim,
@@ -93,12 +94,30 @@ def _is_too_large(exc: Exception) -> bool:
     return "Item size has exceeded" in str(getattr(exc, "cause", None) or exc)
 
 
+def to_record(client: Client) -> ClientRecord:
+    return ClientRecord(client.id, **client.attributes(), secret_hash=client.secret_hash,
+                        created_at=client.created_at, updated_at=client.updated_at)
+
+
+def from_record(record: ClientRecord) -> Client:
+    return Client(
+        id=record.id,
+        **{name: getattr(record, name) or "" for name in STRING_FIELDS},
+        **{name: list(getattr(record, name) or []) for name in LIST_FIELDS},
+        public=bool(record.public),
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        secret_hash=record.secret_hash,
+    )
+
+
 @ensure_bound
-def get(client_id: str) -> ClientRecord | None:
+def get(client_id: str) -> Client | None:
+    """The client with that id (one strongly consistent read), or None."""
     if "#" in client_id:  # a claim's key, never a client's
         return None
     try:
-        return ClientRecord.get(client_id, consistent_read=True)
+        return from_record(ClientRecord.get(client_id, consistent_read=True))
     except ClientRecord.DoesNotExist:
         return None
 
@@ -170,10 +189,11 @@ def _write_error(exc: Exception, record: ClientRecord) -> Exception:
 
 
 @ensure_bound
-def create(record: ClientRecord, owner_claim: str | None = None) -> None:
+def create(client: Client, owner_claim: str | None = None) -> None:
     """Store a new client in one transaction: its row (the id unused), on condition that no user has
     its id as subject, and, with ``owner_claim``, that owner claimed as a user's subject (on condition
     that no client has it). AlreadyExists, SubjectTaken (the id or the owner) or TooLarge otherwise."""
+    record = to_record(client)
     record.listing = LISTING
     _check_size(record)
 
@@ -194,9 +214,10 @@ def create(record: ClientRecord, owner_claim: str | None = None) -> None:
 
 
 @ensure_bound
-def replace(record: ClientRecord, expected_updated_at: datetime, owner_claim: str | None = None) -> None:
+def replace(client: Client, expected_updated_at: datetime, owner_claim: str | None = None) -> None:
     """Overwrite a client that still carries ``expected_updated_at``; raise Changed otherwise. With
     ``owner_claim``, in one transaction with that owner's claim (SubjectTaken if a client has it)."""
+    record = to_record(client)
     record.listing = LISTING
     _check_size(record)
     condition = ClientRecord.id.exists() & (ClientRecord.updated_at == expected_updated_at)
@@ -241,9 +262,9 @@ def delete(client_id: str) -> bool:
 
 
 @ensure_bound
-def list_page(limit: int, offset: int) -> tuple[list[ClientRecord], bool]:
+def list_page(limit: int, offset: int) -> tuple[list[Client], bool]:
     """Clients ``offset`` to ``offset + limit`` in id order, and whether more follow."""
-    out: list[ClientRecord] = []
+    out: list[Client] = []
     skipped = 0
     for record in ClientRecord.by_listing.query(LISTING, page_size=min(offset + limit + 1, 1000)):
         if skipped < offset:
@@ -251,7 +272,7 @@ def list_page(limit: int, offset: int) -> tuple[list[ClientRecord], bool]:
             continue
         if len(out) == limit:
             return out, True
-        out.append(record)
+        out.append(from_record(record))
     return out, False
 
 

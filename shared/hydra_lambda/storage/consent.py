@@ -1,5 +1,5 @@
 """Consent requests: stored by the first leg of ``/oauth2/auth``, answered once by the consent app,
-consumed once by the second leg. This module is their persistence (``domain.Consent`` <-> record).
+consumed once by the second leg. This module is their persistence (``consent.model.Consent`` <-> record).
 Every state change is a conditional write, so of two racing answers (or two racing redemptions)
 exactly one wins."""
 
@@ -12,12 +12,14 @@ from typing import Any
 from pynamodb.exceptions import PutError, UpdateError
 
 from hydra_lambda import clock
-from hydra_lambda.domain import ACCEPTED as ACCEPTED  # the states, for the callers of this module
-from hydra_lambda.domain import PENDING as PENDING
-from hydra_lambda.domain import REJECTED as REJECTED
-from hydra_lambda.domain import USED as USED
-from hydra_lambda.domain import Consent
+from hydra_lambda.consent.model import ACCEPTED as ACCEPTED  # the states, for the callers of this module
+from hydra_lambda.consent.model import PENDING as PENDING
+from hydra_lambda.consent.model import REJECTED as REJECTED
+from hydra_lambda.consent.model import USED as USED
+from hydra_lambda.consent.model import Authentication, Consent
+from hydra_lambda.storage import token_rows
 from hydra_lambda.storage.tables import ConsentRecord, ensure_bound, flush_shard, is_condition_failure, unwrap
+from hydra_lambda.tokens.model import Token
 
 
 class ConditionFailed(Exception):
@@ -38,7 +40,7 @@ def to_record(consent: Consent) -> ConsentRecord:
         access_token_extra=dict(consent.access_token_extra),
         id_token_extra=dict(consent.id_token_extra),
         deny_reason=consent.deny_reason,
-        authentication=dict(consent.authentication),
+        authentication=_authentication_map(consent.authentication),
         created_at=consent.created_at or clock.now_int(),
         expires_at=consent.expires_at,
         ttl=datetime.fromtimestamp(consent.expires_at, UTC),
@@ -62,8 +64,19 @@ def from_record(record: ConsentRecord) -> Consent:
         id_token_extra=dict(record.id_token_extra or {}),
         deny_reason=record.deny_reason or "",
         created_at=int(record.created_at),
-        authentication=dict(record.authentication or {}),
+        authentication=_authentication(record.authentication or {}),
     )
+
+
+def _authentication_map(authentication: Authentication | None) -> dict[str, Any]:
+    if authentication is None or not authentication.auth_time:
+        return {}  # not answered yet (or answered before authentication was recorded)
+    return {"auth_time": authentication.auth_time, "acr": authentication.acr, "amr": list(authentication.amr)}
+
+
+def _authentication(stored: dict[str, Any]) -> Authentication:
+    return Authentication(auth_time=int(stored.get("auth_time") or 0), acr=str(stored.get("acr") or ""),
+                          amr=list(stored.get("amr") or []))
 
 
 @ensure_bound
@@ -99,7 +112,7 @@ def accept(
     grant_scopes: list[str],
     access_token_extra: dict[str, Any],
     id_token_extra: dict[str, Any],
-    authentication: dict[str, Any] | None = None,
+    authentication: Authentication | None = None,
 ) -> None:
     """Record an acceptance, only if the request is still pending and unexpired. A resent write
     (its first response lost) finds the same acceptance already recorded and succeeds."""
@@ -117,7 +130,7 @@ def accept(
             ConsentRecord.grant_scopes.set(grant_scopes),
             ConsentRecord.access_token_extra.set(access_token_extra),
             ConsentRecord.id_token_extra.set(id_token_extra),
-            ConsentRecord.authentication.set(authentication or {}),
+            ConsentRecord.authentication.set(_authentication_map(authentication)),
         ],
         recorded,
     )
@@ -136,10 +149,15 @@ def consume(consent_id: str, expected_state: str) -> None:
     _transition(consent_id, expected_state, [ConsentRecord.state.set(USED)])
 
 
-def consume_update(consent_id: str, expected_state: str) -> tuple[ConsentRecord, list[Any], Any]:
-    """The conditional update that marks an answered request used, for a transaction that also
-    writes what the request yields (``storage.token_rows.transact(updates=[...])``)."""
-    return ConsentRecord(consent_id), [ConsentRecord.state.set(USED)], _condition(expected_state)
+@ensure_bound
+def consume_with_tokens(consent_id: str, rows: list[Token]) -> None:
+    """ONE transaction across the consent and token tables: mark the accepted request used and write
+    the token rows it yields. ConditionFailed (nothing written) if it was used or expired meanwhile."""
+    consumed = (ConsentRecord(consent_id), [ConsentRecord.state.set(USED)], _condition(ACCEPTED))
+    try:
+        token_rows.transact(saves=[token_rows.to_record(row) for row in rows], updates=[consumed])
+    except token_rows.AlreadyUsed as exc:
+        raise ConditionFailed(consent_id) from exc
 
 
 def _condition(expected_state: str) -> Any:

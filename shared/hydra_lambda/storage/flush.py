@@ -17,8 +17,8 @@ from typing import Any
 
 from pynamodb.models import Model
 
-from hydra_lambda.opaque_tokens import expiry_prefix
 from hydra_lambda.storage.tables import FLUSH_SHARDS, ConsentRecord, TokenRecord, connection, ensure_bound
+from hydra_lambda.tokens.opaque import expiry_prefix
 
 BATCH_SIZE = 25  # the BatchWriteItem maximum
 PAGE_SIZE = 500  # keys per index query page

@@ -11,15 +11,15 @@ collide, and the one cached scan serves policy decisions and group memberships a
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from hydra_lambda import clock
+from hydra_lambda.cache import TimedCache
 from hydra_lambda.config import get_settings
-from hydra_lambda.policies import Policy
+from hydra_lambda.policies import Group, Policy
 from hydra_lambda.storage.tables import PolicyRecord, ensure_bound, is_condition_failure, unwrap
 
 GROUP_PREFIX = "\x1fgroup:"
@@ -34,15 +34,6 @@ class ChangedConcurrently(Exception):
 
 
 @dataclass
-class Group:
-    id: str
-    members: list[str] = field(default_factory=list)
-
-    def wire(self) -> dict[str, object]:
-        return {"id": self.id, "members": list(self.members)}
-
-
-@dataclass
 class _Snapshot:
     loaded_at: float
     policies: list[Policy]
@@ -50,8 +41,8 @@ class _Snapshot:
     member_of: dict[str, tuple[str, ...]]
 
 
-_lock = threading.Lock()
-_cache: _Snapshot | None = None
+# The whole table, read at most once per POLICY_CACHE_SECONDS (one entry: this container's snapshot).
+_cache: TimedCache[str, _Snapshot] = TimedCache("policies", lambda: get_settings().policy_cache_seconds, 1)
 
 
 def _from_record(record: PolicyRecord) -> Policy:
@@ -83,18 +74,15 @@ def _group_from_record(record: PolicyRecord) -> Group:
 
 
 def invalidate() -> None:
-    global _cache
-    with _lock:
-        _cache = None
+    _cache.clear()
 
 
 @ensure_bound
 def _snapshot(fresh: bool = False) -> _Snapshot:
-    global _cache
-    found = _cache
-    now = clock.now()
-    if not fresh and found is not None and 0 <= now - found.loaded_at < get_settings().policy_cache_seconds:
+    found = None if fresh else _cache.get("")
+    if found is not None:
         return found
+    now = clock.now()
     policies: list[Policy] = []
     groups: list[Group] = []
     for record in PolicyRecord.scan(consistent_read=True):
@@ -109,9 +97,7 @@ def _snapshot(fresh: bool = False) -> _Snapshot:
         for member in dict.fromkeys(group.members):
             member_of.setdefault(member, []).append(group.id)
     snapshot = _Snapshot(now, policies, groups, {m: tuple(ids) for m, ids in member_of.items()})
-    with _lock:
-        _cache = snapshot
-    return snapshot
+    return _cache.put("", snapshot)
 
 
 def all_policies(*, fresh: bool = False) -> list[Policy]:

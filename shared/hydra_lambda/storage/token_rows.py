@@ -1,5 +1,5 @@
 """Token rows (access, refresh, authorization code), keyed by signature: the persistence of
-``domain.Token`` (records, conditional writes, transactions) and nothing else.
+``tokens.model.Token`` (records, conditional writes, transactions) and nothing else.
 
 Every read treats an expired row as absent. Single-use rows (codes, refresh tokens) are consumed
 with a conditional write, so of two racing requests exactly one wins.
@@ -18,7 +18,6 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from hydra_lambda import clock
-from hydra_lambda.domain import CodeBinding, IdentityContext, Token, TokenRef, TokenSession
 from hydra_lambda.storage.tables import (
     TokenRecord,
     connection,
@@ -27,6 +26,7 @@ from hydra_lambda.storage.tables import (
     is_condition_failure,
     unwrap,
 )
+from hydra_lambda.tokens.model import CodeBinding, IdentityContext, Token, TokenRef, TokenSession
 
 
 class AlreadyUsed(Exception):

@@ -8,7 +8,7 @@ from typing import Any
 
 from hydra_lambda import clock, keys
 from hydra_lambda.config import get_settings
-from hydra_lambda.domain import IdentityContext
+from hydra_lambda.tokens.model import IdentityContext
 
 # Claims the server sets; idTokenExtra may not override them.
 STANDARD_CLAIMS = frozenset(

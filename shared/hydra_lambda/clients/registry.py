@@ -1,7 +1,6 @@
-"""OAuth 2.0 clients: the domain object, validation, and the services behind ``/clients``.
-
-``get_client`` is what the OAuth flows use; ``admin_*`` are the admin routes (warden first, then
-the change); ``create_client`` / ``delete_client`` are the unguarded operations (bootstrap, CLI).
+"""The client registry: reading clients (``get_client``, and ``get_client_for_auth`` from the
+per-container cache), validating their metadata, and creating, updating and deleting them. Unguarded:
+``endpoints.clients`` asks the warden first; the bootstrap and the CLI call these directly.
 """
 
 from __future__ import annotations
@@ -9,131 +8,26 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from hydra_lambda import clock, paging, passwords, scopes, warden
+from hydra_lambda import clock, passwords, scopes
 from hydra_lambda.cache import TimedCache
 from hydra_lambda.client_ids import ID_RULE, MAX_ID_LENGTH, MIN_SECRET_LENGTH, is_valid_client_id
+from hydra_lambda.clients.model import SUPPORTED_GRANT_TYPES, SUPPORTED_RESPONSE_TYPES, Client
 from hydra_lambda.config import get_settings
-from hydra_lambda.credentials import Credentials
-from hydra_lambda.errors import BadRequest, Conflict, Forbidden, NotFound
-from hydra_lambda.models.responses import OAuth2Client
+from hydra_lambda.errors import BadRequest, Conflict, NotFound
 from hydra_lambda.passwords import MAX_SECRET_LENGTH
 from hydra_lambda.storage import clients as store
 from hydra_lambda.storage.clients import MAX_ITEM_BYTES
-from hydra_lambda.storage.tables import ClientRecord
 
-DEFAULT_GRANT_TYPES = ("authorization_code",)
-DEFAULT_RESPONSE_TYPES = ("code",)
-# "implicit" is accepted for classic clients that list it; "password" never had a handler.
-SUPPORTED_GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", "implicit")
-SUPPORTED_RESPONSE_TYPES = ("code", "token", "id_token")
 MAX_TEXT_LENGTH = 2000
 MAX_LIST_ITEMS = 100
 _LOOPBACK_NAMES = {"localhost"}
 _FORBIDDEN_SCHEMES = {"javascript", "data", "vbscript", "file", "blob", "about"}
 _TEXT_FIELDS = ("client_name", "owner", "policy_uri", "tos_uri", "client_uri", "logo_uri")
 _URI_FIELDS = ("policy_uri", "tos_uri", "client_uri", "logo_uri")
-_STRING_FIELDS = ("scope", *_TEXT_FIELDS)
-_LIST_FIELDS = ("redirect_uris", "grant_types", "response_types", "contacts")
-
-
-@dataclass
-class Client:
-    id: str
-    client_name: str = ""
-    redirect_uris: list[str] = field(default_factory=list)
-    grant_types: list[str] = field(default_factory=lambda: list(DEFAULT_GRANT_TYPES))
-    response_types: list[str] = field(default_factory=lambda: list(DEFAULT_RESPONSE_TYPES))
-    scope: str = ""
-    owner: str = ""
-    policy_uri: str = ""
-    tos_uri: str = ""
-    client_uri: str = ""
-    logo_uri: str = ""
-    contacts: list[str] = field(default_factory=list)
-    public: bool = False
-    created_at: datetime = field(default_factory=lambda: _now())
-    updated_at: datetime = field(default_factory=lambda: _now())
-    secret_hash: str | None = None
-
-    def __post_init__(self) -> None:
-        # Effective defaults as classic Hydra: no grant types means authorization_code, etc.
-        self.grant_types = list(self.grant_types) or list(DEFAULT_GRANT_TYPES)
-        self.response_types = list(self.response_types) or list(DEFAULT_RESPONSE_TYPES)
-
-    @property
-    def allowed_scopes(self) -> list[str]:
-        return self.scope.split()
-
-    def allows_scopes(self, requested: list[str]) -> bool:
-        """Whether every requested scope is covered by the client's ``scope`` (wildcard strategy)."""
-        return scopes.allows_all(self.allowed_scopes, requested)
-
-    def has_grant_type(self, grant_type: str) -> bool:
-        return grant_type in self.grant_types
-
-    def has_response_type(self, response_type: str) -> bool:
-        """``response_type`` may be a space-separated combination; each part must be registered
-        (either alone or inside a registered combination)."""
-        registered = {part for entry in self.response_types for part in entry.split()}
-        return all(part in registered for part in response_type.split())
-
-    def has_redirect_uri(self, uri: str) -> bool:
-        """Exact string match against the registered list."""
-        return uri in self.redirect_uris
-
-    @classmethod
-    def from_record(cls, record: Any) -> Client:
-        return cls(
-            id=record.id,
-            **{name: getattr(record, name) or "" for name in _STRING_FIELDS},
-            **{name: list(getattr(record, name) or []) for name in _LIST_FIELDS},
-            public=bool(record.public),
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-            secret_hash=record.secret_hash,
-        )
-
-    def _attributes(self) -> dict[str, Any]:
-        """The registered metadata, shared by the stored row and the API representation."""
-        return {
-            **{name: getattr(self, name) for name in _STRING_FIELDS},
-            **{name: list(getattr(self, name)) for name in _LIST_FIELDS},
-            "public": self.public,
-        }
-
-    def to_record(self) -> Any:
-        return ClientRecord(
-            self.id,
-            **self._attributes(),
-            secret_hash=self.secret_hash,
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-        )
-
-    def wire(self, secret: str | None = None) -> dict[str, Any]:
-        """The API representation (``models.responses.OAuth2Client``); the cleartext secret only when
-        the caller just set it."""
-        return OAuth2Client(
-            id=self.id,
-            client_id=self.id,
-            client_secret=secret,
-            **self._attributes(),
-            created_at=_iso(self.created_at),
-            updated_at=_iso(self.updated_at),
-        ).body()
-
-
-def _now() -> datetime:
-    return datetime.fromtimestamp(clock.now(), UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---------------------------------------------------------------- reads used by the OAuth flows
@@ -143,8 +37,7 @@ def get_client(client_id: str) -> Client | None:
     """The client with that id (one strongly consistent read), or None."""
     if not client_id or len(client_id) > MAX_ID_LENGTH or "#" in client_id:  # '#': a subject claim's key
         return None
-    record = store.get(client_id)
-    return None if record is None else Client.from_record(record)
+    return store.get(client_id)
 
 
 # Client records reused for client authentication only (CLIENT_CACHE_SECONDS, 10 s by default, 0 =
@@ -325,38 +218,6 @@ def _apply(client: Client, fields: dict[str, Any]) -> None:
         raise _bad("A public client cannot use the client_credentials grant")
 
 
-def parse_body(body: dict[str, Any]) -> dict[str, Any]:
-    """The fields the caller set (read-only echoes dropped), type-checked; 400 on anything else."""
-    # Lazy: pydantic only on the write routes (tests/test_perf_coldstart.py: reads never import it).
-    from pydantic import ValidationError
-
-    from hydra_lambda.models.clients import READ_ONLY_FIELDS, ClientBody
-
-    echoed = {key: body[key] for key in READ_ONLY_FIELDS if key in body}
-    data = {key: value for key, value in body.items() if key not in READ_ONLY_FIELDS}
-    try:
-        parsed = ClientBody.model_validate(data)
-    except ValidationError as exc:
-        raise _bad(_describe(exc)) from None
-    fields = {name: getattr(parsed, name) for name in parsed.model_fields_set}
-    if "client_id" in echoed:
-        if not isinstance(echoed["client_id"], str) or echoed["client_id"] != fields.get("id", echoed["client_id"]):
-            raise _bad("client_id and id differ")
-        fields.setdefault("id", echoed["client_id"])  # RFC 7591-minded callers name the id client_id
-    return fields
-
-
-def _describe(exc: Any) -> str:
-    problems = []
-    for error in exc.errors()[:5]:
-        where = ".".join(str(part) for part in error.get("loc", ())) or "body"
-        if error.get("type") == "extra_forbidden":
-            problems.append(f"{where}: unknown field")
-        else:
-            problems.append(f"{where}: {error.get('msg', 'invalid')}")
-    return "Invalid client: " + "; ".join(problems)
-
-
 # ---------------------------------------------------------------- unguarded operations
 
 
@@ -379,7 +240,7 @@ def create_client(fields: dict[str, Any]) -> tuple[Client, str | None]:
         secret = passwords.generate_secret()
         client.secret_hash = passwords.hash_secret(secret, generated=True)
     try:
-        store.create(client.to_record(), owner_claim=_owner_to_claim(client.owner, client_id))
+        store.create(client, owner_claim=_owner_to_claim(client.owner, client_id))
     except store.AlreadyExists:
         raise Conflict(f"A client with id '{client_id}' already exists") from None
     except store.SubjectTaken as exc:
@@ -412,10 +273,11 @@ def update_client(client_id: str, fields: dict[str, Any]) -> tuple[Client, str |
     existing = get_client(client_id)
     if existing is None:
         raise NotFound(f"Client '{client_id}' not found")
-    return _update(existing, fields)
+    return update_existing(existing, fields)
 
 
-def _update(existing: Client, fields: dict[str, Any]) -> tuple[Client, str | None]:
+def update_existing(existing: Client, fields: dict[str, Any]) -> tuple[Client, str | None]:
+    """``update_client`` on the client as just read (the endpoint read it to authorize the change)."""
     fields = {key: value for key, value in fields.items() if key != "id"}  # the path names the client
     updated = Client(**{**existing.__dict__})
     _apply(updated, fields)
@@ -433,10 +295,10 @@ def _update(existing: Client, fields: dict[str, Any]) -> tuple[Client, str | Non
     else:
         secret = None
     # Strictly later than the stored value: it is the optimistic-lock token of the next update.
-    updated.updated_at = max(_now(), existing.updated_at + timedelta(microseconds=1))
+    updated.updated_at = max(clock.moment(), existing.updated_at + timedelta(microseconds=1))
     owner_claim = _owner_to_claim(updated.owner, updated.id)  # also an owner set before claims existed
     try:
-        store.replace(updated.to_record(), existing.updated_at, owner_claim=owner_claim)
+        store.replace(updated, existing.updated_at, owner_claim=owner_claim)
     except store.SubjectTaken as exc:
         raise _taken(exc.subject, existing.id) from None
     except store.Changed:
@@ -450,7 +312,7 @@ def _update(existing: Client, fields: dict[str, Any]) -> tuple[Client, str | Non
 
 def delete_client(client_id: str) -> bool:
     """Delete a client, which revokes every token issued to it: a token is honoured only while the
-    client it was issued to exists, as the same client (``issuer.issued_to_current_client``; other
+    client it was issued to exists, as the same client (``tokens.lookup.issued_to_current_client``; other
     containers see the deletion within CLIENT_CACHE_SECONDS). The rows go with the flush or TTL.
     False if there was no such client."""
     deleted = store.delete(client_id)
@@ -458,63 +320,6 @@ def delete_client(client_id: str) -> bool:
     return deleted
 
 
-# ---------------------------------------------------------------- admin routes (warden-guarded)
-
-
-def _require_access(caller: Credentials, resource: str, action: str,
-                    owner: str | None = None) -> warden.AccessContext:
-    context = {"owner": owner} if owner is not None else None
-    return warden.require_access(caller, scope="hydra.clients", resource=resource, action=action, context=context)
-
-
-def admin_create(caller: Credentials, body: dict[str, Any]) -> tuple[Client, str | None]:
-    fields = parse_body(body)
-    access = _require_access(caller, "clients", "create", fields.get("owner") or "")
-    chosen = fields.get("id")
-    # A client acts as its id (its tokens' subject): an id the policies or groups single out hands out
-    # their rights, which only someone allowed to write policies may do.
-    if chosen and warden.singles_out(chosen) and not warden.is_allowed(access.subject, "policies", "create"):
-        raise Forbidden(f"The id '{chosen}' is named by policies or warden groups; only a caller allowed to "
-                        "create policies may give it to a client.")
-    return create_client(fields)
-
-
-def admin_list(caller: Credentials, limit: str | None, offset: str | None) -> paging.Page[Client]:
-    size, start = paging.window(limit, offset)
-    _require_access(caller, "clients", "get")
-    if size == 0:
-        return paging.Page([], 0, start, False)
-    records, more = store.list_page(size, start)
-    return paging.Page([Client.from_record(r) for r in records], size, start, more)
-
-
-def admin_get(caller: Credentials, client_id: str) -> Client:
-    client = get_client(client_id)
-    # Authorize before answering 404, so callers without access learn nothing about which ids exist.
-    _require_access(caller, f"clients:{client_id}", "get", client.owner if client else None)
-    if client is None:
-        raise NotFound(f"Client '{client_id}' not found")
-    return client
-
-
-def admin_update(caller: Credentials, client_id: str, body: dict[str, Any]) -> tuple[Client, str | None]:
-    fields = parse_body(body)
-    if fields.get("id") not in (None, client_id):
-        raise _bad("The id in the body differs from the id in the path")
-    existing = get_client(client_id)
-    _require_access(caller, f"clients:{client_id}", "update", existing.owner if existing else None)
-    if existing is None:
-        raise NotFound(f"Client '{client_id}' not found")
-    new_owner = fields.get("owner") or ""
-    if "owner" in fields and new_owner != existing.owner:
-        # Handing a client to another owner needs the right to update it as that owner too.
-        _require_access(caller, f"clients:{client_id}", "update", new_owner)
-    return _update(existing, fields)
-
-
-def admin_delete(caller: Credentials, client_id: str) -> None:
-    existing = get_client(client_id)
-    _require_access(caller, f"clients:{client_id}", "delete", existing.owner if existing else None)
-    if existing is None:
-        raise NotFound(f"Client '{client_id}' not found")
-    delete_client(client_id)
+def list_page(limit: int, offset: int) -> tuple[list[Client], bool]:
+    """Clients ``offset`` to ``offset + limit`` in id order, and whether more follow."""
+    return store.list_page(limit, offset)

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydra_lambda import id_tokens, opaque_tokens
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import InsufficientScope, InvalidToken
-from hydra_lambda.issuer import issued_to_current_client
-from hydra_lambda.storage import token_rows as token_store
+from hydra_lambda.tokens import id_tokens, lookup
 
 
-def claims(caller: Credentials, form_token: str | None = None) -> dict[str, Any]:
+def serve(caller: Credentials, form_token: str | None = None) -> dict[str, Any]:
     value = caller.bearer or form_token
     if not value:
         raise InvalidToken("No access token: send it as a Bearer token.", token_sent=False)
-    signature = opaque_tokens.signature_of(value, "access")
-    row = token_store.get(signature, "access") if signature else None
-    if row is None or not issued_to_current_client(row):
+    row = lookup.live(value)
+    if row is None:
         raise InvalidToken()
     identity = row.session.identity
     if identity is None or not identity.subject:

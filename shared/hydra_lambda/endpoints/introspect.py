@@ -1,4 +1,4 @@
-"""Token introspection (RFC 7662) for access and refresh tokens.
+"""``POST /oauth2/introspect``: token introspection (RFC 7662) for access and refresh tokens.
 
 The caller authenticates first: a Bearer access token with ``hydra.introspect`` and a policy allowing
 ``introspect`` on ``rn:hydra:oauth2:tokens`` (the warden), or client credentials (HTTP Basic or
@@ -8,14 +8,12 @@ Hydra used its admin error object here): a missing or bad client credential is 4
 a bad Bearer token 401 ``invalid_token``, a token without the scope 403 ``insufficient_scope``, a
 policy denial 403 ``request_forbidden`` (fosite's name) saying why.
 
-A Bearer caller's own token row is remembered per container for ``CLIENT_CACHE_SECONDS`` (never
-past its expiry), so a resource server introspecting with one token costs one read per call, not
-two: revoking that caller token takes effect within the same window as deleting its client. The
-scope, its client and the policies are still checked on every call.
+A Bearer caller's own token comes from ``tokens.lookup.caller`` (remembered per container for
+``CLIENT_CACHE_SECONDS``); the scope, its client and the policies are still checked on every call.
 
-The token is then judged with at most one database read: its kind comes from its prefix, its HMAC is
-checked before any read (a malformed or forged token costs nothing), and a single consistent read of
-its row decides the rest. Codes are never introspectable. Anything not live is ``{"active":false}``.
+The token is then judged by the live-token lookup (``tokens.lookup.live``): at most one database
+read, none for a malformed or forged token. Codes are never introspectable. Anything not live is
+``{"active":false}``.
 """
 
 from __future__ import annotations
@@ -23,11 +21,10 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from hydra_lambda import clock, issuer, opaque_tokens, scopes, warden
+from hydra_lambda import scopes, warden
 from hydra_lambda.client_auth import authenticate_client
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import ANONYMOUS, Credentials
-from hydra_lambda.domain import Token
 from hydra_lambda.errors import (
     AdminError,
     Forbidden,
@@ -42,7 +39,8 @@ from hydra_lambda.errors import (
 from hydra_lambda.models.responses import INACTIVE
 from hydra_lambda.models.responses import OAuth2TokenIntrospection as TokenIntrospection
 from hydra_lambda.observability import logger
-from hydra_lambda.storage import token_rows as token_store
+from hydra_lambda.tokens import lookup
+from hydra_lambda.tokens.model import Token
 
 RESOURCE = "oauth2:tokens"
 ACTION = "introspect"
@@ -50,12 +48,12 @@ SCOPE = "hydra.introspect"
 TOKEN_TYPES = {"access": "access_token", "refresh": "refresh_token"}
 
 
-def handle(caller: Credentials, form: dict[str, str]) -> dict[str, Any]:
+def serve(caller: Credentials, form: dict[str, str]) -> dict[str, Any]:
     """The whole endpoint: authenticate the caller, then introspect ``form["token"]``. A token that is
     itself the caller's Bearer credential is inactive, as classic Hydra (fosite) answered: a token
     holder may not use the resource servers' endpoint to read its own token."""
     try:
-        check_caller(caller, form)
+        _check_caller(caller, form)
     except AdminError as exc:
         raise _oauth_shaped(exc, bearer=caller.bearer is not None or bool(form.get("access_token"))) from None
     token = form.get("token")
@@ -67,7 +65,7 @@ def handle(caller: Credentials, form: dict[str, str]) -> dict[str, Any]:
     return introspect(token, form.get("scope")).body()
 
 
-def check_caller(caller: Credentials, form: dict[str, str]) -> str:
+def _check_caller(caller: Credentials, form: dict[str, str]) -> str:
     """The caller's subject (client id for client credentials), or Unauthorized / Forbidden."""
     if caller.bearer is not None:
         return _check_bearer_caller(caller)
@@ -85,38 +83,11 @@ def check_caller(caller: Credentials, form: dict[str, str]) -> str:
     raise Unauthorized()
 
 
-# The callers' verified token rows: storage key -> (row, when it was read). Bounded in size.
-_callers: dict[str, tuple[Token, float]] = {}
-_CALLERS_MAX = 1024
-
-
-def _caller_token(caller: Credentials) -> Token:
-    """The caller's live access token: read once, then reused for ``CLIENT_CACHE_SECONDS``."""
-    signature = opaque_tokens.signature_of(caller.bearer, "access")
-    if signature is None:
-        raise Unauthorized()
-    window, now = get_settings().client_cache_seconds, clock.now()
-    cached = _callers.get(signature)
-    if cached is not None and now - cached[1] < window and not cached[0].expired:
-        return cached[0]
-    row = warden.authenticate(caller)  # the one extra read; Unauthorized if not live
-    if window > 0:
-        if len(_callers) >= _CALLERS_MAX:
-            _callers.clear()
-        _callers[signature] = (row, now)
-    return row
-
-
-def forget_caller(signature: str) -> None:
-    """A caller token revoked through this container is refused by it at once, not after the window."""
-    _callers.pop(signature, None)
-
-
 def _check_bearer_caller(caller: Credentials) -> str:
     """``warden.require_access`` for introspection, on the remembered caller token: its client (cached
     record), its scope and the policies are checked on every call."""
-    row = _caller_token(caller)
-    if not issuer.issued_to_current_client(row):
+    row = lookup.caller(caller.bearer)  # its client checked on every call
+    if row is None:
         raise Unauthorized()
     if not scopes.allows(row.scopes, SCOPE):
         raise Forbidden("insufficient_scope", reason=f"The access token does not hold the scope {SCOPE}.")
@@ -156,12 +127,8 @@ def introspect(token: str, scope: str | None = None) -> TokenIntrospection:
         wanted = scopes.parse_scope(scope)
     except ValueError:
         return INACTIVE  # a scope outside the RFC 6749 syntax was never granted
-    genuine = opaque_tokens.identify(token, TOKEN_TYPES)
-    if genuine is None:
-        return INACTIVE
-    kind, signature = genuine
-    row = token_store.get(signature, kind)  # the one read: absent, expired, used or revoked -> None
-    if row is None or not scopes.allows_all(row.scopes, wanted) or not issuer.issued_to_current_client(row):
+    row = lookup.live(token, TOKEN_TYPES)  # the one read: absent, expired, used or revoked -> None
+    if row is None or not scopes.allows_all(row.scopes, wanted):
         return INACTIVE
     return _active(row)
 

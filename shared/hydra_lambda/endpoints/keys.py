@@ -1,5 +1,6 @@
-"""The classic JSON Web Key API over the KMS-backed signing keys: ``GET /keys/hydra.openid.id-token``
-and ``GET /keys/hydra.openid.id-token/{kid}`` answer the public keys (as ``/.well-known/jwks.json``).
+"""``/keys/{set}`` and ``/keys/{set}/{kid}``: the classic JSON Web Key API over the KMS-backed
+signing keys: ``GET /keys/hydra.openid.id-token`` and ``GET /keys/hydra.openid.id-token/{kid}``
+answer the public keys (as ``/.well-known/jwks.json``).
 
 Authorization as classic Hydra: the anonymous subject ``""`` first (the first start's public JWKS
 policy allows ``get`` on ``rn:hydra:keys:hydra.openid.id-token:<kid>``), else a Bearer token with
@@ -70,7 +71,7 @@ def refuse_change(caller: Credentials, method: str, set_name: str, kid: str | No
     raise Forbidden(MANAGED_ELSEWHERE)
 
 
-def rotate_set(caller: Credentials, set_name: str, body: dict[str, Any]) -> dict[str, Any]:
+def create_set(caller: Credentials, set_name: str, body: dict[str, Any]) -> dict[str, Any]:
     """POST /keys/<set>: one rotation step of the ID-token keys; the public set after it."""
     warden.require_access(caller, scope="hydra.keys.create", resource=f"keys:{set_name}", action="create")
     if set_name != ID_TOKEN_SET:

@@ -1,4 +1,5 @@
-"""OpenID Connect Discovery 1.0 / RFC 8414 metadata, and the JWKS as the policies allow it.
+"""``/.well-known/openid-configuration`` and ``/.well-known/oauth-authorization-server`` (OpenID
+Connect Discovery 1.0 / RFC 8414 metadata), and ``/.well-known/jwks.json`` as the policies allow it.
 
 Warm cost: the metadata needs no AWS call (the key algorithms are cached per container); the JWKS
 needs none either within ``POLICY_CACHE_SECONDS`` of the last policy read (one Scan of the small
@@ -28,7 +29,7 @@ GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials", "imp
 RESPONSE_MODES = ["query", "fragment", "form_post"]
 PKCE_METHODS = list(pkce.ADVERTISED)  # plain: confidential clients only, so not advertised
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
-# What our ID tokens carry (hydra_lambda.id_tokens); operators add theirs (idTokenExtra) by env.
+# What our ID tokens carry (hydra_lambda.tokens.id_tokens); operators add theirs (idTokenExtra) by env.
 CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "rat", "nonce", "acr", "at_hash", "c_hash"]
 SCOPES = ["offline", "openid", "offline_access"]
 
@@ -76,7 +77,7 @@ def _bearer_subject(caller: Credentials) -> str | None:
     return token.subject if scopes.allows(token.scopes, KEYS_SCOPE) else None
 
 
-def public_jwks(caller: Credentials = ANONYMOUS) -> tuple[dict[str, Any], bool]:
+def jwks(caller: Credentials = ANONYMOUS) -> tuple[dict[str, Any], bool]:
     """The JWKS with every key the caller may ``get`` (classic check on
     ``rn:hydra:keys:hydra.openid.id-token:<kid>``: the Bearer's subject, then anonymous ``""``), and
     whether that is the whole configured set."""

@@ -1,5 +1,5 @@
-"""The domain objects the grants, the issuer and the consent flow pass around: plain typed values,
-no persistence (``storage.token_rows`` and ``storage.consent`` map them to and from DynamoDB rows).
+"""The token as the grants, the issuer and the lookup pass it around: a plain typed value, no
+persistence (``storage.token_rows`` maps it to and from DynamoDB rows).
 
 A token row (access, refresh, authorization code) is a ``Token``; what it carries about the grant
 beyond subject, scopes and extras is its ``TokenSession``: the user's identity (for ID tokens and
@@ -77,35 +77,6 @@ class Token:
     used_at: int | None = None
     revoked_at: int | None = None  # when revoking its grant marked it (codes, refresh tokens)
     client_since: int = 0  # the creation time (us) of the client it was issued to; 0 on older rows
-
-    @property
-    def expired(self) -> bool:
-        return self.expires_at <= clock.now()
-
-
-PENDING, ACCEPTED, REJECTED, USED = "pending", "accepted", "rejected", "used"
-
-
-@dataclass
-class Consent:
-    """A consent request: stored by the first leg of ``/oauth2/auth``, answered once by the consent
-    app, consumed once by the second leg."""
-
-    id: str
-    client_id: str
-    requested_scopes: list[str]
-    redirect_url: str
-    csrf_hash: str
-    expires_at: int
-    request: dict[str, Any] = field(default_factory=dict)
-    state: str = PENDING
-    subject: str = ""
-    grant_scopes: list[str] = field(default_factory=list)
-    access_token_extra: dict[str, Any] = field(default_factory=dict)
-    id_token_extra: dict[str, Any] = field(default_factory=dict)
-    deny_reason: str = ""
-    created_at: int = 0
-    authentication: dict[str, Any] = field(default_factory=dict)  # auth_time, acr, amr
 
     @property
     def expired(self) -> bool:

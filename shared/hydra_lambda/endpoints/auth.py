@@ -1,4 +1,4 @@
-"""``/oauth2/auth`` as one call: check the client and redirect URI, run the ordered checks, then the
+"""``/oauth2/auth`` (GET and POST) as one call: check the client and redirect URI, run the ordered checks, then the
 first or the second consent leg. Every failure becomes an outcome: a page while the redirect URI is
 not trusted, else an error response to the client (RFC 6749 4.1.2.1, with ``state`` and ``iss``,
 RFC 9207)."""
@@ -24,7 +24,7 @@ from hydra_lambda.config import get_settings
 from hydra_lambda.errors import HydraError, OAuth2Error
 
 
-def handle(call: AuthorizationCall) -> Outcome:
+def serve(call: AuthorizationCall) -> Outcome:
     """The whole endpoint: what to answer the browser."""
     params = call.params
     try:

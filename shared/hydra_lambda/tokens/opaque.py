@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import Literal
 
 from hydra_lambda import system_secret
+from hydra_lambda.cache import TimedCache, forever
 
 Kind = Literal["access", "refresh", "code"]
 PREFIXES: dict[str, str] = {"access": "hl_at_", "refresh": "hl_rt_", "code": "hl_ac_"}
@@ -34,15 +35,14 @@ def _b64(data: bytes) -> str:
 
 
 # HMAC state keyed by each system secret, made once and copied per token (half the cost of a new HMAC).
-_keyed: dict[bytes, hmac.HMAC] = {}
+# Bounded: it only starts over after many secret rotations in one process.
+_keyed: TimedCache[bytes, hmac.HMAC] = TimedCache("hmac states", forever, max_entries=16)
 
 
 def _sign(secret: bytes, prefix: str, key: bytes) -> str:
     keyed = _keyed.get(secret)
     if keyed is None:
-        if len(_keyed) >= 16:  # only after many secret rotations in one process
-            _keyed.clear()
-        keyed = _keyed[secret] = hmac.new(secret, digestmod=hashlib.sha256)
+        keyed = _keyed.put(secret, hmac.new(secret, digestmod=hashlib.sha256))
     mac = keyed.copy()
     mac.update(prefix.encode("ascii") + key)
     return _b64(mac.digest())

@@ -1,0 +1,2 @@
+"""OAuth 2.0 clients: the typed client (``model``) and the registry that reads, validates and stores
+them (``registry``)."""

@@ -1,0 +1,106 @@
+"""``/oauth2/consent/requests/{id}`` (and ``/accept``, ``/reject``): the consent requests the
+operator's consent app reads and answers, guarded by the warden (scope ``hydra.consent``, resource
+``rn:hydra:oauth2:consent:requests:<id>``, actions get, accept, reject; the warden first, then the
+lookup, as classic). ``consent.requests`` checks and records the answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra_lambda import clock, keys, warden
+from hydra_lambda.config import get_settings
+from hydra_lambda.consent import requests
+from hydra_lambda.consent.model import Consent
+from hydra_lambda.credentials import Credentials
+from hydra_lambda.errors import BadRequest, Forbidden, Gone
+from hydra_lambda.models.responses import OAuth2ConsentRequest
+
+SCOPE = "hydra.consent"
+
+
+def _require_access(caller: Credentials, consent_id: str, action: str) -> warden.AccessContext:
+    return warden.require_access(caller, scope=SCOPE, resource=f"oauth2:consent:requests:{consent_id}",
+                                 action=action)
+
+
+def get(caller: Credentials, consent_id: str) -> dict[str, Any]:
+    _require_access(caller, consent_id, "get")
+    found = requests.load(consent_id)
+    if found.expired:
+        raise Gone("The consent request has expired; the user must start the authorization again.")
+    return OAuth2ConsentRequest(
+        id=found.id,
+        requestedScopes=list(found.requested_scopes),
+        clientId=found.client_id,
+        expiresAt=clock.rfc3339(found.expires_at),
+        redirectUrl=f"{found.redirect_url}&{requests.VERIFIER_PARAM}={requests.verifier(found.id)}",
+        **_asked(found),
+    ).body()
+
+
+def _asked(found: Consent) -> dict[str, Any]:
+    """What the relying party asked about the authentication, as the consent request's fields."""
+    asked = found.asked
+    return {
+        "requestedPrompt": asked.prompt or None,
+        "requestedMaxAge": asked.max_age,
+        "requestedAcr": asked.acr_values.split() or None,
+        "loginHint": asked.login_hint or None,
+        "uiLocales": asked.ui_locales.split() or None,
+        "idTokenHintClaims": _hint_claims(asked.id_token_hint, found.client_id),
+    }
+
+
+def _hint_claims(hint: str, client_id: str) -> dict[str, Any] | None:
+    """The claims of an ``id_token_hint`` this server signed for this client (expired is fine: OpenID
+    Connect Core 3.1.2.1); None for anything else, so a forged hint never reaches the consent app."""
+    if not hint:
+        return None
+    from jose import JOSEError, jwt  # lazy: 24 ms of imports (python -X importtime), only for a hint
+
+    try:
+        claims = jwt.decode(hint, keys.jwks(), algorithms=keys.algorithms(), audience=client_id,
+                            issuer=get_settings().issuer, options={"verify_exp": False, "verify_at_hash": False})
+    except (JOSEError, ValueError, TypeError):
+        return None
+    return claims if isinstance(claims, dict) and claims.get("sub") else None
+
+
+def accept(caller: Credentials, consent_id: str, body: dict[str, Any]) -> None:
+    access = _require_access(caller, consent_id, "accept")
+    answer = _answer("ConsentRequestAcceptance", body, "acceptance")
+    requests.accept(consent_id, answer, lambda subject: _check_subject(access.subject, subject))
+
+
+def reject(caller: Credentials, consent_id: str, body: dict[str, Any]) -> None:
+    _require_access(caller, consent_id, "reject")
+    answer = _answer("ConsentRequestRejection", body, "rejection")
+    requests.reject(consent_id, answer.reason or "")
+
+
+def _check_subject(answerer: str, subject: str) -> None:
+    """The subject a consent app signs in must never be an admin identity unless the consent app may
+    act as one itself: the right to answer consent requests must not be the right to become root."""
+    if warden.holds_admin_rights(subject) and not warden.holds_admin_rights(answerer):
+        raise Forbidden(f"The subject '{subject[:80]}' holds admin rights (it may manage policies, warden groups or "
+                        "clients): only a consent app that holds them itself may sign it in.")
+
+
+def _answer(model: str, body: dict[str, Any], what: str) -> Any:
+    """The body read by its pydantic wire model (``ConsentRequestAcceptance``/``Rejection``)."""
+    # Lazy: pydantic (14 ms, python -X importtime) stays off the consent read path
+    # (tests/integration/test_perf_coldstart.py); only the answers load it.
+    from pydantic import ValidationError
+
+    from hydra_lambda.models import consent as models
+
+    try:
+        return getattr(models, model).model_validate(body)
+    except ValidationError as exc:
+        raise BadRequest(f"The {what} is invalid: {_first_error(exc)}") from None
+
+
+def _first_error(exc: Any) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error.get("loc", ())) or "body"
+    return f"{where}: {error.get('msg', 'invalid')}"
