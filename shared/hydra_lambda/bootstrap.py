@@ -112,7 +112,7 @@ def _read_marker() -> tuple[str, str] | None:
     @ensure_bound
     def read() -> tuple[str, str] | None:
         try:
-            row = PolicyRecord.get(ADMIN_POLICY_ID, consistent_read=True,
+            row = connection().get(PolicyRecord, ADMIN_POLICY_ID, consistent_read=True,
                                    attributes_to_get=["id", "subjects", "first_start"])
         except PolicyRecord.DoesNotExist:
             return None
@@ -182,8 +182,8 @@ def complete(nonce: str) -> bool:
     @ensure_bound
     def update() -> bool:
         try:
-            PolicyRecord(ADMIN_POLICY_ID).update(actions=[PolicyRecord.first_start.remove()],
-                                                 condition=PolicyRecord.first_start == nonce)
+            connection().update(PolicyRecord(ADMIN_POLICY_ID), actions=[PolicyRecord.first_start.remove()],
+                                condition=PolicyRecord.first_start == nonce)
         except UpdateError as exc:
             if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
                 return False

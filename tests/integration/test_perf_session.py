@@ -1,6 +1,7 @@
-"""One botocore session per container makes the KMS and Secrets Manager clients (aws.client); the
-DynamoDB tables are pynamodb models over botocore clients made with the public settings of
-``tables._Base.Meta`` (timeouts, pool, botocore's standard retry mode)."""
+"""One botocore session per container makes the KMS and Secrets Manager clients (aws.client) and the
+one DynamoDB client every table is reached through (``tables.SharedConnection``, pynamodb's public
+low-level connection), with the public settings of ``tables._Base.Meta`` (timeouts, pool,
+botocore's standard retry mode)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def test_aws_clients_come_from_the_shared_botocore_session(
 
 def test_the_dynamodb_clients_are_botocore_ones_with_the_tables_settings() -> None:
     tables.bind()
-    tables.TokenRecord.count("access#0")  # a real call, through the model's own client
+    list(tables.connection().query_rows(tables.TokenRecord, "access#0"))  # a real call
     clients = CLIENT_HOOKS.of("dynamodb")
     assert clients, "no botocore DynamoDB client was made"
     for client in clients:
@@ -66,3 +67,26 @@ def test_transactions_go_through_botocore_with_its_idempotency_token() -> None:
                                condition=tables.TokenRecord.signature.does_not_exist())
     assert ops == ["TransactWriteItems"]
     assert len(seen) == 1 and len(seen[0]["ClientRequestToken"]) >= 32
+
+
+def test_every_table_is_reached_through_one_dynamodb_client_of_the_shared_session(
+    made: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold start pays for one botocore session and one DynamoDB client, whatever tables the
+    function touches (pynamodb's Model layer would make a session and a client per model)."""
+    from hydra_lambda.domain import Token
+    from hydra_lambda.storage import clients, consent, policies, token_rows
+
+    monkeypatch.setattr(tables, "_connection", None)  # as in a new container
+    monkeypatch.setattr(tables, "_bound", None)
+    with dynamodb_calls() as ops:
+        assert clients.get("no-such-client") is None
+        assert consent.get("no-such-consent") is None
+        policies.all_policies(fresh=True)
+        token = Token(signature="0000000001" + "a" * 40, kind="access", request_id="", client_id="c",
+                      expires_at=2_000_000_000, issued_at=1_900_000_000)
+        token_rows.put(token)
+        assert token_rows.get(token.signature, "access") == token
+        token_rows.delete(token.signature, "access")
+    assert ops == ["GetItem", "GetItem", "Scan", "PutItem", "GetItem", "DeleteItem"]
+    assert made == ["dynamodb"]

@@ -17,7 +17,14 @@ from hydra_lambda.domain import PENDING as PENDING
 from hydra_lambda.domain import REJECTED as REJECTED
 from hydra_lambda.domain import USED as USED
 from hydra_lambda.domain import Consent
-from hydra_lambda.storage.tables import ConsentRecord, ensure_bound, flush_shard, is_condition_failure, unwrap
+from hydra_lambda.storage.tables import (
+    ConsentRecord,
+    connection,
+    ensure_bound,
+    flush_shard,
+    is_condition_failure,
+    unwrap,
+)
 
 
 class ConditionFailed(Exception):
@@ -71,7 +78,7 @@ def create(consent: Consent) -> None:
     """Store a new request (random id). If the row exists, it must be this very one, written by a
     first attempt whose response was lost and that botocore resent: then all is well."""
     try:
-        to_record(consent).save(condition=ConsentRecord.id.does_not_exist())
+        connection().save(to_record(consent), condition=ConsentRecord.id.does_not_exist())
     except PutError as exc:
         if is_condition_failure(exc):
             found = get(consent.id)
@@ -86,7 +93,7 @@ def get(consent_id: str) -> Consent | None:
     if not consent_id or len(consent_id) > 128:
         return None
     try:
-        return from_record(ConsentRecord.get(consent_id, consistent_read=True))
+        return from_record(connection().get(ConsentRecord, consent_id, consistent_read=True))
     except ConsentRecord.DoesNotExist:
         return None
 
@@ -153,7 +160,7 @@ def _transition(consent_id: str, expected_state: str, actions: list[Any],
     the row already holds exactly this change (our own first attempt, whose response was lost)."""
     condition = _condition(expected_state)
     try:
-        ConsentRecord(consent_id).update(actions=actions, condition=condition)
+        connection().update(ConsentRecord(consent_id), actions=actions, condition=condition)
     except UpdateError as exc:
         if is_condition_failure(exc):
             found = get(consent_id) if done is not None else None

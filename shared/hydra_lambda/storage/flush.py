@@ -64,9 +64,11 @@ def expired_keys(kind: Kind, shard: str, cutoff: int) -> Iterator[dict[str, Any]
     model: Any = kind.model
     if kind.range_key is not None:  # token rows: a key-range query on the table, keys only read back
         below = model.signature < expiry_prefix(cutoff)
-        items = model.query(shard, below, page_size=PAGE_SIZE, attributes_to_get=[kind.key, kind.range_key])
+        items = connection().query_rows(model, shard, below, page_size=PAGE_SIZE,
+                                        attributes_to_get=[kind.key, kind.range_key])
     else:
-        items = model.by_expiry.query(shard, model.expires_at < cutoff, page_size=PAGE_SIZE)
+        items = connection().query_rows(model, shard, model.expires_at < cutoff, index=model.by_expiry,
+                                        page_size=PAGE_SIZE)
     for item in items:
         key = {kind.key: {"S": getattr(item, kind.key)}}
         if kind.range_key is not None:
