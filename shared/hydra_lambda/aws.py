@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import botocore.handlers
 import botocore.session
 from botocore.config import Config
 
@@ -16,6 +17,26 @@ from hydra_lambda.config import get_settings
 _clients: dict[tuple[str, str, str], Any] = {}
 _lock = threading.RLock()
 _botocore: Any = None  # the one botocore session of this container
+
+
+# Handlers botocore registers on every client that only add telemetry headers: ``amz-sdk-invocation-id``
+# and ``amz-sdk-request`` (the attempt count, for AWS's own statistics) and, inside Lambda, the trace
+# id as ``X-Amzn-Trace-Id`` (recursion detection, which concerns Lambda, SQS and SNS, never DynamoDB,
+# KMS or Secrets Manager; X-Ray's own patching still adds its header when tracing is on). Neither
+# changes what a request does; unregistering them saves 3-4% of a warm call's CPU. Never
+# ``generate_idempotent_uuid``: it fills TransactWriteItems' ClientRequestToken, which makes a resent
+# transaction harmless.
+TELEMETRY_HANDLERS = (
+    ("request-created", botocore.handlers.add_retry_headers),
+    ("before-call", botocore.handlers.add_recursion_detection_header),
+)
+
+
+def drop_telemetry_headers(client: Any) -> Any:
+    """``client`` without botocore's telemetry-only handlers (public ``meta.events.unregister``)."""
+    for event, handler in TELEMETRY_HANDLERS:
+        client.meta.events.unregister(event, handler)
+    return client
 
 
 def botocore_session() -> Any:
@@ -43,8 +64,8 @@ def client(service: str) -> Any:
             found = _clients.get(key)
             if found is None:
                 config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
-                found = botocore_session().create_client(
+                found = drop_telemetry_headers(botocore_session().create_client(
                     service, endpoint_url=endpoint or None, region_name=settings.aws_region, config=config
-                )
+                ))
                 _clients[key] = found
     return found

@@ -90,3 +90,31 @@ def test_every_table_is_reached_through_one_dynamodb_client_of_the_shared_sessio
         token_rows.delete(token.signature, "access")
     assert ops == ["GetItem", "GetItem", "Scan", "PutItem", "GetItem", "DeleteItem"]
     assert made == ["dynamodb"]
+
+
+def test_requests_carry_no_telemetry_headers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``aws.drop_telemetry_headers``: no ``amz-sdk-*`` headers and, inside Lambda, no recursion
+    detection trace header on the DynamoDB and KMS requests, a transaction's included (its idempotency
+    token is still there: test_transactions_go_through_botocore_with_its_idempotency_token)."""
+    from pynamodb.transactions import TransactWrite
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "hydra-test")
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0")
+    monkeypatch.setattr(aws, "_clients", {})
+    sent: list[dict[str, str]] = []
+
+    def record(request: Any, **_: Any) -> None:
+        sent.append({k.lower(): v for k, v in request.headers.items()})
+
+    with CLIENT_HOOKS.hooked("", "before-send", record):
+        list(tables.connection().query_rows(tables.TokenRecord, "access#0"))
+        with TransactWrite(connection=tables.connection()) as tx:
+            tx.condition_check(tables.TokenRecord, "access#0", "no-such-signature",
+                               condition=tables.TokenRecord.signature.does_not_exist())
+        aws.client("kms").list_keys()
+    assert len(sent) == 3
+    for headers in sent:
+        assert not {"amz-sdk-invocation-id", "amz-sdk-request", "x-amzn-trace-id"} & set(headers), headers
+        assert str(headers["authorization"]).find("AWS4-HMAC-SHA256") >= 0

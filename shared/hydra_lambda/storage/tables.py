@@ -32,6 +32,7 @@ from pynamodb.exceptions import GetError, PutError, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
+from hydra_lambda import aws
 from hydra_lambda.config import Settings, get_settings
 
 # Partition keys per kind: the tokens table's hash keys (access, refresh, code) and the consent
@@ -288,12 +289,19 @@ class SharedConnection(Connection):
             max_pool_connections=_Base.Meta.max_pool_connections,
         )
         self.table_names: set[str] = set()
+        self._trimmed: Any = None
 
     @property
     def session(self) -> Any:
-        from hydra_lambda import aws
-
         return aws.botocore_session()
+
+    @property
+    def client(self) -> Any:
+        """pynamodb's DynamoDB client (made on first use), without botocore's telemetry headers."""
+        client = super().client
+        if client is not self._trimmed:
+            self._trimmed = aws.drop_telemetry_headers(client)
+        return client
 
     def bind_tables(self, names: dict[type[Model], str]) -> None:
         for model in MODELS:  # SubjectClaim shares ClientRecord's table (and key)
