@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from hydra_lambda import key_admin, policy_admin, warden_api
+from hydra_lambda import key_admin, policy_admin, snapstart, warden_api
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_json_object
@@ -126,3 +126,5 @@ def change_key(set_name: str, kid: str):
 
 
 lambda_handler = lambda_entry(app)
+
+snapstart.enable()  # SnapStart: primed before the snapshot, reseeded after every restore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from hydra_lambda import clients
+from hydra_lambda import clients, snapstart
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_json_object
@@ -53,3 +53,5 @@ def delete_client(client_id: str):
 
 
 lambda_handler = lambda_entry(app)
+
+snapstart.enable()  # SnapStart: primed before the snapshot, reseeded after every restore

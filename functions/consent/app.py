@@ -6,7 +6,7 @@ routing, so it is used as given; decoding it again would name another request (`
 
 from __future__ import annotations
 
-from hydra_lambda import consent
+from hydra_lambda import consent, snapstart
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_json_object
@@ -39,3 +39,5 @@ def reject_consent_request(consent_id: str):
 
 
 lambda_handler = lambda_entry(app)
+
+snapstart.enable()  # SnapStart: primed before the snapshot, reseeded after every restore

@@ -69,3 +69,33 @@ def client(service: str) -> Any:
                 ))
                 _clients[key] = found
     return found
+
+
+# What each operation answers while ``prime`` runs (checked by botocore's Stubber against the model).
+_PRIMING_CALLS: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {
+    "kms": [
+        ("sign", {"KeyId": "alias/snapstart-prime", "Message": b"m", "MessageType": "RAW",
+                  "SigningAlgorithm": "RSASSA_PKCS1_V1_5_SHA_256"},
+         {"KeyId": "alias/snapstart-prime", "Signature": b"s", "SigningAlgorithm": "RSASSA_PKCS1_V1_5_SHA_256"}),
+        ("get_public_key", {"KeyId": "alias/snapstart-prime"}, {"KeyId": "alias/snapstart-prime", "PublicKey": b"k"}),
+        ("decrypt", {"CiphertextBlob": b"c"}, {"KeyId": "alias/snapstart-prime", "Plaintext": b"p"}),
+    ],
+    "secretsmanager": [
+        ("get_secret_value", {"SecretId": "snapstart-prime"}, {"Name": "snapstart-prime", "SecretString": "-"}),
+    ],
+}
+
+
+def prime() -> None:
+    """Before a SnapStart snapshot: make the KMS and Secrets Manager clients and run the operations the
+    layer calls once each, answered by botocore's public ``Stubber`` (nothing is sent; the answers are
+    placeholders that never leave this function)."""
+    from botocore.stub import Stubber
+
+    for service, calls in _PRIMING_CALLS.items():
+        made = client(service)
+        with Stubber(made) as stub:
+            for operation, params, answer in calls:
+                stub.add_response(operation, answer, params)
+                getattr(made, operation)(**params)
+            stub.assert_no_pending_responses()

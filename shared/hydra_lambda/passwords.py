@@ -33,6 +33,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from hydra_lambda import snapstart
+
 FAST = "hs256"
 SLOW = "scrypt"
 _SCRYPT_LOG_N, _SCRYPT_R, _SCRYPT_P = 14, 8, 1
@@ -138,6 +140,17 @@ def _fail(secret: str, attempt: Attempt) -> bool:
 def forget() -> None:
     """Forget every fingerprint and budget (a new container; tests)."""
     with _lock:
+        _known.clear()
+        _budgets.clear()
+
+
+@snapstart.on_restore
+def new_process_key() -> None:
+    """A new per-process key (and so no fingerprint made under the old one): every process restored
+    from one SnapStart snapshot would otherwise share the key made at import."""
+    global _process_key
+    with _lock:
+        _process_key = secrets.token_bytes(32)
         _known.clear()
         _budgets.clear()
 

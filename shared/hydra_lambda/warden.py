@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from hydra_lambda import issuer, opaque_tokens, policies, scopes
+from hydra_lambda import issuer, opaque_tokens, policies, scopes, snapstart
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.domain import Token
@@ -124,6 +124,14 @@ def singles_out(name: str) -> bool:
 # An id no policy or group names in particular (per process, unguessable): asking for it asks whether a
 # subject holds a right over any member of a resource set, not over one named member.
 _ANY_ID = uuid.uuid4().hex
+
+
+@snapstart.on_restore
+def _new_any_id() -> None:
+    """Per process, also when processes are restored from one SnapStart snapshot."""
+    global _ANY_ID, _memo
+    _ANY_ID = uuid.uuid4().hex
+    _memo = (None, {})
 
 
 def holds_admin_rights(subject: str) -> bool:

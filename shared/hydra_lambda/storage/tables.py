@@ -490,3 +490,49 @@ def unwrap(exc: Exception) -> Exception:
     """pynamodb wraps botocore errors; hand the original up so transient failures are recognised."""
     cause = getattr(exc, "cause", None)
     return cause if isinstance(cause, Exception) else exc
+
+
+# What each DynamoDB operation answers while ``prime`` runs (botocore's Stubber checks them against the
+# service model, as it checks the requests).
+_PRIMING_ANSWERS: dict[str, dict[str, Any]] = {
+    "get_item": {},
+    "put_item": {},
+    "update_item": {"Attributes": {"id": {"S": "snapstart-prime"}}},
+    "delete_item": {},
+    "query": {"Items": [], "Count": 0},
+    "scan": {"Items": [], "Count": 0},
+    "batch_get_item": {"Responses": {}, "UnprocessedKeys": {}},
+    "batch_write_item": {"UnprocessedItems": {}},
+    "transact_write_items": {},
+}
+
+
+def prime() -> None:
+    """Before a SnapStart snapshot: bind the tables, make the DynamoDB client and run every operation
+    the layer calls once through it, each answered by botocore's public ``Stubber`` (no request leaves
+    the process, no connection is opened): the endpoint rules, the request serialisation, the
+    operations' shapes and pynamodb's request building are then in the snapshot, not in the first
+    request after a restore. The client is left as it was (the Stubber deactivated)."""
+    from botocore.stub import Stubber
+    from pynamodb.transactions import TransactWrite
+
+    shared = connection()
+    key = "snapstart-prime"
+    with Stubber(shared.client) as stub:
+        for operation, answer in _PRIMING_ANSWERS.items():
+            stub.add_response(operation, answer)
+        try:
+            shared.get(PolicyRecord, key, consistent_read=True)
+        except PolicyRecord.DoesNotExist:
+            pass
+        shared.save(PolicyRecord(key), condition=PolicyRecord.id.does_not_exist())
+        shared.update(PolicyRecord(key), actions=[PolicyRecord.members.set([key])],
+                      condition=PolicyRecord.id.exists())
+        shared.delete(PolicyRecord(key), condition=PolicyRecord.id.exists())
+        list(shared.query_rows(TokenRecord, "access#0", TokenRecord.signature < key, page_size=1))
+        list(shared.scan_rows(PolicyRecord, consistent_read=True))
+        shared.batch_get_rows(TokenRecord, [("access#0", key)], consistent_read=True)
+        shared.delete_rows(TokenRecord, [("access#0", key)])
+        with TransactWrite(connection=shared) as tx:
+            tx.condition_check(ClientRecord, key, condition=ClientRecord.id.does_not_exist())
+        stub.assert_no_pending_responses()
