@@ -99,3 +99,60 @@ def prime() -> None:
                 stub.add_response(operation, answer, params)
                 getattr(made, operation)(**params)
             stub.assert_no_pending_responses()
+
+
+def prime_http() -> None:
+    """Before a SnapStart snapshot: one request of each client's protocol (DynamoDB's and KMS's JSON)
+    over the HTTP stack the real requests use (botocore's signing, urllib3, http.client and the email
+    header parser, response parsing), so their first-use work (lazy imports, caches) is in the
+    snapshot. The requests go to a one-shot HTTP server on a loopback socket of this very process,
+    from throwaway clients of the shared session that are closed afterwards: nothing leaves the
+    process, and no connection is left open."""
+    import socket
+    import threading
+    import zlib
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    body = b"{}"
+    answer = (b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nx-amzn-RequestId: prime\r\n"
+              b"x-amz-crc32: %d\r\nContent-Length: %d\r\n\r\n%s" % (zlib.crc32(body), len(body), body))
+
+    done = threading.Event()
+    listener.settimeout(0.05)
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                while len(rest) < length:
+                    rest += conn.recv(65536)
+                conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    settings = get_settings()
+    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1, "mode": "standard"})
+    try:
+        for service, call in (("dynamodb", lambda c: c.get_item(TableName="prime", Key={"id": {"S": "p"}})),
+                              ("kms", lambda c: c.get_public_key(KeyId="alias/prime"))):
+            made = drop_telemetry_headers(botocore_session().create_client(
+                service, endpoint_url=endpoint, region_name=settings.aws_region, config=config))
+            try:
+                call(made)
+            finally:
+                made.close()
+    finally:
+        done.set()
+        thread.join(2)
+        listener.close()

@@ -5,9 +5,15 @@ that serve requests; each of their app.py calls ``enable()`` once).
 Before the snapshot (``prime``): every module of the layer is imported (the lazy, function-local
 imports included), the settings read, the one botocore session and the SDK clients made, and each SDK
 operation the layer calls run once against botocore's public ``Stubber`` (endpoint rules, request
-serialisation, the service model's shapes, pynamodb's and our own request building), so none of it
-waits for the first request after a restore. No request leaves the process, no connection is opened,
-no secret is read, no key is decrypted: what the snapshot holds is the same for every container.
+serialisation, the service model's shapes, pynamodb's and our own request building); then one request
+per protocol goes through the whole HTTP stack to a one-shot server on a loopback socket of this very
+process (``aws.prime_http``: signing, urllib3, http.client, response parsing). So none of it waits for
+the first request after a restore. No request leaves the process, no connection stays open, no secret
+is read, no key is decrypted: what the snapshot holds is the same for every container.
+
+Measured (bench, simulated restore, OAuth2Function's client_credentials token, median of 7): the
+first request after a restore took 39.8 ms of CPU unprimed, 24.0 ms with the Stubber priming and
+18.6 ms with the HTTP stack primed too, of which ~10 ms are the page faults of the restored memory.
 
 After a restore (``after_restore``): what was random at init is made again, per restored process
 (``random``'s seed, and each module's own values: ``on_restore``), and every per-container cache is
@@ -92,6 +98,7 @@ def prime() -> None:
         observability.tracer()
     tables.prime()
     aws.prime()
+    aws.prime_http()
     system_secret.secrets_provider()  # the provider object only: the secret is read at first use
     _prime_token_rows()
 

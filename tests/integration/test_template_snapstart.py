@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from hydra_lambda import snapstart
+from hydra_lambda.config import get_settings
 from hydra_lambda.domain import Token
 from hydra_lambda.storage import tables, token_rows
 
@@ -47,7 +48,13 @@ def test_priming_sends_nothing_and_leaves_clients_that_work() -> None:
 
     with CLIENT_HOOKS.hooked("", "before-send", record):
         snapstart.prime()
-    assert sent == []
+    # Only aws.prime_http's two requests, to its one-shot server on a loopback socket of this process;
+    # nothing reached DynamoDB or KMS.
+    settings = get_settings()
+    assert len(sent) == 2, sent
+    for url in sent:
+        assert url.startswith("http://127.0.0.1:"), url
+        assert not url.startswith((settings.dynamodb_endpoint, settings.kms_endpoint)), url
     # The Stubber is gone: the same DynamoDB client reaches DynamoDB Local again.
     token = Token(signature="0000000009" + "p" * 40, kind="access", request_id="", client_id="c",
                   expires_at=9_999_999_999, issued_at=1)
