@@ -205,7 +205,7 @@ def restore_row(function: str, first: dict[str, Any], env: dict[str, str], runs:
 
 # ---------------------------------------------------------------- from the built artifact
 
-BUILT_BUDGET = f"<= {BUDGET_RATIO:g}x floor; with .pyc < without"
+BUILT_BUDGET = f"<= {BUDGET_RATIO:g}x (floor + the request warm); with .pyc < without"
 
 
 def python312() -> str | None:
@@ -317,8 +317,8 @@ def _built_runs(function: str, first: dict[str, Any], built: Path, bare: Path, s
     for _ in range(runs + 1):
         for label, tree, flags in (("pyc", built, ["-I", "-S"]), ("no_pyc", bare, ["-I", "-S", "-B"])):
             layer = str(tree / "SharedLayer" / "python")
-            spec = {"mode": "handler", "code_dir": str(tree / function), "paths": [layer],
-                    "event": first["event"], "experiments": [], "root": str(ROOT)}
+            spec = {"mode": "handler", "code_dir": str(tree / function), "paths": [layer], "event": first["event"],
+                    "experiments": [], "root": str(ROOT), "warm": 3 if label == "pyc" else 0}
             figures[label].append(_run(spec, env, python=[python, *flags]))
         figures["floor"].append(_run(floor_spec, env, python=[python, "-I", "-S"]))
     return {label: runs_[1:] for label, runs_ in figures.items()}
@@ -330,14 +330,18 @@ def _built_row(item: str, figures: dict[str, list[dict[str, Any]]], runs: int, p
 
     with_pyc, without, floor = median("pyc"), median("no_pyc"), median("floor")
     cpu, floor_cpu = median("pyc", "cpu_ms"), median("floor", "cpu_ms")
+    warm = median("pyc", "warm_ms")
     statuses = sorted({r["status"] for r in figures["pyc"] + figures["no_pyc"]})
-    ratio = with_pyc / floor
+    # The floor serves nothing; the request's own work, served warm, is added to it, so the ratio is
+    # what the cold start costs. It matters for FlushFunction only, whose first request is a whole
+    # flush (176 key-range queries, about as long warm as cold): elsewhere a warm request is ~1% of it.
+    ratio = with_pyc / (floor + warm)
     ok = ratio <= BUDGET_RATIO and with_pyc < without and all(s < 500 for s in statuses)
     return Row(
         "cold start", item,
-        f"{with_pyc:.0f} ms vs floor {floor:.0f} ms = {ratio:.2f}x (CPU {cpu:.0f} vs {floor_cpu:.0f} ms = "
-        f"{cpu / floor_cpu:.2f}x); {without:.0f} ms without .pyc", BUILT_BUDGET, verdict(ok), round(ratio, 3),
-        "x floor",
+        f"{with_pyc:.0f} ms vs floor {floor:.0f} ms + the request warm {warm:.0f} ms = {ratio:.2f}x (raw "
+        f"{with_pyc / floor:.2f}x; CPU {cpu:.0f} vs {floor_cpu:.0f} ms); {without:.0f} ms without .pyc",
+        BUILT_BUDGET, verdict(ok), round(ratio, 3), "x floor",
         detail={
             "with_pyc_ms": round(with_pyc, 1),
             "with_pyc_import_ms": round(median("pyc", "import_ms"), 1),
@@ -345,7 +349,8 @@ def _built_row(item: str, figures: dict[str, list[dict[str, Any]]], runs: int, p
             "with_pyc_cpu_ms": round(cpu, 1),
             "without_pyc_ms": round(without, 1),
             "without_pyc_import_ms": round(median("no_pyc", "import_ms"), 1),
-            "floor_ms": round(floor, 1), "floor_cpu_ms": round(floor_cpu, 1),
+            "floor_ms": round(floor, 1), "floor_cpu_ms": round(floor_cpu, 1), "warm_request_ms": round(warm, 1),
+            "raw_ratio": round(with_pyc / floor, 3),
             "statuses": statuses, "runs": runs, "python": python,
         },
     )
