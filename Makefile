@@ -59,6 +59,18 @@ $(SAM_VENV)/.installed:
 	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli>=1.120,<2'
 	touch $@
 
+# The runtime-only environment of Lambda's Python where `make bench` measures the warm CPU: Python 3.12
+# (PYTHON312, as for sam build) with the layer's lock alone, as Lambda has them, plus PyYAML for the
+# harness's route table; none of the test tools (moto's blinker, for one, turns pynamodb's signals on).
+RUNTIME_VENV := .venv-runtime
+
+$(RUNTIME_VENV)/.installed: shared/requirements.lock
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: pyenv install 3.12 (or set PYTHON312)"; exit 2; }
+	$(PYTHON312) -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/pip install --quiet --require-hashes -r shared/requirements.lock
+	$(RUNTIME_VENV)/bin/pip install --quiet 'pyyaml>=6'
+	touch $@
+
 ## run: the API on http://127.0.0.1:4444 with embedded DynamoDB and KMS, and the example consent app on
 ## port 3000. `make run PORT=4455 CONSENT_APP_PORT=3001` moves them (HOST sets the address); a busy PORT
 ## stops it before anything is created. It prints the line that puts `hydra-lambda` on the PATH.
@@ -94,8 +106,8 @@ lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 
 ## bench: the benchmark suite (see bench/README.md); exits non-zero when a budget is missed
-bench: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(BENCH_NODE)/node_modules/.installed $(SAM_VENV)/.installed
+bench: $(VENV)/.test-deps $(NODE)/node_modules/.installed $(BENCH_NODE)/node_modules/.installed $(SAM_VENV)/.installed $(RUNTIME_VENV)/.installed
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(NODE)/node_modules $(BENCH_NODE)/node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(RUNTIME_VENV) $(NODE)/node_modules $(BENCH_NODE)/node_modules .pytest_cache .ruff_cache

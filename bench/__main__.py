@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cpus, report
-from bench.common import BENCH, Row, Sizes, not_available, run_python
+from bench.common import BENCH, Row, Sizes, not_available, run_python, runtime_python
 
 WARM_OPS = ["client_credentials", "introspection", "revoke", "code_exchange", "refresh", "jwks", "discovery",
             "client_get", "client_list", "health"]
@@ -76,15 +76,17 @@ class Run:
         finally:
             print(f"bench: {section} done in {time.perf_counter() - started:.1f}s", file=sys.stderr)
 
-    # --- item 2 and 3: warm CPU and AWS calls, in a handler process
+    # --- item 2 and 3: warm CPU and AWS calls, in a handler process of the runtime-only environment
     def warm(self, env: dict[str, str], engine_pids: list[int]) -> dict[str, Any]:
         spec = {"mode": "warm", "sizes": asdict(self.sizes), "ops": WARM_OPS, "cold_events": True,
                 "experiments": self.experiments}
         if self.profile:
             spec["profile_dir"] = str(BENCH / "profiles")
+        runtime = runtime_python()
+        python, extra = runtime if runtime is not None else (None, {})
         with cpus.isolated(engine_pids) as cpu:
             spec["cpu"] = cpu
-            result = run_python(["-m", "bench.worker"], env, spec, timeout=3600)
+            result = run_python(["-m", "bench.worker"], {**env, **extra}, spec, timeout=3600, python=python)
         self.raw["warm"] = result
         return result
 

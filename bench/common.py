@@ -103,15 +103,31 @@ def base_env(dynamodb: str, kms: str, issuer: str = "http://127.0.0.1:4444") -> 
     return env
 
 
+RUNTIME_VENV = ROOT / ".venv-runtime"
+
+
+def runtime_python() -> tuple[list[str], dict[str, str]] | None:
+    """The runtime-only environment of Lambda's Python (``make .venv-runtime/.installed``: Python 3.12
+    with the layer's lock alone, as Lambda has them, and PyYAML for the harness's route table; none of
+    the test tools, so e.g. no blinker, which turns pynamodb's signals on): its interpreter and the
+    variables that put the layer, the local harness and ``bench`` on its path. None when not built."""
+    python = RUNTIME_VENV / "bin" / "python"
+    if not python.exists():
+        return None
+    path = os.pathsep.join(str(p) for p in (ROOT, ROOT / "shared", ROOT / "local"))
+    return [str(python)], {"PYTHONPATH": path}
+
+
 def run_python(module_args: list[str], env: dict[str, str], spec: dict[str, Any], timeout: float,
-               stdout: Any = subprocess.DEVNULL) -> dict[str, Any]:
-    """Run ``python -m <module>`` with ``spec`` (JSON) and read the JSON it writes to BENCH_OUT."""
+               stdout: Any = subprocess.DEVNULL, python: list[str] | None = None) -> dict[str, Any]:
+    """Run ``python -m <module>`` with ``spec`` (JSON) and read the JSON it writes to BENCH_OUT
+    (``python``: another interpreter than this one, e.g. ``runtime_python()``'s)."""
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         spec_path = Path(tmp) / "spec.json"
         out_path = Path(tmp) / "out.json"
         spec_path.write_text(json.dumps(spec))
         proc = subprocess.run(
-            [sys.executable, *module_args, str(spec_path), str(out_path)],
+            [*(python or [sys.executable]), *module_args, str(spec_path), str(out_path)],
             cwd=ROOT, env={**os.environ, **env}, stdout=stdout, stderr=subprocess.PIPE, timeout=timeout,
             text=True, check=False,
         )

@@ -284,7 +284,18 @@ def run_warm(spec: dict[str, Any]) -> dict[str, Any]:
         out["cold_events"] = cold_events(ctx)
     out["notes"] = ctx.notes
     out["list_size"] = ctx.list_size
+    out["python"] = _environment()
     return out
+
+
+def _environment() -> dict[str, Any]:
+    """Which Python measured, and whether it is the runtime-only environment (no test tools)."""
+    import importlib.util
+    import platform
+
+    return {"version": platform.python_version(), "executable": sys.executable,
+            "runtime_only": importlib.util.find_spec("pytest") is None,
+            "blinker": importlib.util.find_spec("blinker") is not None}
 
 
 def _measure_one(ctx: Context | None, api: Api, name: str, sizes: dict[str, Any],

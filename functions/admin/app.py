@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from hydra_lambda import snapstart
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.endpoints import keys, policies, warden, warden_groups
 from hydra_lambda.http.app import HydraResolver, lambda_entry
@@ -126,3 +127,5 @@ def change_key(set_name: str, kid: str):
 
 
 lambda_handler = lambda_entry(app)
+
+snapstart.enable()  # SnapStart: primed before the snapshot, reseeded after every restore

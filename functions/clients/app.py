@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from hydra_lambda import snapstart
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.endpoints import clients
 from hydra_lambda.http.app import HydraResolver, lambda_entry
@@ -53,3 +54,5 @@ def delete_client(client_id: str):
 
 
 lambda_handler = lambda_entry(app)
+
+snapstart.enable()  # SnapStart: primed before the snapshot, reseeded after every restore

@@ -6,6 +6,7 @@ routing, so it is used as given; decoding it again would name another request (`
 
 from __future__ import annotations
 
+from hydra_lambda import snapstart
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.endpoints import consent_requests
 from hydra_lambda.http.app import HydraResolver, lambda_entry
@@ -39,3 +40,5 @@ def reject_consent_request(consent_id: str):
 
 
 lambda_handler = lambda_entry(app)
+
+snapstart.enable()  # SnapStart: primed before the snapshot, reseeded after every restore

@@ -2,6 +2,7 @@
 It answers the public internet, so it holds no key-management rights: the classic ``/keys`` API
 (public keys and rotation) is the admin function's."""
 
+from hydra_lambda import snapstart
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.endpoints import well_known
 from hydra_lambda.http.app import HydraResolver, lambda_entry
@@ -33,3 +34,5 @@ def _caller() -> Credentials:
 
 
 lambda_handler = lambda_entry(app)
+
+snapstart.enable()  # SnapStart: primed before the snapshot, reseeded after every restore

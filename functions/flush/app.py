@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hydra_lambda import snapstart
 from hydra_lambda.endpoints import flush
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_json_object
@@ -27,3 +28,5 @@ def lambda_handler(event, context):
     if "requestContext" not in event:  # an EventBridge schedule, not API Gateway
         return flush.scheduled(context)
     return _http(event, context)
+
+snapstart.enable()  # SnapStart: primed before the snapshot, reseeded after every restore

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydra_lambda import bootstrap
+from hydra_lambda import bootstrap, snapstart
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.endpoints import revoke as revoke_endpoint
 from hydra_lambda.endpoints import token as token_endpoint
@@ -83,3 +83,5 @@ _entry = lambda_entry(app)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bootstrap.on_cold_start()  # once per container: one read on a warm installation
     return _entry(event, context)
+
+snapstart.enable()  # SnapStart: primed before the snapshot, reseeded after every restore

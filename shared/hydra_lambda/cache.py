@@ -18,6 +18,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 _registry: list[TimedCache[object, object]] = []
+_restore_hooks: list[Callable[[], None]] = []
 
 
 def forever() -> float:
@@ -28,8 +29,13 @@ def forever() -> float:
 class TimedCache(Generic[K, V]):
     """``key -> value`` remembered for ``max_age()`` seconds on the injectable clock; 0 or less: off."""
 
-    def __init__(self, name: str, max_age: Callable[[], float], max_entries: int = 1024) -> None:
+    def __init__(
+        self, name: str, max_age: Callable[[], float], max_entries: int = 1024, keep_on_restore: bool = False
+    ) -> None:
         self.name = name
+        # True only for what is the same in every container (SDK clients made before a snapshot, with
+        # no connection open): a restore keeps them, so SnapStart's priming is not thrown away.
+        self.keep_on_restore = keep_on_restore
         self._max_age = max_age
         self._max_entries = max_entries
         self._entries: dict[K, tuple[float, V]] = {}
@@ -82,7 +88,25 @@ class TimedCache(Generic[K, V]):
         return len(self._entries)
 
 
-def clear_all() -> None:
-    """Forget every per-container cache (after a SnapStart restore; tests)."""
+def clear_all(restore: bool = False) -> None:
+    """Forget every per-container cache (tests), or after a SnapStart restore (``restore``) every one
+    that may hold another container's state."""
     for cache in _registry:
-        cache.clear()
+        if not (restore and cache.keep_on_restore):
+            cache.clear()
+
+
+def on_restore(func: Callable[[], None]) -> Callable[[], None]:
+    """Decorator: ``func`` runs after every SnapStart restore (a module regenerating what it made random
+    at import), in registration order, before the caches are emptied. Kept here, a leaf module, so that
+    the modules using it do not import ``snapstart`` (which imports the whole layer)."""
+    _restore_hooks.append(func)
+    return func
+
+
+def restored() -> None:
+    """After a restore: each module's ``on_restore`` hook, then every cache that may hold another
+    container's state is emptied."""
+    for hook in _restore_hooks:
+        hook()
+    clear_all(restore=True)

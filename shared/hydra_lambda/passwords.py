@@ -33,7 +33,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from hydra_lambda.cache import TimedCache, forever
+from hydra_lambda.cache import TimedCache, forever, on_restore
 
 FAST = "hs256"
 SLOW = "scrypt"
@@ -141,6 +141,17 @@ def _fail(secret: str, attempt: Attempt) -> bool:
 def forget() -> None:
     """Forget every fingerprint and budget (a new container; tests)."""
     with _lock:
+        _known.clear()
+        _budgets.clear()
+
+
+@on_restore
+def new_process_key() -> None:
+    """A new per-process key (and so no fingerprint made under the old one): every process restored
+    from one SnapStart snapshot would otherwise share the key made at import."""
+    global _process_key
+    with _lock:
+        _process_key = secrets.token_bytes(32)
         _known.clear()
         _budgets.clear()
 

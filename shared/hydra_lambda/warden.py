@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hydra_lambda import policies, scopes
-from hydra_lambda.cache import TimedCache, forever
+from hydra_lambda.cache import TimedCache, forever, on_restore
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import Forbidden, Unauthorized
@@ -123,6 +123,14 @@ def singles_out(name: str) -> bool:
 # An id no policy or group names in particular (per process, unguessable): asking for it asks whether a
 # subject holds a right over any member of a resource set, not over one named member.
 _ANY_ID = uuid.uuid4().hex
+
+
+@on_restore
+def _new_any_id() -> None:
+    """Per process, also when processes are restored from one SnapStart snapshot."""
+    global _ANY_ID
+    _ANY_ID = uuid.uuid4().hex
+    _memo.clear()
 
 
 def holds_admin_rights(subject: str) -> bool:

@@ -28,14 +28,11 @@ WRITES = [
 def _client(service: str, operation: str) -> Any:
     """The client object the code under test calls ``_make_api_call`` on (pynamodb does, for DynamoDB)."""
     from hydra_lambda.aws import client
-    from hydra_lambda.storage.tables import PolicyRecord, bind, connection
+    from hydra_lambda.storage.tables import connection
 
     if service == "secretsmanager":
         return client("secretsmanager")
-    bind()
-    if operation == "TransactWriteItems":  # transactions go through the tables' shared connection
-        return connection().client
-    return PolicyRecord._get_connection().connection.client
+    return connection().client  # every table's reads and writes go through the shared connection
 
 
 @contextmanager

@@ -36,7 +36,8 @@ class Conflicted(Exception):
 def read_marker(marker_id: str) -> tuple[str, str] | None:
     """(root client id, pending nonce or "") from the marker policy; None before the first start."""
     try:
-        row = PolicyRecord.get(marker_id, consistent_read=True, attributes_to_get=["id", "subjects", "first_start"])
+        row = connection().get(PolicyRecord, marker_id, consistent_read=True,
+                               attributes_to_get=["id", "subjects", "first_start"])
     except PolicyRecord.DoesNotExist:
         return None
     subjects = list(row.subjects or [])
@@ -47,8 +48,8 @@ def read_marker(marker_id: str) -> tuple[str, str] | None:
 def complete(marker_id: str, nonce: str) -> bool:
     """Remove the marker's nonce (the first start is done); False if another caller did already."""
     try:
-        PolicyRecord(marker_id).update(actions=[PolicyRecord.first_start.remove()],
-                                       condition=PolicyRecord.first_start == nonce)
+        connection().update(PolicyRecord(marker_id), actions=[PolicyRecord.first_start.remove()],
+                            condition=PolicyRecord.first_start == nonce)
     except UpdateError as exc:
         if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
             return False

@@ -117,7 +117,7 @@ def get(client_id: str) -> Client | None:
     if "#" in client_id:  # a claim's key, never a client's
         return None
     try:
-        return from_record(ClientRecord.get(client_id, consistent_read=True))
+        return from_record(connection().get(ClientRecord, client_id, consistent_read=True))
     except ClientRecord.DoesNotExist:
         return None
 
@@ -138,7 +138,7 @@ def needs_claim(subject: str) -> bool:
 def is_claimed(subject: str) -> bool:
     """Whether ``subject`` is a user's (one consistent read of one small row)."""
     try:
-        SubjectClaim.get(claim_key(subject), consistent_read=True)
+        connection().get(SubjectClaim, claim_key(subject), consistent_read=True)
     except DoesNotExist:
         return False
     return True
@@ -225,7 +225,7 @@ def replace(client: Client, expected_updated_at: datetime, owner_claim: str | No
         _replace_claiming(record, condition, owner_claim)
         return
     try:
-        record.save(condition=condition)
+        connection().save(record, condition=condition)
     except PutError as exc:
         if is_condition_failure(exc):
             raise Changed(record.id) from exc
@@ -253,7 +253,7 @@ def delete(client_id: str) -> bool:
     if "#" in client_id:
         return False
     try:
-        ClientRecord(client_id).delete(condition=ClientRecord.id.exists())
+        connection().delete(ClientRecord(client_id), condition=ClientRecord.id.exists())
     except DeleteError as exc:
         if is_condition_failure(exc):
             return False
@@ -266,7 +266,8 @@ def list_page(limit: int, offset: int) -> tuple[list[Client], bool]:
     """Clients ``offset`` to ``offset + limit`` in id order, and whether more follow."""
     out: list[Client] = []
     skipped = 0
-    for record in ClientRecord.by_listing.query(LISTING, page_size=min(offset + limit + 1, 1000)):
+    for record in connection().query_rows(ClientRecord, LISTING, index=ClientRecord.by_listing,
+                                          page_size=min(offset + limit + 1, 1000)):
         if skipped < offset:
             skipped += 1
             continue
@@ -280,6 +281,6 @@ def list_page(limit: int, offset: int) -> tuple[list[Client], bool]:
 def any_exists() -> bool:
     """Whether at least one client exists (a strongly consistent read of at most one item). A user's
     claim row counts too: an installation where users signed in is no new one."""
-    for _ in ClientRecord.scan(limit=1, consistent_read=True, page_size=1):
+    for _ in connection().scan_rows(ClientRecord, limit=1, consistent_read=True, page_size=1):
         return True
     return False

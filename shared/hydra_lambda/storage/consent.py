@@ -18,7 +18,14 @@ from hydra_lambda.consent.model import REJECTED as REJECTED
 from hydra_lambda.consent.model import USED as USED
 from hydra_lambda.consent.model import Authentication, Consent
 from hydra_lambda.storage import token_rows
-from hydra_lambda.storage.tables import ConsentRecord, ensure_bound, flush_shard, is_condition_failure, unwrap
+from hydra_lambda.storage.tables import (
+    ConsentRecord,
+    connection,
+    ensure_bound,
+    flush_shard,
+    is_condition_failure,
+    unwrap,
+)
 from hydra_lambda.tokens.model import Token
 
 
@@ -84,7 +91,7 @@ def create(consent: Consent) -> None:
     """Store a new request (random id). If the row exists, it must be this very one, written by a
     first attempt whose response was lost and that botocore resent: then all is well."""
     try:
-        to_record(consent).save(condition=ConsentRecord.id.does_not_exist())
+        connection().save(to_record(consent), condition=ConsentRecord.id.does_not_exist())
     except PutError as exc:
         if is_condition_failure(exc):
             found = get(consent.id)
@@ -99,7 +106,7 @@ def get(consent_id: str) -> Consent | None:
     if not consent_id or len(consent_id) > 128:
         return None
     try:
-        return from_record(ConsentRecord.get(consent_id, consistent_read=True))
+        return from_record(connection().get(ConsentRecord, consent_id, consistent_read=True))
     except ConsentRecord.DoesNotExist:
         return None
 
@@ -171,7 +178,7 @@ def _transition(consent_id: str, expected_state: str, actions: list[Any],
     the row already holds exactly this change (our own first attempt, whose response was lost)."""
     condition = _condition(expected_state)
     try:
-        ConsentRecord(consent_id).update(actions=actions, condition=condition)
+        connection().update(ConsentRecord(consent_id), actions=actions, condition=condition)
     except UpdateError as exc:
         if is_condition_failure(exc):
             found = get(consent_id) if done is not None else None

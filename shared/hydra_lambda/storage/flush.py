@@ -60,18 +60,32 @@ def prepare() -> None:
 
 @ensure_bound
 def expired_keys(kind: Kind, shard: str, cutoff: int) -> Iterator[dict[str, Any]]:
-    """Keys of the rows in ``shard`` that expired before ``cutoff``, oldest first, page by page."""
-    model: Any = kind.model
+    """Keys of the rows in ``shard`` that expired before ``cutoff``, oldest first, page by page.
+
+    The queries go straight to botocore's client, built once per shard: a flush makes at least one
+    per shard (176), most of them empty, and pynamodb's expression and model building was 10-25% of
+    their CPU."""
+    request: dict[str, Any] = {"TableName": kind.model.Meta.table_name, "Limit": PAGE_SIZE}
     if kind.range_key is not None:  # token rows: a key-range query on the table, keys only read back
-        below = model.signature < expiry_prefix(cutoff)
-        items = model.query(shard, below, page_size=PAGE_SIZE, attributes_to_get=[kind.key, kind.range_key])
-    else:
-        items = model.by_expiry.query(shard, model.expires_at < cutoff, page_size=PAGE_SIZE)
-    for item in items:
-        key = {kind.key: {"S": getattr(item, kind.key)}}
-        if kind.range_key is not None:
-            key[kind.range_key] = {"S": getattr(item, kind.range_key)}
-        yield key
+        request.update(KeyConditionExpression="#k = :k AND #r < :cutoff", ProjectionExpression="#k, #r",
+                       ExpressionAttributeNames={"#k": kind.key, "#r": kind.range_key},
+                       ExpressionAttributeValues={":k": {"S": shard}, ":cutoff": {"S": expiry_prefix(cutoff)}})
+    else:  # consent rows: the by_expiry index (keys only)
+        request.update(IndexName="by_expiry", KeyConditionExpression="#s = :s AND #e < :cutoff",
+                       ExpressionAttributeNames={"#s": "flush_shard", "#e": "expires_at"},
+                       ExpressionAttributeValues={":s": {"S": shard}, ":cutoff": {"N": str(cutoff)}})
+    client = connection().client
+    while True:
+        page = client.query(**request)
+        for item in page.get("Items") or []:
+            key = {kind.key: item[kind.key]}
+            if kind.range_key is not None:
+                key[kind.range_key] = item[kind.range_key]
+            yield key
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return
+        request["ExclusiveStartKey"] = start
 
 
 @ensure_bound

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import DeleteError, PutError
 
 from hydra_lambda import clock
-from hydra_lambda.storage.tables import TokenRecord, ensure_bound, is_condition_failure
+from hydra_lambda.storage.tables import TokenRecord, connection, ensure_bound, is_condition_failure
 
 PREFIX = "lock#"
 LEASE = "lease"
@@ -30,8 +30,8 @@ def acquire(name: str, seconds: int) -> str | None:
     try:
         # ``subject == owner``: botocore's resend of a write that committed but whose answer was lost
         # finds its own lease, which is success, not "someone else holds it".
-        row.save(condition=TokenRecord.shard.does_not_exist() | (TokenRecord.expires_at < now)
-                 | (TokenRecord.subject == owner))
+        connection().save(row, condition=TokenRecord.shard.does_not_exist() | (TokenRecord.expires_at < now)
+                          | (TokenRecord.subject == owner))
     except PutError as exc:
         if is_condition_failure(exc):
             return None
@@ -43,7 +43,7 @@ def acquire(name: str, seconds: int) -> str | None:
 def release(name: str, owner: str) -> None:
     """Give the lease back, if it is still ours (after it ran out someone else may hold it)."""
     try:
-        TokenRecord(shard=PREFIX + name, signature=LEASE).delete(condition=TokenRecord.subject == owner)
+        connection().delete(TokenRecord(shard=PREFIX + name, signature=LEASE), condition=TokenRecord.subject == owner)
     except DeleteError as exc:
         if not is_condition_failure(exc):
             raise

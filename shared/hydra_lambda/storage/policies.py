@@ -20,7 +20,7 @@ from hydra_lambda import clock
 from hydra_lambda.cache import TimedCache
 from hydra_lambda.config import get_settings
 from hydra_lambda.policies import Group, Policy
-from hydra_lambda.storage.tables import PolicyRecord, ensure_bound, is_condition_failure, unwrap
+from hydra_lambda.storage.tables import PolicyRecord, connection, ensure_bound, is_condition_failure, unwrap
 
 GROUP_PREFIX = "\x1fgroup:"
 
@@ -85,7 +85,7 @@ def _snapshot(fresh: bool = False) -> _Snapshot:
     now = clock.now()
     policies: list[Policy] = []
     groups: list[Group] = []
-    for record in PolicyRecord.scan(consistent_read=True):
+    for record in connection().scan_rows(PolicyRecord, consistent_read=True):
         if record.id.startswith(GROUP_PREFIX):
             groups.append(_group_from_record(record))
         else:
@@ -127,7 +127,7 @@ def get(policy_id: str) -> Policy | None:
     if policy_id.startswith(GROUP_PREFIX):
         return None
     try:
-        return _from_record(PolicyRecord.get(policy_id, consistent_read=True))
+        return _from_record(connection().get(PolicyRecord, policy_id, consistent_read=True))
     except PolicyRecord.DoesNotExist:
         return None
 
@@ -146,7 +146,7 @@ def _create(record: PolicyRecord, shown_id: str) -> None:
     """A conditional put of a new row; AlreadyExists if the id is taken, unless by this very write."""
     record.written_by = secrets.token_urlsafe(12)
     try:
-        record.save(condition=PolicyRecord.id.does_not_exist())
+        connection().save(record, condition=PolicyRecord.id.does_not_exist())
     except PutError as exc:
         if is_condition_failure(exc):
             if _written_by(record.id) == record.written_by:
@@ -157,7 +157,7 @@ def _create(record: PolicyRecord, shown_id: str) -> None:
 
 def _written_by(row_id: str) -> str | None:
     try:
-        return PolicyRecord.get(row_id, consistent_read=True, attributes_to_get=["written_by"]).written_by
+        return connection().get(PolicyRecord, row_id, consistent_read=True, attributes_to_get=["written_by"]).written_by
     except PolicyRecord.DoesNotExist:
         return None
 
@@ -166,7 +166,7 @@ def _written_by(row_id: str) -> str | None:
 def put(policy: Policy) -> None:
     """Create or replace."""
     try:
-        to_record(policy).save()
+        connection().save(to_record(policy))
     finally:
         invalidate()
 
@@ -175,7 +175,7 @@ def put(policy: Policy) -> None:
 def replace(policy: Policy) -> bool:
     """Replace an existing policy; False if there is none (a delete in between is never undone)."""
     try:
-        to_record(policy).save(condition=PolicyRecord.id.exists())
+        connection().save(to_record(policy), condition=PolicyRecord.id.exists())
     except PutError as exc:
         if is_condition_failure(exc):
             return False
@@ -193,7 +193,7 @@ def delete(policy_id: str) -> bool:
 @ensure_bound
 def _delete_row(policy_id: str) -> bool:
     try:
-        PolicyRecord(policy_id).delete(condition=PolicyRecord.id.exists())
+        connection().delete(PolicyRecord(policy_id), condition=PolicyRecord.id.exists())
     except DeleteError as exc:
         if is_condition_failure(exc):
             return False
@@ -209,7 +209,7 @@ def _delete_row(policy_id: str) -> bool:
 @ensure_bound
 def get_group(group_id: str) -> Group | None:
     try:
-        return _group_from_record(PolicyRecord.get(GROUP_PREFIX + group_id, consistent_read=True))
+        return _group_from_record(connection().get(PolicyRecord, GROUP_PREFIX + group_id, consistent_read=True))
     except PolicyRecord.DoesNotExist:
         return None
 
@@ -243,9 +243,8 @@ def change_members(group_id: str, add: Sequence[str] = (), remove: Sequence[str]
         if not group.members:
             unchanged = unchanged | PolicyRecord.members.does_not_exist()
         try:
-            PolicyRecord(GROUP_PREFIX + group_id).update(
-                actions=[PolicyRecord.members.set(members)], condition=PolicyRecord.id.exists() & unchanged
-            )
+            connection().update(PolicyRecord(GROUP_PREFIX + group_id), actions=[PolicyRecord.members.set(members)],
+                                condition=PolicyRecord.id.exists() & unchanged)
         except UpdateError as exc:
             if is_condition_failure(exc):
                 continue

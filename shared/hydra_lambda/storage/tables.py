@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import random
 import threading
-from typing import Any
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -24,10 +27,12 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.connection.base import MetaTable
+from pynamodb.exceptions import GetError, PutError, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
+from hydra_lambda import aws
 from hydra_lambda.config import Settings, get_settings
 
 # Partition keys per kind: the tokens table's hash keys (access, refresh, code) and the consent
@@ -218,7 +223,8 @@ class PolicyRecord(_Base):
 MODELS: tuple[type[Model], ...] = (ClientRecord, TokenRecord, ConsentRecord, PolicyRecord)
 _lock = threading.Lock()
 _bound: Settings | None = None
-_connection: Connection | None = None
+_connection: SharedConnection | None = None
+M = TypeVar("M", bound=Model)
 
 
 def _table_names(settings: Settings) -> dict[type[Model], str]:
@@ -231,42 +237,212 @@ def _table_names(settings: Settings) -> dict[type[Model], str]:
     }
 
 
-def bind(settings: Settings | None = None) -> None:
-    """Point every model at the configured tables, region and endpoint (once per container).
+def _meta_table(model: type[Model], name: str) -> MetaTable:
+    """The table's key schema as pynamodb's low-level connection needs it (from the model's declared
+    attributes and indexes, so no DescribeTable call is ever made for it)."""
+    definitions: dict[str, str] = {}
 
-    pynamodb makes each model's connection (a botocore client) from its ``Meta`` on first use. With no
-    ``DYNAMODB_ENDPOINT`` the endpoint is botocore's to resolve: ``AWS_ENDPOINT_URL_DYNAMODB``,
-    ``AWS_ENDPOINT_URL``, FIPS and the region's public endpoint, as any AWS SDK does. A model keeps
-    its connection until its table name changes (a container has one endpoint)."""
+    def schema(attributes: Iterable[Any]) -> list[dict[str, str]]:
+        keys = []
+        for attr in attributes:
+            if attr.is_hash_key or attr.is_range_key:
+                definitions[attr.attr_name] = attr.attr_type
+                keys.append({"AttributeName": attr.attr_name, "KeyType": "HASH" if attr.is_hash_key else "RANGE"})
+        return sorted(keys, key=lambda key: key["KeyType"])  # HASH before RANGE
+
+    indexes = [{"IndexName": value.Meta.index_name, "KeySchema": schema(value.Meta.attributes.values())}
+               for value in vars(model).values() if isinstance(value, GlobalSecondaryIndex)]
+    return MetaTable({
+        "TableName": name,
+        "KeySchema": schema(model.get_attributes().values()),
+        "AttributeDefinitions": [{"AttributeName": k, "AttributeType": v} for k, v in definitions.items()],
+        "GlobalSecondaryIndexes": indexes,
+    })
+
+
+BATCH_ATTEMPTS = 6  # per batch, for unprocessed items (throttling): at most ~3 s of backoff
+BATCH_BACKOFF = 0.05
+
+
+def _key_map(meta: MetaTable, key: tuple[Any, Any]) -> dict[str, Any]:
+    """A (hash, range) key as DynamoDB takes it."""
+    return meta.get_identifier_map(*key)["Key"]
+
+
+class SharedConnection(Connection):
+    """pynamodb's public low-level ``Connection`` over the container's one botocore session
+    (``aws.botocore_session()``, which the KMS and Secrets Manager clients come from too): every table a
+    function uses is reached through it, so a cold start makes one session and one DynamoDB client
+    instead of one of each per model (pynamodb's Model layer gives every model its own; ~45-90 ms each).
+
+    The models declare the rows and serialise them (``serialize``, ``from_raw_data``, conditions and
+    update actions); the reads and writes go through the methods below, with the Model layer's
+    semantics (``DoesNotExist``, ``PutError``...)."""
+
+    def __init__(self, region: str, host: str | None) -> None:
+        super().__init__(
+            region=region,
+            host=host,
+            connect_timeout_seconds=_Base.Meta.connect_timeout_seconds,
+            read_timeout_seconds=_Base.Meta.read_timeout_seconds,
+            max_retry_attempts=_Base.Meta.max_retry_attempts,
+            max_pool_connections=_Base.Meta.max_pool_connections,
+        )
+        self.table_names: set[str] = set()
+        self._trimmed: Any = None
+
+    @property
+    def session(self) -> Any:
+        return aws.botocore_session()
+
+    @property
+    def client(self) -> Any:
+        """pynamodb's DynamoDB client (made on first use), without botocore's telemetry headers."""
+        client = super().client
+        if client is not self._trimmed:
+            self._trimmed = aws.drop_telemetry_headers(client)
+        return client
+
+    def bind_tables(self, names: dict[type[Model], str]) -> None:
+        for model in MODELS:  # SubjectClaim shares ClientRecord's table (and key)
+            if names[model] not in self.table_names:
+                self.add_meta_table(_meta_table(model, names[model]))
+                self.table_names.add(names[model])
+
+    def _key(self, record: Model) -> tuple[Any, Any]:
+        """The record's hash and range key values, as the low-level calls take them."""
+        meta = self.get_meta_table(type(record).Meta.table_name)
+        item = record.serialize(null_check=False)
+        hash_key = next(iter(item[meta.hash_keyname].values()))
+        range_name = meta.range_keyname
+        return hash_key, (next(iter(item[range_name].values())) if range_name else None)
+
+    def get(self, model: type[M], hash_key: Any, range_key: Any = None, *, consistent_read: bool = False,
+            attributes_to_get: list[str] | None = None) -> M:
+        """``model.get``: the row, or ``model.DoesNotExist``."""
+        data = self.get_item(model.Meta.table_name, hash_key, range_key, consistent_read=consistent_read,
+                             attributes_to_get=attributes_to_get)
+        item = data.get("Item") if data else None
+        if not item:
+            raise model.DoesNotExist()
+        return model.from_raw_data(item)
+
+    def save(self, record: Model, condition: Any = None) -> None:
+        """``record.save(condition)``: PutItem of the whole row."""
+        hash_key, range_key = self._key(record)
+        self.put_item(type(record).Meta.table_name, hash_key, range_key,
+                      attributes=record.serialize(null_check=True), condition=condition)
+
+    def update(self, record: M, actions: list[Any], condition: Any = None) -> M:
+        """``record.update(actions, condition)``: the record then holds the row as it now is."""
+        hash_key, range_key = self._key(record)
+        data = self.update_item(type(record).Meta.table_name, hash_key, range_key, actions=actions,
+                                condition=condition, return_values="ALL_NEW")
+        record.deserialize(data["Attributes"])
+        return record
+
+    def delete(self, record: Model, condition: Any = None) -> None:
+        hash_key, range_key = self._key(record)
+        self.delete_item(type(record).Meta.table_name, hash_key, range_key, condition=condition)
+
+    def query_rows(self, model: type[M], hash_key: Any, range_key_condition: Any = None, *,
+                   index: GlobalSecondaryIndex[Any] | None = None, page_size: int | None = None,
+                   attributes_to_get: list[str] | None = None, consistent_read: bool = False) -> Iterator[M]:
+        """``model.query`` (or ``model.<index>.query``): every matching row, page by page."""
+        start = None
+        while True:
+            data = self.query(model.Meta.table_name, hash_key, range_key_condition,
+                              index_name=index.Meta.index_name if index is not None else None,
+                              attributes_to_get=attributes_to_get, consistent_read=consistent_read,
+                              exclusive_start_key=start, limit=page_size)
+            for item in data.get("Items") or []:
+                yield model.from_raw_data(item)
+            start = data.get("LastEvaluatedKey")
+            if not start:
+                return
+
+    def batch_get_rows(self, model: type[M], keys: list[tuple[Any, Any]], *,
+                       consistent_read: bool = False) -> list[M]:
+        """``model.batch_get``: the rows of ``keys`` (hash, range) that exist, 100 keys a BatchGetItem;
+        unprocessed keys (throttling) are asked again with jittered backoff."""
+        table = model.Meta.table_name
+        meta = self.get_meta_table(table)
+        out: list[M] = []
+        for start in range(0, len(keys), 100):
+            pending: list[Any] = [_key_map(meta, key) for key in keys[start:start + 100]]
+            for attempt in range(BATCH_ATTEMPTS):
+                data = self.batch_get_item(table, pending, consistent_read=consistent_read)
+                out.extend(model.from_raw_data(item) for item in (data.get("Responses") or {}).get(table) or [])
+                pending = ((data.get("UnprocessedKeys") or {}).get(table) or {}).get("Keys") or []
+                if not pending:
+                    break
+                time.sleep(random.uniform(0, BATCH_BACKOFF * 2**attempt))
+            else:
+                raise GetError(f"{len(pending)} keys of {table} left unprocessed")
+        return out
+
+    def delete_rows(self, model: type[Model], keys: Iterable[tuple[Any, Any]]) -> int:
+        """Delete the rows of ``keys`` (hash, range), 25 to a BatchWriteItem (absent rows are fine);
+        unprocessed items are sent again with jittered backoff. The number of keys."""
+        table = model.Meta.table_name
+        meta = self.get_meta_table(table)
+        requests = [{"DeleteRequest": {"Key": _key_map(meta, key)}} for key in keys]
+        for start in range(0, len(requests), 25):
+            pending = requests[start:start + 25]
+            for attempt in range(BATCH_ATTEMPTS):
+                data = self.client.batch_write_item(RequestItems={table: pending})
+                pending = (data.get("UnprocessedItems") or {}).get(table) or []
+                if not pending:
+                    break
+                time.sleep(random.uniform(0, BATCH_BACKOFF * 2**attempt))
+            else:
+                raise PutError(f"{len(pending)} deletes of {table} left unprocessed")
+        return len(requests)
+
+    def scan_rows(self, model: type[M], *, limit: int | None = None, page_size: int | None = None,
+                  consistent_read: bool = False) -> Iterator[M]:
+        """``model.scan``: every row (at most ``limit``), page by page."""
+        start, returned = None, 0
+        while True:
+            data = self.scan(model.Meta.table_name, limit=page_size, exclusive_start_key=start,
+                             consistent_read=consistent_read)
+            for item in data.get("Items") or []:
+                if limit is not None and returned >= limit:
+                    return
+                returned += 1
+                yield model.from_raw_data(item)
+            start = data.get("LastEvaluatedKey")
+            if not start:
+                return
+
+
+def bind(settings: Settings | None = None) -> None:
+    """Point every model at the configured tables, region and endpoint, and make the container's
+    shared connection (once per container; again only if the region or endpoint changes).
+
+    With no ``DYNAMODB_ENDPOINT`` the endpoint is botocore's to resolve: ``AWS_ENDPOINT_URL_DYNAMODB``,
+    ``AWS_ENDPOINT_URL``, FIPS and the region's public endpoint, as any AWS SDK does. Nothing here
+    touches the network: the DynamoDB client is made on first use (or by ``prime``)."""
     global _bound, _connection
     settings = settings or get_settings()
     if _bound is settings:
         return
     with _lock:
-        for model, name in _table_names(settings).items():
+        names = _table_names(settings)
+        for model, name in names.items():
             model.Meta.table_name = name
             model.Meta.region = settings.aws_region
             model.Meta.host = settings.dynamodb_endpoint or None
         where = (settings.aws_region, settings.dynamodb_endpoint or None)
         if _connection is None or (_connection.region, _connection.host) != where:
-            _connection = _new_connection(*where)
+            _connection = SharedConnection(*where)
+        _connection.bind_tables(names)
         _bound = settings
 
 
-def _new_connection(region: str, host: str | None) -> Connection:
-    return Connection(
-        region=region,
-        host=host,
-        connect_timeout_seconds=_Base.Meta.connect_timeout_seconds,
-        read_timeout_seconds=_Base.Meta.read_timeout_seconds,
-        max_retry_attempts=_Base.Meta.max_retry_attempts,
-        max_pool_connections=_Base.Meta.max_pool_connections,
-    )
-
-
-def connection() -> Connection:
-    """pynamodb's public low-level connection, for what spans tables or rows: transactions
-    (``TransactWrite(connection=...)``) and the flush's batch deletes. Same settings as the models."""
+def connection() -> SharedConnection:
+    """The container's shared connection: every read and write of every table, transactions
+    (``TransactWrite(connection=...)``) and the flush's batch deletes included."""
     if _bound is not get_settings() or _connection is None:
         bind()
     assert _connection is not None
@@ -314,3 +490,49 @@ def unwrap(exc: Exception) -> Exception:
     """pynamodb wraps botocore errors; hand the original up so transient failures are recognised."""
     cause = getattr(exc, "cause", None)
     return cause if isinstance(cause, Exception) else exc
+
+
+# What each DynamoDB operation answers while ``prime`` runs (botocore's Stubber checks them against the
+# service model, as it checks the requests).
+_PRIMING_ANSWERS: dict[str, dict[str, Any]] = {
+    "get_item": {},
+    "put_item": {},
+    "update_item": {"Attributes": {"id": {"S": "snapstart-prime"}}},
+    "delete_item": {},
+    "query": {"Items": [], "Count": 0},
+    "scan": {"Items": [], "Count": 0},
+    "batch_get_item": {"Responses": {}, "UnprocessedKeys": {}},
+    "batch_write_item": {"UnprocessedItems": {}},
+    "transact_write_items": {},
+}
+
+
+def prime() -> None:
+    """Before a SnapStart snapshot: bind the tables, make the DynamoDB client and run every operation
+    the layer calls once through it, each answered by botocore's public ``Stubber`` (no request leaves
+    the process, no connection is opened): the endpoint rules, the request serialisation, the
+    operations' shapes and pynamodb's request building are then in the snapshot, not in the first
+    request after a restore. The client is left as it was (the Stubber deactivated)."""
+    from botocore.stub import Stubber
+    from pynamodb.transactions import TransactWrite
+
+    shared = connection()
+    key = "snapstart-prime"
+    with Stubber(shared.client) as stub:
+        for operation, answer in _PRIMING_ANSWERS.items():
+            stub.add_response(operation, answer)
+        try:
+            shared.get(PolicyRecord, key, consistent_read=True)
+        except PolicyRecord.DoesNotExist:
+            pass
+        shared.save(PolicyRecord(key), condition=PolicyRecord.id.does_not_exist())
+        shared.update(PolicyRecord(key), actions=[PolicyRecord.members.set([key])],
+                      condition=PolicyRecord.id.exists())
+        shared.delete(PolicyRecord(key), condition=PolicyRecord.id.exists())
+        list(shared.query_rows(TokenRecord, "access#0", TokenRecord.signature < key, page_size=1))
+        list(shared.scan_rows(PolicyRecord, consistent_read=True))
+        shared.batch_get_rows(TokenRecord, [("access#0", key)], consistent_read=True)
+        shared.delete_rows(TokenRecord, [("access#0", key)])
+        with TransactWrite(connection=shared) as tx:
+            tx.condition_check(ClientRecord, key, condition=ClientRecord.id.does_not_exist())
+        stub.assert_no_pending_responses()

@@ -8,6 +8,7 @@ with a conditional write, so of two racing requests exactly one wins.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -82,6 +83,59 @@ def from_record(record: TokenRecord) -> Token:
     )
 
 
+def row_item(token: Token) -> dict[str, Any]:
+    """``to_record(token).serialize()`` without building the Model (the hot write of every token
+    endpoint call): the same attribute values, which a hypothesis test holds equal to the Model's."""
+    item: dict[str, Any] = {
+        "shard": {"S": flush_shard(token.kind, token.signature)},
+        "signature": {"S": token.signature},
+        "client_id": {"S": token.client_id},
+        "client_since": {"N": json.dumps(token.client_since)},
+        "subject": {"S": token.subject},
+        "scopes": {"L": [{"S": scope} for scope in token.scopes]},
+        "audience": {"L": [{"S": value} for value in token.audience]},
+        "extra": {"S": json.dumps(dict(token.extra))},
+        "session": {"S": json.dumps(session_to_map(token.session))},
+        "issued_at": {"N": json.dumps(token.issued_at or clock.now_int())},
+        "expires_at": {"N": json.dumps(token.expires_at)},
+        "ttl": {"N": json.dumps(int(token.expires_at))},
+    }
+    if token.request_id:  # only grant-chain rows enter the by_request index
+        item["request_id"] = {"S": token.request_id}
+    if token.used_at is not None:
+        item["used_at"] = {"N": json.dumps(token.used_at)}
+    return item
+
+
+def _number(item: dict[str, Any], name: str) -> int | None:
+    value = item.get(name)
+    return None if value is None else int(json.loads(value["N"]))
+
+
+def token_from_item(item: dict[str, Any]) -> Token:
+    """``from_record(TokenRecord.from_raw_data(item))`` without building the Model (the hot read of
+    introspection); the same hypothesis test holds the two equal."""
+    subject = item["subject"]["S"] if "subject" in item else ""
+    session = json.loads(item["session"]["S"]) if "session" in item else {}
+    reissued = [value["S"] for value in item["reissued"]["L"]] if "reissued" in item else None
+    return Token(
+        signature=item["signature"]["S"],
+        kind=item["shard"]["S"].partition("#")[0],
+        request_id=item["request_id"]["S"] if "request_id" in item else "",
+        client_id=item["client_id"]["S"],
+        client_since=_number(item, "client_since") or 0,
+        expires_at=_number(item, "expires_at") or 0,
+        subject=subject,
+        scopes=[value["S"] for value in item["scopes"]["L"]] if "scopes" in item else [],
+        audience=[value["S"] for value in item["audience"]["L"]] if "audience" in item else [],
+        extra=dict(json.loads(item["extra"]["S"]) or {}) if "extra" in item else {},
+        session=_with_reissued(session_from_map(subject, session or {}), reissued),
+        issued_at=_number(item, "issued_at") or 0,
+        used_at=_number(item, "used_at"),
+        revoked_at=_number(item, "revoked_at"),
+    )
+
+
 def _with_reissued(session: TokenSession, reissued: list[str] | None) -> TokenSession:
     """What a row issued: the pair its consuming write recorded, then any grace-period pairs."""
     if not reissued:
@@ -150,12 +204,17 @@ def record_key(kind: str, signature: str) -> TokenRecord:
     return TokenRecord(flush_shard(kind, signature), signature)
 
 
+_NEW_ROW = TokenRecord.signature.does_not_exist()
+
+
 @ensure_bound
 def put(token: Token) -> None:
     """Store a new token. Signatures are random, so an existing row is either this very token (the
     first attempt committed, its response was lost and botocore resent it: all is well) or a bug."""
+    item = row_item(token)
     try:
-        to_record(token).save(condition=TokenRecord.signature.does_not_exist())
+        connection().put_item(TokenRecord.Meta.table_name, item["shard"]["S"], token.signature, attributes=item,
+                              condition=_NEW_ROW)
     except PutError as exc:
         if is_condition_failure(exc) and get(token.signature, token.kind) == token:
             return
@@ -185,12 +244,14 @@ def put_reissued(origin: Token, tokens: list[Token]) -> None:
 def get(signature: str, kind: str, *, include_used: bool = False) -> Token | None:
     """The live token of ``kind`` with that signature; None if absent, expired or of another kind."""
     try:
-        record = TokenRecord.get(flush_shard(kind, signature), signature, consistent_read=True)
-    except TokenRecord.DoesNotExist:
-        return None
+        data = connection().get_item(TokenRecord.Meta.table_name, flush_shard(kind, signature), signature,
+                                     consistent_read=True)
     except GetError as exc:
         raise unwrap(exc) from exc
-    token = from_record(record)
+    item = data.get("Item")
+    if not item:
+        return None
+    token = token_from_item(item)
     if token.expired or (token.used_at is not None and not include_used):
         return None
     return token
@@ -210,8 +271,8 @@ def consume(token: Token) -> None:
     """Mark a single-use token used. Raises AlreadyUsed if another request got there first."""
     now = clock.now_int()
     try:
-        record_key(token.kind, token.signature).update(actions=[TokenRecord.used_at.set(now)],
-                                                       condition=consume_condition(now))
+        connection().update(record_key(token.kind, token.signature), actions=[TokenRecord.used_at.set(now)],
+                            condition=consume_condition(now))
     except UpdateError as exc:
         if is_condition_failure(exc):
             raise AlreadyUsed(token.signature) from exc
@@ -222,7 +283,7 @@ def consume(token: Token) -> None:
 @ensure_bound
 def delete(signature: str, kind: str) -> None:
     try:
-        record_key(kind, signature).delete()
+        connection().delete(record_key(kind, signature))
     except DeleteError as exc:
         raise unwrap(exc) from exc
 
@@ -239,7 +300,7 @@ def delete_owned(signature: str, kind: str, client_id: str) -> bool:
         & TokenRecord.used_at.does_not_exist()
     )
     try:
-        record_key(kind, signature).delete(condition=condition)
+        connection().delete(record_key(kind, signature), condition=condition)
     except DeleteError as exc:
         if is_condition_failure(exc):
             return False
@@ -262,9 +323,9 @@ def mark_revoked(signature: str, kind: str) -> Token | None:
     record = record_key(kind, signature)
     for attempt in range(MARK_ATTEMPTS):
         try:
-            record.update(actions=[TokenRecord.used_at.set(TokenRecord.used_at | now),
-                                   TokenRecord.revoked_at.set(TokenRecord.revoked_at | now)],
-                          condition=TokenRecord.signature.exists())
+            connection().update(record, actions=[TokenRecord.used_at.set(TokenRecord.used_at | now),
+                                                 TokenRecord.revoked_at.set(TokenRecord.revoked_at | now)],
+                                condition=TokenRecord.signature.exists())
             return from_record(record)
         except UpdateError as exc:
             if is_condition_failure(exc):
@@ -285,7 +346,7 @@ def get_many(refs: Iterable[TokenRef]) -> list[Token]:
     if not keys:
         return []
     try:
-        return [from_record(record) for record in TokenRecord.batch_get(keys, consistent_read=True)]
+        return [from_record(record) for record in connection().batch_get_rows(TokenRecord, keys, consistent_read=True)]
     except GetError as exc:
         raise unwrap(exc) from exc
 
@@ -297,18 +358,13 @@ def delete_refs(refs: Iterable[TokenRef]) -> int:
 
 
 def _delete_keys(keys: Iterable[TokenRecord]) -> int:
-    count = 0
-    with TokenRecord.batch_write() as batch:  # pynamodb retries unprocessed items itself
-        for key in keys:
-            batch.delete(TokenRecord(key.shard, key.signature))
-            count += 1
-    return count
+    return connection().delete_rows(TokenRecord, [(key.shard, key.signature) for key in keys])
 
 
 @ensure_bound
 def keys_of_request(request_id: str) -> Iterator[TokenRecord]:
     """The keys (shard and signature) of every row of one grant, from the sparse by_request index."""
-    yield from TokenRecord.by_request.query(request_id)
+    yield from connection().query_rows(TokenRecord, request_id, index=TokenRecord.by_request)
 
 
 def signatures_of_request(request_id: str) -> Iterator[str]:
