@@ -103,7 +103,7 @@ def test_requests_carry_no_telemetry_headers(
 
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "hydra-test")
     monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0")
-    monkeypatch.setattr(aws, "_clients", {})
+    monkeypatch.setattr(aws, "_clients", TimedCache("aws clients (telemetry test)", forever))
     sent: list[dict[str, str]] = []
 
     def record(request: Any, **_: Any) -> None:
