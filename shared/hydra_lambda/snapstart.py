@@ -20,8 +20,8 @@ After a restore (``after_restore``): what was random at init is made again, per 
 emptied, since a snapshot is shared by every container restored from it.
 
 The hooks are registered with ``snapshot_restore_py``, which only the Lambda Python runtime has;
-elsewhere (tests, the local server) they are kept in a local registry that ``registered()`` shows
-and nothing runs on its own.
+elsewhere (tests, the local server, the benchmark) registering does nothing, ``registered()`` shows
+what ``enable`` registered, and the hooks run only when called.
 """
 
 from __future__ import annotations
