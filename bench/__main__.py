@@ -128,6 +128,15 @@ class Run:
         self.raw["envelope"] = result
         return result
 
+    def login(self, env: dict[str, str], engine_pids: list[int]) -> dict[str, Any]:
+        """The browser login, leg by leg (bench/login.py), alone on a CPU as the warm item is."""
+        spec = {"sizes": asdict(self.sizes)}
+        with cpus.isolated(engine_pids) as cpu:
+            spec["cpu"] = cpu
+            result = run_python(["-m", "bench.login"], env, spec, timeout=3600)
+        self.raw["login"] = result
+        return result
+
     def memory(self, env: dict[str, str]) -> dict[str, Any]:
         spec = {"mode": "memory", "sizes": asdict(self.sizes), "experiments": self.experiments}
         result = run_python(["-m", "bench.worker"], env, spec, timeout=3600)
@@ -161,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             envelope = run.guarded("envelope", [], run.envelope, eng.counted(eng.envelope_env))
             if envelope is None:
                 eng.envelope_error = run.failures.get("envelope", "")
+        login = run.guarded("browser login", [], run.login, eng.counted(eng.env), eng.pids)
         peer, peer_ddb, peer_memory, peer_errors = run.peers(eng)
         report.warm_rows(run.rows, warm, peer_ddb, peer_memory, peer_errors, LABELS)
         report.call_rows(run.rows, warm, envelope, eng.envelope_error, LABELS)
@@ -180,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
             run.guarded("throughput (HTTP, loopback)", ["hydra-lambda serve"], report.throughput_rows, run, eng.env,
                         peer, peer_errors["memory"], sizes)
         report.cost_rows(run.rows, warm, peer_ddb)
+        from bench.cost import login_rows
+
+        run.rows.extend(login_rows(login, run.failures.get("browser login", "")))
     finally:
         if peer is not None:
             peer[0].stop()
