@@ -43,7 +43,10 @@ PEER_OPS = ("client_credentials", "introspection")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="a few requests per item (seconds, not minutes)")
-    parser.add_argument("--out", default=str(BENCH / "results.json"))
+    parser.add_argument("--out", default="", help="where the results go (bench/results.json; with --memory "
+                        "bench/results-memory.json)")
+    parser.add_argument("--memory", action="store_true",
+                        help="only the memory sizing (bench/memory.py): latency and cost at 256-1,769 MB CPU shares")
     parser.add_argument("--profile", action="store_true", help="also write pyinstrument profiles to bench/profiles/")
     parser.add_argument("--experiment", default="",
                         help="comma-separated patches to try (see bench/experiments.py); the results say so")
@@ -144,9 +147,38 @@ class Run:
         return result
 
 
+def memory_sizing(args: argparse.Namespace, sizes: Sizes) -> int:
+    """``--memory``: the memory sizing alone (minutes under the CPU limits); info rows, exit 0."""
+    from bench import engines, memory
+
+    started = time.perf_counter()
+    eng = engines.start(args.dynamodb_endpoint, args.kms_endpoint, envelope=False)
+    raw: dict[str, Any] = {}
+    try:
+        rows, raw = memory.run(eng.counted(eng.env), eng.pids, sizes, args.smoke)
+    except Exception as exc:
+        print(f"bench: memory sizing failed: {exc}\n{traceback.format_exc()}", file=sys.stderr)
+        rows = memory.unavailable(f"{type(exc).__name__}: {exc}")
+    finally:
+        eng.stop()
+    out = Path(args.out or BENCH / "results-memory.json")
+    out.write_text(json.dumps({"generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                               "mode": "memory-smoke" if args.smoke else "memory",
+                               "duration_s": round(time.perf_counter() - started, 1),
+                               "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                                           "cpus": __import__("os").cpu_count()},
+                               "rows": [row.to_json() for row in rows], "raw": raw}, indent=1, default=str))
+    print(report.table(rows))
+    print(f"\n{len(rows)} rows; written to {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     sizes = Sizes.smoke() if args.smoke else Sizes()
+    if args.memory:
+        return memory_sizing(args, sizes)
+    args.out = args.out or str(BENCH / "results.json")
     experiments = [name.strip() for name in args.experiment.split(",") if name.strip()]
     from bench.experiments import NAMES
 
