@@ -17,6 +17,10 @@ PRICES = {
     "dynamodb_wru": 0.625 / 1e6,  # on-demand, since the November 2024 price cut
     "dynamodb_rru": 0.125 / 1e6,
     "cognito_m2m_token": 2.25 / 1000,  # first tier; plus $6 per app client per month, left out here
+    # SnapStart for Python: the snapshot cached while a published version is active, per GB of the
+    # function's memory and second; each restore, per GB of memory (both scale with MemorySize)
+    "snapstart_cache_gb_second": 0.0000015046,
+    "snapstart_restore_gb": 0.0001397998,
 }
 PRICES_DATE = "prices as published for us-east-1 in 2025 (see bench/README.md)"
 MEMORY_MB = 256  # template.yaml Globals.Function.MemorySize

@@ -264,6 +264,13 @@ def per_million(mb: int, billed_ms: float, units: dict[str, Any]) -> float:
                   + units["read_units"] * PRICES["dynamodb_rru"])
 
 
+def init_per_million(mb: int, init_ms: float) -> float:
+    """A cold start's init phase, billed as duration (Lambda bills INIT since August 2025)."""
+    from bench.cost import PRICES
+
+    return 1e6 * mb / 1024 * math.ceil(init_ms) / 1000 * PRICES["lambda_arm64_gb_second"]
+
+
 def _stats(runs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     """Over the rounds: the median of the per-round medians, their spread, p90, the mean billed ms."""
     medians = [statistics.median(r[kind]["wall_ms"]) for r in runs]
@@ -324,6 +331,28 @@ def choose(table: dict[int, dict[str, Any]]) -> dict[str, Any]:
     return {"mb": best, "scores": {str(mb): round(s, 3) for mb, s in scores.items()}}
 
 
+MONTH_S = 30 * 24 * 3600
+
+
+def snapstart(mb: int) -> dict[str, float]:
+    """What SnapStart costs at ``mb`` whatever the traffic: the cache per function and month (one
+    active published version), and the restores per million."""
+    from bench.cost import PRICES
+
+    gb = mb / 1024
+    return {"cache_per_function_month": gb * MONTH_S * PRICES["snapstart_cache_gb_second"],
+            "restore_per_million": gb * PRICES["snapstart_restore_gb"] * 1e6}
+
+
+def serving_functions() -> int:
+    """The template's functions that serve HTTP requests (the ones issue 27 puts under SnapStart)."""
+    from hydra_lambda_local.routes import load_template
+
+    resources = load_template(TEMPLATE)["Resources"].values()
+    return sum(1 for r in resources if r.get("Type") == "AWS::Serverless::Function" and any(
+        (e or {}).get("Type") == "HttpApi" for e in ((r.get("Properties") or {}).get("Events") or {}).values()))
+
+
 def _units(calls: dict[str, Any]) -> str:
     return f"{calls['read_units']:g} RRU + {calls['write_units']:g} WRU per request"
 
@@ -358,12 +387,21 @@ def rows(raw: dict[str, Any]) -> list[Row]:
                 value = f["model_ms"]
             out.append(Row(SECTION, f"{LABELS[name]} at {mb} MB", text, "", "info", round(value, 3), "ms",
                            detail={**f, "mb": mb, "limit": how}))
+        snap = snapstart(mb)
+        functions = serving_functions()
+        out.append(Row(SECTION, f"SnapStart at {mb} MB",
+                       f"cache ${snap['cache_per_function_month']:.2f} per function-month (x {functions} functions "
+                       f"= ${functions * snap['cache_per_function_month']:.2f} a month, whatever the traffic); "
+                       f"${snap['restore_per_million']:.0f} per million restores", "", "info",
+                       round(functions * snap["cache_per_function_month"], 3), "$/month",
+                       detail={**snap, "functions": functions, "mb": mb}))
         if "cold" in entry:
             c = entry["cold"]
+            init = init_per_million(mb, c["p50_ms"])
             out.append(Row(SECTION, f"cold start {raw.get('cold_function', COLD_FUNCTION)} at {mb} MB",
                            f"{c['p50_ms']:.0f} ms (range {c['min_ms']:.0f}-{c['max_ms']:.0f}, n={c['runs']}), "
-                           f"CPU {c['cpu_ms']:.0f} ms{got}", "", "info", round(c["p50_ms"], 1), "ms",
-                           detail={**c, "mb": mb}))
+                           f"CPU {c['cpu_ms']:.0f} ms; ${init:.2f} per million cold starts without SnapStart{got}",
+                           "", "info", round(c["p50_ms"], 1), "ms", detail={**c, "mb": mb, "init_per_million": init}))
     choice = result["choice"]
     out.append(Row(SECTION, "best size (lowest geometric mean of $ per million x busy p50)",
                    f"{choice['mb']} MB (scores: " + ", ".join(f"{mb} MB {s:g}" for mb, s in choice["scores"].items())
