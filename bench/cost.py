@@ -23,7 +23,18 @@ PRICES = {
     "snapstart_restore_gb": 0.0001397998,
 }
 PRICES_DATE = "prices as published for us-east-1 in 2025 (see bench/README.md)"
-MEMORY_MB = 256  # template.yaml Globals.Function.MemorySize
+
+
+def template_memory_mb() -> int:
+    """template.yaml's Globals.Function.MemorySize: the size every function runs at."""
+    from hydra_lambda_local.routes import load_template
+
+    from bench.common import TEMPLATE
+
+    return int(load_template(TEMPLATE)["Globals"]["Function"]["MemorySize"])
+
+
+MEMORY_MB = template_memory_mb()
 FULL_VCPU_MB = 1769  # Lambda gives one full vCPU at 1,769 MB, CPU share scales with memory
 BUDGETS = {"client_credentials": 2.00, "introspection": 1.45}  # dollars per million, issue 13
 
@@ -43,8 +54,8 @@ def per_million(duration_ms: float, write_units: float, read_units: float) -> di
 
 
 def cost_line(cc: dict[str, Any]) -> dict[str, Any]:
-    """The cost at the measured warm duration, and at a 256 MB projection of the CPU time
-    (``cc``: one operation's warm figures)."""
+    """The cost at the measured warm duration, and at a projection of the CPU time to MEMORY_MB (the
+    template's MemorySize) (``cc``: one operation's warm figures)."""
     calls = cc["calls"]
     units = (calls["write_units"], calls["read_units"])
     measured = per_million(cc["wall_ms"], *units)
