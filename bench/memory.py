@@ -162,7 +162,7 @@ def _calibrate(limit: CpuLimit, fraction: float, seconds: float = 0.4) -> float:
         limit.leave()
 
 
-def _cold(spec: dict[str, Any], event: dict[str, Any], code_dir: Path, limit: CpuLimit | None,
+def _cold(event: dict[str, Any], code_dir: Path, limit: CpuLimit | None,
           fraction: float | None) -> dict[str, Any]:
     """One cold start of ``code_dir``'s handler (bench/_cold_child.py: ``import app`` + first request)."""
     with tempfile.TemporaryDirectory(prefix="bench-memory-cold-") as tmp:
@@ -224,10 +224,10 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
         prepared = api.prepare("POST", "/oauth2/token", headers=ctx.client.auth, form=flows.CC_FORM)
         code_dir = _code_dir(prepared.function)
         out["cold"] = []
-        _cold(spec, prepared.event, code_dir, None, None)  # .pyc and page cache; not counted
+        _cold(prepared.event, code_dir, None, None)  # .pyc and page cache; not counted
         for rnd in range(cfg["cold_runs"]):
             for mb in labels[rnd % len(labels):] + labels[:rnd % len(labels)]:
-                figures = _cold(spec, prepared.event, code_dir, limit, share(mb) if mb else None)
+                figures = _cold(prepared.event, code_dir, limit, share(mb) if mb else None)
                 out["cold"].append({"round": rnd, "mb": mb, **figures})
         out["cold_function"] = prepared.function
     finally:
