@@ -43,7 +43,10 @@ PEER_OPS = ("client_credentials", "introspection")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="a few requests per item (seconds, not minutes)")
-    parser.add_argument("--out", default=str(BENCH / "results.json"))
+    parser.add_argument("--out", default="", help="where the results go (bench/results.json; with --memory "
+                        "bench/results-memory.json)")
+    parser.add_argument("--memory", action="store_true",
+                        help="only the memory sizing (bench/memory.py): latency and cost at 256-1,769 MB CPU shares")
     parser.add_argument("--profile", action="store_true", help="also write pyinstrument profiles to bench/profiles/")
     parser.add_argument("--experiment", default="",
                         help="comma-separated patches to try (see bench/experiments.py); the results say so")
@@ -130,6 +133,15 @@ class Run:
         self.raw["envelope"] = result
         return result
 
+    def login(self, env: dict[str, str], engine_pids: list[int]) -> dict[str, Any]:
+        """The browser login, leg by leg (bench/login.py), alone on a CPU as the warm item is."""
+        spec = {"sizes": asdict(self.sizes)}
+        with cpus.isolated(engine_pids) as cpu:
+            spec["cpu"] = cpu
+            result = run_python(["-m", "bench.login"], env, spec, timeout=3600)
+        self.raw["login"] = result
+        return result
+
     def memory(self, env: dict[str, str]) -> dict[str, Any]:
         spec = {"mode": "memory", "sizes": asdict(self.sizes), "experiments": self.experiments}
         result = run_python(["-m", "bench.worker"], env, spec, timeout=3600)
@@ -137,9 +149,38 @@ class Run:
         return result
 
 
+def memory_sizing(args: argparse.Namespace, sizes: Sizes) -> int:
+    """``--memory``: the memory sizing alone (minutes under the CPU limits); info rows, exit 0."""
+    from bench import engines, memory
+
+    started = time.perf_counter()
+    eng = engines.start(args.dynamodb_endpoint, args.kms_endpoint, envelope=False)
+    raw: dict[str, Any] = {}
+    try:
+        rows, raw = memory.run(eng.counted(eng.env), eng.pids, sizes, args.smoke)
+    except Exception as exc:
+        print(f"bench: memory sizing failed: {exc}\n{traceback.format_exc()}", file=sys.stderr)
+        rows = memory.unavailable(f"{type(exc).__name__}: {exc}")
+    finally:
+        eng.stop()
+    out = Path(args.out or BENCH / "results-memory.json")
+    out.write_text(json.dumps({"generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                               "mode": "memory-smoke" if args.smoke else "memory",
+                               "duration_s": round(time.perf_counter() - started, 1),
+                               "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                                           "cpus": __import__("os").cpu_count()},
+                               "rows": [row.to_json() for row in rows], "raw": raw}, indent=1, default=str))
+    print(report.table(rows))
+    print(f"\n{len(rows)} rows; written to {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     sizes = Sizes.smoke() if args.smoke else Sizes()
+    if args.memory:
+        return memory_sizing(args, sizes)
+    args.out = args.out or str(BENCH / "results.json")
     experiments = [name.strip() for name in args.experiment.split(",") if name.strip()]
     from bench.experiments import NAMES
 
@@ -163,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             envelope = run.guarded("envelope", [], run.envelope, eng.counted(eng.envelope_env))
             if envelope is None:
                 eng.envelope_error = run.failures.get("envelope", "")
+        login = run.guarded("browser login", [], run.login, eng.counted(eng.env), eng.pids)
         peer, peer_ddb, peer_memory, peer_errors = run.peers(eng)
         report.warm_rows(run.rows, warm, peer_ddb, peer_memory, peer_errors, LABELS)
         report.call_rows(run.rows, warm, envelope, eng.envelope_error, LABELS)
@@ -182,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
             run.guarded("throughput (HTTP, loopback)", ["hydra-lambda serve"], report.throughput_rows, run, eng.env,
                         peer, peer_errors["memory"], sizes)
         report.cost_rows(run.rows, warm, peer_ddb)
+        from bench.cost import login_rows
+
+        run.rows.extend(login_rows(login, run.failures.get("browser login", "")))
     finally:
         if peer is not None:
             peer[0].stop()

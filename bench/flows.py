@@ -1,15 +1,16 @@
 """The set-up a benchmark needs, done through the handlers themselves: the root client's admin token,
 benchmark clients created with ``POST /clients``, access tokens, and authorization codes from the
-full browser flow (authorize, consent accept, authorize again)."""
+full browser flow (authorize, consent accept, authorize again), leg by leg for the browser login item."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from bench.api import Api, Result, Unavailable, basic, bearer
+from bench.api import Api, Prepared, Result, Unavailable, basic, bearer
 from bench.common import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET
 
 ADMIN_SCOPES = "hydra.clients hydra.consent hydra.introspect hydra.oauth2.flush hydra.warden"
@@ -81,8 +82,28 @@ def _path_and_query(url: str) -> tuple[str, str]:
     return parts.path, parts.query
 
 
-def authorization_code(api: Api, client: BenchClient, admin: str) -> str:
-    """A fresh authorization code for ``openid offline``, through the whole consent flow."""
+# The legs of a browser login, in order: the browser at /oauth2/auth, the consent app reading the
+# consent request and accepting it (the consent request API, with its admin token), the browser
+# redirected back to /oauth2/auth, and the client exchanging the code.
+LOGIN_LEGS = ("authorize", "consent_get", "consent_accept", "authorize_back", "code_exchange")
+LegRunner = Callable[[str, Prepared], Result]
+
+
+def _untimed(_leg: str, prepared: Prepared) -> Result:
+    return Api.run(prepared)
+
+
+def _checked(result: Result, wanted: tuple[int, ...], what: str) -> Result:
+    if result.status not in wanted:
+        raise Unavailable(f"{what} answered {result.status}: {result.body[:200]}")
+    return result
+
+
+def browser_login(api: Api, client: BenchClient, admin: str, run: LegRunner = _untimed,
+                  exchange: bool = True) -> dict[str, Any]:
+    """One browser login for ``openid offline``, leg by leg (``LOGIN_LEGS``). Each leg's event is
+    built before ``run(leg, prepared)`` serves it, so a caller can time and count the handler alone.
+    Returns the code and, with ``exchange``, the token response."""
     query = {
         "client_id": client.id,
         "redirect_uri": REDIRECT_URI,
@@ -91,22 +112,35 @@ def authorization_code(api: Api, client: BenchClient, admin: str) -> str:
         "state": secrets.token_urlsafe(12),
         "nonce": secrets.token_urlsafe(12),
     }
-    first = api.expect((302, 303), "GET", "/oauth2/auth", query=urlencode(query))
+    first = _checked(run("authorize", api.prepare("GET", "/oauth2/auth", query=urlencode(query))), (302, 303),
+                     "GET /oauth2/auth")
     cookies = _cookie_pairs(first)
     location = first.headers.get("location", "")
     consent_id = (parse_qs(urlsplit(location).query).get("consent") or [""])[0]
     if not consent_id:
         raise Unavailable(f"/oauth2/auth did not send the browser to the consent app: {location[:200]}")
-    request = api.expect(200, "GET", f"/oauth2/consent/requests/{consent_id}", headers=bearer(admin)).json
+    consent_path = f"/oauth2/consent/requests/{consent_id}"
+    request = _checked(run("consent_get", api.prepare("GET", consent_path, headers=bearer(admin))), (200,),
+                       f"GET {consent_path}").json
     accept = {"subject": "bench-user", "grantScopes": ["openid", "offline"]}
-    api.expect((200, 204), "PATCH", f"/oauth2/consent/requests/{consent_id}/accept", headers=bearer(admin),
-               json_body=accept)
+    _checked(run("consent_accept", api.prepare("PATCH", f"{consent_path}/accept", headers=bearer(admin),
+                                               json_body=accept)), (200, 204), f"PATCH {consent_path}/accept")
     path, back_query = _path_and_query(str(request["redirectUrl"]))
-    second = api.expect((302, 303), "GET", path, query=back_query, cookies=cookies)
+    second = _checked(run("authorize_back", api.prepare("GET", path, query=back_query, cookies=cookies)), (302, 303),
+                      "GET /oauth2/auth (back from consent)")
     code = (parse_qs(urlsplit(second.headers.get("location", "")).query).get("code") or [""])[0]
     if not code:
         raise Unavailable(f"the second /oauth2/auth leg gave no code: {second.headers.get('location', '')[:200]}")
-    return code
+    if not exchange:
+        return {"code": code}
+    tokens = _checked(run("code_exchange", api.prepare("POST", "/oauth2/token", headers=client.auth,
+                                                       form=code_form(code))), (200,), "POST /oauth2/token (code)")
+    return {"code": code, "tokens": tokens.json}
+
+
+def authorization_code(api: Api, client: BenchClient, admin: str) -> str:
+    """A fresh authorization code for ``openid offline``, through the whole consent flow."""
+    return str(browser_login(api, client, admin, exchange=False)["code"])
 
 
 def code_form(code: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from tests.support import ROOT
 
 SECTIONS = {"cold start", "warm CPU per request", "AWS requests per op", "memory", "throughput (HTTP, loopback)",
-            "cost"}
+            "cost", "browser login"}
 STATUSES = {"pass", "FAIL", "info", "not available"}
 WARM_ITEMS = {"client_credentials token", "introspection", "revoke", "authorization code exchange (openid)",
               "refresh", "JWKS", "discovery document", "client get", "client list", "health"}
@@ -62,7 +62,9 @@ def test_bench_smoke_writes_well_formed_results(aws: dict[str, str], tmp_path: P
     token = peer["node-oidc-provider on DynamoDB client_credentials token"]["detail"]
     assert token["errors"] == 0 and token["calls"]["dynamodb_writes"] == 1 and token["calls"]["write_units"] >= 1
     cost = {row["item"]: row for row in rows if row["section"] == "cost"}
-    assert set(cost) == {"$ per million client_credentials tokens", "$ per million introspections"}
+    assert set(cost) == {"$ per million client_credentials tokens", "$ per million introspections",
+                         "$ per million browser logins"}
+    _check_login_rows(rows, cost.pop("$ per million browser logins"), results["sizes"]["flow_requests"])
     for row in cost.values():
         if row["status"] != "not available":
             line = row["detail"]
@@ -81,6 +83,35 @@ def test_bench_smoke_writes_well_formed_results(aws: dict[str, str], tmp_path: P
     named = set(would_fail.split("would fail on: ", 1)[1].split(" | ")) - {"(none)"}
     assert named == {f"{row['section']}: {row['item']}" for row in rows
                      if row["status"] == "FAIL" or (row["status"] == "not available" and row["budget"])}
+
+
+def _check_login_rows(rows: list[dict], cost: dict, logins: int) -> None:
+    """The browser login: one row per leg, in order, each served by the function the template routes
+    it to, with its AWS requests counted; the capacity of a login is the legs' sum, and its dollars
+    per million are the five invocations' prices plus those units (no budget: the rows are info)."""
+    login = [row for row in rows if row["section"] == "browser login"]
+    assert [row["status"] for row in login] == ["info"] * 6, login
+    legs, total = login[:5], login[5]
+    assert [row["item"].split(" (")[0][:2] for row in legs] == ["1.", "2.", "3.", "4.", "5."]
+    assert [row["detail"]["function"] for row in legs] == ["OAuth2Function", "ConsentFunction", "ConsentFunction",
+                                                           "OAuth2Function", "OAuth2Function"]
+    for row in legs:
+        assert row["detail"]["requests"] == logins and row["detail"]["cpu_ms"] > 0, row
+    calls = [row["detail"]["calls"] for row in legs]
+    assert calls[0]["dynamodb_writes"] >= 1 and calls[2]["dynamodb_writes"] >= 1  # the consent request, its answer
+    assert calls[4]["kms_sign"] == 1  # the ID token
+    assert total["item"] == "DynamoDB capacity per login" and total["detail"]["complete_logins"] == logins
+    units = sum(c["read_units"] + c["write_units"] for c in calls)
+    assert abs(total["value"] - units) < 1e-3 and units > 0
+    line = cost["detail"]
+    assert cost["status"] == "info" and not cost["budget"] and line["invocations"] == 5
+    prices = line["prices"]
+    assert line["request_prices_per_million"] == 5 * (prices["http_api_request"] + prices["lambda_request"]) * 1e6
+    dynamodb = sum(c["read_units"] for c in calls) * prices["dynamodb_rru"] + sum(
+        c["write_units"] for c in calls) * prices["dynamodb_wru"]
+    assert abs(line["dynamodb_per_million"] - dynamodb * 1e6) < 1e-6
+    assert round(sum(leg["projected_per_million"] for leg in line["legs"].values()), 4) == cost["value"]
+    assert cost["value"] > line["request_prices_per_million"] + line["dynamodb_per_million"]  # plus the durations
 
 
 def test_the_counting_proxy_measures_capacity_and_hands_back_the_plain_answer(aws: dict[str, str]) -> None:
