@@ -173,8 +173,9 @@ def throughput_rows(run: Any, env: dict[str, str], peer: Any, peer_error: str, s
 
 
 def cost_rows(rows: list[Row], warm: dict[str, Any], peer: dict[str, Any]) -> None:
-    """Dollars per million on AWS from the measured capacity and the 256 MB duration projection."""
-    from bench.cost import BUDGETS, cost_line
+    """Dollars per million on AWS from the measured capacity and the duration projected to the template's
+    MemorySize."""
+    from bench.cost import BUDGETS, MEMORY_MB, cost_line
 
     section = "cost"
     for name, budget_usd in BUDGETS.items():
@@ -189,9 +190,10 @@ def cost_rows(rows: list[Row], warm: dict[str, Any], peer: dict[str, Any]) -> No
         node_units = f"; {PEER}: {node['write_units']:g} WRU + {node['read_units']:g} RRU" if node else ""
         places = ", ".join(f"{k} {v:g}" for k, v in line["units_by_place"].items())
         rows.append(Row(section, item,
-                        f"${line['projected_per_million']:.2f} at {line['projected_duration_ms']:.1f} ms (256 MB "
-                        f"arm64 projection; ${line['measured_per_million']:.2f} at {line['measured_duration_ms']:.1f}"
-                        f" ms measured); DynamoDB {line['write_units']:g} WRU + {line['read_units']:g} RRU measured "
+                        f"${line['projected_per_million']:.2f} at {line['projected_duration_ms']:.1f} ms "
+                        f"({MEMORY_MB} MB arm64 projection; ${line['measured_per_million']:.2f} at "
+                        f"{line['measured_duration_ms']:.1f} ms measured); "
+                        f"DynamoDB {line['write_units']:g} WRU + {line['read_units']:g} RRU measured "
                         f"({places}){node_units}; Cognito M2M ${line['cognito_per_million']:,.0f}",
                         budget, verdict(line["projected_per_million"] <= budget_usd),
                         round(line["projected_per_million"], 4), "$/M", detail=line))
