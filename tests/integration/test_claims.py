@@ -155,3 +155,18 @@ def _root() -> tuple[str, str]:
     from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET
 
     return ROOT_CLIENT_ID, ROOT_CLIENT_SECRET
+
+
+def test_a_narrower_refresh_narrows_the_released_claims() -> None:
+    from tests.support_flows import refresh
+
+    client_id, secret = make_client()
+    flow = Flow(client_id)
+    flow.start(scope="openid offline profile email")
+    first = _finish(flow, secret, ["openid", "offline", "profile", "email"], idTokenExtra=EVERYTHING)
+    assert _userinfo(first["access_token"])["email"] == "alice@example.com"
+    result = refresh(client_id, secret, first["refresh_token"], scope="openid profile")
+    assert result.status == 200, result.body
+    narrowed = {"name": "Alice", "given_name": "Alice", "birthdate": "1990-01-01", "tenant": "acme"}
+    assert _user_claims(verify_id_token(result.json["id_token"], client_id)) == narrowed
+    assert _userinfo(result.json["access_token"]) == {"sub": "alice", **narrowed}
