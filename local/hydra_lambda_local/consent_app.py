@@ -34,6 +34,7 @@ from string import Template
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from hydra_lambda import claims as user_claims
 from hydra_lambda.config import ConfigError, get_settings
 from hydra_lambda.http.responses import render_layout
 from hydra_lambda.redaction import redact
@@ -87,8 +88,18 @@ class DemoUser:
 
     @property
     def claims(self) -> dict[str, Any]:
-        """What the ID token and /userinfo say about this user (idTokenExtra)."""
+        """Everything the demo knows about this user."""
         return {"name": self.username.capitalize(), "email": f"{self.username}@example.com"}
+
+    def released(self, granted: list[str], requested: dict[str, Any]) -> dict[str, Any]:
+        """What the ID token and /userinfo may say (idTokenExtra): only the claims of the scopes the
+        user ticked, plus those the relying party named in its claims request (the server drops any of
+        a scope the user unticked)."""
+        allowed = user_claims.scope_claims(granted)
+        for members in requested.values():
+            if isinstance(members, dict):
+                allowed.update(members)
+        return {name: value for name, value in self.claims.items() if name in allowed}
 
 
 def parse_users(text: str) -> dict[str, DemoUser]:
@@ -134,6 +145,7 @@ class ConsentRequest:
     requested_scopes: list[str]
     redirect_url: str
     expires_at: str
+    requested_claims: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> ConsentRequest:
@@ -146,6 +158,7 @@ class ConsentRequest:
             requested_scopes=[str(s) for s in scopes],
             redirect_url=str(body.get("redirectUrl") or ""),
             expires_at=str(body.get("expiresAt") or ""),
+            requested_claims=claims if isinstance(claims := body.get("requestedClaims"), dict) else {},
         )
 
 
@@ -586,12 +599,13 @@ class _Handler(BaseHTTPRequestHandler):
         if user is None:
             self._render(request, 401, username=username, checked=checked, alert="Wrong username or password.")
             return
+        # Only what was asked for and ticked, in the order it was asked for.
+        granted = [s for s in request.requested_scopes if s in checked]
         acceptance = {
             "subject": user.username,
-            # Only what was asked for and ticked, in the order it was asked for.
-            "grantScopes": [s for s in request.requested_scopes if s in checked],
+            "grantScopes": granted,
             "accessTokenExtra": {},
-            "idTokenExtra": user.claims,
+            "idTokenExtra": user.released(granted, request.requested_claims),
         }
         self._answer(lambda: self.server.api.accept(request.id, acceptance))
 

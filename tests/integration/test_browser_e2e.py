@@ -79,7 +79,7 @@ def register(api: str, redirect_uri: str) -> tuple[str, str]:
     """An application, registered through POST /clients as an operator would."""
     body = {"id": f"web-{uuid.uuid4().hex[:10]}", "client_name": "Photo printer", "redirect_uris": [redirect_uri],
             "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
-            "scope": "openid offline photos.read"}
+            "scope": "openid offline profile email photos.read"}
     answer = requests.post(f"{api}/clients", json=body, timeout=10,
                            headers={"Authorization": f"Bearer {root_token(api, 'hydra.clients')}"})
     assert answer.status_code == 201, answer.text
@@ -89,8 +89,8 @@ def register(api: str, redirect_uri: str) -> tuple[str, str]:
 def session(api: str, client: tuple[str, str], redirect_uri: str) -> Any:
     from authlib.integrations.requests_client import OAuth2Session
 
-    return OAuth2Session(client[0], client[1], scope="openid offline photos.read", redirect_uri=redirect_uri,
-                         code_challenge_method="S256")
+    return OAuth2Session(client[0], client[1], scope="openid offline profile email photos.read",
+                         redirect_uri=redirect_uri, code_challenge_method="S256")
 
 
 def query(url: str) -> dict[str, str]:
@@ -114,7 +114,7 @@ def test_sign_in_and_allow_with_pkce(stack: tuple[LocalServer, str], callback: s
     assert page.locator("#client-id").inner_text() == client[0]
     assert page.locator("#client-name").inner_text() == "Photo printer"  # client_name, not the id
     assert page.locator("input[name=scope]").evaluate_all("els => els.map(e => e.value)") == [
-        "openid", "offline", "photos.read"]
+        "openid", "offline", "profile", "email", "photos.read"]
     page.screenshot(path=SCREENSHOT, full_page=True)
 
     # A wrong password first: the form comes back with a message and nothing is answered.
@@ -126,6 +126,7 @@ def test_sign_in_and_allow_with_pkce(stack: tuple[LocalServer, str], callback: s
 
     page.fill("#password", "alice-password")
     page.uncheck("input[name=scope][value='photos.read']")
+    page.uncheck("input[name=scope][value='profile']")  # so no name may reach the application (issue 25)
     with page.expect_navigation(url=lambda url: url.startswith(callback)):
         page.press("#password", "Enter")  # Enter submits with the first button: Allow, never Deny
     callback_url = page.url
@@ -138,19 +139,19 @@ def test_sign_in_and_allow_with_pkce(stack: tuple[LocalServer, str], callback: s
 
     token = oauth.fetch_token(f"{server.url}/oauth2/token", authorization_response=callback_url,
                               code_verifier=verifier)
-    assert set(token["scope"].split()) == {"openid", "offline"}  # photos.read was unticked
+    assert set(token["scope"].split()) == {"openid", "offline", "email"}  # photos.read and profile were unticked
     assert token["refresh_token"] and token["access_token"]
 
     jwks = requests.get(f"{server.url}/.well-known/jwks.json", timeout=10).json()
     claims = jwt.decode(token["id_token"], jwks, algorithms=["RS256", "ES256"], audience=client[0],
                         issuer=server.url, access_token=token["access_token"])
     assert claims["sub"] == "alice" and claims["nonce"] == nonce
-    assert claims["name"] == "Alice" and claims["email"] == "alice@example.com"
+    assert claims["email"] == "alice@example.com" and "name" not in claims  # profile unticked: no name
 
     userinfo = requests.get(f"{server.url}/userinfo", timeout=10,
                             headers={"Authorization": f"Bearer {token['access_token']}"})
     assert userinfo.status_code == 200, userinfo.text
-    assert userinfo.json()["sub"] == "alice" and userinfo.json()["email"] == "alice@example.com"
+    assert userinfo.json() == {"sub": "alice", "email": "alice@example.com"}
 
     # The code was single use: a second redemption fails.
     again = requests.post(f"{server.url}/oauth2/token", auth=client, timeout=10,

@@ -61,7 +61,8 @@ def test_id_token_extra_claims_and_standard_claims_win() -> None:
 
     flow = Flow(client_id)
     flow.start()
-    assert flow.accept(idTokenExtra={"email": "alice@example.com", "sub": "mallory", "iss": "evil"},
+    assert flow.accept(scopes=["openid", "offline", "email"],
+                       idTokenExtra={"email": "alice@example.com", "sub": "mallory", "iss": "evil"},
                        accessTokenExtra={"tenant": "acme"}).status == 204
     code = qs(flow.back().headers["location"])["code"]
     body = redeem(client_id, secret, code).json

@@ -84,6 +84,11 @@ def test_metadata_has_every_classic_and_modern_field(installed: None) -> None:
     assert doc["scopes_supported"][:2] == ["offline", "openid"]
     assert doc["authorization_response_iss_parameter_supported"] is True
     assert doc["request_parameter_supported"] is False and doc["request_uri_parameter_supported"] is False
+    # issue 25: the standard scopes, their claims and the claims parameter (hydra_lambda.claims)
+    assert doc["claims_parameter_supported"] is True
+    assert {"profile", "email", "address", "phone"} <= set(doc["scopes_supported"])
+    assert {"name", "email", "email_verified", "address", "phone_number", "updated_at", "amr"} <= set(
+        doc["claims_supported"])
     assert "pairwise" not in str(doc)
 
 
@@ -103,11 +108,14 @@ def test_a_trailing_slash_on_the_issuer_never_doubles(env: dict[str, str]) -> No
 
 
 def test_operator_additions_from_the_environment(env: dict[str, str]) -> None:
-    _set(env, OIDC_DISCOVERY_CLAIMS_SUPPORTED="email,sub,locale", OIDC_DISCOVERY_SCOPES_SUPPORTED="email,profile",
+    # email, sub, locale and the standard scopes are listed already (issue 25): only the new ones are added
+    _set(env, OIDC_DISCOVERY_CLAIMS_SUPPORTED="email,sub,locale,tenant",
+         OIDC_DISCOVERY_SCOPES_SUPPORTED="email,profile,photos.read",
          OIDC_DISCOVERY_USERINFO_ENDPOINT="https://users.example.com/me")
     doc = call("GET", WELL_KNOWN[1]).json
-    assert doc["claims_supported"][-2:] == ["email", "locale"] and doc["claims_supported"].count("sub") == 1
-    assert doc["scopes_supported"][-2:] == ["email", "profile"]
+    assert doc["claims_supported"][-1] == "tenant"
+    assert all(doc["claims_supported"].count(claim) == 1 for claim in ("sub", "email", "locale"))
+    assert doc["scopes_supported"][-1] == "photos.read" and doc["scopes_supported"].count("email") == 1
     assert doc["userinfo_endpoint"] == "https://users.example.com/me"
 
 

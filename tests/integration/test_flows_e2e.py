@@ -25,15 +25,16 @@ def _admin_token(server: LocalServer) -> str:
     return response.json()["access_token"]
 
 
-def _consent_app(server: LocalServer, consent_url: str, **accept: Any) -> str:
+def _consent_app(server: LocalServer, consent_url: str, scopes: tuple[str, ...] = ("openid", "offline"),
+                 **accept: Any) -> str:
     """What an operator's consent app does: read the request, accept it, return redirectUrl."""
     consent_id = requests.utils.urlparse(consent_url).query.split("consent=")[1].split("&")[0]
     headers = {"Authorization": f"Bearer {_admin_token(server)}"}
     url = f"{server.url}/oauth2/consent/requests/{consent_id}"
     request = requests.get(url, headers=headers, timeout=10)
     assert request.status_code == 200, request.text
-    assert request.json()["requestedScopes"] == ["openid", "offline"]
-    answer = {"subject": "alice", "grantScopes": ["openid", "offline"], **accept}
+    assert request.json()["requestedScopes"] == list(scopes)
+    answer = {"subject": "alice", "grantScopes": list(scopes), **accept}
     assert requests.patch(url + "/accept", headers=headers, json=answer, timeout=10).status_code == 204
     return request.json()["redirectUrl"]
 
@@ -44,7 +45,10 @@ def test_authlib_code_flow_with_pkce_openid_offline(server: LocalServer) -> None
                             code_challenge_method="S256")
     verifier = generate_token(48)
     nonce = generate_token(16)
-    url, state = session.create_authorization_url(f"{server.url}/oauth2/auth", code_verifier=verifier, nonce=nonce)
+    # email is not in the scope: the claims parameter asks for it by name (OIDC Core 5.5)
+    asked = json.dumps({"id_token": {"email": None}, "userinfo": {"email": {"essential": True}}})
+    url, state = session.create_authorization_url(f"{server.url}/oauth2/auth", code_verifier=verifier, nonce=nonce,
+                                                  claims=asked)
 
     browser = requests.Session()
     first = browser.get(url, allow_redirects=False, timeout=10)

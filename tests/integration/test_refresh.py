@@ -45,13 +45,15 @@ def grace_period() -> Iterator[None]:
 
 
 def test_rotation_issues_a_new_pair_and_revokes_the_old_access_token() -> None:
-    client_id, secret, first = _grant(idTokenExtra={"email": "a@example.com"}, accessTokenExtra={"tenant": "acme"})
+    # email granted: a standard claim is released only for its scope (issue 25)
+    client_id, secret, first = _grant(scopes=["openid", "offline", "email"], idTokenExtra={"email": "a@example.com"},
+                                      accessTokenExtra={"tenant": "acme"})
     result = refresh(client_id, secret, first["refresh_token"])
     assert result.status == 200, result.body
     second = result.json
     assert second["refresh_token"] != first["refresh_token"]
     assert second["access_token"] != first["access_token"]
-    assert second["scope"] == "openid offline"
+    assert second["scope"] == "openid offline email"
     assert userinfo_status(first["access_token"]) == 401
     assert userinfo_status(second["access_token"]) == 200
     old, new = verify_id_token(first["id_token"], client_id), verify_id_token(second["id_token"], client_id)
@@ -59,7 +61,7 @@ def test_rotation_issues_a_new_pair_and_revokes_the_old_access_token() -> None:
     assert new["auth_time"] == old["auth_time"]
     assert "nonce" not in new
     row = _row(second["access_token"])
-    assert row.subject == "alice" and row.extra == {"tenant": "acme"} and row.scopes == ["openid", "offline"]
+    assert row.subject == "alice" and row.extra == {"tenant": "acme"} and row.scopes == ["openid", "offline", "email"]
     assert row.request_id == _refresh_request_id(first["refresh_token"])
 
 

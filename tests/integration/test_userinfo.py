@@ -7,7 +7,8 @@ from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, basic, call
 
 
 def test_get_and_post_return_sub_and_id_token_extra() -> None:
-    _client, _secret, tokens = _grant(idTokenExtra={"email": "a@example.com", "sub": "mallory", "name": "Alice"})
+    _client, _secret, tokens = _grant(scopes=["openid", "email", "profile"],
+                                      idTokenExtra={"email": "a@example.com", "sub": "mallory", "name": "Alice"})
     header = {"Authorization": f"Bearer {tokens['access_token']}"}
     expected = {"sub": "alice", "email": "a@example.com", "name": "Alice"}
     got = call("GET", "/userinfo", headers=header)

@@ -40,6 +40,8 @@ try {
     code_challenge_method: 'S256',
     nonce,
     state,
+    // email is not in the scope: the claims parameter asks for it by name (OIDC Core 5.5)
+    claims: JSON.stringify({ id_token: { email: null }, userinfo: { email: { essential: true } } }),
   })
 
   // The browser: /oauth2/auth sends it to the consent app with ?consent=<id> and a CSRF cookie.

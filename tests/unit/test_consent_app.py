@@ -235,10 +235,28 @@ def test_accept_sends_acceptance_and_redirects_to_the_requests_redirect_url(
         "subject": "alice",
         "grantScopes": ["openid", "photos.read"],  # unticked offline left out, unrequested scope ignored
         "accessTokenExtra": {},
-        "idTokenExtra": {"name": "Alice", "email": "alice@example.com"},
+        "idTokenExtra": {},  # neither profile nor email granted: no name, no email (issue 25)
     })]
     # One token for the GET and both calls of the POST.
     assert len(consent_grants(admin)) == 1
+
+
+def test_accept_releases_only_the_claims_of_ticked_scopes_and_the_claims_request(
+    admin: FakeAdmin, app: consent_app.ConsentApp, browser: requests.Session
+) -> None:
+    request = admin.add("c5", scopes=["openid", "email", "profile"])
+    fields = open_form(browser, app, "c5")
+    post(browser, app, [*fields.items(), ("username", "alice"), ("password", "alice-password"),
+                        ("scope", "openid"), ("scope", "email"), ("action", "accept")])
+    assert admin.patches[-1][2]["grantScopes"] == ["openid", "email"]
+    assert admin.patches[-1][2]["idTokenExtra"] == {"email": "alice@example.com"}  # profile unticked: no name
+
+    request = admin.add("c6", scopes=["openid"])
+    request["requestedClaims"] = {"userinfo": {"name": {"essential": True}}}
+    fields = open_form(browser, app, "c6")
+    post(browser, app, [*fields.items(), ("username", "alice"), ("password", "alice-password"),
+                        ("scope", "openid"), ("action", "accept")])
+    assert admin.patches[-1][2]["idTokenExtra"] == {"name": "Alice"}  # asked for by name, no email
 
 
 def test_wrong_password_shows_the_form_again_and_answers_nothing(

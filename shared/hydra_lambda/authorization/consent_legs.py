@@ -11,7 +11,7 @@ issuer's ``authorize``).
 
 from __future__ import annotations
 
-from hydra_lambda import clock
+from hydra_lambda import claims, clock
 from hydra_lambda.authorization.outcomes import ToClient, ToConsentApp, with_query
 from hydra_lambda.authorization.request import AuthorizeRequest
 from hydra_lambda.clients.model import Client
@@ -126,10 +126,15 @@ def _issue(request: AuthorizeRequest, found: Consent) -> dict[str, str]:
     auth_time = authentication.auth_time or clock.now_int()
     if request.max_age is not None and clock.now_int() - auth_time > request.max_age:
         raise LoginRequired("The user authenticated longer ago than max_age allows; start again.")
+    asked_claims = claims.load(request.claims)
+    why = claims.unmet(asked_claims, subject=found.subject, acr=authentication.acr, acr_values=request.acr_values)
+    if why:
+        raise AccessDenied(why)
     identity = IdentityContext(
         subject=found.subject, auth_time=auth_time, nonce=request.nonce, extra=found.id_token_extra,
         acr=authentication.acr, amr=list(authentication.amr),
         requested_at=found.created_at,
+        claims_request=claims.for_grant(asked_claims, request.scopes, found.grant_scopes),
     )
     binding = CodeBinding(redirect_uri=request.redirect_uri, redirect_uri_sent=request.redirect_uri_sent,
                           code_challenge=request.code_challenge, code_challenge_method=request.code_challenge_method)

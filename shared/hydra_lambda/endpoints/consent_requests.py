@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydra_lambda import clock, keys, warden
+from hydra_lambda import claims, clock, keys, warden
 from hydra_lambda.config import get_settings
 from hydra_lambda.consent import requests
 from hydra_lambda.consent.model import Consent
@@ -48,6 +48,7 @@ def _asked(found: Consent) -> dict[str, Any]:
         "loginHint": asked.login_hint or None,
         "uiLocales": asked.ui_locales.split() or None,
         "idTokenHintClaims": _hint_claims(asked.id_token_hint, found.client_id),
+        "requestedClaims": claims.load(str(found.request.get("claims") or "")) or None,
     }
 
 

@@ -1,15 +1,17 @@
 """``/userinfo`` (OpenID Connect Core 5.3): the claims about the user behind an access token.
 
-Returns ``sub`` plus the ``idTokenExtra`` claims of the grant (and ``acr`` when set); standard claims
-win over extras. A token without a user (client_credentials) is refused with 401 ``invalid_token``:
-there is nobody to describe (classic Hydra answered ``{"sub":""}``). A token granted without
-``openid`` is refused with 403 ``insufficient_scope`` (OpenID Connect Core 5.3, RFC 6750 3.1).
+Returns ``sub`` plus the ``idTokenExtra`` claims ``hydra_lambda.claims`` releases to userinfo for the
+token's scopes and the claims request (and ``acr`` when set); the server's own claims win over extras.
+A token without a user (client_credentials) is refused with 401 ``invalid_token``: there is nobody to
+describe (classic Hydra answered ``{"sub":""}``). A token granted without ``openid`` is refused with
+403 ``insufficient_scope`` (OpenID Connect Core 5.3, RFC 6750 3.1).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from hydra_lambda import claims
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import InsufficientScope, InvalidToken
 from hydra_lambda.tokens import id_tokens, lookup
@@ -27,7 +29,8 @@ def serve(caller: Credentials, form_token: str | None = None) -> dict[str, Any]:
         raise InvalidToken("The access token was not issued for a user (client_credentials).")
     if "openid" not in row.scopes:
         raise InsufficientScope("openid", "The access token was granted without the openid scope.")
-    out: dict[str, Any] = {k: v for k, v in identity.extra.items() if k not in id_tokens.STANDARD_CLAIMS}
+    out = claims.released(identity.extra, granted_scopes=row.scopes, request=identity.claims_request,
+                          target="userinfo", reserved=id_tokens.STANDARD_CLAIMS)
     out["sub"] = identity.subject
     if identity.acr:
         out["acr"] = identity.acr

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydra_lambda import keys, pkce, scopes, warden
+from hydra_lambda import claims, keys, pkce, scopes, warden
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import ANONYMOUS, Credentials
 from hydra_lambda.errors import HydraError
@@ -29,9 +29,11 @@ GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials", "imp
 RESPONSE_MODES = ["query", "fragment", "form_post"]
 PKCE_METHODS = list(pkce.ADVERTISED)  # plain: confidential clients only, so not advertised
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
-# What our ID tokens carry (hydra_lambda.tokens.id_tokens); operators add theirs (idTokenExtra) by env.
-CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "rat", "nonce", "acr", "at_hash", "c_hash"]
-SCOPES = ["offline", "openid", "offline_access"]
+# What our ID tokens carry (hydra_lambda.tokens.id_tokens), then the standard claims the scopes and
+# the claims parameter release (hydra_lambda.claims); operators add theirs (idTokenExtra) by env.
+CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "rat", "nonce", "acr", "amr", "at_hash", "c_hash",
+          *claims.supported()]
+SCOPES = ["offline", "openid", "offline_access", *claims.STANDARD_SCOPES]
 
 
 def _merged(base: list[str], extra: tuple[str, ...]) -> list[str]:
@@ -59,7 +61,7 @@ def metadata() -> dict[str, Any]:
         "claims_supported": _merged(CLAIMS, settings.oidc_discovery_claims_supported),
         "scopes_supported": _merged(SCOPES, settings.oidc_discovery_scopes_supported),
         "authorization_response_iss_parameter_supported": True,
-        "claims_parameter_supported": False,
+        "claims_parameter_supported": True,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,  # OIDC Discovery's default is true: say no
         "require_request_uri_registration": False,

@@ -62,6 +62,7 @@ class OAuth2ConsentRequest:
     loginHint: str | None = None
     uiLocales: list[str] | None = None
     idTokenHintClaims: dict[str, Any] | None = None  # only for a hint this server signed
+    requestedClaims: dict[str, Any] | None = None  # the validated claims parameter (hydra_lambda.claims)
 
     def body(self) -> dict[str, Any]:
         return _without_none(self.__dict__)

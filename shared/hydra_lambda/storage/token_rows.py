@@ -162,6 +162,8 @@ def session_to_map(session: TokenSession) -> dict[str, Any]:
             out["amr"] = list(identity.amr)
         if identity.requested_at:
             out["requested_at"] = identity.requested_at
+        if identity.claims_request:
+            out["claims_request"] = identity.claims_request
     if session.code_binding is not None:
         out["authorize"] = {key: getattr(session.code_binding, key) for key in _BINDING_KEYS}
     if session.access_signature:
@@ -182,6 +184,7 @@ def session_from_map(subject: str, data: dict[str, Any]) -> TokenSession:
             extra=dict(data.get("id_token_extra") or {}),
             amr=[str(m) for m in data.get("amr") or []],
             requested_at=int(data.get("requested_at") or 0),
+            claims_request=dict(data.get("claims_request") or {}),
         )
     binding = None
     authorize = data.get("authorize")

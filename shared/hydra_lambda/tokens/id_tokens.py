@@ -1,11 +1,16 @@
-"""OpenID Connect ID tokens (Core 1.0 section 2): claims, at_hash / c_hash, signing by ``keys``."""
+"""OpenID Connect ID tokens (Core 1.0 section 2): claims, at_hash / c_hash, signing by ``keys``.
+
+The user's claims are those ``hydra_lambda.claims`` releases to the ID token for the granted scopes
+and the claims request."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 
+from hydra_lambda import claims as user_claims
 from hydra_lambda import clock, keys
 from hydra_lambda.config import get_settings
 from hydra_lambda.tokens.model import IdentityContext
@@ -29,13 +34,15 @@ def claims(
     identity: IdentityContext,
     *,
     client_id: str,
+    granted: Iterable[str] = (),
     access_token: str | None = None,
     code: str | None = None,
     include_nonce: bool = True,
     algorithm: str = "RS256",
 ) -> dict[str, Any]:
     now = clock.now_int()
-    out: dict[str, Any] = {key: value for key, value in identity.extra.items() if key not in STANDARD_CLAIMS}
+    out = user_claims.released(identity.extra, granted_scopes=granted, request=identity.claims_request,
+                               target="id_token", reserved=STANDARD_CLAIMS)
     out.update(
         {
             "iss": get_settings().issuer,
@@ -64,14 +71,15 @@ def issue(
     identity: IdentityContext,
     *,
     client_id: str,
+    granted: Iterable[str] = (),
     access_token: str | None = None,
     code: str | None = None,
     include_nonce: bool = True,
 ) -> str:
-    """A signed ID token (compact JWS) for ``client_id``."""
+    """A signed ID token (compact JWS) for ``client_id``, for the ``granted`` scopes."""
     algorithm = keys.signing_algorithm()
     return keys.sign(
-        claims(identity, client_id=client_id, access_token=access_token, code=code,
+        claims(identity, client_id=client_id, granted=granted, access_token=access_token, code=code,
                include_nonce=include_nonce, algorithm=algorithm)
     )
 

@@ -156,7 +156,8 @@ def _grant_tokens(client: Client, origin: Token, granted: list[str] | None, *,
         rows.append(refresh_row)
     id_token = None
     if identity is not None and "openid" in granted:
-        id_token = id_tokens.issue(identity, client_id=client.id, access_token=access, include_nonce=include_nonce)
+        id_token = id_tokens.issue(identity, client_id=client.id, granted=granted, access_token=access,
+                                   include_nonce=include_nonce)
     response = TokenResponse(access_token=access, expires_in=lifespan, scope=granted,
                              refresh_token=refresh, id_token=id_token)
     return response, rows
@@ -199,7 +200,8 @@ def _authorization_tokens(identity: IdentityContext, *, client_id: str, granted:
         rows.append(row)
         out.update({"access_token": access, "token_type": "bearer", "expires_in": str(lifespan)})
     if "id_token" in response_types:
-        out["id_token"] = id_tokens.issue(identity, client_id=client_id, access_token=access, code=code)
+        out["id_token"] = id_tokens.issue(identity, client_id=client_id, granted=granted, access_token=access,
+                                          code=code)
     out["scope"] = scopes.join(granted)
     return out, rows
 

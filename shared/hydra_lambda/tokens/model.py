@@ -28,6 +28,8 @@ class IdentityContext:
     extra: dict[str, Any] = field(default_factory=dict)
     amr: list[str] = field(default_factory=list)
     requested_at: int = 0  # when the authorization was requested (``rat``); auth_time if unknown
+    # The claims parameter as granted (hydra_lambda.claims.for_grant): target -> claim -> spec
+    claims_request: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
