@@ -202,6 +202,8 @@ def _serve(host: str, port: int, template: str, verbose: bool, persist: bool, da
         path = find_template(template)
         local_host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
         os.environ.setdefault("ISSUER", f"http://{local_host}:{port}")
+        # A laptop's relying parties serve their jwks_uri or request_uri from the same machine.
+        os.environ.setdefault("FETCH_ALLOW_LOOPBACK", "true")
         refusal = ports_refusal(host, port)  # another `make run`, say: refused before anything is created
         if refusal:
             print(f"hydra-lambda: {refusal}", file=sys.stderr)

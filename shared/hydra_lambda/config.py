@@ -272,6 +272,11 @@ class Settings:
     oidc_discovery_userinfo_endpoint: str = option(
         "OIDC_DISCOVERY_USERINFO_ENDPOINT", "", "userinfo URL advertised by discovery", check=absolute_http_url
     )
+    # Only for tests and `make run`, where a relying party's keys are served from this machine.
+    fetch_allow_loopback: str = option(
+        "FETCH_ALLOW_LOOPBACK", "false", "whether registered URLs (jwks_uri...) may name loopback hosts",
+        choices=("true", "false"),
+    )
     cors_allowed_origins: CommaList = option(
         "CORS_ALLOWED_ORIGINS", "", "origins allowed to call the API", check=origins
     )
@@ -295,6 +300,10 @@ class Settings:
         values["consent_url"] = values["consent_url"] or f"http://127.0.0.1:{values['consent_app_port']}/consent"
         values["resource_name_prefix"] = values["resource_name_prefix"].removesuffix(":")
         return cls(**values)
+
+    @property
+    def fetches_loopback(self) -> bool:
+        return self.fetch_allow_loopback == "true"
 
     def url(self, path: str) -> str:
         """An absolute URL under the issuer, never with a double slash."""

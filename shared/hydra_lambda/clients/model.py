@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hydra_lambda import clock, scopes
 
@@ -14,8 +15,20 @@ DEFAULT_RESPONSE_TYPES = ("code",)
 # "implicit" is accepted for classic clients that list it; "password" never had a handler.
 SUPPORTED_GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", "implicit")
 SUPPORTED_RESPONSE_TYPES = ("code", "token", "id_token")
-STRING_FIELDS = ("scope", "client_name", "owner", "policy_uri", "tos_uri", "client_uri", "logo_uri")
-LIST_FIELDS = ("redirect_uris", "grant_types", "response_types", "contacts")
+# OpenID Connect Dynamic Client Registration 1.0 section 2 and RFC 7591 section 2 metadata.
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none")
+ASYMMETRIC_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+HMAC_ALGS = ("HS256", "HS384", "HS512")
+# What our KMS keys sign (ID tokens and signed userinfo): RSASSA-PKCS1-v1_5, RSASSA-PSS, ECDSA P-256.
+ID_TOKEN_SIGNING_ALGS = ("RS256", "PS256", "ES256")
+SUBJECT_TYPES = ("public", "pairwise")
+OPENID_STRING_FIELDS = (
+    "token_endpoint_auth_method", "token_endpoint_auth_signing_alg", "jwks_uri", "request_object_signing_alg",
+    "id_token_signed_response_alg", "userinfo_signed_response_alg", "subject_type", "sector_identifier_uri",
+)
+STRING_FIELDS = ("scope", "client_name", "owner", "policy_uri", "tos_uri", "client_uri", "logo_uri",
+                 *OPENID_STRING_FIELDS)
+LIST_FIELDS = ("redirect_uris", "grant_types", "response_types", "contacts", "request_uris")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -34,6 +47,17 @@ class Client:
     logo_uri: str = ""
     contacts: list[str] = field(default_factory=list)
     public: bool = False
+    # OpenID registration metadata; "" means "not registered" (the effective defaults are properties).
+    token_endpoint_auth_method: str = ""
+    token_endpoint_auth_signing_alg: str = ""
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str = ""
+    request_uris: list[str] = field(default_factory=list)
+    request_object_signing_alg: str = ""
+    id_token_signed_response_alg: str = ""
+    userinfo_signed_response_alg: str = ""
+    subject_type: str = "public"
+    sector_identifier_uri: str = ""
     created_at: datetime = field(default_factory=lambda: _now())
     updated_at: datetime = field(default_factory=lambda: _now())
     secret_hash: str | None = None
@@ -42,6 +66,24 @@ class Client:
         # Effective defaults as classic Hydra: no grant types means authorization_code, etc.
         self.grant_types = list(self.grant_types) or list(DEFAULT_GRANT_TYPES)
         self.response_types = list(self.response_types) or list(DEFAULT_RESPONSE_TYPES)
+        self.subject_type = self.subject_type or "public"
+
+    @property
+    def auth_method(self) -> str:
+        """How the client authenticates at the token endpoint: the registered method, else ``none``
+        for a public client and ``client_secret_basic`` (RFC 7591's default) for a confidential one."""
+        return self.token_endpoint_auth_method or ("none" if self.public else "client_secret_basic")
+
+    @property
+    def id_token_alg(self) -> str:
+        """The JWS algorithm of this client's ID tokens (RS256 unless it registered another)."""
+        return self.id_token_signed_response_alg or "RS256"
+
+    @property
+    def userinfo_alg(self) -> str | None:
+        """The JWS algorithm of this client's userinfo responses, or None for plain JSON."""
+        alg = self.userinfo_signed_response_alg
+        return None if alg in ("", "none") else alg
 
     @property
     def allowed_scopes(self) -> list[str]:
@@ -70,6 +112,7 @@ class Client:
             **{name: getattr(self, name) for name in STRING_FIELDS},
             **{name: list(getattr(self, name)) for name in LIST_FIELDS},
             "public": self.public,
+            "jwks": dict(self.jwks) if self.jwks is not None else None,
         }
 
     @property

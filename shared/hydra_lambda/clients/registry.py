@@ -5,8 +5,6 @@ per-container cache), validating their metadata, and creating, updating and dele
 
 from __future__ import annotations
 
-import ipaddress
-import re
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -15,7 +13,9 @@ from urllib.parse import urlsplit
 from hydra_lambda import clock, passwords, scopes
 from hydra_lambda.cache import TimedCache
 from hydra_lambda.client_ids import ID_RULE, MAX_ID_LENGTH, MIN_SECRET_LENGTH, is_valid_client_id
+from hydra_lambda.clients import metadata
 from hydra_lambda.clients.model import SUPPORTED_GRANT_TYPES, SUPPORTED_RESPONSE_TYPES, Client
+from hydra_lambda.clients.uris import has_scheme, is_loopback, is_uri
 from hydra_lambda.config import get_settings
 from hydra_lambda.errors import BadRequest, Conflict, NotFound
 from hydra_lambda.passwords import MAX_SECRET_LENGTH
@@ -24,7 +24,6 @@ from hydra_lambda.storage.clients import MAX_ITEM_BYTES
 
 MAX_TEXT_LENGTH = 2000
 MAX_LIST_ITEMS = 100
-_LOOPBACK_NAMES = {"localhost"}
 _FORBIDDEN_SCHEMES = {"javascript", "data", "vbscript", "file", "blob", "about"}
 _TEXT_FIELDS = ("client_name", "owner", "policy_uri", "tos_uri", "client_uri", "logo_uri")
 _URI_FIELDS = ("policy_uri", "tos_uri", "client_uri", "logo_uri")
@@ -65,54 +64,10 @@ def _bad(message: str) -> BadRequest:
     return BadRequest(message)
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-_UNRESERVED = r"A-Za-z0-9\-._~"
-_SUB_DELIMS = r"!$&'()*+,;="
-_PCT = r"%[0-9A-Fa-f]{2}"
-_PCHAR = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:@]|{_PCT})"
-# RFC 3986 section 3: URI = scheme ":" hier-part [ "?" query ] [ "#" fragment ] (ASCII only; an IRI
-# must be percent-encoded first). Every repetition is anchored by a distinct delimiter: linear time.
-_URI = re.compile(
-    rf"(?P<scheme>[A-Za-z][A-Za-z0-9+\-.]*):"
-    rf"(?://(?:(?:[{_UNRESERVED}{_SUB_DELIMS}:]|{_PCT})*@)?"
-    rf"(?P<host>\[[^\[\]/?#@]*\]|(?:[{_UNRESERVED}{_SUB_DELIMS}]|{_PCT})*)(?::[0-9]*)?(?:/{_PCHAR}*)*"
-    rf"|/?(?:{_PCHAR}+(?:/{_PCHAR}*)*)?)"
-    rf"(?:\?(?:{_PCHAR}|[/?])*)?(?:\#(?:{_PCHAR}|[/?])*)?"
-)
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:")
-_IP_FUTURE = re.compile(rf"v[0-9A-Fa-f]+\.[{_UNRESERVED}{_SUB_DELIMS}:]+")
-
-
-def is_uri(value: str) -> bool:
-    """Whether ``value`` is a URI by RFC 3986's grammar: no spaces, quotes, ``<>``, ``{}``, ``\\``,
-    ``^``, `` ` ``, ``|``, non-ASCII or bare ``%``, brackets only around an IP literal host."""
-    found = _URI.fullmatch(value)
-    if found is None:
-        return False
-    host = found.group("host") or ""
-    if host.startswith("["):
-        literal = host[1:-1]
-        if _IP_FUTURE.fullmatch(literal):
-            return True
-        try:
-            ipaddress.IPv6Address(literal)
-        except ValueError:
-            return False
-    return True
-
-
 def validate_redirect_uri(uri: str) -> None:
     """Absolute, no fragment; https, or http on a loopback host, or a private-use scheme with a dot
     (RFC 8252 section 7.1, native apps)."""
-    if not _SCHEME.match(uri):
+    if not has_scheme(uri):
         raise _bad(f"redirect_uris: '{uri[:80]}' must be an absolute URI")
     if len(uri) > MAX_TEXT_LENGTH or not is_uri(uri):
         raise _bad(f"redirect_uris: '{uri[:80]}' is not a valid URI (RFC 3986)")
@@ -129,7 +84,7 @@ def validate_redirect_uri(uri: str) -> None:
     if scheme in ("http", "https"):
         if not host:
             raise _bad(f"redirect_uris: '{uri[:80]}' must name a host")
-        if scheme == "http" and not _is_loopback(host):
+        if scheme == "http" and not is_loopback(host):
             raise _bad(f"redirect_uris: '{uri[:80]}' must use https (http is allowed for loopback hosts only)")
         return
     if scheme in _FORBIDDEN_SCHEMES or "." not in scheme:
@@ -213,6 +168,7 @@ def _apply(client: Client, fields: dict[str, Any]) -> None:
         client.contacts = _validate_list("contacts", fields["contacts"] or [])
     if "public" in fields:
         client.public = bool(fields["public"])
+    metadata.apply(client, fields)
     client.__post_init__()
     if client.public and client.has_grant_type("client_credentials"):
         raise _bad("A public client cannot use the client_credentials grant")

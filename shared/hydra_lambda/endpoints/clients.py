@@ -22,7 +22,13 @@ def wire(client: Client, secret: str | None = None) -> dict[str, Any]:
         id=client.id,
         client_id=client.id,
         client_secret=secret,
-        **client.attributes(),  # type: ignore[arg-type]
+        **{
+            **client.attributes(),
+            # The effective values (what the server does), so a GET answers what a client must use.
+            "token_endpoint_auth_method": client.auth_method,
+            "id_token_signed_response_alg": client.id_token_alg,
+            "userinfo_signed_response_alg": client.userinfo_alg or "none",
+        },  # type: ignore[arg-type]
         created_at=clock.rfc3339(client.created_at),
         updated_at=clock.rfc3339(client.updated_at),
     ).body()

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
 
 # Read-only fields a client may echo back from a GET into a PUT; accepted and ignored.
@@ -29,4 +31,15 @@ class ClientBody(BaseModel):
     logo_uri: StrictStr | None = None
     contacts: list[StrictStr] | None = None
     public: StrictBool | None = None
+    # OpenID Connect Dynamic Client Registration 1.0 names (validated by clients.registry).
+    token_endpoint_auth_method: StrictStr | None = None
+    token_endpoint_auth_signing_alg: StrictStr | None = None
+    jwks: dict[str, Any] | None = None
+    jwks_uri: StrictStr | None = None
+    request_uris: list[StrictStr] | None = None
+    request_object_signing_alg: StrictStr | None = None
+    id_token_signed_response_alg: StrictStr | None = None
+    userinfo_signed_response_alg: StrictStr | None = None
+    subject_type: StrictStr | None = None
+    sector_identifier_uri: StrictStr | None = None
 

@@ -37,6 +37,16 @@ class OAuth2Client:
     logo_uri: str
     contacts: list[str]
     public: bool
+    token_endpoint_auth_method: str
+    token_endpoint_auth_signing_alg: str
+    jwks: dict[str, Any] | None
+    jwks_uri: str
+    request_uris: list[str]
+    request_object_signing_alg: str
+    id_token_signed_response_alg: str
+    userinfo_signed_response_alg: str
+    subject_type: str
+    sector_identifier_uri: str
     created_at: str
     updated_at: str
 

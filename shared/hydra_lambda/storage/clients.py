@@ -105,6 +105,7 @@ def from_record(record: ClientRecord) -> Client:
         **{name: getattr(record, name) or "" for name in STRING_FIELDS},
         **{name: list(getattr(record, name) or []) for name in LIST_FIELDS},
         public=bool(record.public),
+        jwks=record.jwks,
         created_at=record.created_at,
         updated_at=record.updated_at,
         secret_hash=record.secret_hash,
