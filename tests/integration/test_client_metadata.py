@@ -16,7 +16,7 @@ def headers() -> dict[str, str]:
 
 
 def test_openid_metadata_round_trips_through_the_store(headers: dict[str, str]) -> None:
-    keys = {"keys": [ec_jwk(kid="e1", use="sig"), rsa_jwk(kid="r1", alg="PS256")]}
+    keys = {"keys": [ec_jwk(kid="e1", use="sig"), rsa_jwk(kid="r1", alg="RS384")]}
     fields = {
         "token_endpoint_auth_method": "private_key_jwt", "token_endpoint_auth_signing_alg": "ES256", "jwks": keys,
         "request_uris": ["https://rp.example/r.jwt#h1"], "request_object_signing_alg": "ES256",
@@ -40,9 +40,8 @@ def test_a_client_written_before_the_metadata_existed_reads_with_the_defaults(he
 
     created, _ = make_client(headers)
     record = ClientRecord.get(created["id"])
-    for name in ("token_endpoint_auth_method", "subject_type", "id_token_signed_response_alg", "jwks"):
-        setattr(record, name, None)
-    record.save()
+    record.update(actions=[ClientRecord.token_endpoint_auth_method.remove(), ClientRecord.subject_type.remove(),
+                           ClientRecord.id_token_signed_response_alg.remove(), ClientRecord.request_uris.remove()])
     fetched = call("GET", f"/clients/{created['id']}", headers=headers).json
     assert fetched["token_endpoint_auth_method"] == "client_secret_basic"
     assert fetched["subject_type"] == "public" and fetched["id_token_signed_response_alg"] == "RS256"

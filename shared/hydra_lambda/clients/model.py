@@ -17,7 +17,8 @@ SUPPORTED_GRANT_TYPES = ("authorization_code", "refresh_token", "client_credenti
 SUPPORTED_RESPONSE_TYPES = ("code", "token", "id_token")
 # OpenID Connect Dynamic Client Registration 1.0 section 2 and RFC 7591 section 2 metadata.
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none")
-ASYMMETRIC_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+# What a client may sign its JWTs with (assertions, request objects): what python-jose verifies.
+ASYMMETRIC_ALGS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
 HMAC_ALGS = ("HS256", "HS384", "HS512")
 # What our KMS keys sign (ID tokens and signed userinfo): RSASSA-PKCS1-v1_5, RSASSA-PSS, ECDSA P-256.
 ID_TOKEN_SIGNING_ALGS = ("RS256", "PS256", "ES256")
