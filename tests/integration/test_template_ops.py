@@ -82,6 +82,7 @@ NOT_ON_LAMBDA = {
     "DYNAMODB_ENDPOINT": "local endpoints",
     "KMS_ENDPOINT": "local endpoints",
     "SECRETSMANAGER_ENDPOINT": "local endpoints",
+    "FETCH_ALLOW_LOOPBACK": "tests and make run only: on AWS it would let a client make a function fetch from itself",
 }
 
 

@@ -39,7 +39,7 @@ class OAuth2Client:
     public: bool
     token_endpoint_auth_method: str
     token_endpoint_auth_signing_alg: str
-    jwks: dict[str, Any] | None
+    jwks: dict[str, Any] | None = None
     jwks_uri: str
     request_uris: list[str]
     request_object_signing_alg: str
