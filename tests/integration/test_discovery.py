@@ -90,6 +90,8 @@ def test_metadata_has_every_classic_and_modern_field(installed: None) -> None:
     assert {"name", "email", "email_verified", "address", "phone_number", "updated_at", "amr"} <= set(
         doc["claims_supported"])
     assert "pairwise" not in str(doc)
+    assert doc["claim_types_supported"] == ["normal"]
+    assert doc["prompt_values_supported"] == ["none", "login", "consent", "select_account"]
 
 
 def test_both_well_known_paths_serve_the_same_document(installed: None) -> None:
@@ -260,3 +262,18 @@ def test_response_types_supported_lists_exactly_what_the_authorize_endpoint_serv
     assert len(listed) == len({frozenset(value.split()) for value in listed})  # no value twice
     assert {frozenset(value.split()) for value in listed} == served
     assert len(served) == 7
+
+
+def test_prompt_values_supported_are_exactly_what_the_authorize_endpoint_accepts() -> None:
+    from tests.support_flows import REDIRECT, Flow, make_client, qs
+
+    client_id, _ = make_client()
+    listed = call("GET", "/.well-known/openid-configuration").json["prompt_values_supported"]
+    for value in [*listed, "bogus"]:
+        location = Flow(client_id).start(prompt=value).headers["location"]
+        if value == "none":  # no login session in the classic flow: answered at the client
+            assert location.startswith(REDIRECT) and qs(location)["error"] == "login_required"
+        elif value in listed:
+            assert "consent=" in location, (value, location)
+        else:
+            assert location.startswith(REDIRECT) and qs(location)["error"] == "invalid_request"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from hydra_lambda import claims, keys, pkce, scopes, warden
+from hydra_lambda.authorization.request import PROMPTS
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import ANONYMOUS, Credentials
 from hydra_lambda.errors import HydraError
@@ -34,6 +35,10 @@ AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "rat", "nonce", "acr", "amr", "at_hash", "c_hash",
           *claims.supported()]
 SCOPES = ["offline", "openid", "offline_access", *claims.STANDARD_SCOPES]
+# Every prompt value /oauth2/auth accepts (none is answered login_required: the classic flow keeps no
+# login session). Claims are "normal" only: no aggregated or distributed claims.
+PROMPT_VALUES = [value for value in ("none", "login", "consent", "select_account") if value in PROMPTS]
+CLAIM_TYPES = ["normal"]
 
 
 def _merged(base: list[str], extra: tuple[str, ...]) -> list[str]:
@@ -62,6 +67,8 @@ def metadata() -> dict[str, Any]:
         "scopes_supported": _merged(SCOPES, settings.oidc_discovery_scopes_supported),
         "authorization_response_iss_parameter_supported": True,
         "claims_parameter_supported": True,
+        "claim_types_supported": list(CLAIM_TYPES),
+        "prompt_values_supported": list(PROMPT_VALUES),
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,  # OIDC Discovery's default is true: say no
         "require_request_uri_registration": False,
