@@ -12,7 +12,7 @@ import pytest
 from hydra_lambda.clients import registration
 from hydra_lambda.clients.model import Client
 from hydra_lambda.config import ConfigError, Settings, reset_settings
-from hydra_lambda.errors import InvalidClientMetadata, InvalidRedirectUri, InvalidToken, NotFound
+from hydra_lambda.errors import InvalidClientMetadata, InvalidToken, NotFound
 
 TOKEN = "initial-access-token-0123456789"
 
@@ -136,18 +136,16 @@ def test_registration_fields_pick_registrable_members_and_defaults(env: Callable
     ({"userinfo_encrypted_response_alg": "RSA-OAEP"}, InvalidClientMetadata),
     ({"request_object_encryption_enc": "A128GCM"}, InvalidClientMetadata),
     ({"application_type": "service"}, InvalidClientMetadata),
-    ({"grant_types": ["implicit"], "redirect_uris": ["https://localhost/cb"]}, InvalidRedirectUri),
-    ({"grant_types": ["implicit"], "redirect_uris": ["com.example.app:/cb"]}, InvalidRedirectUri),
 ])
 def test_what_must_not_be_silently_dropped_is_refused(body: dict[str, Any], error: type[Exception]) -> None:
     with pytest.raises(error):
         registration.check_unregistrable(body)
 
 
-def test_native_implicit_clients_may_use_loopback_and_private_schemes() -> None:
-    registration.check_unregistrable({"application_type": "native", "grant_types": ["implicit"],
-                                      "redirect_uris": ["http://127.0.0.1:8080/cb", "com.example.app:/cb"]})
-    registration.check_unregistrable({"grant_types": ["implicit"], "redirect_uris": ["https://rp.example/cb"]})
+def test_web_and_native_clients_follow_the_admin_apis_redirect_rules() -> None:
+    for application_type in ("web", "native"):
+        registration.check_unregistrable({"application_type": application_type, "grant_types": ["implicit"],
+                                          "redirect_uris": ["http://127.0.0.1:8080/cb", "com.example.app:/cb"]})
 
 
 def test_registration_access_tokens_are_random_prefixed_and_stored_hashed() -> None:

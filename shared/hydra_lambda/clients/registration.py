@@ -17,12 +17,10 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from hydra_lambda import passwords, scopes
 from hydra_lambda.clients import registry
 from hydra_lambda.clients.model import Client
-from hydra_lambda.clients.uris import is_loopback
 from hydra_lambda.config import Settings, get_settings
 from hydra_lambda.errors import BadRequest, InvalidClientMetadata, InvalidRedirectUri, InvalidToken, NotFound
 
@@ -138,22 +136,14 @@ def registration_fields(metadata: dict[str, Any], *, replace: bool) -> dict[str,
 
 def check_unregistrable(body: dict[str, Any]) -> None:
     """InvalidClientMetadata for what must not be silently dropped: encryption (not supported) and an
-    unknown ``application_type``; InvalidRedirectUri for a web client's implicit redirect URIs that are
-    not https or name localhost (OpenID Connect Dynamic Client Registration 1.0 section 2)."""
+    unknown ``application_type`` (web or native; checked, not stored: the redirect URI rules are the
+    admin API's for both, http only on loopback hosts, so a native app or a local relying party
+    registers the same way)."""
     asked = [name for name in UNSUPPORTED if body.get(name) not in (None, "")]
     if asked:
         raise InvalidClientMetadata(f"{asked[0]}: encrypted responses and request objects are not supported")
-    application_type = body.get("application_type", "web")
-    if application_type not in APPLICATION_TYPES:
+    if body.get("application_type", "web") not in APPLICATION_TYPES:
         raise InvalidClientMetadata("application_type must be web or native")
-    grants = body.get("grant_types") or []
-    uris = body.get("redirect_uris") or []
-    if application_type == "web" and isinstance(grants, list) and "implicit" in grants and isinstance(uris, list):
-        for uri in uris:
-            parts = urlsplit(uri) if isinstance(uri, str) else None
-            if parts is None or parts.scheme != "https" or is_loopback(parts.hostname or ""):
-                raise InvalidRedirectUri("A web client using the implicit grant must register https redirect URIs "
-                                         "on a host other than localhost.")
 
 
 def _vet(policy: Policy, token_hash: str | None) -> registry.Vet:
