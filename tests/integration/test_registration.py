@@ -320,3 +320,23 @@ def test_an_admin_may_echo_a_self_registered_clients_get_into_a_put(settings: Ca
     assert updated.status == 200, updated.body
     assert updated.json["self_registered"] is True
     assert manage("GET", client).json["client_name"] == "Renamed by an admin"  # its token still works
+
+
+def test_hostile_member_values_answer_400_or_201_never_a_5xx(settings: Callable[..., None]) -> None:
+    from hydra_lambda.clients.registration import REGISTRABLE, UNSUPPORTED
+
+    values: list[Any] = [None, 0, -1, 1.5, True, "", " ", "x" * 5000, "\u0000", [], [None], [1], ["x" * 3000],
+                         {}, {"keys": []}, {"a": {"b": {}}}, "https://rp.example/cb", ["https://rp.example/cb"]]
+    statuses = set()
+    for name in (*REGISTRABLE, *UNSUPPORTED, "application_type", "client_id", "client_secret"):
+        for value in values:
+            result = register({**WEB, name: value})
+            assert result.status in (201, 400), (name, value, result.status, result.body)
+            if result.status == 400:
+                assert result.json["error"] in ("invalid_client_metadata", "invalid_redirect_uri"), result.body
+            statuses.add(result.status)
+    assert statuses == {201, 400}
+    client = registered()
+    for value in values[:8]:
+        result = manage("PUT", client, json_body={"client_id": client["client_id"], **WEB, "redirect_uris": value})
+        assert result.status in (200, 400), (value, result.status, result.body)
