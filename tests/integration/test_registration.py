@@ -340,3 +340,25 @@ def test_hostile_member_values_answer_400_or_201_never_a_5xx(settings: Callable[
     for value in values[:8]:
         result = manage("PUT", client, json_body={"client_id": client["client_id"], **WEB, "redirect_uris": value})
         assert result.status in (200, 400), (value, result.status, result.body)
+
+
+def test_what_each_registration_operation_costs_in_capacity(settings: Callable[..., None], capsys: Any) -> None:
+    """DynamoDB Local's ConsumedCapacity (indexes included), for the README's cost figures."""
+    from tests.integration.test_capacity import capacity
+
+    with capacity() as create:
+        client = registered()
+    with capacity() as read:
+        assert manage("GET", client).status == 200
+    with capacity() as wrong:
+        assert manage("GET", client, token="hl_rat_wrong").status == 401
+    with capacity() as replace:
+        assert manage("PUT", client, json_body={"client_id": client["client_id"], **WEB}).status == 200
+    with capacity() as delete:
+        assert manage("DELETE", client).status == 204
+    with capsys.disabled():
+        print(f"\nregister: {create}\nread: {read}\nwrong token: {wrong}\nreplace: {replace}\ndelete: {delete}")
+    assert [op for op, _, _ in create] == ["TransactWriteItems"]
+    assert read == wrong == [("GetItem", 1.0, 0.0)]
+    assert [op for op, _, _ in replace] == ["GetItem", "PutItem"]
+    assert [op for op, _, _ in delete] == ["GetItem", "DeleteItem"]
