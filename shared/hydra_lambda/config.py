@@ -124,7 +124,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
 # Variables whose empty value is kept; every other empty variable means "use the default".
 _EMPTY_IS_A_VALUE = frozenset({"ISSUER"})
 # Values never echoed in an error message.
-_SECRET_VARIABLES = frozenset({"SYSTEM_SECRET", "FORCE_ROOT_CLIENT_CREDENTIALS"})
+_SECRET_VARIABLES = frozenset({"SYSTEM_SECRET", "FORCE_ROOT_CLIENT_CREDENTIALS",
+                               "OIDC_DYNAMIC_CLIENT_REGISTRATION_INITIAL_ACCESS_TOKEN"})
 
 
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
@@ -156,6 +157,48 @@ def root_credentials(value: str) -> tuple[str, str]:
     if not client_ids.is_valid_client_id(client_id):
         raise ValueError(f"the client {client_ids.ID_RULE}")
     return client_id, secret
+
+
+def _subset_of(kind: str, allowed: tuple[str, ...]) -> Callable[[tuple[str, ...]], None]:
+    def check(value: tuple[str, ...]) -> None:
+        unknown = [item for item in value if item not in allowed]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: not a supported {kind} (supported: {', '.join(allowed)})")
+    return check
+
+
+def registration_grant_types(value: tuple[str, ...]) -> None:
+    from hydra_lambda.clients.model import SUPPORTED_GRANT_TYPES  # lazy: only when it is set
+
+    _subset_of("grant type", SUPPORTED_GRANT_TYPES)(value)
+
+
+def registration_response_types(value: tuple[str, ...]) -> None:
+    from hydra_lambda.clients.model import SUPPORTED_RESPONSE_TYPES
+
+    _subset_of("response type", SUPPORTED_RESPONSE_TYPES)(value)
+
+
+def registration_auth_methods(value: tuple[str, ...]) -> None:
+    from hydra_lambda.clients.model import AUTH_METHODS
+
+    _subset_of("token endpoint auth method", AUTH_METHODS)(value)
+
+
+INITIAL_TOKEN_HASH = re.compile(r"sha256:[0-9a-f]{64}")
+MIN_INITIAL_TOKEN_LENGTH = 20
+
+
+def initial_access_token(value: str) -> None:
+    """OIDC_DYNAMIC_CLIENT_REGISTRATION_INITIAL_ACCESS_TOKEN: the token itself (at least 20 characters)
+    or ``sha256:`` and the lower-case hex SHA-256 of it (so the environment need not hold the token).
+    Messages never hold the value."""
+    if value.startswith("sha256:"):
+        if not INITIAL_TOKEN_HASH.fullmatch(value):
+            raise ValueError("sha256: must be followed by 64 lower-case hex digits (the SHA-256 of the token)")
+    elif len(value) < MIN_INITIAL_TOKEN_LENGTH or any(ch.isspace() for ch in value):
+        raise ValueError(f"must be at least {MIN_INITIAL_TOKEN_LENGTH} characters without spaces, "
+                         "or sha256:<hex digest of the token>")
 
 
 def option(
@@ -277,6 +320,34 @@ class Settings:
         "FETCH_ALLOW_LOOPBACK", "false", "whether registered URLs (jwks_uri...) may name loopback hosts",
         choices=("true", "false"),
     )
+    # OpenID Connect Dynamic Client Registration 1.0 / RFC 7591 / RFC 7592 at /oauth2/register (Hydra's
+    # own setting name); the policy below bounds what a self-registered client may have.
+    oidc_dynamic_client_registration_enabled: str = option(
+        "OIDC_DYNAMIC_CLIENT_REGISTRATION_ENABLED", "false", "whether relying parties may register themselves",
+        choices=("true", "false"),
+    )
+    oidc_dynamic_client_registration_initial_access_token: str = option(
+        "OIDC_DYNAMIC_CLIENT_REGISTRATION_INITIAL_ACCESS_TOKEN", "",
+        "Bearer token a registration must present (empty: open registration)", check=initial_access_token,
+    )
+    oidc_dynamic_client_registration_grant_types: CommaList = option(
+        "OIDC_DYNAMIC_CLIENT_REGISTRATION_GRANT_TYPES", "authorization_code,refresh_token,implicit",
+        "grant types a self-registered client may have", check=registration_grant_types,
+    )
+    oidc_dynamic_client_registration_response_types: CommaList = option(
+        "OIDC_DYNAMIC_CLIENT_REGISTRATION_RESPONSE_TYPES", "code,id_token,token",
+        "response types (alone or combined) a self-registered client may have", check=registration_response_types,
+    )
+    oidc_dynamic_client_registration_scope: CommaList = option(
+        "OIDC_DYNAMIC_CLIENT_REGISTRATION_SCOPE", "openid,offline,offline_access,profile,email,address,phone",
+        "scopes a self-registered client may have (its scope when it asks for none)",
+    )
+    oidc_dynamic_client_registration_auth_methods: CommaList = option(
+        "OIDC_DYNAMIC_CLIENT_REGISTRATION_AUTH_METHODS",
+        "client_secret_basic,client_secret_post,client_secret_jwt,private_key_jwt",
+        "token endpoint auth methods a self-registered client may have (add none for public clients)",
+        check=registration_auth_methods,
+    )
     cors_allowed_origins: CommaList = option(
         "CORS_ALLOWED_ORIGINS", "", "origins allowed to call the API", check=origins
     )
@@ -304,6 +375,10 @@ class Settings:
     @property
     def fetches_loopback(self) -> bool:
         return self.fetch_allow_loopback == "true"
+
+    @property
+    def registration_enabled(self) -> bool:
+        return self.oidc_dynamic_client_registration_enabled == "true"
 
     def url(self, path: str) -> str:
         """An absolute URL under the issuer, never with a double slash."""

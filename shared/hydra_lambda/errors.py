@@ -161,6 +161,22 @@ class InsufficientScope(OAuth2Error):
         super().__init__(description, headers={"WWW-Authenticate": challenge})
 
 
+class InvalidClientMetadata(OAuth2Error):
+    """RFC 7591 section 3.2.2: a registration's metadata is invalid or not allowed by the policy."""
+
+    status = 400
+    error = "invalid_client_metadata"
+    default_description = "The value of one of the client metadata fields is invalid or not allowed."
+
+
+class InvalidRedirectUri(OAuth2Error):
+    """RFC 7591 section 3.2.2: a registration's redirect URI is invalid or not allowed."""
+
+    status = 400
+    error = "invalid_redirect_uri"
+    default_description = "The value of one or more redirection URIs is invalid."
+
+
 class ServerError(OAuth2Error):
     status = 500
     error = "server_error"

@@ -200,7 +200,7 @@ def test_endpoint_modules_are_named_after_their_routes() -> None:
         "/oauth2/auth": "auth", "/userinfo": "userinfo", "/oauth2/flush": "flush", "/clients": "clients",
         "/oauth2/consent/requests": "consent_requests", "/.well-known": "well_known", "/keys": "keys",
         "/policies": "policies", "/warden/token/allowed": "warden", "/warden/allowed": "warden",
-        "/warden/groups": "warden_groups",
+        "/warden/groups": "warden_groups", "/oauth2/register": "register",
     }
     served = {path for path in paths if path != "/health/status"}
     for path in served:

@@ -62,6 +62,10 @@ class Client:
     created_at: datetime = field(default_factory=lambda: _now())
     updated_at: datetime = field(default_factory=lambda: _now())
     secret_hash: str | None = None
+    # Registered through /oauth2/register (RFC 7591): shown to admins; managed with the registration
+    # access token, of which only a hash is kept (never in any response).
+    self_registered: bool = False
+    registration_token_hash: str | None = None
 
     def __post_init__(self) -> None:
         # Effective defaults as classic Hydra: no grant types means authorization_code, etc.
@@ -113,6 +117,7 @@ class Client:
             **{name: getattr(self, name) for name in STRING_FIELDS},
             **{name: list(getattr(self, name)) for name in LIST_FIELDS},
             "public": self.public,
+            "self_registered": self.self_registered,
             "jwks": dict(self.jwks) if self.jwks is not None else None,
         }
 

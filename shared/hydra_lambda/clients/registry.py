@@ -6,6 +6,7 @@ per-container cache), validating their metadata, and creating, updating and dele
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -177,9 +178,13 @@ def _apply(client: Client, fields: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- unguarded operations
 
 
-def create_client(fields: dict[str, Any]) -> tuple[Client, str | None]:
+Vet = Callable[[Client], None]  # a last check (and mark) of the validated client before it is written
+
+
+def create_client(fields: dict[str, Any], vet: Vet | None = None) -> tuple[Client, str | None]:
     """Validate and store a new client. Returns it and the cleartext secret (None for public
-    clients). Raises BadRequest, or Conflict when the id is taken."""
+    clients). Raises BadRequest, or Conflict when the id is taken. ``vet`` sees the validated client
+    just before it is written (the registration policy of /oauth2/register) and may refuse it."""
     client_id = fields.get("id") or str(uuid.uuid4())
     validate_client_id(client_id)
     client = Client(id=client_id)
@@ -195,6 +200,8 @@ def create_client(fields: dict[str, Any]) -> tuple[Client, str | None]:
     else:
         secret = passwords.generate_secret()
         client.secret_hash = passwords.hash_secret(secret, generated=True)
+    if vet is not None:
+        vet(client)
     try:
         store.create(client, owner_claim=_owner_to_claim(client.owner, client_id))
     except store.AlreadyExists:
@@ -232,8 +239,9 @@ def update_client(client_id: str, fields: dict[str, Any]) -> tuple[Client, str |
     return update_existing(existing, fields)
 
 
-def update_existing(existing: Client, fields: dict[str, Any]) -> tuple[Client, str | None]:
-    """``update_client`` on the client as just read (the endpoint read it to authorize the change)."""
+def update_existing(existing: Client, fields: dict[str, Any], vet: Vet | None = None) -> tuple[Client, str | None]:
+    """``update_client`` on the client as just read (the endpoint read it to authorize the change);
+    ``vet`` as for ``create_client``."""
     fields = {key: value for key, value in fields.items() if key != "id"}  # the path names the client
     updated = Client(**{**existing.__dict__})
     _apply(updated, fields)
@@ -250,6 +258,8 @@ def update_existing(existing: Client, fields: dict[str, Any]) -> tuple[Client, s
         updated.secret_hash = passwords.hash_secret(secret, generated=True)
     else:
         secret = None
+    if vet is not None:
+        vet(updated)
     # Strictly later than the stored value: it is the optimistic-lock token of the next update.
     updated.updated_at = max(clock.moment(), existing.updated_at + timedelta(microseconds=1))
     owner_claim = _owner_to_claim(updated.owner, updated.id)  # also an owner set before claims existed

@@ -48,6 +48,8 @@ def _merged(base: list[str], extra: tuple[str, ...]) -> list[str]:
 def metadata() -> dict[str, Any]:
     """The provider metadata, served at both well-known paths."""
     settings = get_settings()
+    # Only when relying parties may register themselves (OIDC_DYNAMIC_CLIENT_REGISTRATION_ENABLED).
+    registration = {"registration_endpoint": settings.url("/oauth2/register")} if settings.registration_enabled else {}
     return {
         "issuer": settings.issuer,
         "authorization_endpoint": settings.url("/oauth2/auth"),
@@ -56,6 +58,7 @@ def metadata() -> dict[str, Any]:
         "userinfo_endpoint": settings.oidc_discovery_userinfo_endpoint or settings.url("/userinfo"),
         "revocation_endpoint": settings.url("/oauth2/revoke"),
         "introspection_endpoint": settings.url("/oauth2/introspect"),
+        **registration,
         "response_types_supported": list(RESPONSE_TYPES),
         "response_modes_supported": list(RESPONSE_MODES),
         "grant_types_supported": list(GRANT_TYPES),

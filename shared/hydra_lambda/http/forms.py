@@ -58,19 +58,21 @@ def parse_urlencoded(
     return out
 
 
-def parse_json_object(raw: str | bytes | None, *, required: bool = True) -> dict[str, Any]:
-    """Decode a JSON object body; anything else is a 400 in the admin error shape."""
+def parse_json_object(raw: str | bytes | None, *, required: bool = True,
+                      error: Callable[[str], HydraError] = BadRequest) -> dict[str, Any]:
+    """Decode a JSON object body; anything else is a 400 in the admin error shape (or ``error``'s:
+    ``/oauth2/register`` answers RFC 7591's ``invalid_client_metadata``)."""
     if raw is None or (isinstance(raw, str | bytes) and not raw.strip()):
         if required:
-            raise BadRequest("The request body must be a JSON object.")
+            raise error("The request body must be a JSON object.")
         return {}
     try:
         value = json.loads(raw, parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise BadRequest("The request body is not valid JSON.") from exc
+        raise error("The request body is not valid JSON.") from exc
     if not isinstance(value, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    _check_tree(value)
+        raise error("The request body must be a JSON object.")
+    _check_tree(value, error)
     return value
 
 
@@ -89,14 +91,14 @@ def _is_text(item: str) -> bool:
     return True
 
 
-def _check_tree(value: Any) -> None:
-    """BadRequest if the body nests deeper than ``MAX_JSON_DEPTH`` or holds a string that is not text."""
-    not_text = BadRequest("The request body holds a string that is not Unicode text.")
+def _check_tree(value: Any, error: Callable[[str], HydraError] = BadRequest) -> None:
+    """``error`` if the body nests deeper than ``MAX_JSON_DEPTH`` or holds a string that is not text."""
+    not_text = error("The request body holds a string that is not Unicode text.")
     stack = [(value, 1)]  # containers only: the depth counts objects and arrays, not their leaves
     while stack:
         item, level = stack.pop()
         if level > MAX_JSON_DEPTH:
-            raise BadRequest(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
+            raise error(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
         if isinstance(item, dict) and not all(_is_text(key) for key in item):
             raise not_text
         for child in item.values() if isinstance(item, dict) else item:

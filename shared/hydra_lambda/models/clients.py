@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
 
 # Read-only fields a client may echo back from a GET into a PUT; accepted and ignored.
-READ_ONLY_FIELDS = frozenset({"client_id", "created_at", "updated_at"})
+READ_ONLY_FIELDS = frozenset({"client_id", "created_at", "updated_at", "self_registered"})
 
 
 class ClientBody(BaseModel):

@@ -37,6 +37,7 @@ class OAuth2Client:
     logo_uri: str
     contacts: list[str]
     public: bool
+    self_registered: bool  # made through /oauth2/register (RFC 7591)
     token_endpoint_auth_method: str
     token_endpoint_auth_signing_alg: str
     jwks: dict[str, Any] | None = None

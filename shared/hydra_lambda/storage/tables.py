@@ -112,6 +112,9 @@ class ClientRecord(_Base):
     userinfo_signed_response_alg = UnicodeAttribute(default="")
     subject_type = UnicodeAttribute(default="")
     sector_identifier_uri = UnicodeAttribute(default="")
+    # Dynamic client registration (clients/registration.py); absent on other rows.
+    self_registered = BooleanAttribute(default=False)
+    registration_token_hash = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     by_listing = ClientListing()
