@@ -62,6 +62,9 @@ class Client:
     created_at: datetime = field(default_factory=lambda: _now())
     updated_at: datetime = field(default_factory=lambda: _now())
     secret_hash: str | None = None
+    # client_secret_jwt clients only: the secret itself, sealed (hydra_lambda.sealing), since the
+    # server recomputes their HMAC assertions. Never part of the wire shape.
+    secret_sealed: str | None = None
 
     def __post_init__(self) -> None:
         # Effective defaults as classic Hydra: no grant types means authorization_code, etc.

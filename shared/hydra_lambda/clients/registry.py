@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from hydra_lambda import clock, passwords, scopes
+from hydra_lambda import clock, passwords, scopes, sealing
 from hydra_lambda.cache import TimedCache
 from hydra_lambda.client_ids import ID_RULE, MAX_ID_LENGTH, MIN_SECRET_LENGTH, is_valid_client_id
 from hydra_lambda.clients import metadata
@@ -195,6 +195,7 @@ def create_client(fields: dict[str, Any]) -> tuple[Client, str | None]:
     else:
         secret = passwords.generate_secret()
         client.secret_hash = passwords.hash_secret(secret, generated=True)
+    _seal_if_needed(client, secret)
     try:
         store.create(client, owner_claim=_owner_to_claim(client.owner, client_id))
     except store.AlreadyExists:
@@ -204,6 +205,18 @@ def create_client(fields: dict[str, Any]) -> tuple[Client, str | None]:
     except store.TooLarge as exc:
         raise _too_large(exc) from None
     return client, secret
+
+
+def _seal_if_needed(client: Client, secret: str | None) -> None:
+    """A ``client_secret_jwt`` client's secret, sealed (the server recomputes its HMAC assertions);
+    every other client keeps the hash only. ``secret`` is the new cleartext, None when unchanged."""
+    if client.auth_method != "client_secret_jwt":
+        client.secret_sealed = None
+    elif secret:
+        client.secret_sealed = sealing.seal(secret, client.id)
+    elif not client.secret_sealed:  # only a hash is stored: the server could never check its assertions
+        raise _bad("client_secret_jwt needs the secret itself, which is stored sealed for such clients: send "
+                   "client_secret with this change (only a hash of the current one is stored)")
 
 
 def _owner_to_claim(owner: str, client_id: str) -> str | None:
@@ -250,6 +263,7 @@ def update_existing(existing: Client, fields: dict[str, Any]) -> tuple[Client, s
         updated.secret_hash = passwords.hash_secret(secret, generated=True)
     else:
         secret = None
+    _seal_if_needed(updated, secret)
     # Strictly later than the stored value: it is the optimistic-lock token of the next update.
     updated.updated_at = max(clock.moment(), existing.updated_at + timedelta(microseconds=1))
     owner_claim = _owner_to_claim(updated.owner, updated.id)  # also an owner set before claims existed

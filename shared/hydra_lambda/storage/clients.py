@@ -96,7 +96,7 @@ def _is_too_large(exc: Exception) -> bool:
 
 def to_record(client: Client) -> ClientRecord:
     return ClientRecord(client.id, **client.attributes(), secret_hash=client.secret_hash,
-                        created_at=client.created_at, updated_at=client.updated_at)
+                        secret_sealed=client.secret_sealed, created_at=client.created_at, updated_at=client.updated_at)
 
 
 def from_record(record: ClientRecord) -> Client:
@@ -109,6 +109,7 @@ def from_record(record: ClientRecord) -> Client:
         created_at=record.created_at,
         updated_at=record.updated_at,
         secret_hash=record.secret_hash,
+        secret_sealed=record.secret_sealed,
     )
 
 
