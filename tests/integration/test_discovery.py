@@ -88,7 +88,9 @@ def test_metadata_has_every_classic_and_modern_field(installed: None) -> None:
     assert doc["claims_supported"][0] == "sub" and {"iss", "aud", "nonce", "at_hash"} <= set(doc["claims_supported"])
     assert doc["scopes_supported"][:2] == ["offline", "openid"]
     assert doc["authorization_response_iss_parameter_supported"] is True
-    assert doc["request_parameter_supported"] is False and doc["request_uri_parameter_supported"] is False
+    assert doc["request_parameter_supported"] is True and doc["request_uri_parameter_supported"] is True
+    assert doc["require_request_uri_registration"] is True
+    assert doc["request_object_signing_alg_values_supported"] == ["none", *algs]
     # issue 25: the standard scopes, their claims and the claims parameter (hydra_lambda.claims)
     assert doc["claims_parameter_supported"] is True
     assert {"profile", "email", "address", "phone"} <= set(doc["scopes_supported"])

@@ -32,6 +32,8 @@ PKCE_METHODS = list(pkce.ADVERTISED)  # plain: confidential clients only, so not
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"]
 # What client assertions may be signed with (python-jose verifies these; it has no PS*).
 AUTH_SIGNING_ALGS = [*ASYMMETRIC_ALGS, *HMAC_ALGS]
+# Request objects: signed as assertions are, or unsigned where the client registered none.
+REQUEST_OBJECT_ALGS = ["none", *AUTH_SIGNING_ALGS]
 # Introspection needs a confidential client (or a Bearer token); revocation takes public clients too.
 INTROSPECTION_AUTH_METHODS = [method for method in AUTH_METHODS if method != "none"]
 # What our ID tokens carry (hydra_lambda.tokens.id_tokens), then the standard claims the scopes and
@@ -72,9 +74,10 @@ def metadata() -> dict[str, Any]:
         "scopes_supported": _merged(SCOPES, settings.oidc_discovery_scopes_supported),
         "authorization_response_iss_parameter_supported": True,
         "claims_parameter_supported": True,
-        "request_parameter_supported": False,
-        "request_uri_parameter_supported": False,  # OIDC Discovery's default is true: say no
-        "require_request_uri_registration": False,
+        "request_parameter_supported": True,
+        "request_uri_parameter_supported": True,
+        "require_request_uri_registration": True,  # only the client's registered request_uris are fetched
+        "request_object_signing_alg_values_supported": list(REQUEST_OBJECT_ALGS),
     }
 
 
