@@ -96,6 +96,13 @@ def test_hmac_is_keyed_by_the_sealed_secret_of_a_client_secret_jwt_client() -> N
 # ---------------------------------------------------------------- claims
 
 
+class In:
+    """A time relative to when the test runs (parameters are made at collection, minutes earlier)."""
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+
+
 @pytest.mark.parametrize(("overrides", "match"), [
     ({"iss": "someone-else"}, "iss and sub"),
     ({"sub": "someone-else"}, "iss and sub"),
@@ -106,15 +113,17 @@ def test_hmac_is_keyed_by_the_sealed_secret_of_a_client_secret_jwt_client() -> N
     ({"jti": ""}, "jti"),
     ({"jti": "x" * 257}, "jti"),
     ({"exp": None}, "needs an exp"),
-    ({"exp": int(time.time()) - 31}, "expired"),
+    ({"exp": In(-31)}, "expired"),
     ({"exp": "tomorrow"}, "number"),
     ({"exp": True}, "number"),
-    ({"exp": int(time.time()) + 3600 + 60}, "ahead"),
-    ({"iat": int(time.time()) + 120}, "iat is in the future"),
-    ({"nbf": int(time.time()) + 120}, "nbf is in the future"),
+    ({"exp": In(3600 + 60)}, "ahead"),
+    ({"iat": In(120)}, "iat is in the future"),
+    ({"nbf": In(120)}, "nbf is in the future"),
 ])
 def test_claims_that_are_refused(overrides: dict[str, Any], match: str) -> None:
-    claims = assertion_claims("rp", TOKEN_URL, **overrides)
+    now = int(time.time())
+    values = {name: now + value.seconds if isinstance(value, In) else value for name, value in overrides.items()}
+    claims = assertion_claims("rp", TOKEN_URL, **values)
     with pytest.raises(InvalidClient, match=match) as caught:
         client_assertions.check_claims(claims, "rp", "/oauth2/token")
     assert caught.value.status == 401
