@@ -306,6 +306,11 @@ class Settings:
         "CLIENT_CACHE_SECONDS", "10", "how long a client record is reused for client authentication",
         bounds=CACHE_TIME,
     )
+    # A client's jwks_uri document (private_key_jwt, request objects). An unknown kid fetches it again
+    # once (at most every few seconds per URI), so a client's new key works before this runs out.
+    client_jwks_cache_seconds: Seconds = option(
+        "CLIENT_JWKS_CACHE_SECONDS", "5m", "how long a client's jwks_uri document is reused", bounds=CACHE_TIME,
+    )
     oidc_discovery_claims_supported: CommaList = option(
         "OIDC_DISCOVERY_CLAIMS_SUPPORTED", "", "extra claims advertised by discovery"
     )

@@ -133,6 +133,24 @@ class InvalidToken(OAuth2Error):
         super().__init__(description, headers={"WWW-Authenticate": challenge})
 
 
+class InvalidRequestObject(OAuth2Error):
+    """OpenID Connect Core 6.1 / RFC 9101 section 6.1: the request object is malformed, unsigned where
+    a signature is required, not signed by the client, or its claims do not fit the request."""
+
+    status = 400
+    error = "invalid_request_object"
+    default_description = "The request object is invalid."
+
+
+class InvalidRequestUri(OAuth2Error):
+    """OpenID Connect Core 6.2 / RFC 9101 section 6.2: the request_uri is not one the client registered,
+    or what it points at could not be fetched."""
+
+    status = 400
+    error = "invalid_request_uri"
+    default_description = "The request_uri is not registered for the client or could not be fetched."
+
+
 class RequestNotSupported(OAuth2Error):
     """OpenID Connect Core 6.1: a ``request`` object, which this server does not support."""
 

@@ -396,11 +396,11 @@ def test_a_link_naming_someone_elses_consent_does_not_clear_their_cookie() -> No
     assert "code=" in back.headers["location"], back.headers
 
 
-@pytest.mark.parametrize(("name", "error"), [("request", "request_not_supported"),
-                                             ("request_uri", "request_uri_not_supported")])
-def test_request_objects_are_refused_with_their_own_error(name: str, error: str) -> None:
-    """OpenID Connect Core 6.1/6.2: an OP that does not support request objects (discovery says so)
-    answers request_not_supported / request_uri_not_supported rather than ignore what the JWT held."""
+@pytest.mark.parametrize(("name", "error"), [("request", "invalid_request_object"),
+                                             ("request_uri", "invalid_request_uri")])
+def test_request_objects_the_client_may_not_use_are_refused_with_their_own_error(name: str, error: str) -> None:
+    """OpenID Connect Core 6.1/6.2 (issue 25 item 3, tests/integration/test_request_objects.py): an
+    unsigned object from a client that did not register ``none``, a request_uri it did not register."""
     client_id, _ = make_client()
     value = "eyJhbGciOiJub25lIn0.e30." if name == "request" else "https://rp.example.com/request.jwt"
     result = Flow(client_id).start(**{name: value})

@@ -78,12 +78,19 @@ def test_metadata_has_every_classic_and_modern_field(installed: None) -> None:
     assert doc["response_modes_supported"] == ["query", "fragment", "form_post"]
     assert doc["grant_types_supported"] == ["authorization_code", "refresh_token", "client_credentials", "implicit"]
     assert doc["code_challenge_methods_supported"] == ["S256"]
-    assert doc["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "none"]
+    methods = ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"]
+    algs = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512"]
+    assert doc["token_endpoint_auth_methods_supported"] == doc["revocation_endpoint_auth_methods_supported"] == methods
+    assert doc["introspection_endpoint_auth_methods_supported"] == methods[:-1]  # public clients cannot introspect
+    for endpoint in ("token", "revocation", "introspection"):
+        assert doc[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] == algs  # python-jose: no PS*, no none
     assert doc["id_token_signing_alg_values_supported"] == ["RS256"]
     assert doc["claims_supported"][0] == "sub" and {"iss", "aud", "nonce", "at_hash"} <= set(doc["claims_supported"])
     assert doc["scopes_supported"][:2] == ["offline", "openid"]
     assert doc["authorization_response_iss_parameter_supported"] is True
-    assert doc["request_parameter_supported"] is False and doc["request_uri_parameter_supported"] is False
+    assert doc["request_parameter_supported"] is True and doc["request_uri_parameter_supported"] is True
+    assert doc["require_request_uri_registration"] is True
+    assert doc["request_object_signing_alg_values_supported"] == ["none", *algs]
     # issue 25: the standard scopes, their claims and the claims parameter (hydra_lambda.claims)
     assert doc["claims_parameter_supported"] is True
     assert {"profile", "email", "address", "phone"} <= set(doc["scopes_supported"])

@@ -2,7 +2,10 @@
 named function each, run in the order of :data:`CHECKS` (as node-oidc-provider's ordered checks).
 
 The client and its redirect URI come first (:func:`trusted_redirect`): until both are known to be
-genuine, an error renders a page and never redirects. Every later check raises an
+genuine, an error renders a page and never redirects. A request object (``request_objects``) is
+resolved between the two (:func:`resolve`): its parameters win, so the redirect URI checked is the
+merged one; when the object itself is refused, the error goes to the query's redirect URI only if
+that one is registered (:class:`ObjectRefused`), else it is a page too. Every later check raises an
 :class:`~hydra_lambda.errors.OAuth2Error` that is redirected to the client.
 """
 
@@ -16,6 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from hydra_lambda import claims, pkce, scopes
+from hydra_lambda.authorization import request_objects
 from hydra_lambda.authorization.outcomes import UntrustedRedirect
 from hydra_lambda.clients.model import Client
 from hydra_lambda.clients.registry import get_client
@@ -23,8 +27,7 @@ from hydra_lambda.errors import (
     InvalidRequest,
     InvalidScope,
     LoginRequired,
-    RequestNotSupported,
-    RequestUriNotSupported,
+    OAuth2Error,
     UnauthorizedClient,
     UnsupportedResponseType,
 )
@@ -163,6 +166,31 @@ def trusted_redirect(params: dict[str, str]) -> tuple[Client, str, bool]:
     return (client, *check_redirect_uri(params, client))
 
 
+class ObjectRefused(Exception):
+    """The request object was refused, and the query's own redirect URI is registered: the error
+    (``invalid_request_object``, ``invalid_request_uri``...) may be sent there."""
+
+    def __init__(self, error: OAuth2Error, redirect_uri: str, mode: str, state: str) -> None:
+        super().__init__(error.description)
+        self.error, self.redirect_uri, self.mode, self.state = error, redirect_uri, mode, state
+
+
+def resolve(params: dict[str, str]) -> tuple[Client, str, bool, dict[str, str]]:
+    """``trusted_redirect`` after merging in the request object, if one was sent: the client, its
+    redirect URI, whether it was sent, and the parameters to validate. UntrustedRedirect or
+    InvalidRequest (a page) or ObjectRefused (redirectable) otherwise."""
+    check_control_characters(params)
+    client = check_client(params)
+    try:
+        merged = request_objects.resolve(params, client)
+    except OAuth2Error as exc:
+        uri, _sent = check_redirect_uri(params, client)  # not registered: UntrustedRedirect, a page
+        raise ObjectRefused(exc, uri, mode_for_errors(params), params.get("state", "")) from None
+    if merged is not params:
+        check_control_characters(merged)
+    return (client, *check_redirect_uri(merged, client), merged)
+
+
 def mode_for_errors(params: dict[str, str]) -> str:
     """The response mode an error is delivered in, even when the request's own mode is invalid."""
     mode = params.get("response_mode", "")
@@ -221,15 +249,6 @@ def check_response_mode(draft: _Draft) -> None:
     if mode == "query" and draft.response_types != ("code",):
         raise InvalidRequest("Tokens are never sent in the query: use response_mode fragment or form_post.")
     draft.response_mode = mode or ("query" if draft.response_types == ("code",) else "fragment")
-
-
-def check_request_objects(draft: _Draft) -> None:
-    """Discovery says request objects are not supported: one sent anyway is refused, not ignored (what
-    only the JWT held, such as claims or max_age, would otherwise be lost silently)."""
-    if "request" in draft.params:
-        raise RequestNotSupported()
-    if "request_uri" in draft.params:
-        raise RequestUriNotSupported()
 
 
 def check_state(draft: _Draft) -> None:
@@ -298,7 +317,6 @@ CHECKS: tuple[Callable[[_Draft], None], ...] = (
     check_parameter_lengths,
     check_response_type,
     check_response_mode,
-    check_request_objects,
     check_state,
     check_scope,
     check_openid,

@@ -66,6 +66,9 @@ class Client:
     # access token, of which only a hash is kept (never in any response).
     self_registered: bool = False
     registration_token_hash: str | None = None
+    # client_secret_jwt clients only: the secret itself, sealed (hydra_lambda.sealing), since the
+    # server recomputes their HMAC assertions. Never part of the wire shape.
+    secret_sealed: str | None = None
 
     def __post_init__(self) -> None:
         # Effective defaults as classic Hydra: no grant types means authorization_code, etc.

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from hydra_lambda import clock, passwords, scopes
+from hydra_lambda import clock, passwords, scopes, sealing
 from hydra_lambda.cache import TimedCache
 from hydra_lambda.client_ids import ID_RULE, MAX_ID_LENGTH, MIN_SECRET_LENGTH, is_valid_client_id
 from hydra_lambda.clients import metadata
@@ -200,6 +200,7 @@ def create_client(fields: dict[str, Any], vet: Vet | None = None) -> tuple[Clien
     else:
         secret = passwords.generate_secret()
         client.secret_hash = passwords.hash_secret(secret, generated=True)
+    _seal_if_needed(client, secret)
     if vet is not None:
         vet(client)
     try:
@@ -211,6 +212,18 @@ def create_client(fields: dict[str, Any], vet: Vet | None = None) -> tuple[Clien
     except store.TooLarge as exc:
         raise _too_large(exc) from None
     return client, secret
+
+
+def _seal_if_needed(client: Client, secret: str | None) -> None:
+    """A ``client_secret_jwt`` client's secret, sealed (the server recomputes its HMAC assertions);
+    every other client keeps the hash only. ``secret`` is the new cleartext, None when unchanged."""
+    if client.auth_method != "client_secret_jwt":
+        client.secret_sealed = None
+    elif secret:
+        client.secret_sealed = sealing.seal(secret, client.id)
+    elif not client.secret_sealed:  # only a hash is stored: the server could never check its assertions
+        raise _bad("client_secret_jwt needs the secret itself, which is stored sealed for such clients: send "
+                   "client_secret with this change (only a hash of the current one is stored)")
 
 
 def _owner_to_claim(owner: str, client_id: str) -> str | None:
@@ -258,6 +271,7 @@ def update_existing(existing: Client, fields: dict[str, Any], vet: Vet | None = 
         updated.secret_hash = passwords.hash_secret(secret, generated=True)
     else:
         secret = None
+    _seal_if_needed(updated, secret)
     if vet is not None:
         vet(updated)
     # Strictly later than the stored value: it is the optimistic-lock token of the next update.

@@ -15,9 +15,10 @@ from hydra_lambda.authorization.outcomes import (
 )
 from hydra_lambda.authorization.request import (
     MAX_PARAM,
+    ObjectRefused,
     is_second_leg,
     mode_for_errors,
-    trusted_redirect,
+    resolve,
     validate,
 )
 from hydra_lambda.config import get_settings
@@ -26,9 +27,10 @@ from hydra_lambda.errors import HydraError, OAuth2Error
 
 def serve(call: AuthorizationCall) -> Outcome:
     """The whole endpoint: what to answer the browser."""
-    params = call.params
     try:
-        client, redirect_uri, sent = trusted_redirect(params)
+        client, redirect_uri, sent, params = resolve(call.params)  # a request object merged in
+    except ObjectRefused as exc:
+        return error_response(exc.redirect_uri, exc.mode, exc.error, exc.state)
     except (UntrustedRedirect, HydraError) as exc:
         return ErrorPage.of(exc)
     mode = mode_for_errors(params)

@@ -1,12 +1,12 @@
 """``POST /oauth2/introspect``: token introspection (RFC 7662) for access and refresh tokens.
 
 The caller authenticates first: a Bearer access token with ``hydra.introspect`` and a policy allowing
-``introspect`` on ``rn:hydra:oauth2:tokens`` (the warden), or client credentials (HTTP Basic or
-``client_id``/``client_secret`` in the form) whose secret is verified and whose client the policies
-allow the same action (as classic Hydra asked of Basic callers). Every error is RFC 6749 JSON (classic
-Hydra used its admin error object here): a missing or bad client credential is 401 ``invalid_client``,
-a bad Bearer token 401 ``invalid_token``, a token without the scope 403 ``insufficient_scope``, a
-policy denial 403 ``request_forbidden`` (fosite's name) saying why.
+``introspect`` on ``rn:hydra:oauth2:tokens`` (the warden), or client credentials (HTTP Basic,
+``client_id``/``client_secret`` in the form, or a client assertion, RFC 7523) that check out and
+whose client the policies allow the same action (as classic Hydra asked of Basic callers). Every
+error is RFC 6749 JSON (classic Hydra used its admin error object here): a missing or bad client
+credential is 401 ``invalid_client``, a bad Bearer token 401 ``invalid_token``, a token without the
+scope 403 ``insufficient_scope``, a policy denial 403 ``request_forbidden`` (fosite's name) saying why.
 
 A Bearer caller's own token comes from ``tokens.lookup.caller`` (remembered per container for
 ``CLIENT_CACHE_SECONDS``); the scope, its client and the policies are still checked on every call.
@@ -21,7 +21,7 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from hydra_lambda import scopes, warden
+from hydra_lambda import client_assertions, scopes, warden
 from hydra_lambda.client_auth import authenticate_client
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import ANONYMOUS, Credentials
@@ -100,14 +100,14 @@ def _check_bearer_caller(caller: Credentials) -> str:
 
 
 def _has_client_credentials(caller: Credentials, form: dict[str, str]) -> bool:
-    return caller.sent_basic or bool(form.get("client_id"))
+    return caller.sent_basic or bool(form.get("client_id")) or client_assertions.sent(form)
 
 
 def _authenticate_client(caller: Credentials, form: dict[str, str]) -> str:
     """A confidential client whose secret checks out; a public client cannot introspect. Every
     failure, a malformed Basic header included, is the same 401."""
     try:
-        client = authenticate_client(caller, form)
+        client = authenticate_client(caller, form, endpoint="/oauth2/introspect")
     except HydraError as exc:
         raise _basic_unauthorized() from exc
     if client.public:

@@ -12,7 +12,7 @@ from hydra_lambda.tokens import revocation
 
 
 def serve(caller: Credentials, form: dict[str, str]) -> None:
-    client = authenticate_client(caller, form)
+    client = authenticate_client(caller, form, endpoint="/oauth2/revoke")
     token = form.get("token")
     if not token:
         raise InvalidRequest("The parameter 'token' is required.")

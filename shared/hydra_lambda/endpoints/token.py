@@ -21,7 +21,7 @@ def serve(caller: Credentials, form: dict[str, str]) -> dict[str, Any]:
     grant = GRANTS.get(grant_type)
     if grant is None:
         raise UnsupportedGrantType(f"The grant type '{grant_type[:40]}' is not supported.")
-    client = authenticate_client(caller, form)
+    client = authenticate_client(caller, form, endpoint="/oauth2/token")
     if not client.has_grant_type(grant_type):
         raise UnauthorizedClient(f"The client is not allowed to use the grant type '{grant_type}'.")
     response = grant(client, form)

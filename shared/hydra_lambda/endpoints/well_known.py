@@ -12,6 +12,7 @@ from typing import Any
 
 from hydra_lambda import claims, keys, pkce, scopes, warden
 from hydra_lambda.authorization.request import PROMPTS
+from hydra_lambda.clients.model import ASYMMETRIC_ALGS, HMAC_ALGS
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import ANONYMOUS, Credentials
 from hydra_lambda.errors import HydraError
@@ -29,7 +30,13 @@ RESPONSE_TYPES = ["code", "code id_token", "id_token", "token id_token", "token"
 GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials", "implicit"]
 RESPONSE_MODES = ["query", "fragment", "form_post"]
 PKCE_METHODS = list(pkce.ADVERTISED)  # plain: confidential clients only, so not advertised
-AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"]
+# What client assertions may be signed with (python-jose verifies these; it has no PS*).
+AUTH_SIGNING_ALGS = [*ASYMMETRIC_ALGS, *HMAC_ALGS]
+# Request objects: signed as assertions are, or unsigned where the client registered none.
+REQUEST_OBJECT_ALGS = ["none", *AUTH_SIGNING_ALGS]
+# Introspection needs a confidential client (or a Bearer token); revocation takes public clients too.
+INTROSPECTION_AUTH_METHODS = [method for method in AUTH_METHODS if method != "none"]
 # What our ID tokens carry (hydra_lambda.tokens.id_tokens), then the standard claims the scopes and
 # the claims parameter release (hydra_lambda.claims); operators add theirs (idTokenExtra) by env.
 CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "rat", "nonce", "acr", "amr", "at_hash", "c_hash",
@@ -65,6 +72,11 @@ def metadata() -> dict[str, Any]:
         "subject_types_supported": ["public"],  # no pairwise identifiers
         "id_token_signing_alg_values_supported": keys.algorithms(),
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": list(AUTH_SIGNING_ALGS),
+        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "revocation_endpoint_auth_signing_alg_values_supported": list(AUTH_SIGNING_ALGS),
+        "introspection_endpoint_auth_methods_supported": list(INTROSPECTION_AUTH_METHODS),
+        "introspection_endpoint_auth_signing_alg_values_supported": list(AUTH_SIGNING_ALGS),
         "code_challenge_methods_supported": list(PKCE_METHODS),
         "claims_supported": _merged(CLAIMS, settings.oidc_discovery_claims_supported),
         "scopes_supported": _merged(SCOPES, settings.oidc_discovery_scopes_supported),
@@ -72,9 +84,10 @@ def metadata() -> dict[str, Any]:
         "claims_parameter_supported": True,
         "claim_types_supported": list(CLAIM_TYPES),
         "prompt_values_supported": list(PROMPT_VALUES),
-        "request_parameter_supported": False,
-        "request_uri_parameter_supported": False,  # OIDC Discovery's default is true: say no
-        "require_request_uri_registration": False,
+        "request_parameter_supported": True,
+        "request_uri_parameter_supported": True,
+        "require_request_uri_registration": True,  # only the client's registered request_uris are fetched
+        "request_object_signing_alg_values_supported": list(REQUEST_OBJECT_ALGS),
     }
 
 

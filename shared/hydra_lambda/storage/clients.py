@@ -96,7 +96,7 @@ def _is_too_large(exc: Exception) -> bool:
 
 def to_record(client: Client) -> ClientRecord:
     return ClientRecord(client.id, **client.attributes(), secret_hash=client.secret_hash,
-                        registration_token_hash=client.registration_token_hash,
+                        registration_token_hash=client.registration_token_hash, secret_sealed=client.secret_sealed,
                         created_at=client.created_at, updated_at=client.updated_at)
 
 
@@ -112,6 +112,7 @@ def from_record(record: ClientRecord) -> Client:
         secret_hash=record.secret_hash,
         self_registered=bool(record.self_registered),
         registration_token_hash=record.registration_token_hash,
+        secret_sealed=record.secret_sealed,
     )
 
 

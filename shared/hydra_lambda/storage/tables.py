@@ -90,6 +90,7 @@ class ClientRecord(_Base):
     listing = UnicodeAttribute(default="client")
     client_name = UnicodeAttribute(default="")
     secret_hash = UnicodeAttribute(null=True)
+    secret_sealed = UnicodeAttribute(null=True)  # client_secret_jwt clients only (hydra_lambda.sealing)
     redirect_uris = ListAttribute(of=UnicodeAttribute, default=list)
     grant_types = ListAttribute(of=UnicodeAttribute, default=list)
     response_types = ListAttribute(of=UnicodeAttribute, default=list)
@@ -190,6 +191,23 @@ class TokenRecord(_Base):
         return self.shard.partition("#")[0]
 
 
+class AssertionRecord(_Base):
+    """A client assertion's ``jti``, seen (RFC 7523 section 3, item 7): a small row of the tokens table
+    (its ``shard`` is "jti#<n>", a kind the flush never reads; DynamoDB's TTL removes it), written once
+    by a conditional put that succeeds only if no live row has that key. Under 1 KB: one write unit."""
+
+    class Meta(_Base.Meta):
+        table_name = "hydra-tokens"
+
+    shard = UnicodeAttribute(hash_key=True)
+    signature = UnicodeAttribute(range_key=True)  # a SHA-256 of the client id and the jti
+    expires_at = NumberAttribute()
+    ttl = TTLAttribute()
+    # A random value per write: botocore's resend of a put that committed but whose answer was lost
+    # finds its own value there and knows the first use was its own (storage/assertions.py).
+    written_by = UnicodeAttribute()
+
+
 class ConsentRecord(_Base):
     class Meta(_Base.Meta):
         table_name = "hydra-consent"
@@ -246,6 +264,7 @@ def _table_names(settings: Settings) -> dict[type[Model], str]:
         ClientRecord: settings.clients_table,
         SubjectClaim: settings.clients_table,  # shares the clients table (not in MODELS: no table of its own)
         TokenRecord: settings.tokens_table,
+        AssertionRecord: settings.tokens_table,  # shares the tokens table (not in MODELS)
         ConsentRecord: settings.consent_table,
         PolicyRecord: settings.policies_table,
     }
@@ -318,7 +337,7 @@ class SharedConnection(Connection):
         return client
 
     def bind_tables(self, names: dict[type[Model], str]) -> None:
-        for model in MODELS:  # SubjectClaim shares ClientRecord's table (and key)
+        for model in MODELS:  # SubjectClaim and AssertionRecord share a table (and key) of MODELS
             if names[model] not in self.table_names:
                 self.add_meta_table(_meta_table(model, names[model]))
                 self.table_names.add(names[model])
