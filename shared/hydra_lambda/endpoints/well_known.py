@@ -43,6 +43,7 @@ def _merged(base: list[str], extra: tuple[str, ...]) -> list[str]:
 def metadata() -> dict[str, Any]:
     """The provider metadata, served at both well-known paths."""
     settings = get_settings()
+    algorithms = keys.signing_algorithms()
     return {
         "issuer": settings.issuer,
         "authorization_endpoint": settings.url("/oauth2/auth"),
@@ -55,7 +56,9 @@ def metadata() -> dict[str, Any]:
         "response_modes_supported": list(RESPONSE_MODES),
         "grant_types_supported": list(GRANT_TYPES),
         "subject_types_supported": ["public"],  # no pairwise identifiers
-        "id_token_signing_alg_values_supported": keys.algorithms(),
+        # Exactly the algorithms a key set signs (keys.signing_algorithms), for ID tokens and userinfo.
+        "id_token_signing_alg_values_supported": algorithms,
+        "userinfo_signing_alg_values_supported": list(algorithms),
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "code_challenge_methods_supported": list(PKCE_METHODS),
         "claims_supported": _merged(CLAIMS, settings.oidc_discovery_claims_supported),
