@@ -43,7 +43,7 @@ def algorithm_for(public_key: Any, required: str | None = None) -> str:
         return found
     if (required == ES256) != (found == ES256) or required not in KEY_SPECS:
         kind = "an RSA" if found == RS256 else "a P-256"
-        raise ValueError(f"{kind} key cannot sign {required} (key spec {' or '.join(KEY_SPECS.get(required, ()))})")
+        raise ValueError(f"{kind} key cannot sign {required} (it needs {' or '.join(KEY_SPECS.get(required, ()))})")
     return required
 
 

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from hydra_lambda.aws import client
 from hydra_lambda.config import ConfigError
-from hydra_lambda.keys.jwk import KEY_SPECS, KMS_ALGORITHM, algorithm_for, jose_signature, public_jwk
+from hydra_lambda.keys.jwk import KMS_ALGORITHM, algorithm_for, jose_signature, public_jwk
 
 # KMS signs a RAW message of up to 4096 bytes; longer signing inputs are hashed here (DIGEST).
 RAW_LIMIT = 4096
@@ -28,8 +28,9 @@ class KmsKey:
         try:
             self.alg = algorithm_for(public, alg)
         except ValueError as exc:
-            specs = "RSA_2048, RSA_4096 or ECC_NIST_P256" if alg is None else " or ".join(KEY_SPECS[alg])
-            raise ConfigError(f"{setting}: {ref} (key spec {out.get('KeySpec', '?')}): {exc} (use {specs})") from exc
+            spec = f" (key spec {out['KeySpec']})" if out.get("KeySpec") else ""
+            use = " (use RSA_2048, RSA_4096 or ECC_NIST_P256)" if alg is None else ""
+            raise ConfigError(f"{setting}: {ref}{spec}: {exc}{use}") from exc
         self.ref = ref
         # Sign with the resolved key ARN, so re-pointing an alias can never mix up kid and signature.
         self.key_id: str = out["KeyId"]
