@@ -539,6 +539,9 @@ def test_each_algorithm_of_id_token_signing_algorithms_has_its_own_key_set(trans
                 and s["Fn::If"][2].get("Sid") == "SignIdTokens")["Fn::If"][2]
     assert sign["Condition"]["StringEquals"]["kms:SigningAlgorithm"] == [
         "RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PSS_SHA_256", "ECDSA_SHA_256"]
+    # /clients refuses an algorithm no set signs: it reads the public keys (never signs).
+    clients = {a for s in _statements(translated, "ClientsFunction") for a in s["Action"] if a.startswith("kms:")}
+    assert clients == {"kms:GetPublicKey", "kms:DescribeKey"}
     rule = next(r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::Rule"
                 and f"id-token-{alg.lower()}" in json.dumps(r["Properties"]))
     assert rule["State"] == {"Fn::If": [condition, "ENABLED", "DISABLED"]}

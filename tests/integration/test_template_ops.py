@@ -422,6 +422,7 @@ SIGNING_USES = [
     ("SomeoneElse", "kms:Sign", False),
     ("OAuth2FunctionRole", "kms:GetPublicKey", True), ("DiscoveryFunctionRole", "kms:GetPublicKey", True),
     ("AdminFunctionRole", "kms:GetPublicKey", True), ("SomeoneElse", "kms:GetPublicKey", False),
+    ("ClientsFunctionRole", "kms:GetPublicKey", True), ("ClientsFunctionRole", "kms:Sign", False),
     ("SomeoneElse", "kms:DisableKey", True),  # administration: through IAM, as AWS requires
     ("SomeoneElse", "kms:PutKeyPolicy", True),
 ]
