@@ -86,9 +86,13 @@ def lossy_proxy(dynamodb_local: DynamoDBLocal) -> Iterator[LossyProxy]:
 def moto_endpoint() -> Iterator[str]:
     from hydra_lambda_local.backends import start_moto
 
+    from tests.support_keys import patch_moto_pss
+
+    undo = patch_moto_pss()  # moto's PSS salt is not KMS's (see there): the tests' moto only
     server, url = start_moto()
     yield url
     server.stop()
+    undo()
 
 
 @pytest.fixture(scope="session")

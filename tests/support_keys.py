@@ -51,11 +51,19 @@ def create_envelope_secret(spec: str, name: str, wrapping_key: str) -> tuple[str
 @contextmanager
 def signing_keys(refs: list[str], mode: str = "kms") -> Iterator[None]:
     """Run with SIGNING_KEYS/SIGNING_MODE set (the per-container key cache is kept, as in Lambda)."""
+
+    with signing_sets(SIGNING_KEYS=",".join(refs), SIGNING_MODE=mode):
+        yield
+
+
+@contextmanager
+def signing_sets(**settings: str) -> Iterator[None]:
+    """Run with these signing settings (SIGNING_KEYS, SIGNING_KEYS_PS256, SIGNING_KEYS_ES256,
+    SIGNING_MODE: the others as they were), the per-container key cache kept, as in Lambda."""
     from hydra_lambda.config import reset_settings
 
-    saved = {name: os.environ.get(name) for name in ("SIGNING_KEYS", "SIGNING_MODE")}
-    os.environ["SIGNING_KEYS"] = ",".join(refs)
-    os.environ["SIGNING_MODE"] = mode
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     reset_settings()
     try:
         yield
@@ -87,12 +95,18 @@ def jws_parts(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]
             f"{header}.{payload}".encode(), _b64decode(signature))
 
 
+# RFC 7518 3.5 (and KMS's RSASSA_PSS_SHA_256): MGF1 with SHA-256, a salt as long as the hash (32 bytes),
+# checked strictly, as a relying party's library would.
+PSS_256 = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+
+
 def verify_with_cryptography(token: str, public_key: Any) -> dict[str, Any]:
     """Verify a compact JWS with ``cryptography`` alone; raises InvalidSignature on a bad one."""
     header, claims, message, signature = jws_parts(token)
     if isinstance(public_key, rsa.RSAPublicKey):
-        assert header["alg"] == "RS256"
-        public_key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        assert header["alg"] in ("RS256", "PS256")
+        scheme = PSS_256 if header["alg"] == "PS256" else padding.PKCS1v15()
+        public_key.verify(signature, message, scheme, hashes.SHA256())
     else:
         assert header["alg"] == "ES256" and len(signature) == 64
         der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
@@ -111,12 +125,36 @@ def jwk_public_key(jwk: dict[str, Any]) -> Any:
 
 
 def verify_against_jwks(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
-    """Pick the key by ``kid`` from a served JWKS and verify with python-jose and with ``cryptography``."""
+    """Pick the key by ``kid`` from a served JWKS and verify with python-jose (it has no PS256: then
+    ``cryptography`` alone) and with ``cryptography``; the JWK's ``alg`` must be the token's."""
     from jose import jwt
 
     header = jws_parts(token)[0]
     matches = [k for k in jwks["keys"] if k["kid"] == header["kid"]]
     assert matches, f"kid {header['kid']} is not in the JWKS"
-    claims = jwt.decode(token, matches[0], algorithms=[header["alg"]], options={"verify_aud": False})
-    assert verify_with_cryptography(token, jwk_public_key(matches[0])) == claims
+    assert matches[0]["alg"] == header["alg"] and matches[0]["use"] == "sig"
+    claims = verify_with_cryptography(token, jwk_public_key(matches[0]))
+    if header["alg"] != "PS256":
+        assert jwt.decode(token, matches[0], algorithms=[header["alg"]],
+                          options={"verify_aud": False, "verify_at_hash": False}) == claims
     return claims
+
+
+def patch_moto_pss() -> Any:
+    """moto (5.2.6) signs RSASSA_PSS_SHA_* with the longest salt the key allows; KMS uses a salt as long
+    as the hash, as RFC 7518 3.5 requires of PS256 (strict verifiers, WebCrypto's among them, refuse
+    anything else). Patched in the tests' moto only (never in the product); returns the undo."""
+    import pytest
+    from moto.kms import utils
+
+    original = utils.RSAPrivateKey._RSAPrivateKey__padding_and_hash_algorithm  # type: ignore[attr-defined]
+
+    def digest_length_salt(self: Any, signing_algorithm: str) -> tuple[Any, Any]:
+        pad, algorithm = original(self, signing_algorithm)
+        if isinstance(pad, padding.PSS):
+            pad = padding.PSS(mgf=padding.MGF1(algorithm), salt_length=padding.PSS.DIGEST_LENGTH)
+        return pad, algorithm
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(utils.RSAPrivateKey, "_RSAPrivateKey__padding_and_hash_algorithm", digest_length_salt)
+    return patch.undo

@@ -15,6 +15,13 @@ from hydra_lambda.storage.tables import bind, create_tables
 LOCAL_KEY_ALIAS = "alias/hydra-lambda-id-token"
 # As a deployed stack's own key: the alias triple that a rotation moves (see keys.rotation).
 LOCAL_SIGNING_KEYS = f"{LOCAL_KEY_ALIAS},{LOCAL_KEY_ALIAS}-next,{LOCAL_KEY_ALIAS}-previous"
+# The PS256 and ES256 sets of `make run`, each its own rotatable triple (SIGNING_KEYS_PS256, _ES256).
+LOCAL_SETS = {"SIGNING_KEYS_PS256": ("alias/hydra-lambda-id-token-ps256", "RSA_2048"),
+              "SIGNING_KEYS_ES256": ("alias/hydra-lambda-id-token-es256", "ECC_NIST_P256")}
+
+
+def triple(alias: str) -> str:
+    return f"{alias},{alias}-next,{alias}-previous"
 
 
 @dataclass
@@ -48,16 +55,17 @@ def start_moto() -> tuple[Any, str]:
     return server, f"http://{host}:{port}"
 
 
-def ensure_signing_key(kms_endpoint: str) -> str:
-    """The local ID-token signing key: an RSA KMS key behind a fixed alias, created on first use."""
+def ensure_signing_key(kms_endpoint: str, alias: str = LOCAL_KEY_ALIAS, key_spec: str = "RSA_2048") -> str:
+    """A local ID-token signing key: a KMS key behind a fixed alias (by default the RSA key of
+    SIGNING_KEYS), created on first use."""
     kms = botocore.session.get_session().create_client("kms", endpoint_url=kms_endpoint or None,
                                                         region_name=get_settings().aws_region)
     try:
-        return kms.describe_key(KeyId=LOCAL_KEY_ALIAS)["KeyMetadata"]["KeyId"]
+        return kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"]
     except kms.exceptions.NotFoundException:
-        key = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY", Description="hydra-lambda local")
+        key = kms.create_key(KeySpec=key_spec, KeyUsage="SIGN_VERIFY", Description="hydra-lambda local")
         key_id = key["KeyMetadata"]["KeyId"]
-        kms.create_alias(AliasName=LOCAL_KEY_ALIAS, TargetKeyId=key_id)
+        kms.create_alias(AliasName=alias, TargetKeyId=key_id)
         return key_id
 
 
@@ -83,5 +91,11 @@ def prepare(dynamodb_endpoint: str = "", kms_endpoint: str = "") -> Backends:
     if not os.environ.get("SIGNING_KEYS"):
         ensure_signing_key(kms_endpoint)
         os.environ["SIGNING_KEYS"] = LOCAL_SIGNING_KEYS  # rotatable: POST /keys/hydra.openid.id-token
+        # And the PS256 and ES256 sets (unless given: an empty value turns one off), so clients can
+        # register id_token_signed_response_alg / userinfo_signed_response_alg PS256 or ES256.
+        for setting, (alias, key_spec) in LOCAL_SETS.items():
+            if setting not in os.environ:
+                ensure_signing_key(kms_endpoint, alias, key_spec)
+                os.environ[setting] = triple(alias)
         reset_settings()
     return Backends(dynamodb=dynamodb_endpoint, kms=kms_endpoint, embedded=embedded)

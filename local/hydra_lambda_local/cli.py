@@ -144,6 +144,7 @@ def _add_groups(sub: Any) -> None:
         parser.add_argument("members", nargs="+")
 
 
+ALG_HELP = "RS256 (default), PS256 or ES256: rotates the key set of that algorithm"
 FORCE_HELP = ("rotate even if the last step was less than the minimum interval ago (for a compromised key: "
               "cached JWKS copies and live ID tokens of the old key stop verifying)")
 
@@ -156,11 +157,11 @@ def _add_keys(sub: Any) -> None:
     get.add_argument("--kid", default="", help="one key; write --kid=KID (a kid may start with '-')")
     rotate = _sub(actions, "rotate", "make a new signing key for the set and print it")
     rotate.add_argument("--set", dest="key_set", default=ID_TOKEN_SET)
-    rotate.add_argument("--alg", default="RS256", help="RS256 (default) or ES256")
+    rotate.add_argument("--alg", default="RS256", help=ALG_HELP)
     rotate.add_argument("--force", action="store_true", help=FORCE_HELP)
     create = _sub(actions, "create", "the classic name of rotate: a new signing key for SET")
     create.add_argument("key_set", nargs="?", default=ID_TOKEN_SET, metavar="SET")
-    create.add_argument("-a", "--alg", default="RS256", help="RS256 (default) or ES256")
+    create.add_argument("-a", "--alg", default="RS256", help=ALG_HELP)
     create.add_argument("--force", action="store_true", help=FORCE_HELP)
     delete = _sub(actions, "delete", "delete a key set or one key (the server refuses: keys leave by rotation)")
     delete.add_argument("key_set", metavar="SET")

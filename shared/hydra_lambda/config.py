@@ -276,6 +276,12 @@ class Settings:
     kms_endpoint: str = option("KMS_ENDPOINT", "", "KMS endpoint")
     secretsmanager_endpoint: str = option("SECRETSMANAGER_ENDPOINT", "", "Secrets Manager endpoint")
     signing_keys: CommaList = option("SIGNING_KEYS", "", "ID token signing keys; the first signs")
+    signing_keys_ps256: CommaList = option(
+        "SIGNING_KEYS_PS256", "", "RSA signing keys for PS256 (optional); the first signs, all are published"
+    )
+    signing_keys_es256: CommaList = option(
+        "SIGNING_KEYS_ES256", "", "P-256 signing keys for ES256 (optional); the first signs, all are published"
+    )
     signing_mode: str = option("SIGNING_MODE", "kms", "who signs ID tokens", choices=("kms", "envelope"))
     # 0 = for the container's life. Scheduled rotation (which re-points aliases) sets it to an hour.
     signing_keys_cache_seconds: Seconds = option(

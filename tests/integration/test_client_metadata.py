@@ -7,6 +7,7 @@ import pytest
 
 from tests.support import call
 from tests.support_admin import admin, make_client
+from tests.support_keys import create_kms_key, signing_sets
 from tests.unit.test_client_metadata import ec_jwk, rsa_jwk
 
 
@@ -24,7 +25,8 @@ def test_openid_metadata_round_trips_through_the_store(headers: dict[str, str]) 
         "subject_type": "pairwise", "sector_identifier_uri": "https://rp.example/sector.json",
         "redirect_uris": ["https://rp.example/cb"],
     }
-    created, _ = make_client(headers, **fields)
+    with signing_sets(SIGNING_KEYS_ES256=create_kms_key("ECC_NIST_P256")):  # ES256 is registered only then
+        created, _ = make_client(headers, **fields)
     fetched = call("GET", f"/clients/{created['id']}", headers=headers).json
     for name, value in fields.items():
         assert created[name] == value and fetched[name] == value, name

@@ -129,9 +129,11 @@ def test_operator_additions_from_the_environment(env: dict[str, str]) -> None:
 
 
 def test_signing_algorithms_follow_the_key_set(ec_key: str) -> None:
+    # What a client can be signed with: the signing key's alg, not that of a key kept to verify only.
     rsa_key = os.environ["SIGNING_KEYS"]
     with signing_keys([ec_key, rsa_key]):
-        assert call("GET", WELL_KNOWN[0]).json["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]
+        assert call("GET", WELL_KNOWN[0]).json["id_token_signing_alg_values_supported"] == ["ES256"]
+        assert [k["alg"] for k in call("GET", JWKS).json["keys"]] == ["ES256", "RS256"]
     with signing_keys([ec_key]):
         assert call("GET", WELL_KNOWN[0]).json["id_token_signing_alg_values_supported"] == ["ES256"]
 

@@ -186,14 +186,16 @@ def test_a_lease_left_by_a_dead_holder_runs_out(root: dict[str, str], triple: st
 
 
 def test_the_local_server_signs_through_a_rotatable_alias_triple(aws: dict[str, str]) -> None:
-    """`make run` (no SIGNING_KEYS): the local key behind the alias triple, so the API rotates it."""
+    """`make run` (no SIGNING_KEYS): the local keys behind alias triples (one per algorithm), so the
+    API rotates them, each set on its own: a PS256 step moves the PS256 triple and nothing else."""
     import json
     import urllib.request
 
-    from hydra_lambda_local.backends import LOCAL_KEY_ALIAS
+    from hydra_lambda_local.backends import LOCAL_KEY_ALIAS, LOCAL_SETS
 
     from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, LocalServer, basic
 
+    ps256_alias, es256_alias = (LOCAL_SETS[f"SIGNING_KEYS_{alg}"][0] for alg in ("PS256", "ES256"))
     server = LocalServer({**aws, "SIGNING_KEYS": ""})
     try:
         def request(method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
@@ -204,24 +206,27 @@ def test_the_local_server_signs_through_a_rotatable_alias_triple(aws: dict[str, 
         _, issued = request("POST", "/oauth2/token", b"grant_type=client_credentials&scope=hydra.keys.create",
                             {"Content-Type": "application/x-www-form-urlencoded",
                              **basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET)})
-        before = targets(LOCAL_KEY_ALIAS)
+        before = targets(ps256_alias)
+        untouched = (targets(LOCAL_KEY_ALIAS), targets(es256_alias))
         published = {key["kid"] for key in request("GET", "/.well-known/jwks.json", b"", {})[1]["keys"]}
-        # "force": the shared local triple may have been rotated by another test (the CLI's) a moment ago.
-        status, rotated = request("POST", PATH, b'{"alg": "ES256", "force": true}', {
+        # "force": the shared local triple may have been rotated by another test a moment ago.
+        status, rotated = request("POST", PATH, b'{"alg": "PS256", "force": true}', {
             "Authorization": f"Bearer {issued['access_token']}", "Content-Type": "application/json"})
         # Other tests may have rotated this shared local triple before: compare with what was published.
         assert status == 201
-        assert [key["alg"] for key in rotated["keys"] if key["kid"] not in published] == ["ES256"]
-        after = targets(LOCAL_KEY_ALIAS)
+        assert [key["alg"] for key in rotated["keys"] if key["kid"] not in published] == ["PS256"]
+        after = targets(ps256_alias)
         # previous <- current <- next <- new: the new key is published as -next, the one published
         # before (none on a fresh triple) signs now.
         assert after[1] not in before and after[0] == (before[1] or before[0])
+        assert (targets(LOCAL_KEY_ALIAS), targets(es256_alias)) == untouched
         assert request("GET", "/.well-known/jwks.json", b"", {})[1] == rotated
+        assert {key["alg"] for key in rotated["keys"]} == {"RS256", "PS256", "ES256"}
     finally:
         server.stop()
-        # Leave the shared triple as if never rotated through -next, so that a later `keys rotate` of
-        # another test (the CLI's) is a first step, not one within the minimum interval of this one.
-        kms().delete_alias(AliasName=f"{LOCAL_KEY_ALIAS}-next")
+        # Leave the shared triple as if never rotated through -next, so that a later rotation of
+        # another test is a first step, not one within the minimum interval of this one.
+        kms().delete_alias(AliasName=f"{ps256_alias}-next")
 
 
 def test_the_scheduled_rotation_takes_the_same_lease(root: dict[str, str], triple: str) -> None:

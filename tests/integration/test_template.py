@@ -299,6 +299,11 @@ def _rules_pass(template: dict[str, Any], **overrides: str) -> bool:
     ({"KeyRotationSchedule": "rate(30 days)"}, True),
     ({"KeyRotationSchedule": "rate(30 days)", "SigningKeys": "alias/other"}, False),
     ({"KeyRotationSchedule": "rate(30 days)", "SigningMode": "envelope", "SigningKeys": "s"}, False),
+    ({"IdTokenSigningAlgorithms": "RS256,PS256,ES256"}, True),
+    ({"IdTokenSigningAlgorithms": "RS256,ES256", "KeyRotationSchedule": "rate(30 days)"}, True),
+    ({"IdTokenSigningAlgorithms": "RS256,PS256", "SigningKeys": "alias/other"}, True),
+    # the PS256 and ES256 sets are KMS aliases, which envelope mode cannot read
+    ({"IdTokenSigningAlgorithms": "RS256,ES256", "SigningMode": "envelope", "SigningKeys": "s"}, False),
 ])
 def test_rules_refuse_what_cannot_work(translated: dict[str, Any], overrides: dict[str, str], deploys: bool) -> None:
     template = dict(translated)
@@ -487,11 +492,11 @@ def test_the_stack_key_signs_through_the_alias_triple_the_keys_api_rotates(trans
     condition, triple, chosen = variables["SIGNING_KEYS"]["Fn::If"]
     assert condition == "UseStackSigningKey" and chosen == {"Ref": "SigningKeys"}
     assert triple == {"Fn::Sub": "${SigningKeyAlias},${SigningKeyAlias}-next,${SigningKeyAlias}-previous"}
-    assert variables["SIGNING_KEYS_CACHE_SECONDS"]["Fn::If"] == ["UseStackSigningKey", "3600", "0"]
+    assert variables["SIGNING_KEYS_CACHE_SECONDS"]["Fn::If"] == ["SigningThroughAliases", "3600", "0"]
     assert variables["RETIRED_KEY_DELETION_DAYS"] == {"Ref": "RetiredKeyDeletionDays"}
     assert admin["Timeout"] == translated["Resources"]["KeyRotationFunction"]["Properties"]["Timeout"] == 60
     granted = {b["Sid"]: b for s in _statements(translated, "AdminFunction") if "Fn::If" in s
-               for b in s["Fn::If"][1:] if isinstance(b, dict) and "Sid" in b and s["Fn::If"][0] == "RotatableStackKey"}
+               for b in s["Fn::If"][1:] if isinstance(b, dict) and "Sid" in b and s["Fn::If"][0] == "RotatableKeys"}
     assert granted["CreateKeysTaggedForThisStack"]["Condition"]["StringEquals"][
         "aws:RequestTag/hydra-lambda:stack"] == {"Ref": "AWS::StackName"}
     assert "kms:UpdateAlias" in granted["ManageThisStacksAliases"]["Action"]
@@ -501,7 +506,47 @@ def test_the_stack_key_signs_through_the_alias_triple_the_keys_api_rotates(trans
     lease = granted["RotationLease"]["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
     # The alias's name written out (a Ref to the alias would be a cycle: its key's policy names the roles).
     alias_name = translated["Resources"]["SigningKeyAlias"]["Properties"]["AliasName"]["Fn::Sub"]
-    assert lease == [{"Fn::Sub": f"lock#key-rotation:{alias_name}"}]
+    assert lease == [{"Fn::Sub": f"lock#key-rotation:{alias_name}{suffix}"} for suffix in ("", "-ps256", "-es256")]
+
+
+@pytest.mark.parametrize(("alg", "spec"), [("PS256", "RSA_2048"), ("ES256", "ECC_NIST_P256")])
+def test_each_algorithm_of_id_token_signing_algorithms_has_its_own_key_set(translated: dict[str, Any], alg: str,
+                                                                           spec: str) -> None:
+    """IdTokenSigningAlgorithms (default RS256 only) adds the PS256 and ES256 sets: a stack KMS key of
+    the right spec each, behind its own alias triple (SIGNING_KEYS_<alg>), which KMS may sign with
+    (RSASSA_PSS_SHA_256, ECDSA_SHA_256), the API and the schedule rotate, each under its own lease."""
+    params = translated["Parameters"]["IdTokenSigningAlgorithms"]
+    assert params["Default"] == "RS256"
+    assert params["AllowedValues"] == ["RS256", "RS256,PS256", "RS256,ES256", "RS256,PS256,ES256"]
+    resources = translated["Resources"]
+    condition = f"With{alg}Keys"
+    for chosen, present in (("RS256", False), (f"RS256,{alg}", True), ("RS256,PS256,ES256", True)):
+        assert _evaluate(translated["Conditions"][condition], {"IdTokenSigningAlgorithms": chosen}) is present
+    key = resources[f"SigningKey{alg}"]
+    assert key["Condition"] == condition and key["DeletionPolicy"] == "Retain"
+    assert key["Properties"]["KeySpec"] == spec and key["Properties"]["KeyUsage"] == "SIGN_VERIFY"
+    assert key["Properties"]["KeyPolicy"] == resources["SigningKey"]["Properties"]["KeyPolicy"]
+    assert key["Properties"]["Tags"] == resources["SigningKey"]["Properties"]["Tags"]  # the stack's tag: IAM
+    alias = resources[f"SigningKey{alg}Alias"]
+    assert alias["Condition"] == condition
+    assert alias["Properties"]["AliasName"] == {"Fn::Sub": f"alias/${{AWS::StackName}}-id-token-{alg.lower()}"}
+    for function in ("OAuth2Function", "DiscoveryFunction", "AdminFunction"):
+        variables = resources[function]["Properties"]["Environment"]["Variables"]
+        name = f"SigningKey{alg}Alias"
+        assert variables[f"SIGNING_KEYS_{alg}"]["Fn::If"] == [
+            condition, {"Fn::Sub": f"${{{name}}},${{{name}}}-next,${{{name}}}-previous"}, ""]
+    sign = next(s for s in _statements(translated, "OAuth2Function") if "Fn::If" in s
+                and s["Fn::If"][2].get("Sid") == "SignIdTokens")["Fn::If"][2]
+    assert sign["Condition"]["StringEquals"]["kms:SigningAlgorithm"] == [
+        "RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PSS_SHA_256", "ECDSA_SHA_256"]
+    # /clients refuses an algorithm no set signs: it reads the public keys (never signs).
+    clients = {a for s in _statements(translated, "ClientsFunction") for a in s["Action"] if a.startswith("kms:")}
+    assert clients == {"kms:GetPublicKey", "kms:DescribeKey"}
+    rule = next(r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::Rule"
+                and f"id-token-{alg.lower()}" in json.dumps(r["Properties"]))
+    assert rule["State"] == {"Fn::If": [condition, "ENABLED", "DISABLED"]}
+    event = json.loads(rule["Targets"][0]["Input"]["Fn::Sub"].replace("${RetiredKeyDeletionDays}", "30"))
+    assert event["alias"] == f"alias/${{AWS::StackName}}-id-token-{alg.lower()}" and event["key_spec"] == spec
 
 
 # Rights that change keys or rows: the public function (unauthenticated internet traffic) holds none.

@@ -61,7 +61,7 @@ def test_routes_and_schedules_invoke_the_alias_never_the_unpublished_function(tr
     uris = re.findall(r"functions/\$\{(\w+)\}/invocations", body)
     assert uris and all(uri.endswith("Aliaslive") for uri in uris), uris
     rules = _resources_of(translated, "AWS::Events::Rule")
-    assert len(rules) == 2  # the flush and the key rotation
+    assert len(rules) == 4  # the flush and the key rotation (SIGNING_KEYS; PS256 and ES256 sets when configured)
     for rule in rules.values():
         (target,) = rule["Properties"]["Targets"]
         assert target["Arn"]["Ref"].endswith("Aliaslive"), target
@@ -337,7 +337,8 @@ def _decide(statements: list[dict[str, Any]], action: str, resource: str, contex
     return "Deny" not in verdicts and "Allow" in verdicts
 
 
-_CONDITIONS = {"RotatableStackKey": True, "EnvelopeMode": False}  # kms mode, the stack's key, rotation on
+# kms mode, the stack's key, rotation on
+_CONDITIONS = {"RotatableStackKey": True, "RotatableKeys": True, "EnvelopeMode": False}
 
 
 def _policy(translated: dict[str, Any], function: str) -> list[dict[str, Any]]:
@@ -421,6 +422,7 @@ SIGNING_USES = [
     ("SomeoneElse", "kms:Sign", False),
     ("OAuth2FunctionRole", "kms:GetPublicKey", True), ("DiscoveryFunctionRole", "kms:GetPublicKey", True),
     ("AdminFunctionRole", "kms:GetPublicKey", True), ("SomeoneElse", "kms:GetPublicKey", False),
+    ("ClientsFunctionRole", "kms:GetPublicKey", True), ("ClientsFunctionRole", "kms:Sign", False),
     ("SomeoneElse", "kms:DisableKey", True),  # administration: through IAM, as AWS requires
     ("SomeoneElse", "kms:PutKeyPolicy", True),
 ]

@@ -65,12 +65,12 @@ def second_leg(request: AuthorizeRequest, client: Client, params: dict[str, str]
         raise InvalidRequest("The consent request was made for another client.")
     _check_binding(found, verifier, csrf_cookies.get(found.id, ""))
     try:
-        return _bound_second_leg(request, found)
+        return _bound_second_leg(request, found, client)
     except OAuth2Error as exc:
         raise BoundFlowError(exc, found.id) from exc
 
 
-def _bound_second_leg(request: AuthorizeRequest, found: Consent) -> ToClient:
+def _bound_second_leg(request: AuthorizeRequest, found: Consent, client: Client) -> ToClient:
     if found.expired:
         raise InvalidRequest("The consent request has expired; start the authorization again.")
     if AuthorizeRequest.from_dict(found.request) != request:
@@ -84,7 +84,7 @@ def _bound_second_leg(request: AuthorizeRequest, found: Consent) -> ToClient:
         raise InvalidRequest("The consent request was already used.")
     if "id_token" in request.response_types and "openid" not in found.grant_scopes:
         raise AccessDenied("The openid scope was not granted, so no ID token can be issued.")
-    response = _issue(request, found)
+    response = _issue(request, found, client.id_token_signed_response_alg or None)
     params = {**response, "state": request.state, "iss": get_settings().issuer}
     return ToClient(request.redirect_uri, request.response_mode, params, clear_consent=found.id)
 
@@ -117,7 +117,7 @@ def _consume(consent_id: str, state: str) -> None:
         raise InvalidRequest("The consent request was already used or has expired.") from None
 
 
-def _issue(request: AuthorizeRequest, found: Consent) -> dict[str, str]:
+def _issue(request: AuthorizeRequest, found: Consent, id_token_alg: str | None) -> dict[str, str]:
     """What the response types ask for, issued by the issuer with the consent's consumption (one
     transaction: a failure anywhere leaves the consent redeemable, so the browser can simply retry);
     returns the response parameters."""
@@ -141,6 +141,6 @@ def _issue(request: AuthorizeRequest, found: Consent) -> dict[str, str]:
     try:
         return issuer.authorize(identity, consent_id=found.id, client_id=request.client_id,
                                 granted=list(found.grant_scopes), extra=found.access_token_extra,
-                                response_types=request.response_types, binding=binding)
+                                response_types=request.response_types, binding=binding, id_token_alg=id_token_alg)
     except store.ConditionFailed:
         raise InvalidRequest("The consent request was already used or has expired.") from None

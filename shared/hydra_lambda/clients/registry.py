@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from hydra_lambda import clock, passwords, scopes, sealing
+from hydra_lambda import clock, keys, passwords, scopes, sealing
 from hydra_lambda.cache import TimedCache
 from hydra_lambda.client_ids import ID_RULE, MAX_ID_LENGTH, MIN_SECRET_LENGTH, is_valid_client_id
 from hydra_lambda.clients import metadata
@@ -170,9 +170,27 @@ def _apply(client: Client, fields: dict[str, Any]) -> None:
     if "public" in fields:
         client.public = bool(fields["public"])
     metadata.apply(client, fields)
+    _check_signing_algs(client, fields)
     client.__post_init__()
     if client.public and client.has_grant_type("client_credentials"):
         raise _bad("A public client cannot use the client_credentials grant")
+
+
+_SIGNED_RESPONSE_FIELDS = ("id_token_signed_response_alg", "userinfo_signed_response_alg")
+
+
+def _check_signing_algs(client: Client, fields: dict[str, Any]) -> None:
+    """An algorithm this server has no key set for is refused when registered (checked on the fields
+    this write sends: a set removed later fails at signing time, loudly)."""
+    for name in _SIGNED_RESPONSE_FIELDS:
+        alg = getattr(client, name)
+        if name not in fields or alg in ("", "none"):
+            continue
+        served = keys.signing_algorithms()
+        if alg not in served:
+            turn_on = f"SIGNING_KEYS_{alg}" if alg in keys.DEDICATED_SETS else "an RSA key first in SIGNING_KEYS"
+            raise _bad(f"{name}: this server does not sign {alg} (it signs {', '.join(served)}); "
+                       f"the operator turns {alg} on with {turn_on}")
 
 
 # ---------------------------------------------------------------- unguarded operations

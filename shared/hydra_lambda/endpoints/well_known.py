@@ -57,6 +57,7 @@ def metadata() -> dict[str, Any]:
     settings = get_settings()
     # Only when relying parties may register themselves (OIDC_DYNAMIC_CLIENT_REGISTRATION_ENABLED).
     registration = {"registration_endpoint": settings.url("/oauth2/register")} if settings.registration_enabled else {}
+    algorithms = keys.signing_algorithms()
     return {
         "issuer": settings.issuer,
         "authorization_endpoint": settings.url("/oauth2/auth"),
@@ -70,7 +71,9 @@ def metadata() -> dict[str, Any]:
         "response_modes_supported": list(RESPONSE_MODES),
         "grant_types_supported": list(GRANT_TYPES),
         "subject_types_supported": ["public"],  # no pairwise identifiers
-        "id_token_signing_alg_values_supported": keys.algorithms(),
+        # Exactly the algorithms a key set signs (keys.signing_algorithms), for ID tokens and userinfo.
+        "id_token_signing_alg_values_supported": algorithms,
+        "userinfo_signing_alg_values_supported": list(algorithms),
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "token_endpoint_auth_signing_alg_values_supported": list(AUTH_SIGNING_ALGS),
         "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),

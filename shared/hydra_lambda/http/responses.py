@@ -17,6 +17,7 @@ from hydra_lambda.errors import HydraError
 from hydra_lambda.paging import Page
 
 JSON = "application/json"
+JWT = "application/jwt"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # Pages we render ourselves must never be framed (clickjacking) nor load anything foreign, nor be
 # cached, nor tell the next site where the browser came from (an /oauth2/auth URL carries state,
@@ -44,6 +45,13 @@ def json_response(
 ) -> Response:
     merged = {**(NO_STORE if no_store else {}), **(headers or {})}
     return Response(status_code=status, content_type=JSON, body=dumps(body), headers=merged, cookies=cookies)
+
+
+def userinfo_response(body: dict[str, Any] | str) -> Response:
+    """``/userinfo``: the claims as JSON, or a signed JWT as ``application/jwt`` (OpenID Connect Core 5.3.2)."""
+    if isinstance(body, str):
+        return Response(status_code=200, content_type=JWT, body=body, headers=dict(NO_STORE))
+    return json_response(200, body, no_store=True)
 
 
 def empty(status: int = 204, headers: dict[str, str] | None = None) -> Response:

@@ -19,11 +19,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jose import jwk
 
 from hydra_lambda.aws import client
 from hydra_lambda.config import ConfigError
-from hydra_lambda.keys.jwk import algorithm_for, public_jwk, thumbprint
+from hydra_lambda.keys.jwk import algorithm_for, public_jwk, sign_with, thumbprint
 
 FORMAT = "hydra-lambda/envelope-key/v1"
 KEY_SPECS = ("RSA_2048", "RSA_4096", "ECC_NIST_P256")
@@ -36,21 +35,23 @@ def _context(kid: str) -> dict[str, str]:
 class EnvelopeKey:
     """One envelope-mode key; the secret is read at construction, the private key decrypted lazily."""
 
-    def __init__(self, secret_id: str) -> None:
+    def __init__(self, secret_id: str, alg: str | None = None, setting: str = "SIGNING_KEYS") -> None:
+        """``alg``: the algorithm of the set (SIGNING_KEYS_PS256, _ES256), which the key must fit;
+        None (SIGNING_KEYS): by the key's type."""
         raw = client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
         try:
             doc = json.loads(raw)
             if doc.get("format") != FORMAT:
                 raise ValueError(f"format is not {FORMAT}")
             public: Any = serialization.load_der_public_key(base64.b64decode(doc["public_key"]))
-            self.alg = algorithm_for(public)
+            self.alg = algorithm_for(public, alg)
             self._ciphertext = base64.b64decode(doc["encrypted_private_key"])
             self._kms_key_id = str(doc["kms_key_id"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"SIGNING_KEYS: secret {secret_id} is not an envelope signing key: {exc}") from exc
+            raise ConfigError(f"{setting}: secret {secret_id} is not an envelope signing key for it: {exc}") from exc
         self.ref = secret_id
         self.public_key = public
-        self.jwk = public_jwk(public)
+        self.jwk = public_jwk(public, self.alg)
         self.kid = self.jwk["kid"]
         self._private: Any = None
 
@@ -60,13 +61,14 @@ class EnvelopeKey:
         )["Plaintext"]
         private: Any = serialization.load_der_private_key(plain, password=None)
         if thumbprint(private.public_key()) != self.kid:
-            raise ConfigError(f"SIGNING_KEYS: secret {self.ref} holds a private key that does not match its public key")
-        self._private = jwk.construct(private, self.alg)
+            raise ConfigError(f"signing keys: secret {self.ref} holds a private key that does not match its public key")
+        self._private = private
         return self._private
 
     def sign(self, message: bytes) -> bytes:
-        """The JWS signature of ``message`` (python-jose: PKCS#1 v1.5 for RS256, r||s for ES256)."""
-        return (self._private or self._decrypt()).sign(message)
+        """The JWS signature of ``message`` (cryptography: PKCS#1 v1.5 for RS256, PSS for PS256, r||s
+        for ES256)."""
+        return sign_with(self._private or self._decrypt(), self.alg, message)
 
 
 def generate(key_spec: str) -> Any:

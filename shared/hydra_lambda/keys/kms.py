@@ -18,20 +18,24 @@ RAW_LIMIT = 4096
 class KmsKey:
     """One asymmetric SIGN_VERIFY KMS key; the public key is fetched once, at construction."""
 
-    def __init__(self, ref: str) -> None:
+    def __init__(self, ref: str, alg: str | None = None, setting: str = "SIGNING_KEYS") -> None:
+        """``alg``: the algorithm of the set (SIGNING_KEYS_PS256, _ES256), which the key must fit;
+        None (SIGNING_KEYS): by the key's type."""
         out = client("kms").get_public_key(KeyId=ref)
         if out.get("KeyUsage") != "SIGN_VERIFY":
-            raise ConfigError(f"SIGNING_KEYS: {ref} is not a SIGN_VERIFY key")
+            raise ConfigError(f"{setting}: {ref} is not a SIGN_VERIFY key")
         public = load_der_public_key(out["PublicKey"])
         try:
-            self.alg = algorithm_for(public)
+            self.alg = algorithm_for(public, alg)
         except ValueError as exc:
-            raise ConfigError(f"SIGNING_KEYS: {ref}: {exc} (use RSA_2048, RSA_4096 or ECC_NIST_P256)") from exc
+            spec = f" (key spec {out['KeySpec']})" if out.get("KeySpec") else ""
+            use = " (use RSA_2048, RSA_4096 or ECC_NIST_P256)" if alg is None else ""
+            raise ConfigError(f"{setting}: {ref}{spec}: {exc}{use}") from exc
         self.ref = ref
         # Sign with the resolved key ARN, so re-pointing an alias can never mix up kid and signature.
         self.key_id: str = out["KeyId"]
         self.public_key: Any = public
-        self.jwk = public_jwk(public)
+        self.jwk = public_jwk(public, self.alg)
         self.kid = self.jwk["kid"]
 
     def sign(self, message: bytes) -> bytes:

@@ -138,7 +138,9 @@ def scheduled_step(alias: str, key_spec: str = "RSA_2048", stack: str = "",
 
 # One rotation step on request (POST /keys/hydra.openid.id-token, which `keys rotate` calls): the
 # same step as the schedule, for deployments that sign through the alias triple.
-ALGORITHM_KEY_SPECS = {"RS256": "RSA_2048", "ES256": "ECC_NIST_P256"}
+# Each algorithm rotates its own set (SIGNING_KEYS_PS256, SIGNING_KEYS_ES256) when configured; RS256, and
+# ES256 without its own set, rotate SIGNING_KEYS (whose key type then decides its algorithm).
+ALGORITHM_KEY_SPECS = {"RS256": "RSA_2048", "PS256": "RSA_2048", "ES256": "ECC_NIST_P256"}
 # Longer than any step takes (a CreateKey and a few alias moves) and than the function's timeout.
 ROTATION_LEASE_SECONDS = 120
 
@@ -196,8 +198,20 @@ def _check_interval(alias: str) -> None:
         raise RotationTooSoon(left, interval)
 
 
-def rotating_alias(signing_mode: str, signing_keys: tuple[str, ...]) -> str:
-    """The alias the step moves, if ``SIGNING_KEYS`` is the alias triple in kms mode."""
+def rotating_set(alg: str) -> tuple[str, tuple[str, ...]]:
+    """The setting and the refs of the set a step for ``alg`` rotates: its dedicated set when
+    configured, else SIGNING_KEYS (RS256, or ES256 as before dedicated sets); PS256 needs its own."""
+    dedicated = keys.DEDICATED_SETS.get(alg)
+    refs = tuple(getattr(get_settings(), dedicated.lower())) if dedicated else ()
+    if refs and dedicated:
+        return dedicated, refs
+    if alg == "PS256":
+        raise NotRotatable("SIGNING_KEYS_PS256 is not configured: there is no PS256 key set to rotate")
+    return keys.DEFAULT_SET, get_settings().signing_keys
+
+
+def rotating_alias(signing_mode: str, signing_keys: tuple[str, ...], setting: str = "SIGNING_KEYS") -> str:
+    """The alias the step moves, if the set (``setting``) is the alias triple in kms mode."""
     if signing_mode != "kms":
         raise NotRotatable(
             "SIGNING_MODE=envelope: the signing keys are Secrets Manager secrets, which this API does not "
@@ -206,7 +220,7 @@ def rotating_alias(signing_mode: str, signing_keys: tuple[str, ...]) -> str:
     alias = signing_keys[0] if signing_keys else ""
     if not alias.startswith("alias/") or tuple(signing_keys) != (alias, f"{alias}-next", f"{alias}-previous"):
         raise NotRotatable(
-            f"SIGNING_KEYS is {','.join(signing_keys) or 'empty'}, not <alias>,<alias>-next,<alias>-previous: "
+            f"{setting} is {','.join(signing_keys) or 'empty'}, not <alias>,<alias>-next,<alias>-previous: "
             "this API rotates only the stack's own KMS key (deploy with SigningKeys empty, optionally with a "
             "KeyRotationSchedule); keys you chose yourself are rotated by deploys, see `hydra-lambda-keys kms` "
             "and the README section 'Rotating the ID token signing key'"
@@ -240,12 +254,13 @@ def locked_step(alias: str, key_spec: str = "RSA_2048", stack: str = "",
 
 
 def rotate_now(alg: str, deletion_window_days: int | None, *, force: bool = False) -> dict[str, str | None]:
-    """One step on request (POST /keys/hydra.openid.id-token), for deployments that sign through the
-    alias triple; the new key is tagged for the stack of the key it will replace."""
-    settings = get_settings()
-    alias = rotating_alias(settings.signing_mode, settings.signing_keys)
+    """One step on request (POST /keys/hydra.openid.id-token) of the set of ``alg`` (see
+    :func:`rotating_set`), for sets that sign through an alias triple; the new key is tagged for the
+    stack of the key it will replace."""
     if alg not in ALGORITHM_KEY_SPECS:
         raise ValueError(f"alg must be one of {', '.join(ALGORITHM_KEY_SPECS)}")
+    setting, refs = rotating_set(alg)
+    alias = rotating_alias(get_settings().signing_mode, refs, setting)
     current = _alias_target(alias)
     stack = _stack_of(current) if current is not None else ""
     return locked_step(alias, ALGORITHM_KEY_SPECS[alg], stack, deletion_window_days, force=force)

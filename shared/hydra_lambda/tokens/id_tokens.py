@@ -13,6 +13,7 @@ from typing import Any
 from hydra_lambda import claims as user_claims
 from hydra_lambda import clock, keys
 from hydra_lambda.config import get_settings
+from hydra_lambda.observability import logger
 from hydra_lambda.tokens.model import IdentityContext
 
 # Claims the server sets; idTokenExtra may not override them.
@@ -25,7 +26,7 @@ _HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
 
 def half_hash(value: str, algorithm: str) -> str:
     """at_hash / c_hash: the left half of the hash of the ASCII value, with the hash the JWS alg
-    uses (SHA-256 for RS256/ES256), base64url without padding."""
+    uses (SHA-256 for RS256, PS256 and ES256), base64url without padding."""
     digest = _HASHES.get(algorithm[-3:], hashlib.sha256)(value.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
 
@@ -75,11 +76,24 @@ def issue(
     access_token: str | None = None,
     code: str | None = None,
     include_nonce: bool = True,
+    algorithm: str | None = None,
 ) -> str:
-    """A signed ID token (compact JWS) for ``client_id``, for the ``granted`` scopes."""
-    algorithm = keys.signing_algorithm()
+    """A signed ID token (compact JWS) for ``client_id``, for the ``granted`` scopes, signed with the
+    set of ``algorithm`` (the client's ``id_token_signed_response_alg``; None: SIGNING_KEYS's)."""
+    key = signer(algorithm, client_id, "id_token_signed_response_alg")
     return keys.sign(
         claims(identity, client_id=client_id, granted=granted, access_token=access_token, code=code,
-               include_nonce=include_nonce, algorithm=algorithm)
+               include_nonce=include_nonce, algorithm=key.alg),
+        algorithm,
     )
 
+
+def signer(algorithm: str | None, client_id: str, field: str) -> keys.SigningKey:
+    """The key that signs what ``client_id`` registered ``algorithm`` for (``field``). A set removed
+    since the client registered it fails loudly (logged, then a server error): never another alg."""
+    try:
+        return keys.signer(algorithm)
+    except keys.AlgorithmNotConfigured as exc:
+        logger.error("a client's registered signing algorithm is not configured any more",
+                     extra={"client_id": client_id, "field": field, "alg": algorithm, "detail": str(exc)})
+        raise

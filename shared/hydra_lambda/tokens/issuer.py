@@ -157,7 +157,7 @@ def _grant_tokens(client: Client, origin: Token, granted: list[str] | None, *,
     id_token = None
     if identity is not None and "openid" in granted:
         id_token = id_tokens.issue(identity, client_id=client.id, granted=granted, access_token=access,
-                                   include_nonce=include_nonce)
+                                   include_nonce=include_nonce, algorithm=client.id_token_signed_response_alg or None)
     response = TokenResponse(access_token=access, expires_in=lifespan, scope=granted,
                              refresh_token=refresh, id_token=id_token)
     return response, rows
@@ -169,21 +169,22 @@ def _grant_tokens(client: Client, origin: Token, granted: list[str] | None, *,
 
 def authorize(identity: IdentityContext, *, consent_id: str, client_id: str, granted: list[str],
               extra: dict[str, Any], response_types: tuple[str, ...] | list[str],
-              binding: CodeBinding) -> dict[str, str]:
+              binding: CodeBinding, id_token_alg: str | None = None) -> dict[str, str]:
     """What ``/oauth2/auth`` answers for ``response_types`` (a code bound to ``binding``, an implicit
     access token, an ID token), every row starting a new grant (a new ``request_id``). Signed first,
     then ONE transaction consumes the accepted consent ``consent_id`` and writes the rows: a failure
     anywhere leaves the consent redeemable, so the browser can simply retry. Raises
     ``storage.consent.ConditionFailed`` when the consent was used or expired meanwhile."""
     response, rows = _authorization_tokens(identity, client_id=client_id, granted=granted, extra=extra,
-                                           response_types=response_types, binding=binding)
+                                           response_types=response_types, binding=binding,
+                                           id_token_alg=id_token_alg)
     consent_store.consume_with_tokens(consent_id, rows)
     return response
 
 
 def _authorization_tokens(identity: IdentityContext, *, client_id: str, granted: list[str],
                           extra: dict[str, Any], response_types: tuple[str, ...] | list[str],
-                          binding: CodeBinding) -> tuple[dict[str, str], list[Token]]:
+                          binding: CodeBinding, id_token_alg: str | None) -> tuple[dict[str, str], list[Token]]:
     common = {"client_id": client_id, "request_id": new_request_id(), "subject": identity.subject,
               "scopes": granted, "extra": extra}
     out: dict[str, str] = {}
@@ -201,7 +202,7 @@ def _authorization_tokens(identity: IdentityContext, *, client_id: str, granted:
         out.update({"access_token": access, "token_type": "bearer", "expires_in": str(lifespan)})
     if "id_token" in response_types:
         out["id_token"] = id_tokens.issue(identity, client_id=client_id, granted=granted, access_token=access,
-                                          code=code)
+                                          code=code, algorithm=id_token_alg)
     out["scope"] = scopes.join(granted)
     return out, rows
 
