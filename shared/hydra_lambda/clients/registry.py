@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from hydra_lambda import clock, passwords, scopes
+from hydra_lambda import clock, passwords, scopes, subjects
 from hydra_lambda.cache import TimedCache
 from hydra_lambda.client_ids import ID_RULE, MAX_ID_LENGTH, MIN_SECRET_LENGTH, is_valid_client_id
 from hydra_lambda.clients import metadata
@@ -195,6 +195,7 @@ def create_client(fields: dict[str, Any]) -> tuple[Client, str | None]:
     else:
         secret = passwords.generate_secret()
         client.secret_hash = passwords.hash_secret(secret, generated=True)
+    subjects.check_registration(client)  # last: it may fetch the sector_identifier_uri document
     try:
         store.create(client, owner_claim=_owner_to_claim(client.owner, client_id))
     except store.AlreadyExists:
@@ -252,6 +253,7 @@ def update_existing(existing: Client, fields: dict[str, Any]) -> tuple[Client, s
         secret = None
     # Strictly later than the stored value: it is the optimistic-lock token of the next update.
     updated.updated_at = max(clock.moment(), existing.updated_at + timedelta(microseconds=1))
+    subjects.check_registration(updated, existing)  # last check: it may fetch the sector_identifier_uri document
     owner_claim = _owner_to_claim(updated.owner, updated.id)  # also an owner set before claims existed
     try:
         store.replace(updated, existing.updated_at, owner_claim=owner_claim)

@@ -59,7 +59,8 @@ def metadata() -> dict[str, Any]:
         "response_types_supported": list(RESPONSE_TYPES),
         "response_modes_supported": list(RESPONSE_MODES),
         "grant_types_supported": list(GRANT_TYPES),
-        "subject_types_supported": ["public"],  # no pairwise identifiers
+        # pairwise only with a salt (hydra_lambda.subjects; SUBJECT_IDENTIFIERS_PAIRWISE_SALT)
+        "subject_types_supported": ["public", "pairwise"] if settings.pairwise_subjects else ["public"],
         "id_token_signing_alg_values_supported": keys.algorithms(),
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "code_challenge_methods_supported": list(PKCE_METHODS),
