@@ -98,6 +98,31 @@ def test_the_front_channel_id_token_of_the_hybrid_flow_carries_it_too(rp: HttpsD
     assert verify_id_token(id_token, client_id)["sub"] == subjects.pairwise_id("127.0.0.1", "alice", SALT)
 
 
+def test_a_pairwise_grant_costs_what_a_public_one_does(rp: HttpsDocuments, capsys: Any) -> None:
+    """The identifier rides in the grant's rows (about 85 bytes more each): a code exchange and a
+    refresh stay one read and one transaction of the same units (tests/integration/test_capacity.py);
+    /userinfo and introspection read no client for it."""
+    from tests.integration.test_capacity import capacity
+
+    costs = []
+    for fields in ({}, {"subject_type": "pairwise"}):
+        client_id, secret = make_client(**fields)
+        flow = Flow(client_id)
+        assert flow.start().status == 302 and flow.accept(subject="alice").status == 204
+        code = qs(flow.back().headers["location"])["code"]
+        with capacity() as exchange:
+            tokens = redeem(client_id, secret, code).json
+        with capacity() as rotation:
+            rotated = refresh(client_id, secret, tokens["refresh_token"])
+        assert rotated.status == 200, rotated.body
+        with capacity() as info:
+            assert call("GET", "/userinfo", headers=bearer(rotated.json["access_token"])).status == 200
+        costs.append((exchange, rotation, info))
+    with capsys.disabled():
+        print(f"\npairwise code exchange, refresh, userinfo: {costs[1]}")
+    assert costs[0] == costs[1], costs
+
+
 def test_a_public_client_still_sees_the_local_subject(rp: HttpsDocuments) -> None:
     client_id, secret = make_client()
     seen = _sub_of_alice(client_id, secret)
