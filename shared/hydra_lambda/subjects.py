@@ -94,8 +94,8 @@ def _salt() -> str:
 
 def check_registration(client: Client, before: Client | None = None) -> None:
     """Refuse (BadRequest, the client metadata is invalid) a client whose subject type cannot work,
-    before it is stored. The ``sector_identifier_uri`` document is fetched when the URI or the
-    redirect URIs are new (``before``: the client as stored, on an update)."""
+    before it is stored. The ``sector_identifier_uri`` document is fetched when the URI, the
+    redirect URIs or the subject type are new (``before``: the client as stored, on an update)."""
     if client.subject_type == PAIRWISE:
         if not get_settings().pairwise_subjects:
             raise _invalid("subject_type pairwise is not available: this server has no pairwise salt "
@@ -104,11 +104,15 @@ def check_registration(client: Client, before: Client | None = None) -> None:
             sector_identifier(client)
         except PairwiseUnavailable as exc:
             raise _invalid(str(exc)) from None
-    if client.sector_identifier_uri and (
-        before is None or before.sector_identifier_uri != client.sector_identifier_uri
-        or before.redirect_uris != client.redirect_uris
-    ):
+    if client.sector_identifier_uri and (before is None or _sector_changed(before, client)):
         check_sector_document(client.sector_identifier_uri, client.redirect_uris)
+
+
+def _sector_changed(before: Client, after: Client) -> bool:
+    """Whether an update may have made the sector document wrong (the subject type too: a client
+    stored before these checks existed is checked when it turns pairwise)."""
+    return (before.sector_identifier_uri, before.redirect_uris, before.subject_type) != (
+        after.sector_identifier_uri, after.redirect_uris, after.subject_type)
 
 
 def check_sector_document(uri: str, redirect_uris: list[str]) -> None:

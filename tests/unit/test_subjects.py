@@ -124,7 +124,7 @@ def test_registration_checks_the_sector_document(salted: None, fetched: list[str
     assert "http://127.0.0.1/ids.json" not in fetched  # refused before any fetch
 
 
-def test_an_update_fetches_only_when_the_uri_or_the_redirect_uris_change(salted: None, fetched: list[str]) -> None:
+def test_an_update_fetches_only_when_the_sector_may_have_changed(salted: None, fetched: list[str]) -> None:
     before = pairwise(["https://a.example/cb"], "https://sector.example/ids.json")
     renamed = pairwise(["https://a.example/cb"], "https://sector.example/ids.json")
     renamed.client_name = "renamed"
@@ -133,6 +133,10 @@ def test_an_update_fetches_only_when_the_uri_or_the_redirect_uris_change(salted:
     subjects.check_registration(pairwise(["https://a.example/cb", "https://b.example/cb"],
                                          "https://sector.example/ids.json"), before)
     assert fetched == ["https://sector.example/ids.json"]
+    stored_public = Client(id="c", redirect_uris=["https://a.example/cb"],
+                           sector_identifier_uri="https://sector.example/ids.json")
+    subjects.check_registration(before, stored_public)  # turning pairwise: checked again
+    assert len(fetched) == 2
     # A public client's sector_identifier_uri is checked too: the document is the client's own claim.
     with pytest.raises(BadRequest, match="could not be fetched"):
         subjects.check_registration(Client(id="p", redirect_uris=["https://a.example/cb"],
