@@ -6,6 +6,7 @@ redirect host or a ``sector_identifier_uri`` (fetched over https) listing every 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,6 +122,21 @@ def test_a_pairwise_grant_costs_what_a_public_one_does(rp: HttpsDocuments, capsy
     with capsys.disabled():
         print(f"\npairwise code exchange, refresh, userinfo: {costs[1]}")
     assert costs[0] == costs[1], costs
+
+
+def test_a_claims_request_for_a_sub_names_the_pairwise_one(rp: HttpsDocuments) -> None:
+    """OpenID Connect Core 5.5.1: a relying party asking for a particular sub asks for the one it
+    knows, its pairwise identifier; the local subject is another user as far as it is concerned."""
+    client_id, _ = make_client(subject_type="pairwise")
+    pairwise = subjects.pairwise_id("127.0.0.1", "alice", SALT)
+    for asked, answer in ((pairwise, "code"), ("alice", "error")):
+        flow = Flow(client_id)
+        claims = json.dumps({"id_token": {"sub": {"value": asked}}})
+        assert flow.start(claims=claims).status == 302
+        assert flow.accept(subject="alice").status == 204
+        landed = qs(flow.back().headers["location"])
+        assert answer in landed, (asked, landed)
+        assert landed.get("error", "access_denied") == "access_denied"
 
 
 def test_a_public_client_still_sees_the_local_subject(rp: HttpsDocuments) -> None:
