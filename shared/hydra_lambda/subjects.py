@@ -58,7 +58,10 @@ def sector_identifier(client: Client) -> str:
     if client.sector_identifier_uri:
         return host_of(client.sector_identifier_uri)
     hosts = redirect_hosts(client)
-    if len(hosts) != 1 or "" in hosts:
+    if "" in hosts:
+        raise PairwiseUnavailable("A pairwise client with a redirect URI that names no host (a native app's "
+                                  "scheme) needs a sector_identifier_uri")
+    if len(hosts) != 1:
         raise PairwiseUnavailable(
             "A pairwise client needs a sector: redirect_uris on one host, or a sector_identifier_uri "
             f"(this client's redirect_uris have {len(hosts)} hosts)")
