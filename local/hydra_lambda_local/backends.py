@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import secrets
@@ -69,6 +70,18 @@ def ensure_signing_key(kms_endpoint: str, alias: str = LOCAL_KEY_ALIAS, key_spec
         return key_id
 
 
+_SALT_LABEL = b"hydra-lambda local pairwise salt"
+
+
+def local_pairwise_salt() -> None:
+    """SUBJECT_IDENTIFIERS_PAIRWISE_SALT for a local server that was given none: derived from the
+    system secret (kept with ``--persist``, so the pairwise identifiers are too), so pairwise clients
+    can be tried. Set the variable, even empty (no pairwise clients), and it is left alone."""
+    current = os.environ.get("SYSTEM_SECRET", "").split(",")[0]
+    if "SUBJECT_IDENTIFIERS_PAIRWISE_SALT" not in os.environ and current:
+        os.environ["SUBJECT_IDENTIFIERS_PAIRWISE_SALT"] = hmac.new(current.encode(), _SALT_LABEL, "sha256").hexdigest()
+
+
 def prepare(dynamodb_endpoint: str = "", kms_endpoint: str = "") -> Backends:
     """Start or connect to the backends, point the settings at them, and create what is missing."""
     _default_credentials()
@@ -85,6 +98,7 @@ def prepare(dynamodb_endpoint: str = "", kms_endpoint: str = "") -> Backends:
     if not os.environ.get("SYSTEM_SECRET") and not os.environ.get("SYSTEM_SECRET_ARN"):
         # Tokens then live as long as this process; set SYSTEM_SECRET to keep them across restarts.
         os.environ["SYSTEM_SECRET"] = secrets.token_urlsafe(32)
+    local_pairwise_salt()
     reset_settings()
     bind(get_settings())
     create_tables()

@@ -124,7 +124,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
 # Variables whose empty value is kept; every other empty variable means "use the default".
 _EMPTY_IS_A_VALUE = frozenset({"ISSUER"})
 # Values never echoed in an error message.
-_SECRET_VARIABLES = frozenset({"SYSTEM_SECRET", "FORCE_ROOT_CLIENT_CREDENTIALS",
+_SECRET_VARIABLES = frozenset({"SYSTEM_SECRET", "FORCE_ROOT_CLIENT_CREDENTIALS", "SUBJECT_IDENTIFIERS_PAIRWISE_SALT",
                                "OIDC_DYNAMIC_CLIENT_REGISTRATION_INITIAL_ACCESS_TOKEN"})
 
 
@@ -141,6 +141,16 @@ def system_secrets(value: tuple[str, ...]) -> None:
     """SYSTEM_SECRET given directly (one read from SYSTEM_SECRET_ARN is checked when it is read)."""
     if any(len(secret) < MIN_SYSTEM_SECRET_LENGTH for secret in value):
         raise ValueError(f"every system secret must be at least {MIN_SYSTEM_SECRET_LENGTH} characters")
+
+
+MIN_PAIRWISE_SALT_LENGTH = 16
+
+
+def pairwise_salt(value: str) -> None:
+    """SUBJECT_IDENTIFIERS_PAIRWISE_SALT: long enough that nobody guesses it (whoever knows it and a
+    user's local subject can compute that user's pairwise identifier at any sector)."""
+    if len(value) < MIN_PAIRWISE_SALT_LENGTH:
+        raise ValueError(f"must be at least {MIN_PAIRWISE_SALT_LENGTH} characters (or empty: no pairwise subjects)")
 
 
 def root_credentials(value: str) -> tuple[str, str]:
@@ -359,6 +369,12 @@ class Settings:
         "token endpoint auth methods a self-registered client may have (add none for public clients)",
         check=registration_auth_methods,
     )
+    # Ory Hydra's subject_identifiers.pairwise.salt. Never change it once pairwise clients have users:
+    # every pairwise identifier changes with it (hydra_lambda.subjects).
+    subject_identifiers_pairwise_salt: str = option(
+        "SUBJECT_IDENTIFIERS_PAIRWISE_SALT", "", "salt of pairwise subject identifiers (empty: public only)",
+        check=pairwise_salt,
+    )
     cors_allowed_origins: CommaList = option(
         "CORS_ALLOWED_ORIGINS", "", "origins allowed to call the API", check=origins
     )
@@ -382,6 +398,11 @@ class Settings:
         values["consent_url"] = values["consent_url"] or f"http://127.0.0.1:{values['consent_app_port']}/consent"
         values["resource_name_prefix"] = values["resource_name_prefix"].removesuffix(":")
         return cls(**values)
+
+    @property
+    def pairwise_subjects(self) -> bool:
+        """Whether clients may register ``subject_type: pairwise`` (a salt is set)."""
+        return bool(self.subject_identifiers_pairwise_salt)
 
     @property
     def fetches_loopback(self) -> bool:

@@ -22,7 +22,6 @@ def test_openid_metadata_round_trips_through_the_store(headers: dict[str, str]) 
         "token_endpoint_auth_method": "private_key_jwt", "token_endpoint_auth_signing_alg": "ES256", "jwks": keys,
         "request_uris": ["https://rp.example/r.jwt#h1"], "request_object_signing_alg": "ES256",
         "id_token_signed_response_alg": "ES256", "userinfo_signed_response_alg": "RS256",
-        "subject_type": "pairwise", "sector_identifier_uri": "https://rp.example/sector.json",
         "redirect_uris": ["https://rp.example/cb"],
     }
     with signing_sets(SIGNING_KEYS_ES256=create_kms_key("ECC_NIST_P256")):  # ES256 is registered only then

@@ -42,3 +42,13 @@ def test_the_map_keeps_the_stored_keys_and_round_trips() -> None:
 def test_a_token_without_a_user_has_an_empty_session() -> None:
     assert session_to_map(TokenSession()) == {}  # a client_credentials row stays as small as before
     assert session_from_map("app", {}) == TokenSession()
+
+
+def test_a_pairwise_grant_keeps_its_sub_and_a_public_one_adds_nothing() -> None:
+    identity = IdentityContext(subject="alice", auth_time=5, pairwise_subject="9f86d0")
+    stored = session_to_map(TokenSession(identity=identity))
+    assert stored["pairwise_subject"] == "9f86d0"
+    assert session_from_map("alice", stored).identity == identity
+    assert identity.client_subject == "9f86d0"
+    public = IdentityContext(subject="alice", auth_time=5)
+    assert "pairwise_subject" not in session_to_map(TokenSession(identity=public)) and public.client_subject == "alice"

@@ -11,14 +11,14 @@ issuer's ``authorize``).
 
 from __future__ import annotations
 
-from hydra_lambda import claims, clock
+from hydra_lambda import claims, clock, subjects
 from hydra_lambda.authorization.outcomes import ToClient, ToConsentApp, with_query
 from hydra_lambda.authorization.request import AuthorizeRequest
 from hydra_lambda.clients.model import Client
 from hydra_lambda.config import get_settings
 from hydra_lambda.consent import requests as consent
 from hydra_lambda.consent.model import Consent
-from hydra_lambda.errors import AccessDenied, InvalidRequest, LoginRequired, OAuth2Error
+from hydra_lambda.errors import AccessDenied, InvalidRequest, LoginRequired, OAuth2Error, UnauthorizedClient
 from hydra_lambda.storage import consent as store
 from hydra_lambda.tokens import issuer
 from hydra_lambda.tokens.model import CodeBinding, IdentityContext
@@ -65,12 +65,12 @@ def second_leg(request: AuthorizeRequest, client: Client, params: dict[str, str]
         raise InvalidRequest("The consent request was made for another client.")
     _check_binding(found, verifier, csrf_cookies.get(found.id, ""))
     try:
-        return _bound_second_leg(request, found, client)
+        return _bound_second_leg(request, client, found)
     except OAuth2Error as exc:
         raise BoundFlowError(exc, found.id) from exc
 
 
-def _bound_second_leg(request: AuthorizeRequest, found: Consent, client: Client) -> ToClient:
+def _bound_second_leg(request: AuthorizeRequest, client: Client, found: Consent) -> ToClient:
     if found.expired:
         raise InvalidRequest("The consent request has expired; start the authorization again.")
     if AuthorizeRequest.from_dict(found.request) != request:
@@ -84,7 +84,7 @@ def _bound_second_leg(request: AuthorizeRequest, found: Consent, client: Client)
         raise InvalidRequest("The consent request was already used.")
     if "id_token" in request.response_types and "openid" not in found.grant_scopes:
         raise AccessDenied("The openid scope was not granted, so no ID token can be issued.")
-    response = _issue(request, found, client.id_token_signed_response_alg or None)
+    response = _issue(request, client, found)
     params = {**response, "state": request.state, "iss": get_settings().issuer}
     return ToClient(request.redirect_uri, request.response_mode, params, clear_consent=found.id)
 
@@ -117,7 +117,7 @@ def _consume(consent_id: str, state: str) -> None:
         raise InvalidRequest("The consent request was already used or has expired.") from None
 
 
-def _issue(request: AuthorizeRequest, found: Consent, id_token_alg: str | None) -> dict[str, str]:
+def _issue(request: AuthorizeRequest, client: Client, found: Consent) -> dict[str, str]:
     """What the response types ask for, issued by the issuer with the consent's consumption (one
     transaction: a failure anywhere leaves the consent redeemable, so the browser can simply retry);
     returns the response parameters."""
@@ -126,8 +126,10 @@ def _issue(request: AuthorizeRequest, found: Consent, id_token_alg: str | None) 
     auth_time = authentication.auth_time or clock.now_int()
     if request.max_age is not None and clock.now_int() - auth_time > request.max_age:
         raise LoginRequired("The user authenticated longer ago than max_age allows; start again.")
+    pairwise = _pairwise_subject(client, found.subject)
     asked_claims = claims.load(request.claims)
-    why = claims.unmet(asked_claims, subject=found.subject, acr=authentication.acr, acr_values=request.acr_values)
+    why = claims.unmet(asked_claims, subject=pairwise or found.subject, acr=authentication.acr,
+                       acr_values=request.acr_values)
     if why:
         raise AccessDenied(why)
     identity = IdentityContext(
@@ -135,12 +137,23 @@ def _issue(request: AuthorizeRequest, found: Consent, id_token_alg: str | None) 
         acr=authentication.acr, amr=list(authentication.amr),
         requested_at=found.created_at,
         claims_request=claims.for_grant(asked_claims, request.scopes, found.grant_scopes),
+        pairwise_subject=pairwise,
     )
     binding = CodeBinding(redirect_uri=request.redirect_uri, redirect_uri_sent=request.redirect_uri_sent,
                           code_challenge=request.code_challenge, code_challenge_method=request.code_challenge_method)
     try:
         return issuer.authorize(identity, consent_id=found.id, client_id=request.client_id,
                                 granted=list(found.grant_scopes), extra=found.access_token_extra,
-                                response_types=request.response_types, binding=binding, id_token_alg=id_token_alg)
+                                response_types=request.response_types, binding=binding,
+                                id_token_alg=client.id_token_signed_response_alg or None)
     except store.ConditionFailed:
         raise InvalidRequest("The consent request was already used or has expired.") from None
+
+
+def _pairwise_subject(client: Client, subject: str) -> str:
+    """The grant's pairwise ``sub`` (OpenID Connect Core 8), fixed here for its whole life; a pairwise
+    client the server cannot serve one to gets no subject at all, never the local one."""
+    try:
+        return subjects.pairwise_subject(client, subject)
+    except subjects.PairwiseUnavailable as exc:
+        raise UnauthorizedClient(str(exc)) from None

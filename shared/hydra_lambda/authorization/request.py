@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from hydra_lambda import claims, pkce, scopes
+from hydra_lambda import claims, pkce, scopes, subjects
 from hydra_lambda.authorization import request_objects
 from hydra_lambda.authorization.outcomes import UntrustedRedirect
 from hydra_lambda.clients.model import Client
@@ -313,6 +313,15 @@ def check_claims(draft: _Draft) -> None:
         raise InvalidRequest(f"The claims parameter is invalid: {exc}.") from None
 
 
+def check_subject_type(draft: _Draft) -> None:
+    """A pairwise client the server cannot give a pairwise ``sub`` (no salt, no single sector) is
+    refused before the user is asked anything (OpenID Connect Core 8)."""
+    try:
+        subjects.check_servable(draft.client)
+    except subjects.PairwiseUnavailable as exc:
+        raise UnauthorizedClient(str(exc)) from None
+
+
 CHECKS: tuple[Callable[[_Draft], None], ...] = (
     check_parameter_lengths,
     check_response_type,
@@ -323,6 +332,7 @@ CHECKS: tuple[Callable[[_Draft], None], ...] = (
     check_claims,
     check_pkce,
     check_prompt_and_max_age,
+    check_subject_type,
 )
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from hydra_lambda import clock, keys, passwords, scopes, sealing
+from hydra_lambda import clock, keys, passwords, scopes, sealing, subjects
 from hydra_lambda.cache import TimedCache
 from hydra_lambda.client_ids import ID_RULE, MAX_ID_LENGTH, MIN_SECRET_LENGTH, is_valid_client_id
 from hydra_lambda.clients import metadata
@@ -221,6 +221,7 @@ def create_client(fields: dict[str, Any], vet: Vet | None = None) -> tuple[Clien
     _seal_if_needed(client, secret)
     if vet is not None:
         vet(client)
+    subjects.check_registration(client)  # last: it may fetch the sector_identifier_uri document
     try:
         store.create(client, owner_claim=_owner_to_claim(client.owner, client_id))
     except store.AlreadyExists:
@@ -294,6 +295,7 @@ def update_existing(existing: Client, fields: dict[str, Any], vet: Vet | None = 
         vet(updated)
     # Strictly later than the stored value: it is the optimistic-lock token of the next update.
     updated.updated_at = max(clock.moment(), existing.updated_at + timedelta(microseconds=1))
+    subjects.check_registration(updated, existing)  # last check: it may fetch the sector_identifier_uri document
     owner_claim = _owner_to_claim(updated.owner, updated.id)  # also an owner set before claims existed
     try:
         store.replace(updated, existing.updated_at, owner_claim=owner_claim)

@@ -14,6 +14,9 @@ A Bearer caller's own token comes from ``tokens.lookup.caller`` (remembered per 
 The token is then judged by the live-token lookup (``tokens.lookup.live``): at most one database
 read, none for a malformed or forged token. Codes are never introspectable. Anything not live is
 ``{"active":false}``.
+
+Pairwise subjects (``hydra_lambda.subjects``): ``sub`` is the pairwise identifier when the caller is
+the token's own client, else the local subject with the pairwise one as ``obfuscated_subject``.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def serve(caller: Credentials, form: dict[str, str]) -> dict[str, Any]:
     itself the caller's Bearer credential is inactive, as classic Hydra (fosite) answered: a token
     holder may not use the resource servers' endpoint to read its own token."""
     try:
-        _check_caller(caller, form)
+        caller_client = _check_caller(caller, form)
     except AdminError as exc:
         raise _oauth_shaped(exc, bearer=caller.bearer is not None or bool(form.get("access_token"))) from None
     token = form.get("token")
@@ -62,11 +65,12 @@ def serve(caller: Credentials, form: dict[str, str]) -> dict[str, Any]:
     credential = caller.bearer or form.get("access_token") or ""
     if credential and hmac.compare_digest(credential.encode(), token.encode()):
         return INACTIVE.body()
-    return introspect(token, form.get("scope")).body()
+    return introspect(token, form.get("scope"), caller_client=caller_client).body()
 
 
 def _check_caller(caller: Credentials, form: dict[str, str]) -> str:
-    """The caller's subject (client id for client credentials), or Unauthorized / Forbidden."""
+    """The calling client's id (the client its Bearer token was issued to, or the one whose
+    credentials it sent), or Unauthorized / Forbidden."""
     if caller.bearer is not None:
         return _check_bearer_caller(caller)
     if _has_client_credentials(caller, form):
@@ -79,7 +83,7 @@ def _check_caller(caller: Credentials, form: dict[str, str]) -> str:
     if form.get("access_token"):  # the classic form-parameter fallback of the warden
         return warden.require_access(
             ANONYMOUS, scope=SCOPE, resource=RESOURCE, action=ACTION, form_token=form["access_token"]
-        ).subject
+        ).client_id
     raise Unauthorized()
 
 
@@ -96,7 +100,7 @@ def _check_bearer_caller(caller: Credentials) -> str:
         raise Forbidden(f"{decision.value}: request_forbidden",
                         reason=warden.denial_reason(decision, row.subject, RESOURCE, ACTION))
     logger.append_keys(client_id=row.client_id)
-    return row.subject
+    return row.client_id
 
 
 def _has_client_credentials(caller: Credentials, form: dict[str, str]) -> bool:
@@ -121,8 +125,9 @@ def _basic_unauthorized() -> Unauthorized:
     return error
 
 
-def introspect(token: str, scope: str | None = None) -> TokenIntrospection:
-    """What an authorized caller learns about ``token``; ``scope`` lists scopes it must hold."""
+def introspect(token: str, scope: str | None = None, *, caller_client: str = "") -> TokenIntrospection:
+    """What an authorized caller (of client ``caller_client``) learns about ``token``; ``scope``
+    lists scopes it must hold."""
     try:
         wanted = scopes.parse_scope(scope)
     except ValueError:
@@ -130,16 +135,31 @@ def introspect(token: str, scope: str | None = None) -> TokenIntrospection:
     row = lookup.live(token, TOKEN_TYPES)  # the one read: absent, expired, used or revoked -> None
     if row is None or not scopes.allows_all(row.scopes, wanted):
         return INACTIVE
-    return _active(row)
+    return _active(row, caller_client)
 
 
-def _active(row: Token) -> TokenIntrospection:
+def _subjects(row: Token, caller_client: str) -> tuple[str | None, str | None]:
+    """(``sub``, ``obfuscated_subject``): a pairwise client introspecting its own token sees the sub
+    its ID tokens carry; any other caller (a resource server, an admin) the local subject, and the
+    pairwise identifier beside it as ``obfuscated_subject`` (Ory Hydra's name)."""
+    identity = row.session.identity
+    pairwise = identity.pairwise_subject if identity is not None else ""
+    if not pairwise:
+        return row.subject or None, None
+    if caller_client and caller_client == row.client_id:
+        return pairwise, None
+    return row.subject or None, pairwise
+
+
+def _active(row: Token, caller_client: str = "") -> TokenIntrospection:
     audience = row.audience or None
+    sub, obfuscated = _subjects(row, caller_client)
     return TokenIntrospection(
         active=True,
         scope=scopes.join(row.scopes),
         client_id=row.client_id,
-        sub=row.subject or None,
+        sub=sub,
+        obfuscated_subject=obfuscated,
         exp=row.expires_at,
         iat=row.issued_at,
         iss=get_settings().issuer,

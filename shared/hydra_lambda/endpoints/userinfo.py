@@ -1,6 +1,7 @@
 """``/userinfo`` (OpenID Connect Core 5.3): the claims about the user behind an access token.
 
-Returns ``sub`` plus the ``idTokenExtra`` claims ``hydra_lambda.claims`` releases to userinfo for the
+Returns ``sub`` (the ID token's: the client's pairwise identifier of the user for a pairwise client,
+``hydra_lambda.subjects``) plus the ``idTokenExtra`` claims ``hydra_lambda.claims`` releases to userinfo for the
 token's scopes and the claims request (and ``acr`` when set); the server's own claims win over extras.
 A token without a user (client_credentials) is refused with 401 ``invalid_token``: there is nobody to
 describe (classic Hydra answered ``{"sub":""}``). A token granted without ``openid`` is refused with
@@ -38,7 +39,7 @@ def serve(caller: Credentials, form_token: str | None = None) -> dict[str, Any] 
         raise InsufficientScope("openid", "The access token was granted without the openid scope.")
     out = claims.released(identity.extra, granted_scopes=row.scopes, request=identity.claims_request,
                           target="userinfo", reserved=id_tokens.STANDARD_CLAIMS)
-    out["sub"] = identity.subject
+    out["sub"] = identity.client_subject  # the ID token's sub: pairwise for a pairwise client
     if identity.acr:
         out["acr"] = identity.acr
     client = get_client_for_auth(row.client_id)  # live() just read it: cached

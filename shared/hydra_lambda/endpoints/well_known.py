@@ -70,7 +70,8 @@ def metadata() -> dict[str, Any]:
         "response_types_supported": list(RESPONSE_TYPES),
         "response_modes_supported": list(RESPONSE_MODES),
         "grant_types_supported": list(GRANT_TYPES),
-        "subject_types_supported": ["public"],  # no pairwise identifiers
+        # pairwise only with a salt (hydra_lambda.subjects; SUBJECT_IDENTIFIERS_PAIRWISE_SALT)
+        "subject_types_supported": ["public", "pairwise"] if settings.pairwise_subjects else ["public"],
         # Exactly the algorithms a key set signs (keys.signing_algorithms), for ID tokens and userinfo.
         "id_token_signing_alg_values_supported": algorithms,
         "userinfo_signing_alg_values_supported": list(algorithms),

@@ -94,6 +94,8 @@ class OAuth2TokenIntrospection:
     aud: str | list[str] | None = None
     ext: dict[str, Any] | None = None
     token_type: str | None = None
+    # Ory Hydra's name: the sub the token's pairwise client sees, for callers other than that client
+    obfuscated_subject: str | None = None
 
     def body(self) -> dict[str, Any]:
         return _without_none(self.__dict__)

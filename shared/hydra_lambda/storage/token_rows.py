@@ -164,6 +164,8 @@ def session_to_map(session: TokenSession) -> dict[str, Any]:
             out["requested_at"] = identity.requested_at
         if identity.claims_request:
             out["claims_request"] = identity.claims_request
+        if identity.pairwise_subject:
+            out["pairwise_subject"] = identity.pairwise_subject
     if session.code_binding is not None:
         out["authorize"] = {key: getattr(session.code_binding, key) for key in _BINDING_KEYS}
     if session.access_signature:
@@ -185,6 +187,7 @@ def session_from_map(subject: str, data: dict[str, Any]) -> TokenSession:
             amr=[str(m) for m in data.get("amr") or []],
             requested_at=int(data.get("requested_at") or 0),
             claims_request=dict(data.get("claims_request") or {}),
+            pairwise_subject=str(data.get("pairwise_subject") or ""),
         )
     binding = None
     authorize = data.get("authorize")

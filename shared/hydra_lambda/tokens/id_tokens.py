@@ -1,7 +1,8 @@
 """OpenID Connect ID tokens (Core 1.0 section 2): claims, at_hash / c_hash, signing by ``keys``.
 
 The user's claims are those ``hydra_lambda.claims`` releases to the ID token for the granted scopes
-and the claims request."""
+and the claims request. ``sub`` is the subject the client sees (``hydra_lambda.subjects``): its
+pairwise identifier of the user when it registered ``subject_type: pairwise``."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def claims(
     out.update(
         {
             "iss": get_settings().issuer,
-            "sub": identity.subject,
+            "sub": identity.client_subject,  # a pairwise client's own identifier of the user
             "aud": client_id,
             "exp": now + get_settings().id_token_lifespan,
             "iat": now,

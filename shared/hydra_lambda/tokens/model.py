@@ -30,6 +30,14 @@ class IdentityContext:
     requested_at: int = 0  # when the authorization was requested (``rat``); auth_time if unknown
     # The claims parameter as granted (hydra_lambda.claims.for_grant): target -> claim -> spec
     claims_request: dict[str, Any] = field(default_factory=dict)
+    # The sub a pairwise client sees (hydra_lambda.subjects), fixed for the grant; "" for a public client
+    pairwise_subject: str = ""
+
+    @property
+    def client_subject(self) -> str:
+        """The ``sub`` of the grant's ID tokens and ``/userinfo``: the pairwise identifier, else the
+        local subject."""
+        return self.pairwise_subject or self.subject
 
 
 @dataclass(frozen=True)
