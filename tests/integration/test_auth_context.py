@@ -33,15 +33,32 @@ def test_the_consent_request_shows_what_the_relying_party_asked() -> None:
     hint = _finish(first, secret)["id_token"]
     flow = Flow(client_id)
     assert flow.start(prompt="login consent", max_age="300", acr_values="urn:mace:incommon:iap:silver gold",
-                      login_hint="alice@example.com", ui_locales="fr-CA en", id_token_hint=hint).status == 302
+                      login_hint="alice@example.com", ui_locales="fr-CA en", id_token_hint=hint,
+                      display="popup").status == 302
     body = flow.consent_request()
     assert body["requestedPrompt"] == "login consent"
     assert body["requestedMaxAge"] == 300
     assert body["requestedAcr"] == ["urn:mace:incommon:iap:silver", "gold"]
     assert body["loginHint"] == "alice@example.com"
     assert body["uiLocales"] == ["fr-CA", "en"]
+    assert body["display"] == "popup"
     assert body["idTokenHintClaims"]["sub"] == "alice"
     assert body["idTokenHintClaims"]["aud"] == client_id
+
+
+def test_display_must_be_one_the_spec_names_and_then_reaches_the_consent_app() -> None:
+    from tests.support import call
+    from tests.support_flows import REDIRECT
+
+    client_id, _ = make_client()
+    refused = Flow(client_id).start(display="fullscreen").headers["location"]
+    assert refused.startswith(REDIRECT) and qs(refused)["error"] == "invalid_request"
+    assert "display" in qs(refused)["error_description"]
+    flow = Flow(client_id)
+    assert "consent=" in flow.start(display="touch").headers["location"]
+    assert flow.consent_request()["display"] == "touch"
+    listed = call("GET", "/.well-known/openid-configuration").json["display_values_supported"]
+    assert listed == ["page", "popup", "touch", "wap"]
 
 
 def test_a_forged_id_token_hint_is_not_shown() -> None:

@@ -174,7 +174,7 @@ def test_client_schema_keeps_the_classic_field_names() -> None:
         assert field in client
     consent = spec()["components"]["schemas"]["OAuth2ConsentRequest"]["properties"]
     assert set(consent) == {"id", "clientId", "requestedScopes", "redirectUrl", "expiresAt", "requestedPrompt",
-                            "requestedMaxAge", "requestedAcr", "loginHint", "uiLocales", "idTokenHintClaims",
+                            "requestedMaxAge", "requestedAcr", "loginHint", "uiLocales", "display", "idTokenHintClaims",
                             "requestedClaims"}
     from hydra_lambda.models.consent import ConsentRequestAcceptance
     from hydra_lambda.models.responses import OAuth2ConsentRequest

@@ -35,6 +35,7 @@ from hydra_lambda.errors import (
 RESPONSE_TYPES = frozenset({"code", "token", "id_token"})
 RESPONSE_MODES = frozenset({"query", "fragment", "form_post"})
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
+DISPLAYS = ("page", "popup", "touch", "wap")  # OpenID Connect Core 3.1.2.1, passed on to the consent app
 MIN_STATE = 8  # as classic Hydra
 MAX_PARAM = 2048
 # The stored request (and the redirectUrl rebuilt from it) stays within a hard bound whatever a browser
@@ -65,14 +66,16 @@ class AuthorizeRequest:
     login_hint: str = ""
     ui_locales: str = ""
     id_token_hint: str = ""
+    display: str = ""
     claims: str = ""  # the validated claims parameter, canonical JSON (hydra_lambda.claims)
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["response_types"] = list(self.response_types)
         out["scopes"] = list(self.scopes)
-        if not self.claims:
-            del out["claims"]  # most requests have none: the stored row stays as small as before
+        for rare in ("claims", "display"):
+            if not out[rare]:
+                del out[rare]  # most requests have none: the stored row stays as small as before
         return out
 
     @classmethod
@@ -108,6 +111,7 @@ class AuthorizeRequest:
             "login_hint": self.login_hint,
             "ui_locales": self.ui_locales,
             "id_token_hint": self.id_token_hint,
+            "display": self.display,
             "claims": self.claims,
         }
         return {name: value for name, value in values.items() if value}
@@ -293,6 +297,8 @@ def check_prompt_and_max_age(draft: _Draft) -> None:
         if len(prompt) > 1:
             raise InvalidRequest("prompt=none cannot be combined with other values.")
         raise LoginRequired()
+    if draft.params.get("display", "") not in ("", *DISPLAYS):
+        raise InvalidRequest("display must be one of page, popup, touch and wap.")
     raw = draft.params.get("max_age", "")
     if not raw:
         return
@@ -369,5 +375,6 @@ def _build(draft: _Draft, redirect_uri: str, sent: bool) -> AuthorizeRequest:
         login_hint=params.get("login_hint", ""),
         ui_locales=params.get("ui_locales", ""),
         id_token_hint=params.get("id_token_hint", ""),
+        display=params.get("display", ""),
         claims=draft.claims,
     )

@@ -30,13 +30,15 @@ class Asked:
     login_hint: str = ""
     ui_locales: str = ""
     id_token_hint: str = ""
+    display: str = ""
 
     @classmethod
     def of(cls, request: dict[str, Any]) -> Asked:
         max_age = request.get("max_age")
         return cls(prompt=request.get("prompt") or "", max_age=None if max_age is None else int(max_age),
                    acr_values=request.get("acr_values") or "", login_hint=request.get("login_hint") or "",
-                   ui_locales=request.get("ui_locales") or "", id_token_hint=request.get("id_token_hint") or "")
+                   ui_locales=request.get("ui_locales") or "", id_token_hint=request.get("id_token_hint") or "",
+                   display=request.get("display") or "")
 
 
 PENDING, ACCEPTED, REJECTED, USED = "pending", "accepted", "rejected", "used"

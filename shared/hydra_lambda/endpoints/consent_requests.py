@@ -47,6 +47,7 @@ def _asked(found: Consent) -> dict[str, Any]:
         "requestedAcr": asked.acr_values.split() or None,
         "loginHint": asked.login_hint or None,
         "uiLocales": asked.ui_locales.split() or None,
+        "display": asked.display or None,
         "idTokenHintClaims": _hint_claims(asked.id_token_hint, found.client_id),
         "requestedClaims": claims.load(str(found.request.get("claims") or "")) or None,
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from hydra_lambda import claims, keys, pkce, scopes, warden
-from hydra_lambda.authorization.request import PROMPTS
+from hydra_lambda.authorization.request import DISPLAYS, PROMPTS
 from hydra_lambda.clients.model import ASYMMETRIC_ALGS, HMAC_ALGS
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import ANONYMOUS, Credentials
@@ -88,6 +88,7 @@ def metadata() -> dict[str, Any]:
         "claims_parameter_supported": True,
         "claim_types_supported": list(CLAIM_TYPES),
         "prompt_values_supported": list(PROMPT_VALUES),
+        "display_values_supported": list(DISPLAYS),
         "request_parameter_supported": True,
         "request_uri_parameter_supported": True,
         "require_request_uri_registration": True,  # only the client's registered request_uris are fetched

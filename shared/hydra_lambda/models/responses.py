@@ -72,6 +72,7 @@ class OAuth2ConsentRequest:
     requestedAcr: list[str] | None = None
     loginHint: str | None = None
     uiLocales: list[str] | None = None
+    display: str | None = None  # page, popup, touch or wap, when the request sent one
     idTokenHintClaims: dict[str, Any] | None = None  # only for a hint this server signed
     requestedClaims: dict[str, Any] | None = None  # the validated claims parameter (hydra_lambda.claims)
 
