@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
@@ -246,8 +247,12 @@ def test_a_hostile_jwks_uri_is_a_clean_401(loopback_allowed: None, serve: Callab
     def huge(handler: BaseHTTPRequestHandler) -> None:
         _send(handler, 200, b'{"keys":[' + b" " * (10 * 1024 * 1024) + b"]}")
 
+    def hang(handler: BaseHTTPRequestHandler) -> None:
+        time.sleep(6)  # past fetch.py's 3-second deadline for the whole exchange
+        _send(handler, 200, document, Content_Type="application/json")
+
     good = serve(lambda handler: _send(handler, 200, document, Content_Type="application/json"))
-    for uri in (serve(redirect) + "/jwks", serve(huge) + "/jwks", "https://169.254.169.254/jwks",
+    for uri in (serve(hang) + "/jwks", serve(redirect) + "/jwks", serve(huge) + "/jwks", "https://169.254.169.254/jwks",
                 "https://10.1.2.3/jwks", good + "/jwks"):
         client_id, _ = new_client("uri", token_endpoint_auth_method="private_key_jwt", jwks_uri=uri)
         result = _token(assertion_form(sign(assertion_claims(client_id, TOKEN_URL), RSA)))
