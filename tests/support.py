@@ -4,6 +4,9 @@ too): the root client, tokens, clients and admin headers, and the local server w
 from __future__ import annotations
 
 import base64
+import json
+import shutil
+import subprocess
 import uuid
 from typing import Any
 from urllib.parse import quote
@@ -114,3 +117,16 @@ def new_client(prefix: str = "c", **fields: Any) -> tuple[str, str | None]:
 
     client, secret = create_client({"id": unique(prefix), "grant_types": ["client_credentials"], **fields})
     return client.id, secret
+
+
+def run_node_script(name: str, *args: str, timeout: float = 120) -> tuple[int, dict[str, Any]]:
+    """Run ``tests/node/<name>`` (a relying-party script printing one JSON line) and return its exit code
+    and that line."""
+    node = shutil.which("node")
+    assert node, "Node.js is needed for the relying-party tests"
+    folder = ROOT / "tests" / "node"
+    result = subprocess.run([node, str(folder / name), *args], capture_output=True, text=True, timeout=timeout,
+                            cwd=folder)
+    lines = result.stdout.strip().splitlines()
+    assert lines, result.stderr
+    return result.returncode, json.loads(lines[-1])

@@ -4,18 +4,14 @@ issued secret and reads its registration back (RFC 7592); without the token it i
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support import ROOT, LocalServer, admin_token
+from tests.support import LocalServer, admin_token, run_node_script
 
-SCRIPT = ROOT / "tests" / "node" / "register.mjs"
 INITIAL_TOKEN = "node-initial-access-token-0123456789"
 REDIRECT = "http://127.0.0.1:9999/rp/callback"
 
@@ -29,13 +25,7 @@ def registration_server(aws: dict[str, str], root_client: tuple[str, str]) -> It
 
 
 def run_node(*args: str) -> tuple[int, dict[str, Any]]:
-    node = shutil.which("node")
-    assert node, "Node.js is needed for the relying-party tests"
-    result = subprocess.run([node, str(SCRIPT), *args], capture_output=True, text=True, timeout=90,
-                            cwd=SCRIPT.parent)
-    lines = result.stdout.strip().splitlines()
-    assert lines, result.stderr
-    return result.returncode, json.loads(lines[-1])
+    return run_node_script("register.mjs", *args, timeout=90)
 
 
 def test_openid_client_registers_itself_and_completes_a_code_flow(registration_server: LocalServer) -> None:

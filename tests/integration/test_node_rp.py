@@ -3,27 +3,16 @@ the metadata; jose verifies an ID token against the JWKS the metadata points to.
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from typing import Any
 
 import pytest
 from hydra_lambda import clock, keys
 
-from tests.support import ROOT, LocalServer
-
-SCRIPT = ROOT / "tests" / "node" / "discovery.mjs"
+from tests.support import LocalServer, run_node_script
 
 
 def run_node(*args: str) -> tuple[int, dict[str, Any]]:
-    node = shutil.which("node")
-    assert node, "Node.js is needed for the relying-party tests"
-    result = subprocess.run([node, str(SCRIPT), *args], capture_output=True, text=True, timeout=60,
-                            cwd=SCRIPT.parent)
-    lines = result.stdout.strip().splitlines()
-    assert lines, result.stderr
-    return result.returncode, json.loads(lines[-1])
+    return run_node_script("discovery.mjs", *args, timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -6,17 +6,13 @@ this test checks what the server released."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support import ROOT, LocalServer, admin_token
+from tests.support import LocalServer, admin_token, run_node_script
 
-SCRIPT = ROOT / "tests" / "node" / "oidc_rp.mjs"
 REDIRECT = "http://127.0.0.1:9/rp/callback"  # never followed: the script reads the Location header
 
 
@@ -35,13 +31,7 @@ def rp_server(aws: dict[str, str], root_client: tuple[str, str]) -> Iterator[Loc
 
 
 def run_rp(server: LocalServer) -> tuple[int, dict[str, Any]]:
-    node = shutil.which("node")
-    assert node, "Node.js is needed for the relying-party tests"
-    result = subprocess.run([node, str(SCRIPT), server.url, admin_token("hydra.consent"), REDIRECT, ""],
-                            capture_output=True, text=True, timeout=120, cwd=SCRIPT.parent)
-    lines = result.stdout.strip().splitlines()
-    assert lines, result.stderr
-    return result.returncode, json.loads(lines[-1])
+    return run_node_script("oidc_rp.mjs", server.url, admin_token("hydra.consent"), REDIRECT, "")
 
 
 def test_openid_client_registers_itself_and_runs_the_code_and_hybrid_flows(rp_server: LocalServer) -> None:

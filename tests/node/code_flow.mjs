@@ -4,26 +4,13 @@
 //   node code_flow.mjs <issuer> <client_id> <client_secret> <redirect_uri> <admin_token>
 // Prints one JSON line; exits 1 on the first failure.
 import * as client from 'openid-client'
+import { adminCaller, follow } from './browser.mjs'
 
 const [issuerArg, clientId, clientSecret, redirectUri, adminToken] = process.argv.slice(2)
 const issuer = new URL(issuerArg)
 const out = {}
 
-async function follow(url, cookie) {
-  const response = await fetch(url, { redirect: 'manual', headers: cookie ? { cookie } : {} })
-  if (response.status !== 302) throw new Error(`expected 302 from ${url}, got ${response.status}`)
-  return { location: response.headers.get('location'), cookies: response.headers.getSetCookie() }
-}
-
-async function admin(method, path, body) {
-  const response = await fetch(new URL(path, issuer), {
-    method,
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  })
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`)
-  return response.status === 204 ? null : response.json()
-}
+const admin = adminCaller(issuer, adminToken)
 
 try {
   const config = await client.discovery(issuer, clientId, clientSecret, undefined, {

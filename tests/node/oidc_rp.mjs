@@ -7,28 +7,13 @@
 //   node oidc_rp.mjs <issuer> <admin_token> <redirect_uri> <sector_identifier_uri or "">
 // Prints one JSON line; exits 1 on the first failure.
 import * as client from 'openid-client'
+import { adminCaller, follow } from './browser.mjs'
 
 const [issuerArg, adminToken, redirectUri, sectorUri] = process.argv.slice(2)
 const issuer = new URL(issuerArg)
 const out = {}
 
-async function follow(url, cookie) {
-  const response = await fetch(url, { redirect: 'manual', headers: cookie ? { cookie } : {} })
-  if (response.status !== 302 && response.status !== 303) {
-    throw new Error(`expected a redirect from ${url}, got ${response.status}: ${await response.text()}`)
-  }
-  return { location: response.headers.get('location'), cookies: response.headers.getSetCookie() }
-}
-
-async function admin(method, path, body) {
-  const response = await fetch(new URL(path, issuer), {
-    method,
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  })
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`)
-  return response.status === 204 ? null : response.json()
-}
+const admin = adminCaller(issuer, adminToken)
 
 // The browser and the consent app for one authorization URL: returns the URL the client gets back.
 async function signIn(authorizationUrl, subject, grantScopes, claims) {

@@ -6,28 +6,13 @@
 //   node register.mjs <issuer> <admin_token> <redirect_uri> [initial_access_token]
 // Prints one JSON line; exits 1 on the first failure.
 import * as client from 'openid-client'
+import { adminCaller, follow } from './browser.mjs'
 
 const [issuerArg, adminToken, redirectUri, initialAccessToken] = process.argv.slice(2)
 const issuer = new URL(issuerArg)
 const out = {}
 
-async function follow(url, cookie) {
-  const response = await fetch(url, { redirect: 'manual', headers: cookie ? { cookie } : {} })
-  if (response.status !== 302 && response.status !== 303) {
-    throw new Error(`expected a redirect from ${url}, got ${response.status}: ${await response.text()}`)
-  }
-  return { location: response.headers.get('location'), cookies: response.headers.getSetCookie() }
-}
-
-async function admin(method, path, body) {
-  const response = await fetch(new URL(path, issuer), {
-    method,
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  })
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`)
-  return response.status === 204 ? null : response.json()
-}
+const admin = adminCaller(issuer, adminToken)
 
 try {
   const metadata = {
