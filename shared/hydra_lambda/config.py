@@ -253,6 +253,16 @@ class Settings:
     consent_url: str = option(
         "CONSENT_URL", "", "login and consent app (unset: the local example app)", check=absolute_http_url
     )
+    # Ory Hydra's urls.* (the current login/consent/logout flow): URLS_LOGIN and URLS_CONSENT together turn it on.
+    urls_login: str = option("URLS_LOGIN", "", "login app of the current flow (with URLS_CONSENT: turns it on)",
+                             check=absolute_http_url)
+    urls_consent: str = option("URLS_CONSENT", "", "consent app of the current flow", check=absolute_http_url)
+    urls_logout: str = option("URLS_LOGOUT", "", "logout app of the current flow", check=absolute_http_url)
+    urls_post_logout_redirect: str = option(
+        "URLS_POST_LOGOUT_REDIRECT", "", "where a logout ends without a client's post_logout_redirect_uri",
+        check=absolute_http_url,
+    )
+    urls_error: str = option("URLS_ERROR", "", "error page of the current flow", check=absolute_http_url)
     consent_app_users: str = option(
         "CONSENT_APP_USERS", "alice:alice-password,bob:bob-password", "the example app's demo users"
     )
@@ -281,6 +291,7 @@ class Settings:
     tokens_table: str = option("TOKENS_TABLE", "hydra-tokens", "DynamoDB table of tokens")
     consent_table: str = option("CONSENT_TABLE", "hydra-consent", "DynamoDB table of consent requests")
     policies_table: str = option("POLICIES_TABLE", "hydra-policies", "DynamoDB table of policies")
+    sessions_table: str = option("SESSIONS_TABLE", "hydra-sessions", "DynamoDB table of login and consent sessions")
     aws_region: str = option("AWS_REGION", "us-east-1", "region of every AWS service", "AWS_DEFAULT_REGION")
     dynamodb_endpoint: str = option("DYNAMODB_ENDPOINT", "", "DynamoDB endpoint (e.g. DynamoDB Local)")
     kms_endpoint: str = option("KMS_ENDPOINT", "", "KMS endpoint")
@@ -397,12 +408,20 @@ class Settings:
         # Unset, it is the example consent app's local address (hydra-lambda serve starts that app).
         values["consent_url"] = values["consent_url"] or f"http://127.0.0.1:{values['consent_app_port']}/consent"
         values["resource_name_prefix"] = values["resource_name_prefix"].removesuffix(":")
+        if bool(values["urls_login"]) != bool(values["urls_consent"]):
+            raise ConfigError("URLS_LOGIN and URLS_CONSENT turn the current login/consent flow on together: set both "
+                              "or neither")
         return cls(**values)
 
     @property
     def pairwise_subjects(self) -> bool:
         """Whether clients may register ``subject_type: pairwise`` (a salt is set)."""
         return bool(self.subject_identifiers_pairwise_salt)
+
+    @property
+    def current_flow(self) -> bool:
+        """Whether ``/oauth2/auth`` runs the current login/consent flow (URLS_LOGIN and URLS_CONSENT)."""
+        return bool(self.urls_login)
 
     @property
     def fetches_loopback(self) -> bool:

@@ -70,7 +70,7 @@ def test_cfn_lint_passes() -> None:
 def test_translates_to_the_expected_resources(translated: dict[str, Any]) -> None:
     types = {name: res["Type"] for name, res in translated["Resources"].items()}
     assert types["HttpApi"] == "AWS::ApiGatewayV2::Api"
-    assert sum(t == "AWS::DynamoDB::Table" for t in types.values()) == 4
+    assert sum(t == "AWS::DynamoDB::Table" for t in types.values()) == 5
     assert types["SigningKey"] == "AWS::KMS::Key"
     assert types["SystemSecret"] == "AWS::SecretsManager::Secret"
     assert any(t == "AWS::Lambda::LayerVersion" for t in types.values())

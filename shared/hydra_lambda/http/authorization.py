@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
@@ -25,6 +25,7 @@ from hydra_lambda.config import get_settings
 from hydra_lambda.errors import HydraError
 from hydra_lambda.http.forms import parse_urlencoded, require_form
 from hydra_lambda.http.responses import HTML_HEADERS, html_page, redirect
+from hydra_lambda.http.session_cookie import plain_http_loopback
 
 COOKIE_PREFIX = "hl_consent_"
 COOKIE_PATH = "/oauth2/auth"
@@ -62,17 +63,12 @@ def error_page(error: ErrorPage | HydraError) -> Response:
     )
 
 
-def _is_plain_http_loopback(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme == "http" and (parts.hostname or "") in {"localhost", "127.0.0.1", "::1"}
-
-
 def _csrf_cookie(consent_id: str, value: str, max_age: int) -> Cookie:
     return Cookie(
         name=COOKIE_PREFIX + consent_id,
         value=value,
         path=COOKIE_PATH,
-        secure=not _is_plain_http_loopback(get_settings().issuer),
+        secure=not plain_http_loopback(get_settings().issuer),
         http_only=True,
         same_site=SameSite.LAX_MODE,
         max_age=max_age,

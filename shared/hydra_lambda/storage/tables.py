@@ -232,6 +232,34 @@ class ConsentRecord(_Base):
     by_expiry = ByExpiry()
 
 
+class BySubject(GlobalSecondaryIndex["SessionRecord"]):
+    """Every session row of a subject, login sessions (``ls#``) and consent sessions (``cs#``) apart by
+    the sort key's prefix: "all sessions of a subject" is one Query, never a scan."""
+
+    class Meta:
+        index_name = "by_subject"
+        projection = AllProjection()
+
+    subject = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+
+
+class SessionRecord(_Base):
+    """Login sessions (id ``ls#<sid>``) and consent sessions (id ``cs#<consent challenge>``) of the
+    current login/consent flow (storage/sessions.py); ``data`` holds the kind's own fields."""
+
+    class Meta(_Base.Meta):
+        table_name = "hydra-sessions"
+
+    id = UnicodeAttribute(hash_key=True)
+    subject = UnicodeAttribute()
+    data = JSONAttribute(default=dict)
+    created_at = NumberAttribute()
+    expires_at = NumberAttribute()
+    ttl = TTLAttribute()
+    by_subject = BySubject()
+
+
 class PolicyRecord(_Base):
     class Meta(_Base.Meta):
         table_name = "hydra-policies"
@@ -252,7 +280,7 @@ class PolicyRecord(_Base):
     written_by = UnicodeAttribute(null=True)
 
 
-MODELS: tuple[type[Model], ...] = (ClientRecord, TokenRecord, ConsentRecord, PolicyRecord)
+MODELS: tuple[type[Model], ...] = (ClientRecord, TokenRecord, ConsentRecord, PolicyRecord, SessionRecord)
 _lock = threading.Lock()
 _bound: Settings | None = None
 _connection: SharedConnection | None = None
@@ -267,6 +295,7 @@ def _table_names(settings: Settings) -> dict[type[Model], str]:
         AssertionRecord: settings.tokens_table,  # shares the tokens table (not in MODELS)
         ConsentRecord: settings.consent_table,
         PolicyRecord: settings.policies_table,
+        SessionRecord: settings.sessions_table,
     }
 
 
