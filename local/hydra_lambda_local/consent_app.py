@@ -413,7 +413,7 @@ def _template(name: str) -> Template:
 
 def _page(title: str, body: str) -> str:
     """The layout the API's own pages use (hydra_lambda/http/templates/layout.html)."""
-    return render_layout(title, body, "hydra-lambda example consent app: a sample of what an operator builds")
+    return render_layout(title, body, "hydra-lambda example login and consent app: a sample of what an operator builds")
 
 
 def _web_url(value: Any) -> str:
