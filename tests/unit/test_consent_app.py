@@ -937,3 +937,77 @@ def test_the_classic_consent_page_is_unchanged_beside_the_current_flow(
 def test_index_names_the_app(app: consent_app.ConsentApp, browser: requests.Session) -> None:
     page = browser.get(f"{app.url}/")
     assert page.status_code == 200 and "Example login and consent app" in page.text
+
+
+# ---------------------------------------------------------------------------------------------
+# `make run FLOW=current` (hydra-lambda serve --flow current): URLS_* point at this app's pages
+
+
+@pytest.fixture
+def environment() -> Iterator[dict[str, str]]:
+    """The process environment, restored (and the settings forgotten) afterwards; no URLS_* or
+    CONSENT_URL to start with."""
+    import os
+
+    from hydra_lambda.config import reset_settings
+
+    saved = dict(os.environ)
+    for name in [name for name, _ in consent_app.FLOW_PAGES] + ["CONSENT_URL", "CONSENT_APP_PORT"]:
+        os.environ.pop(name, None)
+    reset_settings()
+    try:
+        yield os.environ  # type: ignore[misc]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        reset_settings()
+
+
+def test_flow_current_points_the_current_flow_at_the_example_app(environment: dict[str, str]) -> None:
+    from hydra_lambda.config import get_settings
+    from hydra_lambda_local import serve
+
+    assert "flow: classic" in serve.flow_line() and "make run FLOW=current" in serve.flow_line()
+    assert serve.choose_flow("") == "" and serve.choose_flow("classic") == ""
+    assert not any(name.startswith("URLS_") for name in environment)
+    environment["CONSENT_APP_PORT"] = "3456"
+    environment["URLS_LOGOUT"] = "https://operator.example/logout"  # one the operator set is kept
+    assert serve.choose_flow("current") == ""
+    assert {name: environment[name] for name, _ in consent_app.FLOW_PAGES} == {
+        "URLS_LOGIN": "http://127.0.0.1:3456/login",
+        "URLS_CONSENT": "http://127.0.0.1:3456/consent",
+        "URLS_LOGOUT": "https://operator.example/logout",
+        "URLS_POST_LOGOUT_REDIRECT": "http://127.0.0.1:3456/logged-out",
+        "URLS_ERROR": "http://127.0.0.1:3456/error",
+    }
+    assert get_settings().consent_app_port == 3456  # the settings are made again from the new environment
+    assert serve.flow_line() == ("  flow: current (login http://127.0.0.1:3456/login, consent "
+                                 "http://127.0.0.1:3456/consent, logout https://operator.example/logout)")
+    # --flow classic with the current flow's settings in the environment is refused, not ignored.
+    refusal = serve.choose_flow("classic")
+    assert "URLS_LOGIN and URLS_CONSENT" in refusal and "unset them" in refusal
+
+
+def test_flow_current_needs_the_example_app_or_the_operators_own_pages(environment: dict[str, str]) -> None:
+    from hydra_lambda_local import serve
+
+    environment["CONSENT_URL"] = "https://consent.example.com/consent"
+    refusal = serve.choose_flow("current")
+    assert "runs only when CONSENT_URL is unset" in refusal and "URLS_LOGIN" not in environment
+    environment["URLS_LOGIN"] = "https://login.example.com/login"
+    environment["URLS_CONSENT"] = "https://login.example.com/consent"
+    assert serve.choose_flow("current") == ""
+    assert environment["URLS_LOGIN"] == "https://login.example.com/login" and "URLS_ERROR" not in environment
+
+
+def test_serve_and_make_run_take_the_flow() -> None:
+    from pathlib import Path
+
+    from hydra_lambda_local.cli import parser
+
+    assert parser().parse_args(["serve"]).flow == ""
+    assert parser().parse_args(["serve", "--flow", "current"]).flow == "current"
+    with pytest.raises(SystemExit):
+        parser().parse_args(["serve", "--flow", "newest"])
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    assert "$(if $(FLOW),--flow $(FLOW))" in makefile
