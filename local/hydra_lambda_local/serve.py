@@ -52,6 +52,7 @@ def choose_flow(flow: str) -> str:
         return f"--flow classic: {' and '.join(chosen)} set in the environment turn the current flow on; unset them"
     if flow != "current" or len(chosen) == 2:
         return ""
+    reset_settings()  # from the environment as it is now
     settings = get_settings()
     if not is_local_default(settings.consent_url, settings.consent_app_port):
         return ("--flow current sends the current flow to the example app, which runs only when CONSENT_URL is "
@@ -64,10 +65,10 @@ def choose_flow(flow: str) -> str:
 
 def flow_line() -> str:
     """Which flow ``/oauth2/auth`` runs, for the console."""
-    login, consent = os.environ.get("URLS_LOGIN", ""), os.environ.get("URLS_CONSENT", "")
-    if login and consent:
-        logout = os.environ.get("URLS_LOGOUT", "") or "(URLS_LOGOUT unset)"
-        return f"  flow: current (login {login}, consent {consent}, logout {logout})"
+    settings = get_settings()
+    if settings.current_flow:
+        logout = settings.urls_logout or "(URLS_LOGOUT unset)"
+        return f"  flow: current (login {settings.urls_login}, consent {settings.urls_consent}, logout {logout})"
     return "  flow: classic (consent requests at CONSENT_URL; `make run FLOW=current` for login, consent and logout)"
 
 
