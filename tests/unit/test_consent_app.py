@@ -1011,3 +1011,11 @@ def test_serve_and_make_run_take_the_flow() -> None:
         parser().parse_args(["serve", "--flow", "newest"])
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
     assert "$(if $(FLOW),--flow $(FLOW))" in makefile
+
+
+def test_standalone_command_with_the_admin_address_needs_no_client(capsys: pytest.CaptureFixture[str]) -> None:
+    from hydra_lambda_local.cli import main
+
+    assert main(["consent-app", "--api", "http://127.0.0.1:1", "--admin-url", "http://127.0.0.1:1/"]) == 1
+    err = capsys.readouterr().err
+    assert "the admin API at http://127.0.0.1:1 does not answer" in err and "--client-id" not in err
