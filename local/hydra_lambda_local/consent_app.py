@@ -1,14 +1,25 @@
-"""An example login-and-consent app: what an operator writes beside hydra-lambda.
+"""An example login, consent and logout app: what an operator writes beside hydra-lambda.
 
-hydra-lambda never sees a password. ``/oauth2/auth`` sends the browser to ``CONSENT_URL?consent=ID``;
-this app fetches that consent request through the admin API, signs a (demo) user in, asks which
-scopes to grant, answers with ``PATCH .../accept`` or ``PATCH .../reject`` and sends the browser back
-to the request's ``redirectUrl``. It authenticates to the API with its own client-credentials client
-(scope ``hydra.consent``), whose token it caches until shortly before it expires.
+hydra-lambda never sees a password. It serves two flows, and this app answers both:
+
+- **the classic flow** (the default): ``/oauth2/auth`` sends the browser to ``CONSENT_URL?consent=ID``;
+  the app fetches that consent request, signs a (demo) user in, asks which scopes to grant, answers
+  with ``PATCH /oauth2/consent/requests/ID/accept`` or ``.../reject`` and sends the browser back to the
+  request's ``redirectUrl``;
+- **the current flow** (``URLS_LOGIN`` and ``URLS_CONSENT`` set, Ory Hydra v2's API): ``/login?login_challenge=``
+  shows a login form (or accepts at once when the server says ``skip``), ``/consent?consent_challenge=``
+  asks which scopes to grant (or accepts at once on ``skip``), ``/logout?logout_challenge=`` asks
+  whether to sign out; every answer is a ``PUT /admin/oauth2/auth/requests/<kind>/accept|reject`` whose
+  ``redirect_to`` the browser follows. ``/logged-out`` and ``/error`` are the pages URLS_POST_LOGOUT_REDIRECT
+  and URLS_ERROR point at.
+
+It authenticates to the API with its own client-credentials client (scope ``hydra.consent``), whose
+token it caches until shortly before it expires; given the operator-only admin address instead
+(``--admin-url``), it sends no token, as apps built on Ory's SDKs do.
 
 Only the standard library is used, so the file doubles as a readable template for a real app:
 server-rendered HTML (every value escaped), a CSRF token per rendered form (cookie + hidden field,
-bound to the consent request), and headers that forbid framing.
+bound to the request it answers), and headers that forbid framing.
 """
 
 from __future__ import annotations
@@ -20,18 +31,20 @@ import html
 import json
 import logging
 import os
+import re
 import secrets
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from string import Template
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
 from hydra_lambda import claims as user_claims
@@ -42,6 +55,7 @@ from hydra_lambda.redaction import redact
 from hydra_lambda_local.api import CliError, read_secret
 
 log = logging.getLogger("hydra_lambda.consent_app")
+T = TypeVar("T")
 
 DEFAULT_PORT = 3000
 # Demo accounts (CONSENT_APP_USERS overrides them): "user:password" pairs, comma-separated.
@@ -52,6 +66,16 @@ CLIENTS_SCOPE = "hydra.clients"
 MAX_FORM_BYTES = 16 * 1024
 DRAIN_LIMIT = 1024 * 1024  # larger bodies are not read at all: the connection is closed
 MAX_ID_LENGTH = 128
+# The current flow's challenges are opaque strings of the server's making (Ory Hydra's are long
+# encrypted blobs): URL-safe characters only, bounded.
+CHALLENGE = re.compile(r"[A-Za-z0-9._~=-]{1,4096}")
+FLOW_KINDS = ("login", "consent", "logout")
+# A login_hint longer than this (or with control characters) does not prefill the form.
+MAX_HINT_LENGTH = 254
+MAX_SHOWN_TEXT = 500  # error texts from a query string are cut here before they are shown
+# "Remember me" on the login form, and "remember this decision" on the consent form (seconds).
+REMEMBER_LOGIN_FOR = 7 * 24 * 3600
+REMEMBER_CONSENT_FOR = 30 * 24 * 3600
 # How long a rendered form stays valid (the consent request itself lives CHALLENGE_TOKEN_LIFESPAN).
 FORM_LIFETIME = 900
 STARTUP_WAIT = 20.0
@@ -132,10 +156,17 @@ def check_login(users: dict[str, DemoUser], username: str, password: str) -> Dem
 class ApiError(Exception):
     """The admin API answered with an error (or could not be reached: status 0)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, data: Any = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.data = data
+
+    @property
+    def redirect_to(self) -> str:
+        """The ``redirect_to`` of a 410 answer (the current flow's request was already handled)."""
+        value = self.data.get("redirect_to") if self.status == 410 and isinstance(self.data, dict) else ""
+        return value if isinstance(value, str) else ""
 
 
 @dataclass(frozen=True)
@@ -162,15 +193,64 @@ class ConsentRequest:
         )
 
 
+def _strings(value: Any) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class FlowRequest:
+    """A login, consent or logout request of the current flow (``oAuth2LoginRequest``,
+    ``oAuth2ConsentRequest``, ``oAuth2LogoutRequest``): the fields this app uses."""
+
+    challenge: str
+    client: dict[str, Any]
+    subject: str = ""
+    skip: bool = False
+    requested_scope: list[str] = field(default_factory=list)
+    requested_audience: list[str] = field(default_factory=list)
+    login_hint: str = ""
+    requested_claims: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, challenge: str, body: Any) -> FlowRequest:
+        if not isinstance(body, dict):
+            raise ApiError(502, "The request could not be read.")
+        oidc = _object(body.get("oidc_context"))
+        hint = oidc.get("login_hint")
+        return cls(
+            challenge=challenge,  # the one this app was given (and bound its form to)
+            client=_object(body.get("client")),
+            subject=str(body.get("subject") or ""),
+            skip=body.get("skip") is True,
+            requested_scope=_strings(body.get("requested_scope")),
+            requested_audience=_strings(body.get("requested_access_token_audience")),
+            login_hint=hint if isinstance(hint, str) else "",
+            # Not in Hydra's API: the claims request parameter, should the server pass it on.
+            requested_claims=_object(body.get("requested_claims")),
+        )
+
+    @property
+    def client_id(self) -> str:
+        value = self.client.get("client_id") or self.client.get("id") or ""
+        return value if isinstance(value, str) else ""
+
+
 @dataclass
 class AdminApi:
-    """Consent requests through the HTTP API, with a cached client-credentials token."""
+    """Consent requests (and the current flow's requests) through the HTTP API, with a cached
+    client-credentials token; with ``admin_url`` (the operator-only admin address, Hydra's port 4445),
+    admin calls go there and carry no token."""
 
     base_url: str
     client_id: str
     client_secret: str
     timeout: float = 10.0
     scope: str = CONSENT_SCOPE
+    admin_url: str = ""
     _token: str = field(default="", repr=False)
     _refresh_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -178,6 +258,7 @@ class AdminApi:
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
+        self.admin_url = self.admin_url.rstrip("/")
 
     # -- token cache
     def token(self) -> str:
@@ -200,7 +281,7 @@ class AdminApi:
             "Accept": "application/json",
         }
         body = f"grant_type=client_credentials&scope={quote(self.scope)}".encode()
-        status, data = self._send("POST", "/oauth2/token", body, headers)
+        status, data = self._send("POST", self.base_url + "/oauth2/token", body, headers)
         if status != 200 or not isinstance(data, dict) or not data.get("access_token"):
             detail = _error_message(data)
             raise ApiError(502, f"The consent app could not get an access token (HTTP {status}"
@@ -221,7 +302,7 @@ class AdminApi:
         with self._lock:
             if self._clients is None or self._clients.client_id != self.client_id:
                 self._clients = AdminApi(self.base_url, self.client_id, self.client_secret, self.timeout,
-                                         CLIENTS_SCOPE)
+                                         CLIENTS_SCOPE, self.admin_url)
         try:
             _, data = self._clients.call("GET", f"/clients/{quote(client_id, safe='')}")
         except ApiError:
@@ -234,6 +315,28 @@ class AdminApi:
     def reject(self, consent_id: str, reason: str) -> None:
         self._admin("PATCH", f"/oauth2/consent/requests/{quote(consent_id, safe='')}/reject", {"reason": reason})
 
+    # -- the current flow's login, consent and logout requests (Ory Hydra v2's admin API)
+    def flow_request(self, kind: str, challenge: str) -> FlowRequest:
+        """GET the request; ApiError 410 (with ``redirect_to``) when it was already handled."""
+        _, data = self._admin("GET", self._flow_path(kind, "", challenge))
+        return FlowRequest.from_json(challenge, data)
+
+    def flow_accept(self, kind: str, challenge: str, body: dict[str, Any] | None = None) -> str:
+        """PUT .../accept; the ``redirect_to`` to send the browser to."""
+        _, data = self._admin("PUT", self._flow_path(kind, "/accept", challenge), body)
+        return _redirect_to(data)
+
+    def flow_reject(self, kind: str, challenge: str, body: dict[str, Any] | None = None) -> str:
+        """PUT .../reject; the ``redirect_to`` ("" for a logout request: its rejection answers 204)."""
+        _, data = self._admin("PUT", self._flow_path(kind, "/reject", challenge), body)
+        return "" if kind == "logout" else _redirect_to(data)
+
+    @staticmethod
+    def _flow_path(kind: str, action: str, challenge: str) -> str:
+        if kind not in FLOW_KINDS:
+            raise ValueError(kind)
+        return f"/admin/oauth2/auth/requests/{kind}{action}?{kind}_challenge={quote(challenge, safe='')}"
+
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         """Any admin call with the Bearer token; ApiError unless 2xx."""
         return self._admin(method, path, body)
@@ -241,31 +344,41 @@ class AdminApi:
     def _admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         raw = json.dumps(body).encode() if body is not None else None
         for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json"}
+            headers = {"Accept": "application/json"}
+            if not self.admin_url:  # the operator-only admin address takes no token
+                headers["Authorization"] = f"Bearer {self.token()}"
             if raw is not None:
                 headers["Content-Type"] = "application/json"
-            status, data = self._send(method, path, raw, headers)
-            if status == 401 and attempt == 1:  # revoked or expired early: one fresh token, once
+            status, data = self._send(method, (self.admin_url or self.base_url) + path, raw, headers)
+            if status == 401 and attempt == 1 and not self.admin_url:  # revoked or expired early: once more
                 self.forget_token()
                 continue
             if status >= 300:
-                raise ApiError(status, _error_message(data) or f"HTTP {status}")
+                raise ApiError(status, _error_message(data) or f"HTTP {status}", data)
             return status, data
         raise AssertionError("unreachable")
 
-    def _send(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, Any]:
-        request = urllib.request.Request(self.base_url + path, data=body, headers=headers, method=method)  # noqa: S310
+    def _send(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, Any]:
+        request = urllib.request.Request(url, data=body, headers=headers, method=method)  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                 status, raw = response.status, response.read()
         except urllib.error.HTTPError as exc:
             status, raw = exc.code, exc.read()
         except (urllib.error.URLError, OSError) as exc:
-            raise ApiError(0, f"The API at {self.base_url} cannot be reached ({exc}).") from exc
+            base = self.admin_url if self.admin_url and url.startswith(self.admin_url) else self.base_url
+            raise ApiError(0, f"The API at {base} cannot be reached ({exc}).") from exc
         try:
             return status, json.loads(raw) if raw else None
         except ValueError:
             return status, None
+
+
+def _redirect_to(data: Any) -> str:
+    value = data.get("redirect_to") if isinstance(data, dict) else None
+    if not isinstance(value, str) or not value:
+        raise ApiError(502, "The API's answer has no redirect_to.")
+    return value
 
 
 def _error_message(data: Any) -> str:
@@ -300,7 +413,7 @@ def _template(name: str) -> Template:
 
 def _page(title: str, body: str) -> str:
     """The layout the API's own pages use (hydra_lambda/http/templates/layout.html)."""
-    return render_layout(title, body, "hydra-lambda example consent app: a sample of what an operator builds")
+    return render_layout(title, body, "hydra-lambda example login and consent app: a sample of what an operator builds")
 
 
 def _web_url(value: Any) -> str:
@@ -311,7 +424,9 @@ def _web_url(value: Any) -> str:
     return value if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
-def _client_block(client_id: str, client: dict[str, Any] | None) -> tuple[str, str]:
+def _client_block(
+    client_id: str, client: dict[str, Any] | None, asks: str = "asks to access your account."
+) -> tuple[str, str]:
     """(the client's display name, the HTML that presents it): client_name, logo_uri, policy_uri and
     tos_uri when the client has them, every value escaped and only http(s) URLs used."""
     info = client or {}
@@ -322,8 +437,8 @@ def _client_block(client_id: str, client: dict[str, Any] | None) -> tuple[str, s
                                                                   ("tos_uri", "Terms of service"))]
     parts = [f'<img class="client-logo" id="client-logo" src="{html.escape(logo)}" alt="" '
              'referrerpolicy="no-referrer">' if logo else "",
-             '<p>The application <span class="client" id="client-name">' + html.escape(name) + "</span> asks "
-             "to access your account.</p>"]
+             '<p>The application <span class="client" id="client-name">' + html.escape(name) + "</span> "
+             + html.escape(asks) + "</p>"]
     if name != client_id:
         parts.append(f'<p class="muted">Client id <span id="client-id">{html.escape(client_id)}</span></p>')
     anchors = [f'<a id="client-{label.split()[0].lower()}" href="{html.escape(url)}" rel="noopener noreferrer" '
@@ -379,6 +494,87 @@ def consent_page(
     return _page(f"Authorize {name}", body)
 
 
+def _shown_hint(hint: str) -> str:
+    """A login_hint fit to prefill the username: bounded, printable; else nothing."""
+    if len(hint) > MAX_HINT_LENGTH or not hint.isprintable():
+        return ""
+    return hint.strip()
+
+
+def login_page(
+    request: FlowRequest, csrf: str, hint: str = "", *, username: str | None = None, remember: bool = False,
+    alert: str = "",
+) -> str:
+    """The current flow's login form; the username is prefilled from ``login_hint`` (bounded)."""
+    name, presented = _client_block(request.client_id, request.client, "asks you to sign in.")
+    shown = _shown_hint(request.login_hint) if username is None else username[:MAX_HINT_LENGTH]
+    body = _template("login.html").substitute(
+        client=presented,
+        alert=f'<p class="alert" role="alert">{html.escape(alert)}</p>' if alert else "",
+        challenge=html.escape(request.challenge),
+        csrf=html.escape(csrf),
+        username=html.escape(shown),
+        focus_username="" if shown else " autofocus",
+        focus_password=" autofocus" if shown else "",
+        remember=" checked" if remember else "",
+        users_hint=html.escape(hint),
+    )
+    return _page(f"Sign in to {name}", body)
+
+
+def grant_page(request: FlowRequest, csrf: str) -> str:
+    """The current flow's consent screen: the client, each requested scope with a checkbox, and
+    "remember this decision"."""
+    name, presented = _client_block(request.client_id, request.client)
+    audience = ""
+    if request.requested_audience:
+        audience = ('<p class="muted" id="audience">For use at: '
+                    + ", ".join(html.escape(aud) for aud in request.requested_audience) + "</p>")
+    body = _template("grant.html").substitute(
+        client_name=html.escape(name),
+        client=presented,
+        subject=html.escape(request.subject),
+        challenge=html.escape(request.challenge),
+        csrf=html.escape(csrf),
+        scopes=_scope_list(request.requested_scope, None),
+        audience=audience,
+    )
+    return _page(f"Authorize {name}", body)
+
+
+def logout_page(request: FlowRequest, csrf: str) -> str:
+    """The current flow's logout confirmation (Yes / No)."""
+    presented = ""
+    if request.client_id:
+        _, presented = _client_block(request.client_id, request.client, "asks you to sign out.")
+    who = (f'You are signed in as <strong id="subject">{html.escape(request.subject)}</strong>.'
+           if request.subject else "")
+    body = _template("logout.html").substitute(
+        client=presented,
+        signed_in=(who + " Signing out ends your session here and in the applications you used it with.").strip(),
+        challenge=html.escape(request.challenge),
+        csrf=html.escape(csrf),
+    )
+    return _page("Sign out", body)
+
+
+def _bounded(value: str) -> str:
+    return value if len(value) <= MAX_SHOWN_TEXT else value[:MAX_SHOWN_TEXT] + "..."
+
+
+def error_page(query: dict[str, list[str]]) -> str:
+    """The page ``URLS_ERROR`` points at: the server's ``error`` and ``error_description`` (and
+    ``error_hint``), escaped and bounded."""
+    def first(name: str) -> str:
+        return _bounded((query.get(name) or [""])[0])
+
+    error, description, hint = first("error"), first("error_description"), first("error_hint")
+    extra = f'<p class="muted" id="error-hint">{html.escape(hint)}</p>' if hint else ""
+    extra += f'<p class="muted">Error code: <span id="error-code">{html.escape(error)}</span></p>' if error else ""
+    return message_page("The request could not be completed",
+                        description or "Something went wrong. Start again from the application.", extra)
+
+
 # ---------------------------------------------------------------------------------------------
 # CSRF: a fresh random token per rendered form in a cookie; the hidden field is an HMAC binding that
 # token to the consent request. A forged cross-site POST has neither; a stolen field fits no cookie.
@@ -391,6 +587,20 @@ def _cookie_name(consent_id: str) -> str:
 
 def _csrf_field(key: bytes, token: str, consent_id: str) -> str:
     return hmac.new(key, f"{token}\x00{consent_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def _flow_cookie_name(kind: str, challenge: str) -> str:
+    # One cookie per request and kind, Path-scoped to its page (/login, /consent, /logout); never the
+    # name of a classic consent form's cookie, whose Path is /consent too.
+    return f"{kind}_challenge_csrf_" + hashlib.sha256(challenge.encode()).hexdigest()[:12]
+
+
+def _flow_csrf_field(key: bytes, token: str, kind: str, challenge: str) -> str:
+    return _csrf_field(key, token, f"{kind}\x00{challenge}")
+
+
+def _valid_challenge(challenge: str) -> bool:
+    return CHALLENGE.fullmatch(challenge) is not None
 
 
 def _valid_id(consent_id: str) -> bool:
@@ -433,9 +643,18 @@ class ConsentApp(ThreadingHTTPServer):
 class _Response(Exception):
     """A finished page, raised from deep inside a request to end it."""
 
-    def __init__(self, status: int, body: str, cookies: list[str] | None = None) -> None:
+    def __init__(
+        self, status: int, body: str, cookies: list[str] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(status)
-        self.status, self.body, self.cookies = status, body, cookies or []
+        self.status, self.body, self.cookies, self.headers = status, body, cookies or [], headers or {}
+
+
+def _go(location: str, cookies: list[str] | None = None) -> _Response:
+    """A redirect to an address the API gave (never one from the browser)."""
+    if not _safe_redirect(location):
+        return _Response(502, message_page("Something went wrong", "The request has no valid return address."))
+    return _Response(302, "", cookies, {"Location": location})
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -471,7 +690,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "Consent app unavailable", self.server.unavailable or "It is still starting. Try again."))
             handler()
         except _Response as page:
-            self._reply(page.status, page.body, page.cookies)
+            self._reply(page.status, page.body, page.cookies, page.headers)
         except Exception:  # the person gets a page; the operator gets the traceback in the log
             log.exception("consent app: request failed")
             self.close_connection = True
@@ -496,10 +715,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _redirect(self, location: str, cookies: list[str]) -> None:
         self._reply(302, "", cookies, {"Location": location})
 
-    def _cookie(self, name: str, value: str, max_age: int) -> str:
+    def _cookie(self, name: str, value: str, max_age: int, path: str = "/consent") -> str:
         host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
         secure = "" if host in _LOOPBACK else "; Secure"  # plain http only on this machine
-        return f"{name}={value}; Path=/consent; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+        return f"{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
 
     def _cookies(self) -> SimpleCookie:
         jar: SimpleCookie = SimpleCookie()
@@ -513,16 +732,30 @@ class _Handler(BaseHTTPRequestHandler):
     def _get(self) -> None:
         url = urlsplit(self.path)
         query = parse_qs(url.query, keep_blank_values=True)
-        if url.path == "/":
-            raise _Response(200, message_page(
-                "Example consent app", "Applications send people here through hydra-lambda's /oauth2/auth."))
+        pages = {
+            "/": (200, "Example login and consent app",
+                  "Applications send people here through hydra-lambda's /oauth2/auth."),
+            "/logged-out": (200, "You are signed out", "You can close this window, or go back to the application."),
+            "/logout-cancelled": (200, "You are still signed in", "Nothing was changed. You can close this window."),
+        }
+        if url.path in pages:
+            status, heading, text = pages[url.path]
+            raise _Response(status, message_page(heading, text))
+        if url.path == "/error":  # URLS_ERROR: the server shows its errors here
+            raise _Response(400, error_page(query))
+        if url.path == "/login":
+            self._login_get(self._challenge(query, "login"))
+        if url.path == "/logout":
+            self._logout_get(self._challenge(query, "logout"))
         if url.path != "/consent":
             raise _Response(404, message_page("Not found", "There is nothing at this address."))
         if "error" in query:  # the API sends errors it cannot redirect to a client here
             raise _Response(400, message_page(
                 "The authorization request failed",
                 f"{query['error'][0]}: {query.get('error_description', [''])[0]}".rstrip(": ")))
-        consent_id = (query.get("consent") or [""])[0]
+        if "consent_challenge" in query:  # the current flow
+            self._grant_get(self._challenge(query, "consent"))
+        consent_id = (query.get("consent") or [""])[0]  # the classic flow
         request = self._load(consent_id)
         self._render(request)
 
@@ -551,7 +784,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the body cannot be skipped safely: drop the connection
             raise _Response(400, message_page("Bad form", "The form could not be read."))
         raw = self.rfile.read(length)  # read in full, so a kept-alive connection stays in step
-        if urlsplit(self.path).path != "/consent":
+        if urlsplit(self.path).path not in ("/consent", "/login", "/logout"):
             raise _Response(404, message_page("Not found", "There is nothing at this address."))
         kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if kind != "application/x-www-form-urlencoded" or length > MAX_FORM_BYTES:
@@ -570,6 +803,16 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Response(400, message_page("Bad form", f"The field {name} was sent more than once."))
             return values[0]
 
+        path = urlsplit(self.path).path
+        if path == "/login":
+            self._login_post(form, one)
+        if path == "/logout":
+            self._logout_post(form, one)
+        if "consent_challenge" in form:
+            self._grant_post(form, one)
+        self._classic_post(form, one)
+
+    def _classic_post(self, form: dict[str, list[str]], one: Any) -> None:
         consent_id, action = one("consent"), one("action")
         if not _valid_id(consent_id):
             raise _Response(400, message_page("Bad form", "The form names no consent request."))
@@ -615,16 +858,154 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiError as exc:
             raise _Response(*_api_failure(exc)) from exc
 
+    # -- the current flow: login, consent and logout requests (each handler ends by raising its page)
+    def _challenge(self, source: dict[str, list[str]], kind: str) -> str:
+        values = source.get(f"{kind}_challenge") or [""]
+        if len(values) != 1 or not _valid_challenge(values[0]):
+            what = {"login": "sign-in", "consent": "consent", "logout": "sign-out"}[kind]
+            raise _Response(400, message_page(
+                f"No {what} request", "Open this page through an application's sign-in or sign-out link."))
+        return values[0]
 
-def _api_failure(exc: ApiError) -> tuple[int, str]:
+    def _flow(self, kind: str, challenge: str, call: Callable[[], T]) -> T:
+        """An admin call of the current flow; a request handled already (410 with ``redirect_to``) sends
+        the browser on, as Hydra's reference app does; any other failure is a page."""
+        try:
+            return call()
+        except ApiError as exc:
+            if exc.redirect_to:
+                raise _go(exc.redirect_to, [self._spent(kind, challenge)]) from exc
+            what = {"login": "sign-in request", "consent": "consent request", "logout": "sign-out request"}[kind]
+            request = "sign-out request" if kind == "logout" else "sign-in request"
+            raise _Response(*_api_failure(exc, what, request)) from exc
+
+    def _fetch(self, kind: str, challenge: str) -> FlowRequest:
+        return self._flow(kind, challenge, lambda: self.server.api.flow_request(kind, challenge))
+
+    def _accepted(self, kind: str, challenge: str, body: dict[str, Any] | None = None) -> NoReturn:
+        """Accept, then send the browser to the ``redirect_to`` of the answer."""
+        location = self._flow(kind, challenge, lambda: self.server.api.flow_accept(kind, challenge, body))
+        raise _go(location, [self._spent(kind, challenge)])
+
+    def _rejected(self, kind: str, challenge: str, body: dict[str, Any] | None = None) -> NoReturn:
+        location = self._flow(kind, challenge, lambda: self.server.api.flow_reject(kind, challenge, body))
+        if kind == "logout":  # answered 204: the user stays signed in, and is told so here
+            raise _Response(303, "", [self._spent(kind, challenge)], {"Location": "/logout-cancelled"})
+        raise _go(location, [self._spent(kind, challenge)])
+
+    def _form_token(self, kind: str, challenge: str) -> tuple[str, str]:
+        """(the hidden field, the cookie) of a fresh form answering this request."""
+        token = secrets.token_urlsafe(32)
+        field_value = _flow_csrf_field(self.server.csrf_key, token, kind, challenge)
+        return field_value, self._cookie(_flow_cookie_name(kind, challenge), token, FORM_LIFETIME, f"/{kind}")
+
+    def _spent(self, kind: str, challenge: str) -> str:
+        return self._cookie(_flow_cookie_name(kind, challenge), "", 0, f"/{kind}")
+
+    def _posted(self, kind: str, form: dict[str, list[str]], one: Callable[[str], str]) -> tuple[str, str]:
+        """(challenge, action) of a form whose CSRF field fits this browser's cookie for that request."""
+        challenge = self._challenge(form, kind)
+        cookie = self._cookies().get(_flow_cookie_name(kind, challenge))
+        expected = _flow_csrf_field(self.server.csrf_key, cookie.value, kind, challenge) if cookie else ""
+        if not expected or not hmac.compare_digest(expected, one("csrf")):
+            again = f"/{kind}?{kind}_challenge={quote(challenge, safe='')}"
+            reload = f'<p><a href="{html.escape(again)}">Reload the page</a></p>'
+            raise _Response(403, message_page(
+                "This form has expired",
+                "The form was not sent from this page, or it is too old. Reload it and try again.", reload))
+        return challenge, one("action")
+
+    # login
+    def _login_get(self, challenge: str) -> NoReturn:
+        request = self._fetch("login", challenge)
+        if request.skip:  # a remembered login session: accept with its subject, show nothing
+            if not request.subject:
+                raise _Response(502, message_page("Something went wrong", "The sign-in request names no user."))
+            self._accepted("login", challenge, {"subject": request.subject})
+        self._login_form(request)
+
+    def _login_form(self, request: FlowRequest, status: int = 200, **kwargs: Any) -> NoReturn:
+        csrf, cookie = self._form_token("login", request.challenge)
+        raise _Response(status, login_page(request, csrf, self.server.hint, **kwargs), [cookie])
+
+    def _login_post(self, form: dict[str, list[str]], one: Callable[[str], str]) -> NoReturn:
+        challenge, action = self._posted("login", form, one)
+        if action == "deny":
+            self._rejected("login", challenge, {"error": "access_denied",
+                                                "error_description": "The user cancelled the sign-in."})
+        if action != "accept":
+            raise _Response(400, message_page("Bad form", "Choose Sign in or Cancel."))
+        username, remember = one("username"), one("remember") == "1"
+        user = check_login(self.server.users, username, one("password"))
+        if user is None:  # the same words whichever half was wrong
+            self._login_form(self._fetch("login", challenge), 401, username=username, remember=remember,
+                             alert="Wrong username or password.")
+        self._accepted("login", challenge, {
+            "subject": user.username,
+            "remember": remember,
+            "remember_for": REMEMBER_LOGIN_FOR if remember else 0,
+            "acr": "0",  # a password alone (OpenID Connect Core 2: "0" meets no assurance level)
+            "amr": ["pwd"],
+        })
+
+    # consent
+    def _grant_get(self, challenge: str) -> NoReturn:
+        request = self._fetch("consent", challenge)
+        if request.skip or request.client.get("skip_consent") is True:  # remembered, or a first-party client
+            self._accepted("consent", challenge, self._grant(request, request.requested_scope, remember=True))
+        csrf, cookie = self._form_token("consent", challenge)
+        raise _Response(200, grant_page(request, csrf), [cookie])
+
+    def _grant(self, request: FlowRequest, scopes: list[str], remember: bool) -> dict[str, Any]:
+        """The consent acceptance: the user's claims that the granted scopes release go in the ID token
+        (and /userinfo), as the classic flow's idTokenExtra."""
+        user = self.server.users.get(request.subject)
+        claims = user.released(scopes, request.requested_claims) if user else {}
+        return {
+            "grant_scope": scopes,
+            "grant_access_token_audience": request.requested_audience,
+            "remember": remember,
+            "remember_for": REMEMBER_CONSENT_FOR if remember else 0,
+            "session": {"access_token": {}, "id_token": claims},
+        }
+
+    def _grant_post(self, form: dict[str, list[str]], one: Callable[[str], str]) -> NoReturn:
+        challenge, action = self._posted("consent", form, one)
+        if action == "deny":
+            self._rejected("consent", challenge, {"error": "access_denied",
+                                                  "error_description": "The user denied the request."})
+        if action != "accept":
+            raise _Response(400, message_page("Bad form", "Choose Allow access or Deny."))
+        # What was asked for comes from the API, never the form: only requested scopes that were ticked.
+        request = self._fetch("consent", challenge)
+        checked = set(form.get("scope") or [])
+        granted = [scope for scope in request.requested_scope if scope in checked]
+        self._accepted("consent", challenge, self._grant(request, granted, one("remember") == "1"))
+
+    # logout
+    def _logout_get(self, challenge: str) -> NoReturn:
+        request = self._fetch("logout", challenge)
+        csrf, cookie = self._form_token("logout", challenge)
+        raise _Response(200, logout_page(request, csrf), [cookie])
+
+    def _logout_post(self, form: dict[str, list[str]], one: Callable[[str], str]) -> NoReturn:
+        challenge, action = self._posted("logout", form, one)
+        if action == "accept":
+            self._accepted("logout", challenge)
+        if action == "deny":
+            self._rejected("logout", challenge)
+        raise _Response(400, message_page("Bad form", "Choose Yes or No."))
+
+
+def _api_failure(exc: ApiError, what: str = "consent request", request: str = "sign-in request") -> tuple[int, str]:
     if exc.status == 404:
-        return 404, message_page("Unknown consent request",
-                                 "This sign-in request does not exist or has expired. Start again from the app.")
+        return 404, message_page(f"Unknown {what}",
+                                 f"This {request} does not exist or has expired. Start again from the app.")
     if exc.status == 409:
-        return 409, message_page("Already answered", "This sign-in request has already been answered.")
+        return 409, message_page("Already answered", f"This {request} has already been answered.")
     if exc.status == 410:
-        return 410, message_page("Sign-in request expired",
-                                 "This sign-in request has expired. Start again from the application.")
+        return 410, message_page(f"{request.capitalize()} expired",
+                                 f"This {request} has expired. Start again from the application.")
     if exc.status in (400, 422):
         return 400, message_page("Request refused", exc.message)
     log.warning("consent app: admin API error %s: %s", exc.status, exc.message)
@@ -650,7 +1031,8 @@ def run(host: str, port: int, api: AdminApi, users: dict[str, DemoUser]) -> int:
     """Serve in the foreground until Ctrl-C (``hydra-lambda consent-app``)."""
     app = ConsentApp((host, port), api, users)
     app.ready.set()
-    print(f"consent app listening on {app.url}/consent (API {api.base_url})", flush=True)
+    print(f"consent app listening on {app.url}/consent (and /login, /logout; API {api.admin_url or api.base_url})",
+          flush=True)
     try:
         app.serve_forever()
     except KeyboardInterrupt:
@@ -662,6 +1044,17 @@ def run(host: str, port: int, api: AdminApi, users: dict[str, DemoUser]) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # Inside ``hydra-lambda serve``: the app gets its own client, made with the root client's token
+
+
+# The current flow's settings (Ory Hydra's urls.*) and the page of this app each points at.
+FLOW_PAGES = (("URLS_LOGIN", "/login"), ("URLS_CONSENT", "/consent"), ("URLS_LOGOUT", "/logout"),
+              ("URLS_POST_LOGOUT_REDIRECT", "/logged-out"), ("URLS_ERROR", "/error"))
+
+
+def flow_urls(consent_url: str) -> dict[str, str]:
+    """The URLS_* values that send the current flow to this app, served where ``consent_url`` is."""
+    parts = urlsplit(consent_url)
+    return {name: f"{parts.scheme}://{parts.netloc}{path}" for name, path in FLOW_PAGES}
 
 
 def is_local_default(consent_url: str, port: int) -> bool:
@@ -698,8 +1091,9 @@ def provision_client(api_url: str, root: tuple[str, str], client_id: str = APP_C
 
 
 def allow_consent_requests(client_id: str) -> None:
-    """The Ladon policy that lets the app get, accept and reject consent requests (written straight to
-    the policies table: the local server owns it)."""
+    """The Ladon policy that lets the app get, accept and reject consent requests, and the current
+    flow's login, consent and logout requests (written straight to the policies table: the local server
+    owns it)."""
     # Lazy: every `hydra-lambda` command loads this module (its parser); storage.policies would add
     # ~240 ms (pynamodb, re2; python -X importtime) to commands that only speak HTTP.
     from hydra_lambda.policies import Policy
@@ -708,9 +1102,10 @@ def allow_consent_requests(client_id: str) -> None:
     prefix = get_settings().resource_name_prefix
     policy_store.put(Policy(
         id=client_id,
-        description="Lets the example consent app read and answer consent requests.",
+        description="Lets the example consent app read and answer consent requests (the classic flow) and "
+                    "login, consent and logout requests (the current flow).",
         subjects=[client_id],
-        resources=[f"{prefix}:oauth2:consent:requests:<.*>"],
+        resources=[f"{prefix}:oauth2:consent:requests:<.*>", f"{prefix}:oauth2:auth:requests:<.*>"],
         actions=["get", "accept", "reject"],
         effect="allow",
     ))
@@ -762,11 +1157,20 @@ def start_for_serve(
 # ``hydra-lambda consent-app``: the app on its own, with a client you created
 
 
+POLICY_ADVICE = (f"It needs grant type client_credentials, scope {CONSENT_SCOPE} and a policy allowing get, accept "
+                 "and reject on rn:hydra:oauth2:consent:requests:<.*> (the classic flow) and "
+                 "rn:hydra:oauth2:auth:requests:<.*> (the current flow's login, consent and logout requests).")
+
+
 def add_parser(sub: Any) -> None:
-    cmd = sub.add_parser("consent-app", help="run the example login-and-consent app against a hydra-lambda API",
-                         description="The client needs grant type client_credentials, scope hydra.consent and a "
-                         "policy allowing get, accept and reject on rn:hydra:oauth2:consent:requests:<.*>; with scope "
-                         "hydra.clients and get on rn:hydra:clients:<.*> too, the page names clients by client_name.")
+    cmd = sub.add_parser("consent-app", help="run the example login, consent and logout app against a hydra-lambda API",
+                         description="It answers the classic flow (/consent?consent=) and the current one (/login, "
+                         "/consent, /logout with their challenges; /logged-out and /error). The client needs grant "
+                         "type client_credentials, scope hydra.consent and a policy allowing get, accept and reject on "
+                         "rn:hydra:oauth2:consent:requests:<.*> and rn:hydra:oauth2:auth:requests:<.*>; with scope "
+                         "hydra.clients and get on rn:hydra:clients:<.*> too, the classic page names clients by "
+                         "client_name. With --admin-url (the operator-only admin address) no client is needed: "
+                         "admin calls go there without a token.")
     cmd.add_argument("--api", default=os.environ.get("HYDRA_URL", "http://127.0.0.1:4444"),
                      help="the API's base URL (default: $HYDRA_URL or http://127.0.0.1:4444)")
     cmd.add_argument("--client-id", default=os.environ.get("CONSENT_APP_CLIENT_ID", ""),
@@ -776,6 +1180,10 @@ def add_parser(sub: Any) -> None:
                           "in ps)")
     cmd.add_argument("--client-secret-file", default="", metavar="PATH",
                      help="read the client's secret from the first line of PATH ('-' for stdin)")
+    cmd.add_argument("--admin-url", default=os.environ.get("HYDRA_ADMIN_URL", ""),
+                     help="the token-less admin API on the operator's network (Hydra's admin port, e.g. "
+                          "http://127.0.0.1:4445); admin calls then go there and carry no token (default: "
+                          "$HYDRA_ADMIN_URL; unset: the API's admin routes with a Bearer token)")
     cmd.add_argument("--host", default="127.0.0.1")
     cmd.add_argument("--port", type=int, default=None, help="default: $CONSENT_APP_PORT or 3000")
 
@@ -793,17 +1201,20 @@ def run_cli(args: Any) -> int:
         except CliError as exc:
             print(f"hydra-lambda: {exc.message}", file=sys.stderr)
             return 2
-    if not args.client_id or not args.client_secret:
-        print("hydra-lambda: consent-app needs --client-id and --client-secret", file=sys.stderr)
+    if not args.admin_url and (not args.client_id or not args.client_secret):
+        print("hydra-lambda: consent-app needs --client-id and --client-secret (or --admin-url)", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     port = args.port if args.port is not None else settings.consent_app_port
-    api = AdminApi(args.api, args.client_id, args.client_secret)
+    api = AdminApi(args.api, args.client_id, args.client_secret, admin_url=args.admin_url)
     problem = check_access(api)
+    if problem and args.admin_url:
+        print(f"hydra-lambda: consent app: the admin API at {api.admin_url} does not answer: {problem}",
+              file=sys.stderr)
+        return 1
     if problem:
-        print(f"hydra-lambda: consent app: client '{args.client_id}' cannot read consent requests: {problem} It "
-              f"needs grant type client_credentials, scope {CONSENT_SCOPE} and a policy allowing get, accept and "
-              "reject on rn:hydra:oauth2:consent:requests:<.*>.", file=sys.stderr)
+        print(f"hydra-lambda: consent app: client '{args.client_id}' cannot read consent requests: {problem} "
+              + POLICY_ADVICE, file=sys.stderr)
         return 1
     try:
         return run(args.host, port, api, users)

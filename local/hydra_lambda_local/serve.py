@@ -13,12 +13,12 @@ from urllib.parse import quote, urlsplit
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from hydra_lambda.bootstrap import ensure_root_client, forced_credentials
 from hydra_lambda.clients.registry import get_client
-from hydra_lambda.config import PORTS, ConfigError, get_settings
+from hydra_lambda.config import PORTS, ConfigError, get_settings, reset_settings
 from hydra_lambda.passwords import verify_secret
 from pynamodb.exceptions import PynamoDBException
 
 from hydra_lambda_local.backends import Backends, prepare
-from hydra_lambda_local.consent_app import is_local_default, start_for_serve
+from hydra_lambda_local.consent_app import FLOW_PAGES, flow_urls, is_local_default, start_for_serve
 from hydra_lambda_local.persist import DEFAULT_DATA_DIR, describe, prepare_persistent
 from hydra_lambda_local.server import LocalServer
 
@@ -40,6 +40,36 @@ def _start_consent_app(host: str, port: int, root: tuple[str, str] | None) -> st
     _, line = start_for_serve(api_url, settings.consent_url, settings.consent_app_port,
                               settings.consent_app_users, root or forced_credentials())
     return line
+
+
+def choose_flow(flow: str) -> str:
+    """``--flow current``: point the current flow's URLS_* at the example app's pages (each one left as
+    it is when already set); ``--flow classic`` refuses URLS_LOGIN/URLS_CONSENT; no --flow: the
+    environment decides. "" when done, else why not."""
+    # Read from the environment here: the settings are made (and cached) only after this.
+    chosen = [name for name, _ in FLOW_PAGES[:2] if os.environ.get(name)]
+    if flow == "classic" and chosen:
+        return f"--flow classic: {' and '.join(chosen)} set in the environment turn the current flow on; unset them"
+    if flow != "current" or len(chosen) == 2:
+        return ""
+    reset_settings()  # from the environment as it is now
+    settings = get_settings()
+    if not is_local_default(settings.consent_url, settings.consent_app_port):
+        return ("--flow current sends the current flow to the example app, which runs only when CONSENT_URL is "
+                "unset; set URLS_LOGIN and URLS_CONSENT to your own app's pages instead")
+    for name, url in flow_urls(settings.consent_url).items():
+        os.environ.setdefault(name, url)
+    reset_settings()  # made again with the URLS_* just set
+    return ""
+
+
+def flow_line() -> str:
+    """Which flow ``/oauth2/auth`` runs, for the console."""
+    settings = get_settings()
+    if settings.current_flow:
+        logout = settings.urls_logout or "(URLS_LOGOUT unset)"
+        return f"  flow: current (login {settings.urls_login}, consent {settings.urls_consent}, logout {logout})"
+    return "  flow: classic (consent requests at CONSENT_URL; `make run FLOW=current` for login, consent and logout)"
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -182,12 +212,12 @@ def _stop_on_sigterm() -> None:
 
 
 def serve(host: str, port: int, template: str = "", verbose: bool = False, persist: bool = False,
-          data_dir: str = "") -> int:
+          data_dir: str = "", flow: str = "") -> int:
     """Run until Ctrl-C or SIGTERM; whatever engines were started stop on every way out (a DynamoDB
     Local left running would hold its folder and port)."""
     started: list[Backends] = []
     try:
-        return _serve(host, port, template, verbose, persist, data_dir, started)
+        return _serve(host, port, template, verbose, persist, data_dir, started, flow)
     except KeyboardInterrupt:
         print("\nhydra-lambda: stopping", flush=True)
         return 130
@@ -197,13 +227,17 @@ def serve(host: str, port: int, template: str = "", verbose: bool = False, persi
 
 
 def _serve(host: str, port: int, template: str, verbose: bool, persist: bool, data_dir: str,
-           started: list[Backends]) -> int:
+           started: list[Backends], flow: str = "") -> int:
     try:
         path = find_template(template)
         local_host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
         os.environ.setdefault("ISSUER", f"http://{local_host}:{port}")
         # A laptop's relying parties serve their jwks_uri or request_uri from the same machine.
         os.environ.setdefault("FETCH_ALLOW_LOOPBACK", "true")
+        refusal = choose_flow(flow)
+        if refusal:
+            print(f"hydra-lambda: {refusal}", file=sys.stderr)
+            return 2
         refusal = ports_refusal(host, port)  # another `make run`, say: refused before anything is created
         if refusal:
             print(f"hydra-lambda: {refusal}", file=sys.stderr)
@@ -242,6 +276,7 @@ def _serve(host: str, port: int, template: str, verbose: bool, persist: bool, da
           flush=True)
     print(f"  DynamoDB: {backends.dynamodb}  KMS: {backends.kms}", flush=True)
     print(consent_line, flush=True)
+    print(flow_line(), flush=True)
     if persist:
         print(describe(folder), flush=True)
     print(_how_to_use(url, root, forced, persistent), flush=True)
