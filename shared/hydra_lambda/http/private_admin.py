@@ -29,9 +29,10 @@ from hydra_lambda.observability import logger, metrics
 
 _SEGMENT = r"[^/]+"
 # The admin routes, and only those: never /oauth2/auth, /oauth2/token, /oauth2/revoke, /userinfo,
-# /oauth2/register, the well-known documents. Anchored, one path segment per parameter.
+# /oauth2/register, the well-known documents. Matched whole (fullmatch: no newline slips past "$"),
+# one path segment per parameter.
 ADMIN_PATHS = re.compile(
-    "^(?:"
+    "(?:"
     f"/clients(?:/{_SEGMENT})?"
     f"|/policies(?:/{_SEGMENT})?"
     f"|/warden/(?:allowed|token/allowed|groups(?:/{_SEGMENT}(?:/members)?)?)"
@@ -39,12 +40,12 @@ ADMIN_PATHS = re.compile(
     f"|/oauth2/consent/requests/{_SEGMENT}(?:/accept|/reject)?"
     "|/oauth2/introspect|/oauth2/flush"
     f"|/admin(?:/{_SEGMENT})+"
-    ")$"
+    ")"
 )
 
 
 def is_admin_path(path: str) -> bool:
-    return ADMIN_PATHS.match(path) is not None
+    return ADMIN_PATHS.fullmatch(path) is not None
 
 
 def http_event(event: dict[str, Any]) -> dict[str, Any]:
