@@ -56,41 +56,15 @@ def http_event(event: dict[str, Any]) -> dict[str, Any]:
     whichever API the call came through.
     """
     context = event.get("requestContext") or {}
-    resource = str(event.get("resource") or "")
     path = unquote(str(event.get("path") or "/"), encoding="utf-8", errors="replace")
-    multi_headers = event.get("multiValueHeaders") or {k: [v] for k, v in (event.get("headers") or {}).items()}
-    headers: dict[str, str] = {}
-    cookies: list[str] = []
-    for name, values in multi_headers.items():
-        if name.lower() == "cookie":
-            cookies += [part.strip() for value in values for part in str(value).split(";") if part.strip()]
-            continue
-        joined = ",".join(str(v) for v in values or ())
-        headers[name.lower()] = f"{headers[name.lower()]},{joined}" if name.lower() in headers else joined
+    method = str(event.get("httpMethod") or context.get("httpMethod") or "GET").upper()
+    route_key = f"{method} {event.get('resource') or ''}"
+    headers, cookies = _headers_and_cookies(event)
     multi_query = event.get("multiValueQueryStringParameters") or {
         k: [v] for k, v in (event.get("queryStringParameters") or {}).items()}
-    method = str(event.get("httpMethod") or context.get("httpMethod") or "GET").upper()
-    identity = context.get("identity") or {}
     converted: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": f"{method} {resource}",
-        "rawPath": path,
-        "rawQueryString": _raw_query(multi_query),
-        "headers": headers,
-        "requestContext": {
-            "accountId": context.get("accountId", ""),
-            # Not the private API's id: with ISSUER empty the resolver would take it for the issuer's
-            # (the template gives the private functions the public API's URL as ISSUER instead).
-            "apiId": "",
-            "domainName": context.get("domainName", ""),
-            "http": {"method": method, "path": path, "protocol": context.get("protocol", "HTTP/1.1"),
-                     "sourceIp": identity.get("sourceIp", ""), "userAgent": identity.get("userAgent", "")},
-            "requestId": context.get("requestId", ""),
-            "routeKey": f"{method} {resource}",
-            "stage": "$default",  # the path has no stage in it (powertools strips a named stage's)
-            "time": context.get("requestTime", ""),
-            "timeEpoch": context.get("requestTimeEpoch", 0),
-        },
+        "version": "2.0", "routeKey": route_key, "rawPath": path, "rawQueryString": _raw_query(multi_query),
+        "headers": headers, "requestContext": _request_context(context, method, path, route_key),
         "isBase64Encoded": bool(event.get("isBase64Encoded")),
     }
     if cookies:
@@ -100,6 +74,40 @@ def http_event(event: dict[str, Any]) -> dict[str, Any]:
     if event.get("body") is not None:
         converted["body"] = event["body"]
     return converted
+
+
+def _headers_and_cookies(event: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """Header names lower-cased, repeats comma-joined, the Cookie header split into ``cookies`` (as an
+    HTTP API event has them)."""
+    multi_headers = event.get("multiValueHeaders") or {k: [v] for k, v in (event.get("headers") or {}).items()}
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, values in multi_headers.items():
+        key = name.lower()
+        if key == "cookie":
+            cookies += [part.strip() for value in values for part in str(value).split(";") if part.strip()]
+            continue
+        joined = ",".join(str(v) for v in values or ())
+        headers[key] = f"{headers[key]},{joined}" if key in headers else joined
+    return headers, cookies
+
+
+def _request_context(context: dict[str, Any], method: str, path: str, route_key: str) -> dict[str, Any]:
+    identity = context.get("identity") or {}
+    return {
+        "accountId": context.get("accountId", ""),
+        # Not the private API's id: with ISSUER empty the resolver would take it for the issuer's (the
+        # template gives the private functions the public API's URL as ISSUER instead).
+        "apiId": "",
+        "domainName": context.get("domainName", ""),
+        "http": {"method": method, "path": path, "protocol": context.get("protocol", "HTTP/1.1"),
+                 "sourceIp": identity.get("sourceIp", ""), "userAgent": identity.get("userAgent", "")},
+        "requestId": context.get("requestId", ""),
+        "routeKey": route_key,
+        "stage": "$default",  # the path has no stage in it (powertools strips a named stage's)
+        "time": context.get("requestTime", ""),
+        "timeEpoch": context.get("requestTimeEpoch", 0),
+    }
 
 
 def _raw_query(multi_query: dict[str, list[str]]) -> str:
