@@ -74,6 +74,8 @@ $(RUNTIME_VENV)/.installed: shared/requirements.lock
 ## run: the API on http://127.0.0.1:4444 with embedded DynamoDB and KMS, and the example consent app on
 ## port 3000. `make run PORT=4455 CONSENT_APP_PORT=3001` moves them (HOST sets the address); a busy PORT
 ## stops it before anything is created. It prints the line that puts `hydra-lambda` on the PATH.
+## The admin routes are also served WITHOUT a token on http://127.0.0.1:4445 (Hydra's admin port; this
+## machine only), for login/consent apps built on Ory's SDKs: `make run ADMIN_PORT=4446` moves it, 0 turns it off.
 ## `make run PERSIST=1` keeps tables, system secret, root client and signing keys in .local-data/
 ## across restarts (DynamoDB Local from tests/node, installed first; needs Java 17).
 ## `make run FLOW=current` runs the current login/consent/logout flow (Ory Hydra v2's API), URLS_* set to the

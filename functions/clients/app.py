@@ -12,6 +12,7 @@ from hydra_lambda.endpoints import clients, register
 from hydra_lambda.errors import InvalidClientMetadata
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_json_object
+from hydra_lambda.http.private_admin import private_entry
 from hydra_lambda.http.responses import empty, json_response, page_response
 
 app = HydraResolver(oauth_paths=(register.PATH,))
@@ -90,5 +91,9 @@ def delete_registration(client_id: str):
 
 
 lambda_handler = lambda_entry(app)
+
+# The private admin API's handler (template.yaml PrivateAdminApi; make run's admin port): admin routes
+# only, served without a token. Only the private API may invoke it.
+private_handler = private_entry(app)
 
 snapstart.enable()  # SnapStart: primed before the snapshot, reseeded after every restore

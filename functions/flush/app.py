@@ -6,6 +6,7 @@ from hydra_lambda import snapstart
 from hydra_lambda.endpoints import flush
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_json_object
+from hydra_lambda.http.private_admin import private_entry
 from hydra_lambda.http.responses import empty, json_response
 
 app = HydraResolver()
@@ -28,5 +29,9 @@ def lambda_handler(event, context):
     if "requestContext" not in event:  # an EventBridge schedule, not API Gateway
         return flush.scheduled(context)
     return _http(event, context)
+
+# The private admin API's handler (template.yaml PrivateAdminApi; make run's admin port): admin routes
+# only, served without a token. Only the private API may invoke it.
+private_handler = private_entry(app)
 
 snapstart.enable()  # SnapStart: primed before the snapshot, reseeded after every restore

@@ -13,6 +13,7 @@ from hydra_lambda.endpoints import userinfo as userinfo_endpoint
 from hydra_lambda.errors import HydraError
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_urlencoded, require_form
+from hydra_lambda.http.private_admin import private_entry
 from hydra_lambda.http.responses import empty, json_response, userinfo_response
 
 # Imported with the function: each costs at most 2.6 ms over what every route loads (python -X
@@ -83,5 +84,9 @@ _entry = lambda_entry(app)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bootstrap.on_cold_start()  # once per container: one read on a warm installation
     return _entry(event, context)
+
+# The private admin API's handler (template.yaml PrivateAdminApi; make run's admin port): admin routes
+# only, served without a token. Only the private API may invoke it.
+private_handler = private_entry(app)
 
 snapstart.enable()  # SnapStart: primed before the snapshot, reseeded after every restore

@@ -201,6 +201,9 @@ def _add_local(sub: Any) -> None:
     serve = sub.add_parser("serve", help="run the API locally with the real handlers (what `make run` does)")
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=None, help="default: $PORT or 4444")
+    serve.add_argument("--admin-port", type=int, default=None,
+                       help="the admin routes without a token, on 127.0.0.1 only (Hydra's admin port); "
+                            "default: $ADMIN_PORT or 4445; 0: none")
     serve.add_argument("--template", default="", help="path to template.yaml")
     serve.add_argument("--verbose", action="store_true", help="log every request")
     serve.add_argument("--persist", action="store_true",
@@ -484,7 +487,8 @@ def _run_local(args: argparse.Namespace) -> int:
     port = serve_port(args.port)
     if port is None:
         return 2
-    return serve(args.host, port, args.template, args.verbose, args.persist, args.data_dir, args.flow)
+    return serve(args.host, port, args.template, args.verbose, args.persist, args.data_dir, args.flow,
+                 args.admin_port)
 
 
 def _closed_pipe() -> int:

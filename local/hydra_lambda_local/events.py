@@ -115,3 +115,62 @@ class FakeContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def build_rest_event(
+    method: str,
+    raw_path: str,
+    *,
+    resource: str,
+    query: str = "",
+    headers: Iterable[tuple[str, str]] = (),
+    body: bytes | str | None = None,
+    path_parameters: dict[str, str] | None = None,
+    source_ip: str = "127.0.0.1",
+    domain: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """One HTTP request as the event an API Gateway REST API (payload format 1.0, Lambda proxy) hands
+    to Lambda: what the private admin API sends its functions.
+
+    ``path`` keeps the request's percent-encoding (REST APIs do not decode it); header and query
+    values come single (the last one) and in ``multiValue*`` lists; the body is base64 unless it is
+    UTF-8 text.
+    """
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in headers:
+        multi_headers.setdefault(name, []).append(value)
+    multi_query: dict[str, list[str]] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True, errors="replace"):
+        multi_query.setdefault(key, []).append(value)
+    raw_body = body.encode("utf-8") if isinstance(body, str) else (body or b"")
+    content_type = next((v[-1] for k, v in multi_headers.items() if k.lower() == "content-type"), "")
+    text = _is_text(content_type, raw_body)
+    now = time.time()
+    encoded = (raw_body.decode("utf-8") if text else base64.b64encode(raw_body).decode("ascii")) if raw_body else None
+    return {
+        "resource": resource,
+        "path": raw_path,
+        "httpMethod": method.upper(),
+        "headers": {k: v[-1] for k, v in multi_headers.items()} or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "private",
+            "domainName": domain,
+            "httpMethod": method.upper(),
+            "identity": {"sourceIp": source_ip, "userAgent": (multi_headers.get("User-Agent") or [""])[-1]},
+            "path": f"/admin{raw_path}",
+            "protocol": "HTTP/1.1",
+            "requestId": str(uuid.uuid4()),
+            "requestTime": datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "requestTimeEpoch": int(now * 1000),
+            "resourcePath": resource,
+            "stage": "admin",
+        },
+        "body": encoded,
+        "isBase64Encoded": bool(raw_body) and not text,
+    }

@@ -29,7 +29,7 @@ from hydra_lambda.config import reset_settings
 from hydra_lambda.storage.tables import create_tables
 
 from hydra_lambda_local.backends import ensure_signing_key, start_moto
-from hydra_lambda_local.routes import Route, load_routes, routed_event
+from hydra_lambda_local.routes import Route, load_routes, private_event, routed_event
 from hydra_lambda_local.server import invoke
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +44,7 @@ __all__ = [
     "LocalServer",
     "Result",
     "call",
+    "call_private",
     "client_hooks",
     "count_aws_calls",
     "create_tables_and_key",
@@ -167,6 +168,10 @@ class LocalServer:
         self.log = log or tempfile.TemporaryFile("w+")
         # Many servers in one run: each gets its own consent app port unless told (serve refuses a busy one).
         env = {"CONSENT_APP_PORT": str(free_port()), **env} if "CONSENT_APP_PORT" not in os.environ else env
+        # And its own admin port (the admin routes without a token, on 127.0.0.1; "0": none).
+        env = {"ADMIN_PORT": str(free_port()), **env} if "ADMIN_PORT" not in os.environ else env
+        admin_port = int(env.get("ADMIN_PORT") or os.environ.get("ADMIN_PORT") or 0)
+        self.admin_url = f"http://127.0.0.1:{admin_port}" if admin_port else ""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hydra_lambda_local.cli", "serve", "--port", str(self.port)],
             cwd=ROOT, env={**os.environ, **env, "ISSUER": self.url}, stdout=self.log, stderr=subprocess.STDOUT)
@@ -229,6 +234,31 @@ def call(method: str, path: str, **request: Any) -> Result:
         raise LookupError(f"template.yaml routes nothing to {method} {path}")
     route, event = found
     return to_result(invoke(route, event))  # one invocation at a time per process, as on Lambda
+
+
+def rest_result(out: dict[str, Any]) -> Result:
+    """A REST API (payload 1.0) response as a Result: ``multiValueHeaders`` joined, Set-Cookie lines
+    as cookies."""
+    multi = {k.lower(): v for k, v in (out.get("multiValueHeaders") or {}).items()}
+    cookies = list(multi.pop("set-cookie", []))
+    headers = {**{k.lower(): v for k, v in (out.get("headers") or {}).items()},
+               **{k: ", ".join(v) for k, v in multi.items()}}
+    raw = out.get("body") or ""
+    text = base64.b64decode(raw).decode() if out.get("isBase64Encoded") else raw
+    return Result(out["statusCode"], headers, text, cookies)
+
+
+def call_private(method: str, path: str, **request: Any) -> Result:
+    """Invoke, in this process, what the private admin API (template.yaml PrivateAdminRestApi, make run's
+    admin port) routes this request to: the function's ``private_handler`` with the REST API event
+    (payload 1.0). LookupError when the private API serves no such route (not an admin route)."""
+    if not _routes:
+        _routes.extend(load_routes(TEMPLATE))
+    found = private_event(_routes, method, path, **request)
+    if found is None:
+        raise LookupError(f"the private admin API routes nothing to {method} {path}")
+    route, event = found
+    return rest_result(invoke(route, event))
 
 
 class ClientHooks:

@@ -14,8 +14,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import yaml
+from hydra_lambda.http.private_admin import is_admin_path
 
-from hydra_lambda_local.events import build_event, gateway_path
+from hydra_lambda_local.events import build_event, build_rest_event, gateway_path
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -113,6 +114,22 @@ def find_route(routes: list[Route], method: str, path: str) -> tuple[Route, dict
     return None
 
 
+PRIVATE_HANDLER = "app.private_handler"
+
+
+def find_private_route(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    """The private admin API's route for ``path`` (decoded), from the public route table: an admin
+    route only (``hydra_lambda.http.private_admin.ADMIN_PATHS``), served by its function's
+    ``private_handler`` (what the template's private twin of that function runs); None otherwise."""
+    if not is_admin_path(path):
+        return None
+    found = find_route(routes, method, path)
+    if found is None or found[0].path == "$default":
+        return None
+    route, params = found
+    return Route(route.method, route.path, route.function, route.code_dir, PRIVATE_HANDLER), params
+
+
 _loaded: dict[Path, ModuleType] = {}
 
 
@@ -147,6 +164,36 @@ def routed_event(
     raw_query = urlencode(query) if isinstance(query, dict) else query
     event = build_event(method, path, query=raw_query, headers=list(hdrs.items()), body=body,
                         route_key=route.route_key, path_parameters=params or None)
+    return route, event
+
+
+def private_event(
+    routes: list[Route],
+    method: str,
+    path: str,
+    *,
+    query: str | dict[str, str] = "",
+    headers: dict[str, str] | None = None,
+    json_body: Any = None,
+    form: dict[str, str] | None = None,
+    body: str | bytes | None = None,
+) -> tuple[Route, dict[str, Any]] | None:
+    """The private admin API's route for a request given as Python values, and the REST API event
+    (payload 1.0) it would get; None when the private API serves no such route. For tests."""
+    hdrs = dict(headers or {})
+    if json_body is not None:
+        body = json.dumps(json_body)
+        hdrs.setdefault("Content-Type", "application/json")
+    if form is not None:
+        body = urlencode(form)
+        hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    found = find_private_route(routes, method, gateway_path(path))
+    if found is None:
+        return None
+    route, params = found
+    raw_query = urlencode(query) if isinstance(query, dict) else query
+    event = build_rest_event(method, path, resource=route.path, query=raw_query, headers=list(hdrs.items()),
+                             body=body, path_parameters=params or None)
     return route, event
 
 

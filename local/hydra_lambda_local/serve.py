@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -21,6 +22,8 @@ from hydra_lambda_local.backends import Backends, prepare
 from hydra_lambda_local.consent_app import FLOW_PAGES, flow_urls, is_local_default, start_for_serve
 from hydra_lambda_local.persist import DEFAULT_DATA_DIR, describe, prepare_persistent
 from hydra_lambda_local.server import LocalServer
+
+LOOPBACK = "127.0.0.1"
 
 
 def find_template(explicit: str = "") -> Path:
@@ -162,6 +165,37 @@ def ports_refusal(host: str, port: int) -> str:
     return f"{taken} {verb} already in use (another `make run`?); run with `make run {suggestion}`"
 
 
+def admin_port_refusal(port: int, admin_port: int) -> str:
+    """Why the admin port (on 127.0.0.1) cannot be had: the API's or the consent app's port, or taken
+    (another `make run`?), with a free one to use instead; "" when it is free or there is none (0)."""
+    if not admin_port:
+        return ""
+    consent = _consent_app_port()
+    consent_port = consent[1] if consent else 0
+    clash = "PORT" if admin_port == port else "CONSENT_APP_PORT" if admin_port == consent_port else ""
+    if not clash and not busy_port(LOOPBACK, admin_port):
+        return ""
+    instead = _free_port_after(LOOPBACK, admin_port, {port, consent_port})
+    why = (f"{clash} and ADMIN_PORT are both {admin_port}: the admin port needs its own" if clash else
+           f"the admin port {admin_port} is already in use (another `make run`?)")
+    return f"{why}; run with `make run ADMIN_PORT={instead}` (or ADMIN_PORT=0: no admin port)"
+
+
+def _start_admin_port(admin_port: int, template: Path, verbose: bool) -> LocalServer | None:
+    """The admin port (ADMIN_PORT): the admin routes without a token, on 127.0.0.1 only (as Hydra's
+    admin port is meant to be reached from the operator's network only), served in a thread."""
+    if not admin_port:
+        return None
+    try:
+        server = LocalServer(LOOPBACK, admin_port, template, verbose=verbose, private=True)
+    except OSError as exc:  # taken since admin_port_refusal looked
+        raise RuntimeError(f"the admin port {admin_port}: {exc.strerror or exc}; choose another with "
+                           "`make run ADMIN_PORT=...` (or 0: no admin port)") from exc
+    server.warm()
+    threading.Thread(target=server.serve_forever, name="admin-port", daemon=True).start()
+    return server
+
+
 def _how_to_use(url: str, root: tuple[str, str] | None, forced: tuple[str, str] | None, persistent: bool) -> str:
     """The lines that put the CLI on the PATH and point it at this server with the root client (its
     secret only when it was just created: a secret the operator chose is never echoed)."""
@@ -212,22 +246,27 @@ def _stop_on_sigterm() -> None:
 
 
 def serve(host: str, port: int, template: str = "", verbose: bool = False, persist: bool = False,
-          data_dir: str = "", flow: str = "") -> int:
+          data_dir: str = "", flow: str = "", admin_port: int | None = None) -> int:
     """Run until Ctrl-C or SIGTERM; whatever engines were started stop on every way out (a DynamoDB
-    Local left running would hold its folder and port)."""
+    Local left running would hold its folder and port). ``admin_port``: ``--admin-port``, else
+    ADMIN_PORT (default 4445; 0: none)."""
     started: list[Backends] = []
+    admin: list[LocalServer] = []
     try:
-        return _serve(host, port, template, verbose, persist, data_dir, started, flow)
+        return _serve(host, port, template, verbose, persist, data_dir, started, flow, admin_port, admin)
     except KeyboardInterrupt:
         print("\nhydra-lambda: stopping", flush=True)
         return 130
     finally:
+        for server in admin:
+            server.shutdown()
+            server.server_close()
         for backends in started:
             backends.stop()
 
 
 def _serve(host: str, port: int, template: str, verbose: bool, persist: bool, data_dir: str,
-           started: list[Backends], flow: str = "") -> int:
+           started: list[Backends], flow: str, admin_port: int | None, admin: list[LocalServer]) -> int:
     try:
         path = find_template(template)
         local_host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
@@ -238,7 +277,12 @@ def _serve(host: str, port: int, template: str, verbose: bool, persist: bool, da
         if refusal:
             print(f"hydra-lambda: {refusal}", file=sys.stderr)
             return 2
-        refusal = ports_refusal(host, port)  # another `make run`, say: refused before anything is created
+        if admin_port is None:
+            admin_port = get_settings().admin_port
+        if not 0 <= admin_port <= PORTS[1]:
+            raise ConfigError(f"--admin-port must be a number from 0 (no admin port) to {PORTS[1]}")
+        # Another `make run`, say: refused before anything is created.
+        refusal = ports_refusal(host, port) or admin_port_refusal(port, admin_port)
         if refusal:
             print(f"hydra-lambda: {refusal}", file=sys.stderr)
             return 1
@@ -253,6 +297,7 @@ def _serve(host: str, port: int, template: str, verbose: bool, persist: bool, da
             print("hydra-lambda: created the root client (its credentials are below)", flush=True)
         server = LocalServer(host, port, path, verbose=verbose)
         server.warm()
+        admin += [started_admin] if (started_admin := _start_admin_port(admin_port, path, verbose)) else []
         consent_line = _start_consent_app(host, port, root)
         forced = _working(forced_credentials()) if root is None else forced_credentials()
     except ConfigError as exc:
@@ -275,6 +320,9 @@ def _serve(host: str, port: int, template: str, verbose: bool, persist: bool, da
     print(f"hydra-lambda listening on http://{host}:{server.server_address[1]} (issuer {settings.issuer})",
           flush=True)
     print(f"  DynamoDB: {backends.dynamodb}  KMS: {backends.kms}", flush=True)
+    if admin:
+        print(f"  admin API without a token, this machine only (ADMIN_PORT): http://{LOOPBACK}:"
+              f"{admin[0].server_address[1]}", flush=True)
     print(consent_line, flush=True)
     print(flow_line(), flush=True)
     if persist:

@@ -250,6 +250,10 @@ class Settings:
         check=base_url,
     )
     consent_app_port: int = option("CONSENT_APP_PORT", "3000", "local example consent app's port", bounds=PORTS)
+    admin_port: int = option(
+        "ADMIN_PORT", "4445", "make run's admin port on 127.0.0.1: the admin routes without a token; 0: none",
+        bounds=(0, PORTS[1]),
+    )
     consent_url: str = option(
         "CONSENT_URL", "", "login and consent app (unset: the local example app)", check=absolute_http_url
     )

@@ -6,6 +6,11 @@
    (classic Hydra answered 400 ``invalid_scope``).
 3. The policies must allow the token's subject ``action`` on ``<prefix>:<resource>``, else 403, whose
    reason names the deny policy or says the request was denied by default.
+
+A call that came through the private admin entry (``Credentials.private_network``: the private REST
+API behind the operator's VPC endpoints, or ``make run``'s loopback admin port; never set from a
+request) skips all three, as Hydra serves its admin port: its :class:`AccessContext` names the
+subject :data:`PRIVATE_NETWORK`, which every policy question answers with allow.
 """
 
 from __future__ import annotations
@@ -27,12 +32,29 @@ from hydra_lambda.tokens import lookup
 from hydra_lambda.tokens.model import Token
 
 
+class _PrivateNetworkSubject(str):
+    """The subject of a call served through the private admin entry. The type, not the text, carries
+    the trust: the text is ``""`` (the anonymous subject), and any string made from it (a slice, a
+    concatenation, a value read back from storage or a request) is a plain ``str`` that the policies
+    judge as anonymous. Only :func:`require_access` makes one, from ``Credentials.private_network``."""
+
+    __slots__ = ()
+
+
+PRIVATE_NETWORK = _PrivateNetworkSubject("")
+
+
+def is_private_network(subject: str) -> bool:
+    return type(subject) is _PrivateNetworkSubject
+
+
 @dataclass
 class AccessContext:
     subject: str
     client_id: str
     scopes: list[str]
-    token: Token
+    token: Token | None  # None on the private admin API (no token there)
+    private_network: bool = False
 
 
 def resource_name(resource: str) -> str:
@@ -69,6 +91,8 @@ def decide_name(subject: str, name: str, action: str, context: dict[str, Any] | 
     """The decision on ``subject`` doing ``action`` on the resource named exactly ``name`` (the warden
     API's callers name their own resources), asking for the subject and for each of its groups."""
     global _generation
+    if is_private_network(subject):  # the private admin API: the operator's network holds every right
+        return Decision.ALLOW
     policies, member_of = decision_inputs()
     groups = member_of.get(subject, ())
     generation = _generation
@@ -160,6 +184,8 @@ def require_access(
     context: dict[str, str] | None = None,
     form_token: str | None = None,
 ) -> AccessContext:
+    if caller.private_network is True:
+        return _private_network_access(scope, action)
     try:
         token = authenticate(caller, form_token=form_token)
     except Unauthorized as exc:
@@ -173,8 +199,17 @@ def require_access(
     if not decision.allowed:
         raise Forbidden(f"{decision.value}: request_forbidden",
                         reason=denial_reason(decision, token.subject, resource, action, context))
-    logger.append_keys(client_id=token.client_id)  # on every later log line of this invocation
+    logger.append_keys(client_id=token.client_id, admin_mode="token")  # on every later log line of this call
     return AccessContext(subject=token.subject, client_id=token.client_id, scopes=list(token.scopes), token=token)
+
+
+def _private_network_access(scope: str, action: str) -> AccessContext:
+    """A call of the private admin API: served without a token, and logged as such (the scope and action
+    only: no resource id, no credential)."""
+    logger.append_keys(admin_mode="private-network")
+    logger.info("admin call served on the private admin API, without a token",
+                extra={"admin_mode": "private-network", "scope": scope, "action": action})
+    return AccessContext(subject=PRIVATE_NETWORK, client_id="", scopes=[], token=None, private_network=True)
 
 
 def denial_reason(decision: Decision, subject: str, resource: str, action: str,

@@ -219,9 +219,14 @@ def test_operators_get_alarms_on_a_topic_and_a_dashboard() -> None:
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
     functions = {n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"} - {"KeyRotationFunction"}
-    watched = {m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"]
-               for m in alarms["FunctionErrorsAlarm"]["Properties"]["Metrics"] if "MetricStat" in m}
-    assert watched == functions
+    private = {n for n in functions if resources[n].get("Condition") == "WithPrivateAdminApi"}
+
+    def watched(alarm: str) -> set[str]:
+        return {m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"]
+                for m in alarms[alarm]["Properties"]["Metrics"] if "MetricStat" in m}
+
+    assert watched("FunctionErrorsAlarm") == functions - private
+    assert watched("PrivateAdminErrorsAlarm") == private  # the private admin API's, made with them
     body = resources["Dashboard"]["Properties"]["DashboardBody"]["Sub"]
     widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
     assert len(widgets) >= 6

@@ -33,13 +33,21 @@ def _functions(translated: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return _resources_of(translated, "AWS::Lambda::Function")
 
 
+def _public_functions(translated: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The functions of every stack: not the private admin API's (PrivateAdminApi=true only)."""
+    return {n: f for n, f in _functions(translated).items() if f.get("Condition") != "WithPrivateAdminApi"}
+
+
 # ---------------------------------------------------------------- 1. versions and canaries
 
 
 def test_every_function_serves_through_a_published_alias_that_deploys_gradually(translated: dict[str, Any]) -> None:
     resources = translated["Resources"]
-    functions = _functions(translated)
+    functions = _public_functions(translated)
     assert len(functions) == 7
+    for name in set(_functions(translated)) - set(functions):  # the private admin API's: no deployment group
+        assert resources[f"{name}Aliaslive"]["Properties"]["Name"] == "live"
+        assert f"{name}DeploymentGroup" not in resources  # SAM would make it without the condition
     for name in functions:
         alias = resources[f"{name}Aliaslive"]
         assert alias["Type"] == "AWS::Lambda::Alias" and alias["Properties"]["Name"] == "live"
@@ -76,6 +84,7 @@ def test_routes_and_schedules_invoke_the_alias_never_the_unpublished_function(tr
 NOT_ON_LAMBDA = {
     "CONSENT_APP_PORT": "the local example consent app",
     "CONSENT_APP_USERS": "the local example consent app",
+    "ADMIN_PORT": "make run's loopback admin port; on AWS the private admin API (PrivateAdminApi) serves that role",
     "SYSTEM_SECRET": "the stack reads it from SYSTEM_SECRET_ARN (a parameter would show it in the console)",
     "FORCE_ROOT_CLIENT_CREDENTIALS": "a secret: the root client is generated and written to RootClientSecret",
     "AWS_REGION": "set by Lambda",
@@ -563,7 +572,7 @@ def test_the_function_error_alarm_covers_every_function(translated: dict[str, An
         if "MetricStat" in metric:
             stat = metric["MetricStat"]["Metric"]
             watched.setdefault(stat["Dimensions"][0]["Value"]["Ref"], set()).add(stat["MetricName"])
-    assert watched == {name: {"Errors", "Throttles"} for name in _functions(translated)}
+    assert watched == {name: {"Errors", "Throttles"} for name in _public_functions(translated)}
     with_rotation, without = alarm["Metrics"][0]["Expression"]["Fn::If"][1:]
     ids = {m["Id"] for m in alarm["Metrics"] if "Id" in m} | {m["Fn::If"][1]["Id"] for m in alarm["Metrics"]
                                                              if "Fn::If" in m}

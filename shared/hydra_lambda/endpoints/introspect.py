@@ -70,7 +70,10 @@ def serve(caller: Credentials, form: dict[str, str]) -> dict[str, Any]:
 
 def _check_caller(caller: Credentials, form: dict[str, str]) -> str:
     """The calling client's id (the client its Bearer token was issued to, or the one whose
-    credentials it sent), or Unauthorized / Forbidden."""
+    credentials it sent), or Unauthorized / Forbidden; "" on the private admin API (the warden
+    serves it without credentials)."""
+    if caller.private_network is True:
+        return warden.require_access(caller, scope=SCOPE, resource=RESOURCE, action=ACTION).client_id
     if caller.bearer is not None:
         return _check_bearer_caller(caller)
     if _has_client_credentials(caller, form):

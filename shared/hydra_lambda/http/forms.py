@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, unquote
 
 from hydra_lambda.credentials import BasicCredentials, Credentials
 from hydra_lambda.errors import BadRequest, HydraError, InvalidClient, InvalidRequest
+from hydra_lambda.http.trust import on_private_entry
 
 MAX_JSON_DEPTH = 32
 
@@ -151,14 +152,17 @@ def network_of(source_ip: str | None) -> str:
 
 
 def credentials(authorization: str | None, source_ip: str | None = None) -> Credentials:
-    """The typed credentials of an ``Authorization`` header (absent or of another scheme: none), and
-    the network they came from (API Gateway's ``sourceIp``: the peer address, not a header)."""
+    """The typed credentials of an ``Authorization`` header (absent or of another scheme: none), the
+    network they came from (API Gateway's ``sourceIp``: the peer address, not a header), and whether
+    the call came through the private admin entry (``http/trust.py``: never from the request)."""
     network = network_of(source_ip)
+    private = on_private_entry()
     bearer = bearer_token(authorization)
     if bearer is not None:
-        return Credentials(bearer=bearer, network=network)
+        return Credentials(bearer=bearer, network=network, private_network=private)
     try:
         basic = basic_credentials(authorization)
     except InvalidClient as exc:
-        return Credentials(basic_problem=exc.description, network=network)
-    return Credentials(basic=BasicCredentials(*basic) if basic is not None else None, network=network)
+        return Credentials(basic_problem=exc.description, network=network, private_network=private)
+    return Credentials(basic=BasicCredentials(*basic) if basic is not None else None, network=network,
+                       private_network=private)
