@@ -27,9 +27,14 @@ OPENID_STRING_FIELDS = (
     "token_endpoint_auth_method", "token_endpoint_auth_signing_alg", "jwks_uri", "request_object_signing_alg",
     "id_token_signed_response_alg", "userinfo_signed_response_alg", "subject_type", "sector_identifier_uri",
 )
+# OpenID Connect RP-Initiated Logout 1.0 section 3.1, Front-Channel Logout 1.0 section 2 and Back-Channel
+# Logout 1.0 section 2.2 metadata (validated in clients/logout_metadata.py).
+LOGOUT_STRING_FIELDS = ("frontchannel_logout_uri", "backchannel_logout_uri")
+LOGOUT_FLAG_FIELDS = ("frontchannel_logout_session_required", "backchannel_logout_session_required")
 STRING_FIELDS = ("scope", "client_name", "owner", "policy_uri", "tos_uri", "client_uri", "logo_uri",
-                 *OPENID_STRING_FIELDS)
-LIST_FIELDS = ("redirect_uris", "grant_types", "response_types", "contacts", "request_uris")
+                 *OPENID_STRING_FIELDS, *LOGOUT_STRING_FIELDS)
+LIST_FIELDS = ("redirect_uris", "grant_types", "response_types", "contacts", "request_uris",
+               "post_logout_redirect_uris")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -59,6 +64,12 @@ class Client:
     userinfo_signed_response_alg: str = ""
     subject_type: str = "public"
     sector_identifier_uri: str = ""
+    # Logout metadata; empty / False means "not registered" (older rows read so too).
+    post_logout_redirect_uris: list[str] = field(default_factory=list)
+    frontchannel_logout_uri: str = ""
+    frontchannel_logout_session_required: bool = False
+    backchannel_logout_uri: str = ""
+    backchannel_logout_session_required: bool = False
     created_at: datetime = field(default_factory=lambda: _now())
     updated_at: datetime = field(default_factory=lambda: _now())
     secret_hash: str | None = None
@@ -114,11 +125,17 @@ class Client:
         """Exact string match against the registered list."""
         return uri in self.redirect_uris
 
+    def has_post_logout_redirect_uri(self, uri: str) -> bool:
+        """Exact string match against the registered ``post_logout_redirect_uris`` (RP-Initiated
+        Logout 1.0 section 3: the logout endpoint redirects only to one of these)."""
+        return bool(uri) and uri in self.post_logout_redirect_uris
+
     def attributes(self) -> dict[str, object]:
         """The registered metadata, shared by the stored row and the API representation."""
         return {
             **{name: getattr(self, name) for name in STRING_FIELDS},
             **{name: list(getattr(self, name)) for name in LIST_FIELDS},
+            **{name: bool(getattr(self, name)) for name in LOGOUT_FLAG_FIELDS},
             "public": self.public,
             "self_registered": self.self_registered,
             "jwks": dict(self.jwks) if self.jwks is not None else None,

@@ -31,6 +31,9 @@ REGISTRABLE = (
     "client_uri", "logo_uri", "scope", "contacts", "tos_uri", "policy_uri", "jwks_uri", "jwks",
     "token_endpoint_auth_signing_alg", "request_uris", "request_object_signing_alg",
     "id_token_signed_response_alg", "userinfo_signed_response_alg", "subject_type", "sector_identifier_uri",
+    # OpenID Connect RP-Initiated Logout 1.0, Front-Channel Logout 1.0, Back-Channel Logout 1.0
+    "post_logout_redirect_uris", "frontchannel_logout_uri", "frontchannel_logout_session_required",
+    "backchannel_logout_uri", "backchannel_logout_session_required",
 )
 # Encryption this server does not do: refused rather than ignored, so a relying party that asked for
 # encrypted ID tokens never silently gets plain ones.

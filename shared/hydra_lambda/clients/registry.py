@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from hydra_lambda import clock, keys, passwords, scopes, sealing, subjects
 from hydra_lambda.cache import TimedCache
 from hydra_lambda.client_ids import ID_RULE, MAX_ID_LENGTH, MIN_SECRET_LENGTH, is_valid_client_id
-from hydra_lambda.clients import metadata
+from hydra_lambda.clients import logout_metadata, metadata
 from hydra_lambda.clients.model import SUPPORTED_GRANT_TYPES, SUPPORTED_RESPONSE_TYPES, Client
 from hydra_lambda.clients.uris import has_scheme, is_loopback, is_uri
 from hydra_lambda.config import get_settings
@@ -65,32 +65,42 @@ def _bad(message: str) -> BadRequest:
     return BadRequest(message)
 
 
-def validate_redirect_uri(uri: str) -> None:
+def validate_redirect_uri(uri: str, name: str = "redirect_uris") -> None:
     """Absolute, no fragment; https, or http on a loopback host, or a private-use scheme with a dot
-    (RFC 8252 section 7.1, native apps)."""
+    (RFC 8252 section 7.1, native apps). ``name``: the field (``post_logout_redirect_uris`` follow
+    the same rule)."""
     if not has_scheme(uri):
-        raise _bad(f"redirect_uris: '{uri[:80]}' must be an absolute URI")
+        raise _bad(f"{name}: '{uri[:80]}' must be an absolute URI")
     if len(uri) > MAX_TEXT_LENGTH or not is_uri(uri):
-        raise _bad(f"redirect_uris: '{uri[:80]}' is not a valid URI (RFC 3986)")
+        raise _bad(f"{name}: '{uri[:80]}' is not a valid URI (RFC 3986)")
     try:
         parts = urlsplit(uri)
         host = parts.hostname or ""
     except ValueError as exc:
-        raise _bad(f"redirect_uris: '{uri[:80]}' is not a valid URI") from exc
+        raise _bad(f"{name}: '{uri[:80]}' is not a valid URI") from exc
     scheme = parts.scheme.lower()
     if not scheme:
-        raise _bad(f"redirect_uris: '{uri[:80]}' must be an absolute URI")
+        raise _bad(f"{name}: '{uri[:80]}' must be an absolute URI")
     if parts.fragment or "#" in uri:
-        raise _bad(f"redirect_uris: '{uri[:80]}' must not contain a fragment")
+        raise _bad(f"{name}: '{uri[:80]}' must not contain a fragment")
     if scheme in ("http", "https"):
         if not host:
-            raise _bad(f"redirect_uris: '{uri[:80]}' must name a host")
+            raise _bad(f"{name}: '{uri[:80]}' must name a host")
         if scheme == "http" and not is_loopback(host):
-            raise _bad(f"redirect_uris: '{uri[:80]}' must use https (http is allowed for loopback hosts only)")
+            raise _bad(f"{name}: '{uri[:80]}' must use https (http is allowed for loopback hosts only)")
         return
     if scheme in _FORBIDDEN_SCHEMES or "." not in scheme:
-        raise _bad(f"redirect_uris: '{uri[:80]}' must use https, http on loopback, or a private-use scheme "
+        raise _bad(f"{name}: '{uri[:80]}' must use https, http on loopback, or a private-use scheme "
                    "such as com.example.app")
+
+
+def _validate_uris(name: str, values: list[str]) -> list[str]:
+    """A bounded list of redirect-style URIs (``redirect_uris``, ``post_logout_redirect_uris``), kept
+    as given (matched later by exact string comparison), duplicates dropped."""
+    uris = _validate_list(name, values)
+    for uri in uris:
+        validate_redirect_uri(uri, name)
+    return uris
 
 
 def _validate_uri_field(name: str, value: str) -> None:
@@ -155,10 +165,10 @@ def _apply(client: Client, fields: dict[str, Any]) -> None:
         except ValueError as exc:
             raise _bad(f"scope: {exc}") from exc
     if "redirect_uris" in fields:
-        uris = _validate_list("redirect_uris", fields["redirect_uris"] or [])
-        for uri in uris:
-            validate_redirect_uri(uri)
-        client.redirect_uris = uris
+        client.redirect_uris = _validate_uris("redirect_uris", fields["redirect_uris"] or [])
+    if "post_logout_redirect_uris" in fields:
+        client.post_logout_redirect_uris = _validate_uris("post_logout_redirect_uris",
+                                                          fields["post_logout_redirect_uris"] or [])
     if "grant_types" in fields:
         client.grant_types = _validate_list("grant_types", fields["grant_types"] or [], SUPPORTED_GRANT_TYPES)
     if "response_types" in fields:
@@ -170,6 +180,7 @@ def _apply(client: Client, fields: dict[str, Any]) -> None:
     if "public" in fields:
         client.public = bool(fields["public"])
     metadata.apply(client, fields)
+    logout_metadata.apply(client, fields)
     _check_signing_algs(client, fields)
     client.__post_init__()
     if client.public and client.has_grant_type("client_credentials"):

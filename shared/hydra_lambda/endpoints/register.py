@@ -23,8 +23,12 @@ from hydra_lambda.errors import InvalidClientMetadata
 PATH = "/oauth2/register"
 # Registered metadata answered when set (RFC 7591 section 3.2.1: "all registered metadata").
 _TEXT = ("client_name", "client_uri", "logo_uri", "tos_uri", "policy_uri", "scope", "jwks_uri",
-         "token_endpoint_auth_signing_alg", "request_object_signing_alg", "sector_identifier_uri")
-_LISTS = ("contacts", "request_uris")
+         "token_endpoint_auth_signing_alg", "request_object_signing_alg", "sector_identifier_uri",
+         "frontchannel_logout_uri", "backchannel_logout_uri")
+_LISTS = ("contacts", "request_uris", "post_logout_redirect_uris")
+# Each flag with the URI it qualifies: answered when that URI is registered or the flag is true.
+_FLAGS = (("frontchannel_logout_session_required", "frontchannel_logout_uri"),
+          ("backchannel_logout_session_required", "backchannel_logout_uri"))
 
 
 def require_enabled(path: str = PATH) -> None:
@@ -73,6 +77,7 @@ def wire(client: Client, token: str, secret: str | None = None) -> dict[str, Any
         out["userinfo_signed_response_alg"] = client.userinfo_signed_response_alg
     if client.jwks is not None:
         out["jwks"] = dict(client.jwks)
+    out |= {flag: getattr(client, flag) for flag, uri in _FLAGS if getattr(client, uri) or getattr(client, flag)}
     return out
 
 

@@ -46,6 +46,7 @@ SCOPES = ["offline", "openid", "offline_access", *claims.STANDARD_SCOPES]
 # login session). Claims are "normal" only: no aggregated or distributed claims.
 PROMPT_VALUES = [value for value in ("none", "login", "consent", "select_account") if value in PROMPTS]
 CLAIM_TYPES = ["normal"]
+END_SESSION_PATH = "/oauth2/sessions/logout"  # Hydra's path of the end_session_endpoint
 
 
 def _merged(base: list[str], extra: tuple[str, ...]) -> list[str]:
@@ -67,6 +68,13 @@ def metadata() -> dict[str, Any]:
         "revocation_endpoint": settings.url("/oauth2/revoke"),
         "introspection_endpoint": settings.url("/oauth2/introspect"),
         **registration,
+        # OpenID Connect RP-Initiated Logout 1.0, Front-Channel Logout 1.0 (iss and sid on the
+        # frontchannel_logout_uri) and Back-Channel Logout 1.0 (a logout token with sid).
+        "end_session_endpoint": settings.url(END_SESSION_PATH),
+        "frontchannel_logout_supported": True,
+        "frontchannel_logout_session_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "response_types_supported": list(RESPONSE_TYPES),
         "response_modes_supported": list(RESPONSE_MODES),
         "grant_types_supported": list(GRANT_TYPES),

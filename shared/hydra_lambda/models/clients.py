@@ -42,4 +42,11 @@ class ClientBody(BaseModel):
     userinfo_signed_response_alg: StrictStr | None = None
     subject_type: StrictStr | None = None
     sector_identifier_uri: StrictStr | None = None
+    # OpenID Connect RP-Initiated, Front-Channel and Back-Channel Logout 1.0 names
+    # (validated by clients.registry and clients.logout_metadata).
+    post_logout_redirect_uris: list[StrictStr] | None = None
+    frontchannel_logout_uri: StrictStr | None = None
+    frontchannel_logout_session_required: StrictBool | None = None
+    backchannel_logout_uri: StrictStr | None = None
+    backchannel_logout_session_required: StrictBool | None = None
 

@@ -48,6 +48,11 @@ class OAuth2Client:
     userinfo_signed_response_alg: str
     subject_type: str
     sector_identifier_uri: str
+    post_logout_redirect_uris: list[str]
+    frontchannel_logout_uri: str
+    frontchannel_logout_session_required: bool
+    backchannel_logout_uri: str
+    backchannel_logout_session_required: bool
     created_at: str
     updated_at: str
 

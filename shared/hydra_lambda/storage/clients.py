@@ -20,7 +20,7 @@ from pynamodb.transactions import TransactWrite
 
 from hydra_lambda import clock
 from hydra_lambda.client_ids import is_valid_client_id
-from hydra_lambda.clients.model import LIST_FIELDS, STRING_FIELDS, Client
+from hydra_lambda.clients.model import LIST_FIELDS, LOGOUT_FLAG_FIELDS, STRING_FIELDS, Client
 from hydra_lambda.storage.tables import (
     ClientRecord,
     SubjectClaim,
@@ -105,6 +105,7 @@ def from_record(record: ClientRecord) -> Client:
         id=record.id,
         **{name: getattr(record, name) or "" for name in STRING_FIELDS},
         **{name: list(getattr(record, name) or []) for name in LIST_FIELDS},
+        **{name: bool(getattr(record, name)) for name in LOGOUT_FLAG_FIELDS},
         public=bool(record.public),
         jwks=record.jwks,
         created_at=record.created_at,

@@ -113,6 +113,12 @@ class ClientRecord(_Base):
     userinfo_signed_response_alg = UnicodeAttribute(default="")
     subject_type = UnicodeAttribute(default="")
     sector_identifier_uri = UnicodeAttribute(default="")
+    # Logout metadata (clients.model.LOGOUT_*); absent on older rows, which read as not registered.
+    post_logout_redirect_uris = ListAttribute(of=UnicodeAttribute, default=list)
+    frontchannel_logout_uri = UnicodeAttribute(default="")
+    frontchannel_logout_session_required = BooleanAttribute(default=False)
+    backchannel_logout_uri = UnicodeAttribute(default="")
+    backchannel_logout_session_required = BooleanAttribute(default=False)
     # Dynamic client registration (clients/registration.py); absent on other rows.
     self_registered = BooleanAttribute(default=False)
     registration_token_hash = UnicodeAttribute(null=True)
