@@ -407,10 +407,18 @@ DYNAMODB_ACTIONS = {
                                      "ConditionCheckItem", "BatchGetItem")}  # a revocation reads a grant's rows
     | {("TokensTable/index", "Query")}
     | {("ConsentTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "ConditionCheckItem")}
-    | {("PoliciesTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "Scan", "ConditionCheckItem")},
+    | {("PoliciesTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "Scan", "ConditionCheckItem")}
+    # /oauth2/sessions/logout: the login session, the logout request, the subject's consent sessions
+    | {("SessionsTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")}
+    | {("SessionsTable/index", "Query")},
     "ConsentFunction": {("ConsentTable", "GetItem"), ("ConsentTable", "UpdateItem"), ("ClientsTable", "GetItem"),
                         ("ClientsTable", "UpdateItem"), ("ClientsTable", "ConditionCheckItem"),  # subject claims
-                        ("TokensTable", "GetItem"), ("PoliciesTable", "Scan")},
+                        ("TokensTable", "GetItem"), ("PoliciesTable", "Scan")}
+    # logout requests, and ending login sessions (their grants' tokens revoked)
+    | {("TokensTable", a) for a in ("BatchGetItem", "UpdateItem", "DeleteItem", "BatchWriteItem")}
+    | {("TokensTable/index", "Query"), ("SessionsTable/index", "Query")}
+    | {("SessionsTable", a) for a in ("GetItem", "UpdateItem", "DeleteItem")},
+    "LogoutFunction": {("ClientsTable", "GetItem")},  # the back-channel consumer: the client, then sign and POST
     "FlushFunction": {("TokensTable", "GetItem"), ("ClientsTable", "GetItem"), ("TokensTable", "BatchWriteItem"),
                       ("TokensTable", "Query"),  # expired token keys: a key range of the table itself
                       ("ConsentTable", "BatchWriteItem"), ("ConsentTable/index", "Query"), ("PoliciesTable", "Scan")},
@@ -455,8 +463,8 @@ def test_each_function_may_call_only_what_it_calls(translated: dict[str, Any]) -
                 if "kms:Sign" in actions:
                     kms_sign.append(branch)
         assert granted == expected, (function, granted ^ expected)
-        if function != "OAuth2Function":
-            assert kms_sign == [], function  # only the OAuth2 function signs
+        if function not in ("OAuth2Function", "LogoutFunction"):
+            assert kms_sign == [], function  # only the OAuth2 function (and the logout tokens' consumer) signs
     (sign,) = [b for s in _statements(translated, "OAuth2Function") if "Fn::If" in s
                for b in s["Fn::If"][1:] if isinstance(b, dict) and b.get("Action") == ["kms:Sign"]]
     # Keys tagged for this stack only (the stack's key and those its rotations make).

@@ -39,7 +39,7 @@ def _functions(translated: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_every_function_serves_through_a_published_alias_that_deploys_gradually(translated: dict[str, Any]) -> None:
     resources = translated["Resources"]
     functions = _functions(translated)
-    assert len(functions) == 7
+    assert len(functions) == 8  # LogoutFunction: the back-channel logout queue's consumer
     for name in functions:
         alias = resources[f"{name}Aliaslive"]
         assert alias["Type"] == "AWS::Lambda::Alias" and alias["Properties"]["Name"] == "live"
