@@ -32,7 +32,7 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from hydra_lambda import backchannel, clock, keys, subjects, system_secret
 from hydra_lambda.clients.model import Client
@@ -173,7 +173,7 @@ def start(call: LogoutCall) -> Outcome:
     request = LogoutRequest(
         challenge=uuid.uuid4().hex, subject=session.subject, sid=session.sid, csrf_hash=hash_csrf(csrf),
         expires_at=now + get_settings().challenge_token_lifespan, requested_at=now,
-        client_id=asked.client.id if asked.client else "", request_url=call.request_url[:MAX_HINT],
+        client_id=asked.client.id if asked.client else "", request_url=_shown_url(call.request_url),
         rp_initiated=asked.client is not None, post_logout_redirect_uri=asked.target, state=asked.state,
         ui_locales=asked.ui_locales,
     )
@@ -187,6 +187,15 @@ def start(call: LogoutCall) -> Outcome:
         return _finish(request, (store.PENDING,))
     name = asked.client.client_name or asked.client.id if asked.client else ""
     return Confirm(request.challenge, verifier(request.challenge), csrf, name)
+
+
+def _shown_url(url: str) -> str:
+    """The request URL as the logout app sees it (``request_url``): without the id_token_hint, an ID
+    token that has no business in another application's logs."""
+    parts = urlsplit(url)
+    kept = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)
+            if name != "id_token_hint"]
+    return parts._replace(query=urlencode(kept)).geturl()[:MAX_HINT]
 
 
 def _check(params: dict[str, str]) -> _Asked | ErrorPage:
@@ -305,10 +314,10 @@ def _finish(request: LogoutRequest, allowed: tuple[str, ...]) -> Outcome:
 
 
 def end_session(subject: str, sid: str) -> list[Client]:
-    """End the login session ``sid`` of ``subject``: delete it, revoke the tokens of the grants made
-    in it (but offline_access grants), queue the back-channel logout of every client that took part;
-    returns those clients (for the front-channel page)."""
-    session_store.delete_login_session(sid)
+    """End the login session ``sid`` of ``subject``: revoke the tokens of the grants made in it (but
+    offline_access grants), queue the back-channel logout of every client that took part, then delete
+    it (last, so that after a failure midway the session is still there to end again: the admin API's
+    DELETE, or a new logout); returns those clients (for the front-channel page)."""
     grants = session_store.consent_sessions_of(subject, login_session_id=sid)
     for grant in grants:
         if OFFLINE_ACCESS not in grant.grant_scope:
@@ -316,6 +325,7 @@ def end_session(subject: str, sid: str) -> list[Client]:
     clients = [client for client in map(get_client, dict.fromkeys(g.client_id for g in grants)) if client]
     backchannel.enqueue([backchannel.Delivery(client.id, subject, sid) for client in clients
                          if client.backchannel_logout_uri])
+    session_store.delete_login_session(sid)
     logger.info("login session ended", extra={"clients": len(clients), "grants": len(grants)})
     return clients
 

@@ -367,6 +367,7 @@ def test_the_logout_app_reads_accepts_and_the_verifier_works_once_in_that_browse
                                                                                          session.sid, True)
     assert body["client"]["client_id"] == client_id and "client_secret" not in body["client"]
     assert body["request_url"].startswith("http") and body["requested_at"] and body["expires_at"]
+    assert "state=abc" in body["request_url"] and "id_token_hint" not in body["request_url"]  # no ID token shown
     accepted = admin("PUT", "/admin/oauth2/auth/requests/logout/accept", logout_challenge=challenge)
     assert accepted.status == 200, accepted.body
     redirect_to = accepted.json["redirect_to"]
