@@ -335,8 +335,8 @@ def test_issuer_parameter_accepts_only_https_base_urls(value: str, valid: bool) 
 def test_nothing_deploys_pointing_at_a_placeholder() -> None:
     import tomllib
 
-    params = load_template(TEMPLATE)["Parameters"]
-    assert "Default" not in params["ConsentUrl"]  # must be given
+    # ConsentUrl is empty by default: a deploy with neither it nor UrlsLogin/UrlsConsent is refused by a rule.
+    assert load_template(TEMPLATE)["Rules"]["SomeAppAnswersTheBrowser"]["Assertions"]
     text = (Path(ROOT) / "samconfig.toml").read_text()
     assert "example.com" not in text
     config = tomllib.loads(text)
