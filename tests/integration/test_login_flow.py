@@ -433,3 +433,78 @@ def test_the_state_is_echoed_and_callback_is_the_registered_uri(client: tuple[st
     assert set(callback) >= {"code", "state", "iss", "scope"}
     assert callback["state"] == STATE
     assert REDIRECT
+
+
+# ---------------------------------------------------------------- Ory's generated SDK reads our answers
+
+
+def test_ory_hydra_client_models_parse_every_answer(client: tuple[str, str | None]) -> None:
+    from ory_hydra_client import models
+
+    subject = f"frank-{time.time_ns()}"
+    browser = Browser(client[0])
+    browser.start(login_hint="frank")
+    login = models.OAuth2LoginRequest.from_dict(browser.login_request().json)
+    assert login.challenge == browser.challenge and login.client.client_id == client[0]
+    assert login.oidc_context.login_hint == "frank"
+    accepted = models.OAuth2RedirectTo.from_dict(browser.accept_login(subject, remember=True).json)
+    browser.get(accepted.redirect_to)
+    consent = models.OAuth2ConsentRequest.from_dict(browser.consent_request())
+    assert consent.subject == subject and consent.requested_scope == ["openid", "offline"]
+    browser.follow(browser.accept_consent(remember=True))
+    listed = call("GET", f"{ADMIN}/sessions/consent", query={"subject": subject}, headers=_bearer()).json
+    session = models.OAuth2ConsentSession.from_dict(listed[0])
+    assert session.grant_scope == ["openid", "offline"] and session.remember is True
+    error = models.ErrorOAuth2.from_dict(call("GET", f"{ADMIN}/requests/login", query={"login_challenge": "x"},
+                                              headers=_bearer()).json)
+    assert error.status_code == 404
+
+
+# ---------------------------------------------------------------- more refusals
+
+
+def test_without_a_trusted_redirect_the_error_goes_to_urls_error() -> None:
+    with current_flow(URLS_ERROR="http://127.0.0.1:3000/error"):
+        result = call("GET", "/oauth2/auth", query={"client_id": "no-such-client", "response_type": "code",
+                                                    "state": STATE})
+    assert location(result).startswith("http://127.0.0.1:3000/error?")
+    assert qs(location(result))["error"] == "invalid_client" and qs(location(result))["error_description"]
+    page = call("GET", "/oauth2/auth", query={"client_id": "no-such-client", "response_type": "code"})
+    assert page.status == 400  # no URLS_ERROR: our error page
+
+
+def test_a_wrong_login_verifier_is_refused_and_spends_nothing(client: tuple[str, str | None]) -> None:
+    browser = Browser(client[0])
+    browser.start()
+    redirect_to = browser.accept_login("alice").json["redirect_to"]
+    forged = redirect_to.rsplit("login_verifier=", 1)[0] + "login_verifier=" + "A" * 43
+    assert qs(location(browser.get(forged)))["error"] == "invalid_request"
+    assert location(browser.get(redirect_to)).startswith(CONSENT_APP)
+
+
+def test_a_consent_verifier_cannot_stand_for_a_login_verifier(client: tuple[str, str | None]) -> None:
+    from hydra_lambda.consent import requests
+
+    browser = Browser(client[0])
+    browser.start()
+    redirect_to = browser.accept_login("alice").json["redirect_to"]
+    wrong = redirect_to.rsplit("login_verifier=", 1)[0] + "login_verifier=" + requests.verifier(browser.challenge)
+    assert qs(location(browser.get(wrong)))["error"] == "invalid_request"
+
+
+def test_no_consent_request_exists_before_the_login_verifier_leg(client: tuple[str, str | None]) -> None:
+    browser = Browser(client[0])
+    browser.start()
+    assert browser.consent_result().status == 404
+    browser.accept_login("alice")
+    assert browser.consent_result().status == 404
+    early = browser.accept_consent()
+    assert early.status == 404 and early.json["status_code"] == 404
+
+
+def test_a_subject_that_is_a_client_id_cannot_sign_in(client: tuple[str, str | None]) -> None:
+    browser = Browser(client[0])
+    browser.start()
+    refused = browser.accept_login(client[0])
+    assert refused.status == 409 and refused.json["status_code"] == 409
+    assert browser.login_request().status == 200  # still pending

@@ -407,10 +407,16 @@ DYNAMODB_ACTIONS = {
                                      "ConditionCheckItem", "BatchGetItem")}  # a revocation reads a grant's rows
     | {("TokensTable/index", "Query")}
     | {("ConsentTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "ConditionCheckItem")}
+    | {("SessionsTable", "GetItem"), ("SessionsTable", "PutItem"),  # the current flow's login and consent sessions
+       ("SessionsTable/index", "Query")}  # remembered consent (by_subject)
     | {("PoliciesTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "Scan", "ConditionCheckItem")},
     "ConsentFunction": {("ConsentTable", "GetItem"), ("ConsentTable", "UpdateItem"), ("ClientsTable", "GetItem"),
                         ("ClientsTable", "UpdateItem"), ("ClientsTable", "ConditionCheckItem"),  # subject claims
-                        ("TokensTable", "GetItem"), ("PoliciesTable", "Scan")},
+                        ("TokensTable", "GetItem"), ("PoliciesTable", "Scan"),
+                        # consent sessions: listed (by_subject), revoked with the tokens of their grants
+                        ("SessionsTable", "BatchWriteItem"), ("SessionsTable/index", "Query"),
+                        ("TokensTable", "BatchGetItem"), ("TokensTable", "UpdateItem"), ("TokensTable", "DeleteItem"),
+                        ("TokensTable", "BatchWriteItem"), ("TokensTable/index", "Query")},
     "FlushFunction": {("TokensTable", "GetItem"), ("ClientsTable", "GetItem"), ("TokensTable", "BatchWriteItem"),
                       ("TokensTable", "Query"),  # expired token keys: a key range of the table itself
                       ("ConsentTable", "BatchWriteItem"), ("ConsentTable/index", "Query"), ("PoliciesTable", "Scan")},
