@@ -335,8 +335,8 @@ def test_issuer_parameter_accepts_only_https_base_urls(value: str, valid: bool) 
 def test_nothing_deploys_pointing_at_a_placeholder() -> None:
     import tomllib
 
-    params = load_template(TEMPLATE)["Parameters"]
-    assert "Default" not in params["ConsentUrl"]  # must be given
+    # ConsentUrl is empty by default: a deploy with neither it nor UrlsLogin/UrlsConsent is refused by a rule.
+    assert load_template(TEMPLATE)["Rules"]["SomeAppAnswersTheBrowser"]["Assertions"]
     text = (Path(ROOT) / "samconfig.toml").read_text()
     assert "example.com" not in text
     config = tomllib.loads(text)
@@ -407,17 +407,19 @@ DYNAMODB_ACTIONS = {
                                      "ConditionCheckItem", "BatchGetItem")}  # a revocation reads a grant's rows
     | {("TokensTable/index", "Query")}
     | {("ConsentTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "ConditionCheckItem")}
-    | {("PoliciesTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "Scan", "ConditionCheckItem")}
-    # /oauth2/sessions/logout: the login session, the logout request, the subject's consent sessions
-    | {("SessionsTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")}
-    | {("SessionsTable/index", "Query")},
+    | {("SessionsTable", "GetItem"), ("SessionsTable", "PutItem"),  # the current flow's login and consent sessions
+       ("SessionsTable/index", "Query")}  # remembered consent (by_subject)
+    | {("SessionsTable", "UpdateItem"), ("SessionsTable", "DeleteItem")}  # logout requests, ended login sessions
+    | {("PoliciesTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "Scan", "ConditionCheckItem")},
     "ConsentFunction": {("ConsentTable", "GetItem"), ("ConsentTable", "UpdateItem"), ("ClientsTable", "GetItem"),
                         ("ClientsTable", "UpdateItem"), ("ClientsTable", "ConditionCheckItem"),  # subject claims
-                        ("TokensTable", "GetItem"), ("PoliciesTable", "Scan")}
-    # logout requests, and ending login sessions (their grants' tokens revoked)
-    | {("TokensTable", a) for a in ("BatchGetItem", "UpdateItem", "DeleteItem", "BatchWriteItem")}
-    | {("TokensTable/index", "Query"), ("SessionsTable/index", "Query")}
-    | {("SessionsTable", a) for a in ("GetItem", "UpdateItem", "DeleteItem")},
+                        ("TokensTable", "GetItem"), ("PoliciesTable", "Scan"),
+                        # consent sessions: listed (by_subject), revoked with the tokens of their grants
+                        ("SessionsTable", "BatchWriteItem"), ("SessionsTable/index", "Query"),
+                        ("TokensTable", "BatchGetItem"), ("TokensTable", "UpdateItem"), ("TokensTable", "DeleteItem"),
+                        ("TokensTable", "BatchWriteItem"), ("TokensTable/index", "Query"),
+                        # logout requests (answered), login sessions ended
+                        ("SessionsTable", "GetItem"), ("SessionsTable", "UpdateItem"), ("SessionsTable", "DeleteItem")},
     "LogoutFunction": {("ClientsTable", "GetItem")},  # the back-channel consumer: the client, then sign and POST
     "FlushFunction": {("TokensTable", "GetItem"), ("ClientsTable", "GetItem"), ("TokensTable", "BatchWriteItem"),
                       ("TokensTable", "Query"),  # expired token keys: a key range of the table itself

@@ -231,6 +231,7 @@ class ConsentRecord(_Base):
     id_token_extra = JSONAttribute(default=dict)
     deny_reason = UnicodeAttribute(default="")
     authentication = JSONAttribute(default=dict)  # from the acceptance: auth_time, acr, amr
+    flow = JSONAttribute(null=True)  # the current login/consent flow's fields (consent.model.Consent.flow)
     created_at = NumberAttribute()
     expires_at = NumberAttribute()
     ttl = TTLAttribute()
