@@ -550,3 +550,43 @@ def test_on_the_queue_a_delivery_that_succeeds_is_done(sqs: tuple[Any, str, str]
     assert _drive(client, queue, receives=2) == 1
     assert len(receiver.tokens) == 1
     assert client.receive_message(QueueUrl=dlq).get("Messages", []) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end with the login/consent engine (the current flow): SSO over two clients, then logout
+
+
+def test_sso_over_two_clients_then_one_logout_ends_both(receiver: Receiver) -> None:
+    from hydra_lambda import backchannel
+
+    from tests.support_login_flow import Browser, current_flow
+
+    a_id, a_secret = logout_client(frontchannel_logout_uri="https://rp-a.example/fc")
+    b_id, b_secret = logout_client(frontchannel_logout_uri="https://rp-b.example/fc",
+                                   backchannel_logout_uri=receiver.url)
+    subject = unique("user")
+    with current_flow():
+        web = Browser(a_id)
+        first = web.full(subject, login={"remember": True, "remember_for": 3600})
+        a_tokens = redeem(a_id, a_secret, first["code"]).json
+        assert "hl_session" in web.cookies
+        web.client_id = b_id  # the same browser, another relying party: single sign-on
+        second = web.full(subject, login={"remember": True, "remember_for": 3600})
+        b_tokens = redeem(b_id, b_secret, second["code"]).json
+        from jose import jwt
+
+        sid = jwt.get_unverified_claims(a_tokens["id_token"])["sid"]
+        assert jwt.get_unverified_claims(b_tokens["id_token"])["sid"] == sid and session_alive(sid)
+        query = urlencode({"id_token_hint": a_tokens["id_token"], "post_logout_redirect_uri": POST_LOGOUT,
+                           "state": "bye"})
+        page = web.get(f"/oauth2/sessions/logout?{query}")
+    assert page.status == 200, page.body
+    import re
+
+    frames = sorted(html.unescape(src) for src in re.findall(r'<iframe class="fc" src="([^"]+)"', page.body))
+    assert [urlsplit(frame).netloc for frame in frames] == ["rp-a.example", "rp-b.example"]
+    assert all(qs(frame)["sid"] == sid for frame in frames)
+    assert not session_alive(sid) and "hl_session" not in web.cookies
+    assert not live(a_tokens["access_token"]) and not live(b_tokens["refresh_token"])
+    backchannel.drain()
+    assert len(receiver.tokens) == 1
