@@ -590,3 +590,21 @@ def test_sso_over_two_clients_then_one_logout_ends_both(receiver: Receiver) -> N
     assert not live(a_tokens["access_token"]) and not live(b_tokens["refresh_token"])
     backchannel.drain()
     assert len(receiver.tokens) == 1
+
+
+def test_a_pairwise_client_gets_its_pairwise_sub_in_the_logout_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hydra_lambda import backchannel, keys, subjects
+    from hydra_lambda.clients.registry import get_client
+    from hydra_lambda.config import reset_settings
+    from jose import jwt
+
+    monkeypatch.setenv("SUBJECT_IDENTIFIERS_PAIRWISE_SALT", "logout-test-salt-0123456789abcdef")
+    reset_settings()
+    client_id, _ = logout_client(subject_type="pairwise")
+    client = get_client(client_id)
+    assert client is not None
+    token = backchannel.logout_token(client, "alice", "sid-1")
+    claims = keys.verify(token)
+    assert claims is not None and jwt.get_unverified_header(token)["typ"] == "logout+jwt"
+    assert claims["sub"] == subjects.pairwise_subject(client, "alice") != "alice"
+    assert claims["sid"] == "sid-1" and claims["aud"] == client_id and "nonce" not in claims
