@@ -142,6 +142,26 @@ class Run:
         self.raw["login"] = result
         return result
 
+    def logout(self, env: dict[str, str], engine_pids: list[int]) -> dict[str, Any]:
+        """The logout with a logout app, leg by leg (bench/logout.py), alone on a CPU as the login is."""
+        spec = {"sizes": asdict(self.sizes)}
+        with cpus.isolated(engine_pids) as cpu:
+            spec["cpu"] = cpu
+            result = run_python(["-m", "bench.logout"], env, spec, timeout=3600)
+        self.raw["logout"] = result
+        return result
+
+    def current_login(self, env: dict[str, str], engine_pids: list[int]) -> dict[str, Any]:
+        """The current login/consent flow's login and silent renew (bench/login.py, ``run_current``), with
+        URLS_LOGIN and URLS_CONSENT set for the handler process (the apps are played by the item)."""
+        spec: dict[str, Any] = {"sizes": asdict(self.sizes), "flow": "current"}
+        flow_env = {**env, "URLS_LOGIN": "http://127.0.0.1:3000/login", "URLS_CONSENT": "http://127.0.0.1:3000/consent"}
+        with cpus.isolated(engine_pids) as cpu:
+            spec["cpu"] = cpu
+            result = run_python(["-m", "bench.login"], flow_env, spec, timeout=3600)
+        self.raw["current_login"] = result
+        return result
+
     def memory(self, env: dict[str, str]) -> dict[str, Any]:
         spec = {"mode": "memory", "sizes": asdict(self.sizes), "experiments": self.experiments}
         result = run_python(["-m", "bench.worker"], env, spec, timeout=3600)
@@ -205,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             if envelope is None:
                 eng.envelope_error = run.failures.get("envelope", "")
         login = run.guarded("browser login", [], run.login, eng.counted(eng.env), eng.pids)
+        current = run.guarded("current flow login", [], run.current_login, eng.counted(eng.env), eng.pids)
+        logout = run.guarded("logout", [], run.logout, eng.counted(eng.env), eng.pids)
         peer, peer_ddb, peer_memory, peer_errors = run.peers(eng)
         report.warm_rows(run.rows, warm, peer_ddb, peer_memory, peer_errors, LABELS)
         report.call_rows(run.rows, warm, envelope, eng.envelope_error, LABELS)
@@ -224,9 +246,13 @@ def main(argv: list[str] | None = None) -> int:
             run.guarded("throughput (HTTP, loopback)", ["hydra-lambda serve"], report.throughput_rows, run, eng.env,
                         peer, peer_errors["memory"], sizes)
         report.cost_rows(run.rows, warm, peer_ddb)
-        from bench.cost import login_rows
+        from bench.cost import current_rows, login_rows
 
         run.rows.extend(login_rows(login, run.failures.get("browser login", "")))
+        run.rows.extend(current_rows(current, run.failures.get("current flow login", "")))
+        from bench.logout import logout_rows
+
+        run.rows.extend(logout_rows(logout, run.failures.get("logout", "")))
     finally:
         if peer is not None:
             peer[0].stop()

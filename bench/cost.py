@@ -156,3 +156,51 @@ def login_rows(login: dict[str, Any] | None, error: str) -> list[Any]:
                     f"{line['write_units']:g} WRU)", "", "info", round(line["projected_per_million"], 4), "$/M",
                     detail=line))
     return rows
+
+
+CURRENT_SECTION = "current flow login"
+CURRENT_LABELS = {
+    "authorize": "1. GET /oauth2/auth",
+    "login_get": "2. login app: GET /admin/oauth2/auth/requests/login",
+    "login_accept": "3. login app: PUT .../login/accept",
+    "authorize_login": "4. GET /oauth2/auth (back from login)",
+    "consent_get": "5. consent app: GET /admin/oauth2/auth/requests/consent",
+    "consent_accept": "6. consent app: PUT .../consent/accept",
+    "authorize_back": "7. GET /oauth2/auth (back from consent)",
+    "code_exchange": "8. POST /oauth2/token (code exchange)",
+}
+CURRENT_KINDS = {"login": ("per login (new browser: login and consent screens)", "$ per million current-flow logins"),
+                 "silent_renew": ("per silent renew (prompt=none with a session and remembered consent)",
+                                  "$ per million silent renews")}
+
+
+def current_rows(current: dict[str, Any] | None, error: str) -> list[Any]:
+    """Rows of the current flow's item: the DynamoDB capacity (and $ per million) of a login by a new
+    browser and of a silent renew, each over its eight invocations, and the capacity per leg."""
+    from bench.common import Row, not_available
+
+    rows = []
+    for kind, (label, cost_item) in CURRENT_KINDS.items():
+        item = f"DynamoDB capacity {label}"
+        figures = (current or {}).get(kind)
+        if not figures:
+            rows.append(not_available(CURRENT_SECTION, item, error or "not measured"))
+            rows.append(not_available("cost", cost_item, error or "not measured"))
+            continue
+        legs = figures["legs"]
+        line = login_line(legs)
+        per_leg = "; ".join(f"{CURRENT_LABELS[leg].split('. ', 1)[0]}: {_calls(f['calls'])}" for leg, f in legs.items())
+        complete = f"{figures['complete']} of {figures['requests']} gave an ID token and a refresh token"
+        rows.append(Row(CURRENT_SECTION, item,
+                        f"{line['read_units']:g} RRU + {line['write_units']:g} WRU over {line['invocations']} "
+                        f"invocations; {complete}", "", "info", round(line["read_units"] + line["write_units"], 3),
+                        "capacity units", detail={"legs": {CURRENT_LABELS[leg]: f for leg, f in legs.items()},
+                                                  "per_leg": per_leg, "requests": figures["requests"],
+                                                  "complete": figures["complete"]}))
+        rows.append(Row("cost", cost_item,
+                        f"${line['projected_per_million']:.2f} at {line['projected_duration_ms']:.1f} ms over "
+                        f"{line['invocations']} invocations ({MEMORY_MB} MB arm64 projection): "
+                        f"${line['dynamodb_per_million']:.2f} DynamoDB ({line['read_units']:g} RRU + "
+                        f"{line['write_units']:g} WRU)", "", "info", round(line["projected_per_million"], 4), "$/M",
+                        detail=line))
+    return rows

@@ -153,3 +153,72 @@ def exchange(api: Api, client: BenchClient, code: str) -> dict[str, Any]:
 
 def refresh_form(token: str) -> dict[str, str]:
     return {"grant_type": "refresh_token", "refresh_token": token}
+
+
+# The current login/consent flow (URLS_LOGIN, URLS_CONSENT): the browser at /oauth2/auth, the login
+# app reading and accepting the login request, the browser back at /oauth2/auth (the login verifier
+# leg), the consent app reading and accepting the consent request, the browser back again, and the
+# code exchange. A silent renew (prompt=none with the login session and a remembered consent) takes
+# the same legs: Hydra's apps are still asked, and answer without UI (skip).
+CURRENT_LEGS = ("authorize", "login_get", "login_accept", "authorize_login", "consent_get", "consent_accept",
+                "authorize_back", "code_exchange")
+FLOW_ADMIN = "/admin/oauth2/auth/requests"
+
+
+def _next(result: Result, param: str, what: str) -> str:
+    location = result.headers.get("location", "")
+    value = (parse_qs(urlsplit(location).query).get(param) or [""])[0]
+    if not value:
+        raise Unavailable(f"{what} did not send the browser on with {param}: {location[:200]}")
+    return value
+
+
+def _keep(jar: dict[str, str], result: Result) -> None:
+    for pair in _cookie_pairs(result):
+        name, _, value = pair.partition("=")
+        if value:
+            jar[name] = value
+        else:
+            jar.pop(name, None)
+
+
+def current_login(api: Api, client: BenchClient, admin: str, jar: dict[str, str], run: LegRunner = _untimed,
+                  silent: bool = False) -> dict[str, Any]:
+    """One authorization in the current flow for ``openid offline``, leg by leg (``CURRENT_LEGS``),
+    the browser's cookies in ``jar`` (kept across calls: the login session). ``silent``: prompt=none,
+    which needs the session and a remembered consent. Returns the token response."""
+    query = {"client_id": client.id, "redirect_uri": REDIRECT_URI, "response_type": "code", "scope": "openid offline",
+             "state": secrets.token_urlsafe(12), "nonce": secrets.token_urlsafe(12)} | (
+        {"prompt": "none"} if silent else {})
+    cookies = lambda: [f"{name}={value}" for name, value in jar.items()]  # noqa: E731
+    first = _checked(run("authorize", api.prepare("GET", "/oauth2/auth", query=urlencode(query), cookies=cookies())),
+                     (302, 303), "GET /oauth2/auth")
+    _keep(jar, first)
+    challenge = _next(first, "login_challenge", "GET /oauth2/auth")
+    admin_headers = bearer(admin)
+    login = _checked(run("login_get", api.prepare("GET", f"{FLOW_ADMIN}/login", query={"login_challenge": challenge},
+                                                  headers=admin_headers)), (200,), "GET the login request").json
+    accept = {"subject": login["subject"] or "bench-user", "remember": True, "remember_for": 3600}
+    to = _checked(run("login_accept", api.prepare("PUT", f"{FLOW_ADMIN}/login/accept", headers=admin_headers,
+                                                  query={"login_challenge": challenge}, json_body=accept)),
+                  (200,), "PUT the login acceptance").json["redirect_to"]
+    path, back = _path_and_query(to)
+    second = _checked(run("authorize_login", api.prepare("GET", path, query=back, cookies=cookies())), (302, 303),
+                      "GET /oauth2/auth (back from login)")
+    _keep(jar, second)
+    consent_challenge = _next(second, "consent_challenge", "the login verifier leg")
+    _checked(run("consent_get", api.prepare("GET", f"{FLOW_ADMIN}/consent", headers=admin_headers,
+                                            query={"consent_challenge": consent_challenge})), (200,),
+             "GET the consent request")
+    grant = {"grant_scope": ["openid", "offline"], "remember": True, "remember_for": 3600}
+    to = _checked(run("consent_accept", api.prepare("PUT", f"{FLOW_ADMIN}/consent/accept", headers=admin_headers,
+                                                    query={"consent_challenge": consent_challenge}, json_body=grant)),
+                  (200,), "PUT the consent acceptance").json["redirect_to"]
+    path, back = _path_and_query(to)
+    third = _checked(run("authorize_back", api.prepare("GET", path, query=back, cookies=cookies())), (302, 303),
+                     "GET /oauth2/auth (back from consent)")
+    _keep(jar, third)
+    code = _next(third, "code", "the second /oauth2/auth leg")
+    tokens = _checked(run("code_exchange", api.prepare("POST", "/oauth2/token", headers=client.auth,
+                                                       form=code_form(code))), (200,), "POST /oauth2/token (code)")
+    return {"code": code, "tokens": tokens.json}

@@ -1,4 +1,5 @@
-"""The browser login item, in a handler process: ``python -m bench.login <spec.json> <out.json>``.
+"""The browser login item, in a handler process: ``python -m bench.login <spec.json> <out.json>``
+(``"flow": "current"`` in the spec: the current login/consent flow's login and silent renew).
 
 A login is five invocations (``flows.LOGIN_LEGS``): GET /oauth2/auth, the consent app's GET and
 PATCH .../accept on the consent request API, GET /oauth2/auth again (back from the consent app),
@@ -47,10 +48,11 @@ class Legs:
                 totals[key].update(counter - before[key])
         return to_result(out)
 
-    def figures(self, logins: int, functions: dict[str, str]) -> dict[str, Any]:
+    def figures(self, logins: int, functions: dict[str, str],
+                order: tuple[str, ...] = flows.LOGIN_LEGS) -> dict[str, Any]:
         empty = {key: Counter() for key in ("calls", "read_units", "write_units", "units_by_place")}
         out = {}
-        for leg in flows.LOGIN_LEGS:
+        for leg in order:
             out[leg] = {"function": functions.get(leg, ""), "requests": logins,
                         "cpu_ms": self.cpu[leg] / logins * 1000, "wall_ms": self.wall[leg] / logins * 1000,
                         "calls": counting.summarize(empty, self.counts.get(leg, empty), logins)}
@@ -82,11 +84,44 @@ def run_login(spec: dict[str, Any]) -> dict[str, Any]:
             "notes": ctx.notes}
 
 
+def run_current(spec: dict[str, Any]) -> dict[str, Any]:
+    """The current login/consent flow (the process runs with URLS_LOGIN and URLS_CONSENT): logins
+    by new browsers (no session: the login and consent screens), then silent renews (prompt=none by
+    one signed-in browser with a remembered consent), each leg by leg (``flows.CURRENT_LEGS``)."""
+    from bench.worker import Context
+
+    sizes = spec["sizes"]
+    api = Api()
+    ctx = Context(api, sizes)
+    out: dict[str, Any] = {"notes": ctx.notes}
+    for kind, silent in (("login", False), ("silent_renew", True)):
+        legs, functions = Legs(), {}
+
+        def seen(leg: str, prepared: Prepared, legs: Legs = legs, functions: dict[str, str] = functions) -> Result:
+            functions[leg] = prepared.function
+            return legs.run(leg, prepared)
+
+        signed_in: dict[str, str] = {}
+        flows.current_login(api, ctx.client, ctx.admin, signed_in)  # the session and the remembered consent
+        for _ in range(min(sizes["warmup"], 10)):
+            flows.current_login(api, ctx.client, ctx.admin, signed_in if silent else {}, seen, silent=silent)
+        legs.counting = True
+        count, complete = sizes["flow_requests"], 0
+        for _ in range(count):
+            jar = signed_in if silent else {}
+            tokens = flows.current_login(api, ctx.client, ctx.admin, jar, seen, silent=silent)["tokens"]
+            complete += bool(tokens.get("id_token")) and bool(tokens.get("refresh_token"))
+        out[kind] = {"requests": count, "complete": complete,
+                     "legs": legs.figures(count, functions, flows.CURRENT_LEGS)}
+    return out
+
+
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
     if spec.get("cpu") is not None:  # bench.cpus: alone on this CPU while measured
         os.sched_setaffinity(0, {spec["cpu"]})
-    Path(argv[1]).write_text(json.dumps(run_login(spec)))
+    run = run_current if spec.get("flow") == "current" else run_login
+    Path(argv[1]).write_text(json.dumps(run(spec)))
     return 0
 
 

@@ -69,6 +69,22 @@ def authorize():
     return edge.render(auth.serve(call))
 
 
+@app.route("/oauth2/sessions/logout", method=["GET", "POST"])
+def logout():
+    # Lazy, as /oauth2/auth: only logouts load it.
+    from hydra_lambda.endpoints import logout as logout_endpoint
+    from hydra_lambda.http import logout as edge
+
+    event = app.current_event
+    method = event.request_context.http.method
+    try:
+        call = edge.parse(method, event.raw_query_string, event.decoded_body if method == "POST" else None,
+                          event.resolved_cookies_field, event.headers.get("content-type"))
+        return edge.render(logout_endpoint.serve(call))
+    except HydraError as exc:
+        return edge.error_page(exc)
+
+
 @app.route("/userinfo", method=["GET", "POST"])
 def userinfo():
     event = app.current_event

@@ -267,6 +267,11 @@ class Settings:
         check=absolute_http_url,
     )
     urls_error: str = option("URLS_ERROR", "", "error page of the current flow", check=absolute_http_url)
+    # OpenID Connect Back-Channel Logout 1.0: the template sets it to the stack's queue (its consumer signs
+    # and POSTs the logout tokens); unset (make run, tests), the same delivery runs in a background thread.
+    backchannel_logout_queue_url: str = option(
+        "BACKCHANNEL_LOGOUT_QUEUE_URL", "", "SQS queue of back-channel logout deliveries (unset: in-process)",
+    )
     consent_app_users: str = option(
         "CONSENT_APP_USERS", "alice:alice-password,bob:bob-password", "the example app's demo users"
     )

@@ -119,6 +119,26 @@ class LoginRequired(OAuth2Error):
     default_description = "The user must log in; prompt=none cannot be honoured."
 
 
+class ConsentRequired(OAuth2Error):
+    """OpenID Connect Core 3.1.2.6: ``prompt=none`` with a login session, but consent is needed and
+    none is remembered (current login/consent flow)."""
+
+    status = 400
+    error = "consent_required"
+    default_description = "The user must give consent; prompt=none cannot be honoured."
+
+
+class FlowRejected(OAuth2Error):
+    """A login or consent request the operator's app rejected (current flow): the error it gave
+    (``access_denied`` unless it named another), delivered to the client."""
+
+    status = 403
+
+    def __init__(self, error: str, description: str = "", *, hint: str = "") -> None:
+        super().__init__(description or "The resource owner or authorization server denied the request.", hint=hint)
+        self.error = error or "access_denied"  # type: ignore[misc]
+
+
 class InvalidToken(OAuth2Error):
     """RFC 6750 section 3.1: a bearer token that is missing, expired, revoked or malformed. When the
     request carried no bearer token at all, the challenge has no error code (section 3.1: "SHOULD NOT
@@ -283,3 +303,40 @@ class ServiceUnavailable(AdminError):
 
     def __init__(self, message: str = "Service temporarily unavailable", retry_after: int = 1) -> None:
         super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class FlowAdminError(HydraError):
+    """Ory Hydra's ``errorOAuth2`` body, answered on ``/admin/oauth2/auth/...`` (the current flow's
+    admin routes), as Ory's generated SDKs parse it: ``error``, ``error_description``, ``status_code``."""
+
+    NAMES: ClassVar[dict[int, str]] = {400: "invalid_request", 401: "request_unauthorized", 403: "request_forbidden",
+                                       404: "not_found", 405: "method_not_allowed", 409: "conflict",
+                                       410: "request_expired", 413: "request_too_large", 503: "temporarily_unavailable"}
+
+    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, headers=headers)
+        self.status = status  # type: ignore[misc]
+
+    @classmethod
+    def of(cls, error: HydraError) -> FlowAdminError:
+        if isinstance(error, FlowAdminError):
+            return error
+        return cls(error.status, error.message, headers=error.headers)
+
+    def body(self, request_id: str = "") -> dict[str, Any]:
+        return {"error": self.NAMES.get(self.status, "error" if self.status < 500 else "server_error"),
+                "error_description": self.message, "status_code": self.status}
+
+
+class Handled(HydraError):
+    """A login or consent request already handled (Hydra's 410 with ``{redirect_to}``): where the
+    browser goes next."""
+
+    status = 410
+
+    def __init__(self, redirect_to: str) -> None:
+        super().__init__("The request was already handled.")
+        self.redirect_to = redirect_to
+
+    def body(self, request_id: str = "") -> dict[str, Any]:
+        return {"redirect_to": self.redirect_to}

@@ -39,6 +39,20 @@ def fetch(url: str, *, max_bytes: int = DEFAULT_MAX_BYTES, timeout: float = DEFA
     return _get(scheme, host, port, target, address, accept, max_bytes, deadline)
 
 
+def post_form(url: str, form: dict[str, str], *, timeout: float = DEFAULT_TIMEOUT) -> int:
+    """POST ``form`` (urlencoded) to ``url`` under the same rules as :func:`fetch` (https, public
+    addresses, no redirects, one deadline); the answer's status, its body read at most up to the cap
+    and dropped. FetchError when no answer came; the caller judges the status."""
+    from urllib.parse import urlencode
+
+    deadline = time.monotonic() + timeout
+    scheme, host, port, target = _parse(url)
+    address = _checked_address(host, port, scheme)
+    body = urlencode(form).encode("ascii")
+    return _exchange("POST", scheme, host, port, target, address, body,
+                     {"Accept": "*/*", "Content-Type": "application/x-www-form-urlencoded"}, deadline)
+
+
 def fetch_json(url: str, **options: Any) -> Any:
     """``fetch``, parsed as JSON (FetchError if it is not)."""
     body = fetch(url, **options)
@@ -89,8 +103,7 @@ def _allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address, scheme: str
     return scheme == "https" and address.is_global and not address.is_multicast
 
 
-def _get(scheme: str, host: str, port: int, target: str, address: str, accept: str, max_bytes: int,
-         deadline: float) -> bytes:
+def _pool(scheme: str, host: str, port: int, address: str, deadline: float) -> Any:
     import urllib3  # lazy: only the routes that fetch a registered URL load it here
 
     remaining = max(deadline - time.monotonic(), 0.01)
@@ -98,9 +111,40 @@ def _get(scheme: str, host: str, port: int, target: str, address: str, accept: s
                                "maxsize": 1}
     if scheme == "https":
         options.update(server_hostname=host, assert_hostname=host, cert_reqs="CERT_REQUIRED")
-        pool: Any = urllib3.HTTPSConnectionPool(address, port, **options)
-    else:
-        pool = urllib3.HTTPConnectionPool(address, port, **options)
+        return urllib3.HTTPSConnectionPool(address, port, **options)
+    return urllib3.HTTPConnectionPool(address, port, **options)
+
+
+def _exchange(method: str, scheme: str, host: str, port: int, target: str, address: str, body: bytes,
+              headers: dict[str, str], deadline: float) -> int:
+    """One request with a body; its status (the body of the answer read to the cap, then dropped)."""
+    import urllib3
+
+    pool = _pool(scheme, host, port, address, deadline)
+    sent = {"Host": host if port in (80, 443) else f"{host}:{port}", "Accept-Encoding": "identity",
+            "User-Agent": "hydra-lambda", **headers}
+    try:
+        response = pool.urlopen(method, target, body=body, headers=sent, redirect=False, preload_content=False,
+                                assert_same_host=False)
+        try:
+            try:
+                _read(response, DEFAULT_MAX_BYTES, deadline)
+            except FetchError:
+                pass  # the status is the answer; an oversized or slow body changes nothing
+            return int(response.status)
+        finally:
+            response.release_conn()
+    except urllib3.exceptions.HTTPError as exc:
+        raise FetchError(f"the request could not be made ({type(exc).__name__})") from None
+    finally:
+        pool.close()
+
+
+def _get(scheme: str, host: str, port: int, target: str, address: str, accept: str, max_bytes: int,
+         deadline: float) -> bytes:
+    import urllib3  # lazy: only the routes that fetch a registered URL load it here
+
+    pool = _pool(scheme, host, port, address, deadline)
     # identity: a compressed answer could expand past the cap inside one decoded chunk.
     headers = {"Host": host if port in (80, 443) else f"{host}:{port}", "Accept": accept,
                "Accept-Encoding": "identity", "User-Agent": "hydra-lambda"}

@@ -27,18 +27,29 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def new_session(subject: str, *, auth_time: int, lifespan: int, acr: str = "", amr: list[str] | None = None,
-                remember: bool = False, remember_for: int = 0,
-                identity_provider_session_id: str = "") -> tuple[LoginSession, str]:
-    """A new login session, stored; returns it and the cookie value for the browser."""
+def make_session(subject: str, *, auth_time: int, lifespan: int, acr: str = "", amr: list[str] | None = None,
+                 remember: bool = False, remember_for: int = 0,
+                 identity_provider_session_id: str = "") -> tuple[LoginSession, str]:
+    """A new login session, NOT stored (the caller writes it, alone or in a transaction); returns it
+    and the cookie value for the browser."""
     secret = secrets.token_urlsafe(32)
     now = clock.now_int()
     session = LoginSession(sid=str(uuid.uuid4()), subject=subject, cookie_hash=hash_secret(secret),
                            auth_time=auth_time, expires_at=now + lifespan, acr=acr, amr=list(amr or []),
                            remember=remember, remember_for=remember_for,
                            identity_provider_session_id=identity_provider_session_id, created_at=now)
-    store.create_login_session(session)
     return session, cookie_value(session.sid, secret)
+
+
+def new_session(subject: str, *, auth_time: int, lifespan: int, acr: str = "", amr: list[str] | None = None,
+                remember: bool = False, remember_for: int = 0,
+                identity_provider_session_id: str = "") -> tuple[LoginSession, str]:
+    """A new login session, stored; returns it and the cookie value for the browser."""
+    session, value = make_session(subject, auth_time=auth_time, lifespan=lifespan, acr=acr, amr=amr,
+                                  remember=remember, remember_for=remember_for,
+                                  identity_provider_session_id=identity_provider_session_id)
+    store.create_login_session(session)
+    return session, value
 
 
 def cookie_value(sid: str, secret: str) -> str:

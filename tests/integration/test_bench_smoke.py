@@ -13,7 +13,7 @@ from pathlib import Path
 from tests.support import ROOT
 
 SECTIONS = {"cold start", "warm CPU per request", "AWS requests per op", "memory", "throughput (HTTP, loopback)",
-            "cost", "browser login"}
+            "cost", "browser login", "current flow login", "logout"}
 STATUSES = {"pass", "FAIL", "info", "not available"}
 WARM_ITEMS = {"client_credentials token", "introspection", "revoke", "authorization code exchange (openid)",
               "refresh", "JWKS", "discovery document", "client get", "client list", "health"}
@@ -63,8 +63,12 @@ def test_bench_smoke_writes_well_formed_results(aws: dict[str, str], tmp_path: P
     assert token["errors"] == 0 and token["calls"]["dynamodb_writes"] == 1 and token["calls"]["write_units"] >= 1
     cost = {row["item"]: row for row in rows if row["section"] == "cost"}
     assert set(cost) == {"$ per million client_credentials tokens", "$ per million introspections",
-                         "$ per million browser logins"}
+                         "$ per million browser logins", "$ per million current-flow logins",
+                         "$ per million silent renews", "$ per million logouts"}
     _check_login_rows(rows, cost.pop("$ per million browser logins"), results["sizes"]["flow_requests"])
+    _check_current_rows(rows, [cost.pop("$ per million current-flow logins"), cost.pop("$ per million silent renews")],
+                        results["sizes"]["flow_requests"])
+    _check_logout_rows(rows, cost.pop("$ per million logouts"), results["sizes"]["flow_requests"])
     for row in cost.values():
         if row["status"] != "not available":
             line = row["detail"]
@@ -130,3 +134,27 @@ def test_the_counting_proxy_measures_capacity_and_hands_back_the_plain_answer(aw
     assert tally["write_units"]["PutItem"] == 3.0 and tally["read_units"]["GetItem"] == 2.0
     assert tally["units_by_place"][f"{table}/by_g"] == 1.0
 
+
+
+def _check_current_rows(rows: list[dict], costs: list[dict], requests: int) -> None:
+    """The current flow: the capacity of a login and of a silent renew, each over its eight legs (the
+    login and consent apps are asked in both), every one complete; their dollars per million."""
+    current = [row for row in rows if row["section"] == "current flow login"]
+    assert [row["item"].split(" (")[0] for row in current] == ["DynamoDB capacity per login",
+                                                               "DynamoDB capacity per silent renew"], current
+    for row, cost in zip(current, costs, strict=True):
+        assert row["status"] == "info" and row["value"] > 0, row
+        assert len(row["detail"]["legs"]) == 8 and row["detail"]["complete"] == requests == row["detail"]["requests"]
+        assert cost["status"] == "info" and cost["detail"]["invocations"] == 8 and cost["value"] > 0, cost
+
+def _check_logout_rows(rows: list[dict], cost: dict, logouts: int) -> None:
+    """The logout item (bench/logout.py): four legs, every logout ended its session, and its capacity
+    is what the legs consumed (the request written and consumed, the session deleted, a grant revoked)."""
+    legs = [row for row in rows if row["section"] == "logout" and row["item"][:2] in ("1.", "2.", "3.", "4.")]
+    assert len(legs) == 4 and all(row["status"] == "info" for row in legs), legs
+    (capacity,) = [row for row in rows if row["item"] == "DynamoDB capacity per logout"]
+    assert capacity["status"] == "info" and capacity["value"] > 0, capacity
+    assert f"{logouts} of {logouts} logouts ended their session" in capacity["figure"], capacity
+    writes = sum(row["detail"]["calls"]["write_units"] for row in legs)
+    assert writes > 0 and legs[1]["detail"]["calls"]["write_units"] == 0  # the logout app's GET writes nothing
+    assert cost["status"] == "info" and cost["value"] > 0, cost

@@ -340,8 +340,8 @@ def test_issuer_parameter_accepts_only_https_base_urls(value: str, valid: bool) 
 def test_nothing_deploys_pointing_at_a_placeholder() -> None:
     import tomllib
 
-    params = load_template(TEMPLATE)["Parameters"]
-    assert "Default" not in params["ConsentUrl"]  # must be given
+    # ConsentUrl is empty by default: a deploy with neither it nor UrlsLogin/UrlsConsent is refused by a rule.
+    assert load_template(TEMPLATE)["Rules"]["SomeAppAnswersTheBrowser"]["Assertions"]
     text = (Path(ROOT) / "samconfig.toml").read_text()
     assert "example.com" not in text
     config = tomllib.loads(text)
@@ -412,10 +412,20 @@ DYNAMODB_ACTIONS = {
                                      "ConditionCheckItem", "BatchGetItem")}  # a revocation reads a grant's rows
     | {("TokensTable/index", "Query")}
     | {("ConsentTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "ConditionCheckItem")}
+    | {("SessionsTable", "GetItem"), ("SessionsTable", "PutItem"),  # the current flow's login and consent sessions
+       ("SessionsTable/index", "Query")}  # remembered consent (by_subject)
+    | {("SessionsTable", "UpdateItem"), ("SessionsTable", "DeleteItem")}  # logout requests, ended login sessions
     | {("PoliciesTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "Scan", "ConditionCheckItem")},
     "ConsentFunction": {("ConsentTable", "GetItem"), ("ConsentTable", "UpdateItem"), ("ClientsTable", "GetItem"),
                         ("ClientsTable", "UpdateItem"), ("ClientsTable", "ConditionCheckItem"),  # subject claims
-                        ("TokensTable", "GetItem"), ("PoliciesTable", "Scan")},
+                        ("TokensTable", "GetItem"), ("PoliciesTable", "Scan"),
+                        # consent sessions: listed (by_subject), revoked with the tokens of their grants
+                        ("SessionsTable", "BatchWriteItem"), ("SessionsTable/index", "Query"),
+                        ("TokensTable", "BatchGetItem"), ("TokensTable", "UpdateItem"), ("TokensTable", "DeleteItem"),
+                        ("TokensTable", "BatchWriteItem"), ("TokensTable/index", "Query"),
+                        # logout requests (answered), login sessions ended
+                        ("SessionsTable", "GetItem"), ("SessionsTable", "UpdateItem"), ("SessionsTable", "DeleteItem")},
+    "LogoutFunction": {("ClientsTable", "GetItem")},  # the back-channel consumer: the client, then sign and POST
     "FlushFunction": {("TokensTable", "GetItem"), ("ClientsTable", "GetItem"), ("TokensTable", "BatchWriteItem"),
                       ("TokensTable", "Query"),  # expired token keys: a key range of the table itself
                       ("ConsentTable", "BatchWriteItem"), ("ConsentTable/index", "Query"), ("PoliciesTable", "Scan")},
@@ -460,8 +470,8 @@ def test_each_function_may_call_only_what_it_calls(translated: dict[str, Any]) -
                 if "kms:Sign" in actions:
                     kms_sign.append(branch)
         assert granted == expected, (function, granted ^ expected)
-        if function != "OAuth2Function":
-            assert kms_sign == [], function  # only the OAuth2 function signs
+        if function not in ("OAuth2Function", "LogoutFunction"):
+            assert kms_sign == [], function  # only the OAuth2 function (and the logout tokens' consumer) signs
     (sign,) = [b for s in _statements(translated, "OAuth2Function") if "Fn::If" in s
                for b in s["Fn::If"][1:] if isinstance(b, dict) and b.get("Action") == ["kms:Sign"]]
     # Keys tagged for this stack only (the stack's key and those its rotations make).

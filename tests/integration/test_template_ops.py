@@ -44,7 +44,7 @@ def _public_functions(translated: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_every_function_serves_through_a_published_alias_that_deploys_gradually(translated: dict[str, Any]) -> None:
     resources = translated["Resources"]
     functions = _public_functions(translated)
-    assert len(functions) == 7
+    assert len(functions) == 8  # LogoutFunction: the back-channel logout queue's consumer
     for name in set(_functions(translated)) - set(functions):  # the private admin API's: no deployment group
         assert resources[f"{name}Aliaslive"]["Properties"]["Name"] == "live"
         assert f"{name}DeploymentGroup" not in resources  # SAM would make it without the condition
@@ -512,14 +512,21 @@ def test_a_first_deploy_needs_only_the_consent_url(template: dict[str, Any], pro
     assert (config_env.get("global", {}).get("parameters", {}) | deploy)["region"]
     given = _overrides(deploy["parameter_overrides"])
     required = {name for name, p in template["Parameters"].items() if "Default" not in p}
-    assert required == {"Stage", "ConsentUrl"}
+    assert required == {"Stage"}
     assert required <= set(given)
-    assert given["ConsentUrl"] == ""  # the README's one value; empty, CloudFormation refuses the deploy
+    # The README's one value; empty (and no UrlsLogin/UrlsConsent), the rule refuses the deploy.
+    assert given["ConsentUrl"] == "" and not given.get("UrlsLogin")
+    assert _refused_without_an_app(template)
     params = template["Parameters"]
-    assert not _template_accepts(params["ConsentUrl"], given["ConsentUrl"])
     for name, value in given.items():
-        if name != "ConsentUrl":
-            assert _template_accepts(params[name], value), (profile, name)
+        assert _template_accepts(params[name], value), (profile, name)
+
+
+def _refused_without_an_app(template: dict[str, Any]) -> bool:
+    """The rule refusing a deploy with neither ConsentUrl nor UrlsLogin and UrlsConsent."""
+    rule = template["Rules"]["SomeAppAnswersTheBrowser"]
+    text = str(rule["Assertions"][0]["Assert"])
+    return "RuleCondition" not in rule and all(name in text for name in ("ConsentUrl", "UrlsLogin", "UrlsConsent"))
 
 
 _TAGGABLE = {"AWS::Lambda::Function", "AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::SecretsManager::Secret",

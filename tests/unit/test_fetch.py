@@ -217,3 +217,68 @@ def test_connects_to_the_address_it_checked(monkeypatch: pytest.MonkeyPatch) -> 
         fetch.fetch("https://rebind.example/keys", timeout=0.5)
     assert lookups == ["rebind.example"]
     assert connected and all(address[0] == "93.184.215.14" for address in connected)  # type: ignore[index]
+
+
+# ---------------------------------------------------------------------------------------------
+# post_form: back-channel logout's POST, under the same rules
+
+
+@pytest.fixture
+def post_server() -> Iterator[tuple[str, list[tuple[str, str, bytes]], list[int]]]:
+    """A loopback server answering POSTs with the status at the head of ``statuses`` (a Location
+    header with 302), keeping (path, content type, body) of each."""
+    seen: list[tuple[str, str, bytes]] = []
+    statuses: list[int] = [200]
+
+    class _Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append((self.path, self.headers.get("Content-Type", ""), body))
+            self.send_response(statuses[0])
+            if statuses[0] == 302:
+                self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen, statuses
+    server.shutdown()
+    server.server_close()
+
+
+def test_post_form_sends_the_form_and_answers_the_status_without_following_redirects(
+        loopback_allowed: None, post_server: tuple[str, list[tuple[str, str, bytes]], list[int]]) -> None:
+    url, seen, statuses = post_server
+    assert fetch.post_form(f"{url}/bc?x=1", {"logout_token": "a.b c"}) == 200
+    assert seen == [("/bc?x=1", "application/x-www-form-urlencoded", b"logout_token=a.b+c")]
+    statuses[0] = 302
+    assert fetch.post_form(f"{url}/bc", {"logout_token": "t"}) == 302  # reported, never followed
+    assert len(seen) == 2
+
+
+@pytest.mark.parametrize("url", ["http://example.com/bc", "https://10.0.0.1/bc", "https://169.254.169.254/bc",
+                                 "https://127.0.0.1/bc"])
+def test_post_form_refuses_what_fetch_refuses(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    connects: list[object] = []
+    monkeypatch.setattr(socket.socket, "connect", lambda self, address: connects.append(address))
+    with pytest.raises(fetch.FetchError):
+        fetch.post_form(url, {"logout_token": "t"})
+    assert connects == []
+
+
+def test_post_form_meets_its_deadline(loopback_allowed: None) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # accepts the connection, never answers
+    try:
+        started = time.monotonic()
+        with pytest.raises(fetch.FetchError):
+            fetch.post_form(f"http://127.0.0.1:{listener.getsockname()[1]}/bc", {"logout_token": "t"}, timeout=0.5)
+        assert time.monotonic() - started < 3
+    finally:
+        listener.close()

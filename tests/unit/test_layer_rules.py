@@ -201,6 +201,11 @@ def test_endpoint_modules_are_named_after_their_routes() -> None:
         "/oauth2/consent/requests": "consent_requests", "/.well-known": "well_known", "/keys": "keys",
         "/policies": "policies", "/warden/token/allowed": "warden", "/warden/allowed": "warden",
         "/warden/groups": "warden_groups", "/oauth2/register": "register",
+        "/admin/oauth2/auth/requests/login": "login_requests",
+        "/admin/oauth2/auth/requests/consent": "flow_consent_requests",
+        "/admin/oauth2/auth/sessions/consent": "consent_sessions",
+        "/oauth2/sessions/logout": "logout", "/admin/oauth2/auth/requests/logout": "logout_requests",
+        "/admin/oauth2/auth/sessions/login": "login_sessions",
     }
     served = {path for path in paths if path != "/health/status"}
     for path in served:

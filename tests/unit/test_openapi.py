@@ -25,7 +25,12 @@ UNDOCUMENTED_OK = {"OPTIONS", "HEAD"}
 # Documented paths whose routes are still being built (none: every documented path must be routed).
 NOT_YET_ROUTED: frozenset[str] = frozenset()
 # Wire models whose schema has another name than the class.
-MODEL_SCHEMAS = {"ClientBody": "OAuth2ClientBody"}
+MODEL_SCHEMAS = {"ClientBody": "OAuth2ClientBody", "AcceptOAuth2LoginRequest": "acceptOAuth2LoginRequest",
+                 "AcceptOAuth2ConsentRequest": "acceptOAuth2ConsentRequest",
+                 "AcceptOAuth2ConsentRequestSession": "acceptOAuth2ConsentRequestSession",
+                 "RejectOAuth2Request": "rejectOAuth2Request", "RedirectTo": "oAuth2RedirectTo",
+                 "LoginRequest": "oAuth2LoginRequest", "ConsentRequest": "oAuth2ConsentRequest",
+                 "ConsentSession": "oAuth2ConsentSession"}
 
 
 @cache

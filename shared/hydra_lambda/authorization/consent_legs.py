@@ -11,14 +11,24 @@ issuer's ``authorize``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from hydra_lambda import claims, clock, subjects
 from hydra_lambda.authorization.outcomes import ToClient, ToConsentApp, with_query
 from hydra_lambda.authorization.request import AuthorizeRequest
 from hydra_lambda.clients.model import Client
 from hydra_lambda.config import get_settings
+from hydra_lambda.consent import remembered
 from hydra_lambda.consent import requests as consent
 from hydra_lambda.consent.model import Consent
-from hydra_lambda.errors import AccessDenied, InvalidRequest, LoginRequired, OAuth2Error, UnauthorizedClient
+from hydra_lambda.errors import (
+    AccessDenied,
+    FlowRejected,
+    InvalidRequest,
+    LoginRequired,
+    OAuth2Error,
+    UnauthorizedClient,
+)
 from hydra_lambda.storage import consent as store
 from hydra_lambda.tokens import issuer
 from hydra_lambda.tokens.model import CodeBinding, IdentityContext
@@ -59,7 +69,8 @@ def second_leg(request: AuthorizeRequest, client: Client, params: dict[str, str]
                csrf_cookies: dict[str, str]) -> ToClient:
     consent_id, verifier = params.get("consent", ""), params.get("consent_verifier", "")
     found = store.get(consent_id) if consent_id and verifier else None
-    if found is None:
+    # Each flow redeems only its own requests: a classic answer never stands for a login.
+    if found is None or found.current != get_settings().current_flow:
         raise InvalidRequest("The consent request is unknown.")
     if found.client_id != client.id:
         raise InvalidRequest("The consent request was made for another client.")
@@ -77,6 +88,10 @@ def _bound_second_leg(request: AuthorizeRequest, client: Client, found: Consent)
         raise InvalidRequest("The authorization request was changed after the consent request was made.")
     if found.state == store.REJECTED:
         _consume(found.id, store.REJECTED)
+        if found.current:
+            error = (found.flow or {}).get("error") or {}
+            raise FlowRejected(error.get("error", ""), error.get("error_description", ""),
+                               hint=error.get("error_hint", ""))
         raise AccessDenied(found.deny_reason or "The user denied the request.")
     if found.state == store.PENDING:
         raise AccessDenied("The consent request has not been accepted.")
@@ -98,12 +113,13 @@ def _check_binding(found: Consent, verifier: str, cookie: str) -> None:
         raise InvalidRequest("The consent request could not be verified: the consent verifier does not match.")
     if not cookie or not consent.csrf_matches(cookie, found.csrf_hash):
         if found.state in (store.ACCEPTED, store.REJECTED):
-            _spend(found.id, found.state)
+            spend(found.id, found.state)
         raise InvalidRequest("The consent request could not be verified: this browser did not start it "
                              "(the CSRF cookie does not match).")
 
 
-def _spend(consent_id: str, state: str) -> None:
+def spend(consent_id: str, state: str) -> None:
+    """Mark an answered request used so nobody can redeem it (already used or gone: nothing to do)."""
     try:
         store.consume(consent_id, state)
     except store.ConditionFailed:
@@ -126,7 +142,8 @@ def _issue(request: AuthorizeRequest, client: Client, found: Consent) -> dict[st
     auth_time = authentication.auth_time or clock.now_int()
     if request.max_age is not None and clock.now_int() - auth_time > request.max_age:
         raise LoginRequired("The user authenticated longer ago than max_age allows; start again.")
-    pairwise = _pairwise_subject(client, found.subject)
+    flow = found.flow or {}
+    pairwise = _forced_subject(client, flow) or _pairwise_subject(client, found.subject)
     asked_claims = claims.load(request.claims)
     why = claims.unmet(asked_claims, subject=pairwise or found.subject, acr=authentication.acr,
                        acr_values=request.acr_values)
@@ -138,6 +155,7 @@ def _issue(request: AuthorizeRequest, client: Client, found: Consent) -> dict[st
         requested_at=found.created_at,
         claims_request=claims.for_grant(asked_claims, request.scopes, found.grant_scopes),
         pairwise_subject=pairwise,
+        sid=str(flow.get("login_session_id") or ""),
     )
     binding = CodeBinding(redirect_uri=request.redirect_uri, redirect_uri_sent=request.redirect_uri_sent,
                           code_challenge=request.code_challenge, code_challenge_method=request.code_challenge_method)
@@ -145,9 +163,18 @@ def _issue(request: AuthorizeRequest, client: Client, found: Consent) -> dict[st
         return issuer.authorize(identity, consent_id=found.id, client_id=request.client_id,
                                 granted=list(found.grant_scopes), extra=found.access_token_extra,
                                 response_types=request.response_types, binding=binding,
-                                id_token_alg=client.id_token_signed_response_alg or None)
+                                id_token_alg=client.id_token_signed_response_alg or None,
+                                consent_session=remembered.session_for(found) if found.current else None)
     except store.ConditionFailed:
         raise InvalidRequest("The consent request was already used or has expired.") from None
+
+
+def _forced_subject(client: Client, flow: dict[str, Any]) -> str:
+    """The login acceptance's ``force_subject_identifier``: a pairwise client's ``sub`` as the login
+    app set it (current flow; ``consent.flow`` accepts it for pairwise clients only)."""
+    login = flow.get("login") or {}
+    forced = str(login.get("force_subject_identifier") or "")
+    return forced if forced and client.subject_type == subjects.PAIRWISE else ""
 
 
 def _pairwise_subject(client: Client, subject: str) -> str:

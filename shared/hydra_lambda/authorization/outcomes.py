@@ -16,6 +16,7 @@ class AuthorizationCall:
 
     params: dict[str, str]
     csrf_cookies: dict[str, str] = field(default_factory=dict)
+    session_cookie: str = ""  # the login session cookie (current flow), "" when the browser sent none
 
 
 class UntrustedRedirect(Exception):
@@ -42,13 +43,24 @@ class ErrorPage:
 
 
 @dataclass(frozen=True)
+class SessionCookie:
+    """The login session cookie to set (``value``; ``max_age`` None: a browser-session cookie), or
+    to clear (``value`` "")."""
+
+    value: str
+    max_age: int | None = None
+
+
+@dataclass(frozen=True)
 class ToConsentApp:
-    """The first leg: send the browser to the consent app, binding it with a CSRF cookie."""
+    """The first leg: send the browser to the consent app (in the current flow: the login app, then
+    the consent app), binding it with a CSRF cookie; ``session`` the login session cookie to set."""
 
     location: str
     consent_id: str
     csrf: str
     lifespan: int
+    session: SessionCookie | None = None
 
 
 @dataclass(frozen=True)

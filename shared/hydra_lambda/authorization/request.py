@@ -23,6 +23,7 @@ from hydra_lambda.authorization import request_objects
 from hydra_lambda.authorization.outcomes import UntrustedRedirect
 from hydra_lambda.clients.model import Client
 from hydra_lambda.clients.registry import get_client
+from hydra_lambda.config import get_settings
 from hydra_lambda.errors import (
     InvalidRequest,
     InvalidScope,
@@ -42,6 +43,7 @@ MAX_PARAM = 2048
 # sends: Apache's and many proxies' default URL limit, so no working request is refused by it.
 MAX_REQUEST_CHARS = 8192
 SECOND_LEG_PARAMS = frozenset({"consent", "consent_verifier", "consent_csrf"})
+LOGIN_LEG_PARAMS = frozenset({"login_challenge", "login_verifier"})  # the current flow's login verifier leg
 _LIMITED = ("state", "nonce", "acr_values", "code_challenge", "login_hint", "ui_locales", "id_token_hint")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -120,6 +122,11 @@ class AuthorizeRequest:
 def is_second_leg(params: dict[str, str]) -> bool:
     """The browser is back from the consent app."""
     return bool(SECOND_LEG_PARAMS & params.keys())
+
+
+def is_login_leg(params: dict[str, str]) -> bool:
+    """The browser is back from the login app (current flow)."""
+    return bool(LOGIN_LEG_PARAMS & params.keys())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,7 +303,8 @@ def check_prompt_and_max_age(draft: _Draft) -> None:
     if "none" in prompt:
         if len(prompt) > 1:
             raise InvalidRequest("prompt=none cannot be combined with other values.")
-        raise LoginRequired()
+        if not get_settings().current_flow:  # the classic flow keeps no login session to answer from
+            raise LoginRequired()
     if draft.params.get("display", "") not in ("", *DISPLAYS):
         raise InvalidRequest("display must be one of page, popup, touch and wap.")
     raw = draft.params.get("max_age", "")

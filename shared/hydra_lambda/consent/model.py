@@ -42,6 +42,9 @@ class Asked:
 
 
 PENDING, ACCEPTED, REJECTED, USED = "pending", "accepted", "rejected", "used"
+# The login stage of the current flow, before the consent stage (PENDING onwards):
+# login_pending -> login_accepted | login_rejected -> pending (the login verifier leg) -> ... -> used.
+LOGIN_PENDING, LOGIN_ACCEPTED, LOGIN_REJECTED = "login_pending", "login_accepted", "login_rejected"
 
 
 @dataclass
@@ -64,6 +67,14 @@ class Consent:
     deny_reason: str = ""
     created_at: int = 0
     authentication: Authentication = field(default_factory=Authentication)
+    # The current flow's own fields (None: a classic consent request): login_skip, login_session_id,
+    # login (the login acceptance), consent_skip, consent (the consent acceptance), error (a rejection).
+    flow: dict[str, Any] | None = None
+
+    @property
+    def current(self) -> bool:
+        """Whether the request belongs to the current login/consent flow."""
+        return self.flow is not None
 
     @property
     def asked(self) -> Asked:

@@ -42,6 +42,8 @@ MAX_GRANTED_SCOPE_CHARS = 2048
 
 VERIFIER_PARAM = "consent_verifier"
 _VERIFIER_LABEL = b"hydra-lambda consent verifier\x00"
+LOGIN_VERIFIER_PARAM = "login_verifier"
+_LOGIN_VERIFIER_LABEL = b"hydra-lambda login verifier\x00"
 
 
 def hash_csrf(value: str) -> str:
@@ -52,8 +54,8 @@ def csrf_matches(value: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_csrf(value).encode(), stored_hash.encode())
 
 
-def _verifier_with(key: bytes, consent_id: str) -> str:
-    digest = hmac.new(key, _VERIFIER_LABEL + consent_id.encode("utf-8"), hashlib.sha256).digest()
+def _verifier_with(key: bytes, consent_id: str, label: bytes = _VERIFIER_LABEL) -> str:
+    digest = hmac.new(key, label + consent_id.encode("utf-8"), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
@@ -64,19 +66,32 @@ def verifier(consent_id: str) -> str:
     return _verifier_with(system_secret.keys()[0], consent_id)
 
 
-def verifier_matches(consent_id: str, value: str) -> bool:
+def verifier_matches(consent_id: str, value: str, label: bytes = _VERIFIER_LABEL) -> bool:
     """Checked against every configured system secret, so rotating it does not break flows in progress."""
     given = value.encode("utf-8")
     found = False
     for key in system_secret.keys():
-        found |= hmac.compare_digest(_verifier_with(key, consent_id).encode(), given)
+        found |= hmac.compare_digest(_verifier_with(key, consent_id, label).encode(), given)
     return found and bool(value)
 
 
+def login_verifier(challenge: str) -> str:
+    """The login verifier of the current flow: as the consent verifier, under its own label, so
+    neither can stand for the other."""
+    return _verifier_with(system_secret.keys()[0], challenge, _LOGIN_VERIFIER_LABEL)
+
+
+def login_verifier_matches(challenge: str, value: str) -> bool:
+    return verifier_matches(challenge, value, _LOGIN_VERIFIER_LABEL)
+
+
 def create(*, client_id: str, requested_scopes: list[str], request: dict[str, Any],
-           base_redirect: str) -> tuple[Consent, str]:
+           base_redirect: str, flow: dict[str, Any] | None = None, subject: str = "") -> tuple[Consent, str]:
     """Store a pending consent request; returns it and the browser's CSRF value, which goes only into
-    the cookie (the row keeps its hash; neither the row nor ``redirectUrl`` holds it)."""
+    the cookie (the row keeps its hash; neither the row nor ``redirectUrl`` holds it). With ``flow``
+    (the current flow), a login request: state login_pending, ``redirect_url`` the bare authorization
+    request (the admin answers add the challenge and a verifier), ``subject`` that of a session the
+    login may skip to."""
     consent_id = uuid.uuid4().hex
     csrf = secrets.token_urlsafe(32)
     now = clock.now_int()
@@ -85,19 +100,24 @@ def create(*, client_id: str, requested_scopes: list[str], request: dict[str, An
         id=consent_id,
         client_id=client_id,
         requested_scopes=list(requested_scopes),
-        redirect_url=f"{base_redirect}{sep}consent={consent_id}",
+        redirect_url=base_redirect if flow is not None else f"{base_redirect}{sep}consent={consent_id}",
         csrf_hash=hash_csrf(csrf),
         expires_at=now + get_settings().challenge_token_lifespan,
         request=request,
         created_at=now,
+        flow=flow,
+        state=store.LOGIN_PENDING if flow is not None else store.PENDING,
+        subject=subject,
     )
     store.create(consent)
     return consent, csrf
 
 
-def load(consent_id: str) -> Consent:
+def load(consent_id: str, *, current: bool = False) -> Consent:
+    """The request of the classic flow (``current``: of the current flow); NotFound for the other
+    flow's requests too, so neither API answers the other's."""
     found = store.get(consent_id)
-    if found is None:
+    if found is None or found.current != current:
         raise NotFound(f"The consent request '{consent_id[:64]}' does not exist.")
     return found
 
@@ -122,7 +142,7 @@ def accept(consent_id: str, answer: ConsentRequestAcceptance, may_sign_in: Calla
         raise BadRequest("subject is required: it identifies the user who consented.")
     if len(subject) > 255:
         raise BadRequest("subject must be at most 255 characters.")
-    granted = _granted_scopes(answer.grantScopes or [])
+    granted = granted_scopes(answer.grantScopes or [])
     for name, extra in (("accessTokenExtra", answer.accessTokenExtra), ("idTokenExtra", answer.idTokenExtra)):
         if extra and len(json.dumps(extra)) > MAX_EXTRA_BYTES:
             raise BadRequest(f"{name} must serialize to at most {MAX_EXTRA_BYTES} bytes.")
@@ -134,7 +154,7 @@ def accept(consent_id: str, answer: ConsentRequestAcceptance, may_sign_in: Calla
     if denied:
         raise BadRequest(f"The client is not allowed the scope '{denied[0][:80]}'.")
     may_sign_in(subject)
-    _claim_for_user(subject)
+    claim_for_user(subject)
     try:
         store.accept(consent_id, subject=subject, grant_scopes=granted,
                      access_token_extra=answer.accessTokenExtra or {}, id_token_extra=answer.idTokenExtra or {},
@@ -143,20 +163,21 @@ def accept(consent_id: str, answer: ConsentRequestAcceptance, may_sign_in: Calla
         raise _explain_failed_answer(consent_id) from None
 
 
-def _granted_scopes(given: list[str]) -> list[str]:
+def granted_scopes(given: list[str], name: str = "grantScopes") -> list[str]:
+    """The granted scopes, checked (at most scopes.MAX_SCOPES valid scopes, MAX_GRANTED_SCOPE_CHARS in all)."""
     if len(given) > scopes.MAX_SCOPES:
-        raise BadRequest(f"grantScopes may hold at most {scopes.MAX_SCOPES} scopes.")
+        raise BadRequest(f"{name} may hold at most {scopes.MAX_SCOPES} scopes.")
     granted = list(dict.fromkeys(given))
     invalid = [scope for scope in granted if not scopes.is_valid_scope(scope)]
     if invalid:
         raise BadRequest(f"'{invalid[0][:80]}' is not a valid scope.")
     if len(scopes.join(granted)) > MAX_GRANTED_SCOPE_CHARS:
-        raise BadRequest(f"grantScopes must take at most {MAX_GRANTED_SCOPE_CHARS} characters in all "
+        raise BadRequest(f"{name} must take at most {MAX_GRANTED_SCOPE_CHARS} characters in all "
                          "(space-separated), as the scope of an authorization request.")
     return granted
 
 
-def _claim_for_user(subject: str) -> None:
+def claim_for_user(subject: str) -> None:
     """Claims the subject for a user (storage.clients), so no client can take it afterwards."""
     try:
         client_store.claim_user(subject)

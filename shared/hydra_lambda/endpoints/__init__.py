@@ -5,5 +5,57 @@ Each says who may call (the warden), what they sent and what they get back (the 
 leaves the rest to the concepts (``clients``, ``consent``, ``tokens``, ``grants``, ``policies``...),
 which never import this package. Entry points are named after the operation: a route group of one
 operation exposes ``serve``; a resource exposes its verbs (``page``, ``get``, ``create``,
-``update``, ``delete``, ...). Endpoint modules do not import each other.
+``update``, ``delete``, ...). Endpoint modules do not import each other (this package holds what several share).
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra_lambda import clock
+from hydra_lambda.clients.model import Client
+from hydra_lambda.errors import BadRequest, Forbidden
+from hydra_lambda.models.responses import OAuth2Client
+
+# ---------------------------------------------------------------------------------------------
+# Shared by the current flow's admin routes (login_requests, flow_consent_requests, consent_sessions)
+
+
+def client_body(client: Client | None) -> dict[str, Any]:
+    """A client inside a login or consent request, in the ``OAuth2Client`` shape (never its secret)."""
+    if client is None:
+        return {}
+    return OAuth2Client(
+        id=client.id,
+        client_id=client.id,
+        **{
+            **client.attributes(),
+            "token_endpoint_auth_method": client.auth_method,
+            "id_token_signed_response_alg": client.id_token_alg,
+            "userinfo_signed_response_alg": client.userinfo_alg or "none",
+        },  # type: ignore[arg-type]
+        created_at=clock.rfc3339(client.created_at),
+        updated_at=clock.rfc3339(client.updated_at),
+    ).body()
+
+
+def check_subject(answerer: str, subject: str) -> None:
+    """The subject an app signs in must never be an admin identity unless the app may act as one
+    itself: the right to answer login or consent requests must not be the right to become root."""
+    from hydra_lambda import warden  # lazy: the token endpoint imports this package, never the warden
+
+    if warden.holds_admin_rights(subject) and not warden.holds_admin_rights(answerer):
+        raise Forbidden(f"The subject '{subject[:80]}' holds admin rights (it may manage policies, warden groups or "
+                        "clients): only an app that holds them itself may sign it in.")
+
+
+def parse_model(model: type[Any], body: dict[str, Any], what: str) -> Any:
+    """``body`` read by its pydantic wire model; 400 naming the first problem."""
+    from pydantic import ValidationError  # lazy: only the answering routes load pydantic
+
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error.get("loc", ())) or "body"
+        raise BadRequest(f"The {what} is invalid: {where}: {error.get('msg', 'invalid')}") from None

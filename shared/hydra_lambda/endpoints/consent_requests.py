@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydra_lambda import claims, clock, keys, warden
-from hydra_lambda.config import get_settings
+from hydra_lambda import claims, clock, id_token_hints, warden
 from hydra_lambda.consent import requests
 from hydra_lambda.consent.model import Consent
 from hydra_lambda.credentials import Credentials
@@ -48,23 +47,9 @@ def _asked(found: Consent) -> dict[str, Any]:
         "loginHint": asked.login_hint or None,
         "uiLocales": asked.ui_locales.split() or None,
         "display": asked.display or None,
-        "idTokenHintClaims": _hint_claims(asked.id_token_hint, found.client_id),
+        "idTokenHintClaims": id_token_hints.claims(asked.id_token_hint, found.client_id),
         "requestedClaims": claims.load(str(found.request.get("claims") or "")) or None,
     }
-
-
-def _hint_claims(hint: str, client_id: str) -> dict[str, Any] | None:
-    """The claims of an ``id_token_hint`` this server signed for this client (expired is fine: OpenID
-    Connect Core 3.1.2.1), verified with the published key its ``kid`` names, in whichever set (RS256,
-    PS256, ES256); None for anything else, so a forged hint never reaches the consent app."""
-    if not hint:
-        return None
-    claims = keys.verify(hint)
-    if claims is None or claims.get("iss") != get_settings().issuer or not claims.get("sub"):
-        return None
-    audience = claims.get("aud")
-    audiences = audience if isinstance(audience, list) else [audience]
-    return claims if client_id in audiences else None
 
 
 def accept(caller: Credentials, consent_id: str, body: dict[str, Any]) -> None:

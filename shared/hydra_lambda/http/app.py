@@ -14,6 +14,8 @@ from hydra_lambda.config import adopt_api_issuer, get_settings, read_at_init
 from hydra_lambda.errors import (
     AdminError,
     BadRequest,
+    FlowAdminError,
+    Handled,
     HydraError,
     InvalidRequest,
     MethodNotAllowed,
@@ -27,6 +29,8 @@ from hydra_lambda.http import cors
 from hydra_lambda.http.responses import error_response
 from hydra_lambda.observability import count, logger, metrics, tracer, tracing_enabled
 from hydra_lambda.transient import is_transient
+
+FLOW_ADMIN_PREFIX = "/admin/oauth2/auth/"
 
 
 class HydraResolver(APIGatewayHttpResolver):
@@ -109,11 +113,18 @@ class HydraResolver(APIGatewayHttpResolver):
     def _is_oauth(self) -> bool:
         return self.current_event.path in self._oauth_paths
 
+    def _flow_shape(self, error: HydraError) -> HydraError:
+        """On the current flow's admin routes (``/admin/oauth2/auth/...``) every error is Hydra's
+        ``errorOAuth2`` (Ory's SDKs parse it), but a handled request's 410 ``{redirect_to}``."""
+        if self.current_event.path.startswith(FLOW_ADMIN_PREFIX) and not isinstance(error, Handled):
+            return FlowAdminError.of(error)
+        return error
+
     def _render_error(self, error: HydraError) -> Response:
         count(f"Error_{getattr(error, 'error', None) or error.status}")
         if error.status >= 500:
             logger.warning("request failed", extra={"error": type(error).__name__, "status": error.status})
-        return error_response(error, self.request_id())
+        return error_response(self._flow_shape(error), self.request_id())
 
     def _render_unexpected(self, exc: Exception) -> Response:
         if is_transient(exc):
@@ -123,7 +134,7 @@ class HydraResolver(APIGatewayHttpResolver):
         else:
             logger.exception("unexpected error")
             error = ServerError() if self._is_oauth() else AdminError("An internal error occurred; it has been logged.")
-        return error_response(error, self.request_id())
+        return error_response(self._flow_shape(error), self.request_id())
 
     def _not_found(self, _exc: Exception) -> Response:
         path = self.current_event.path
@@ -133,7 +144,7 @@ class HydraResolver(APIGatewayHttpResolver):
             method = self.current_event.request_context.http.method
             error = InvalidRequest(f"The method {method[:16]} is not allowed here; use {', '.join(allowed)}.",
                                    status=405, headers={"Allow": ", ".join(allowed)})
-        return error_response(error, self.request_id())
+        return error_response(self._flow_shape(error), self.request_id())
 
 
 def _is_utf8(encoded: str) -> bool:

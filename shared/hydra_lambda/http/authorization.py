@@ -25,7 +25,12 @@ from hydra_lambda.config import get_settings
 from hydra_lambda.errors import HydraError
 from hydra_lambda.http.forms import parse_urlencoded, require_form
 from hydra_lambda.http.responses import HTML_HEADERS, html_page, redirect
-from hydra_lambda.http.session_cookie import plain_http_loopback
+from hydra_lambda.http.session_cookie import (
+    clear_session_cookie,
+    plain_http_loopback,
+    read_session_cookie,
+    session_cookie,
+)
 
 COOKIE_PREFIX = "hl_consent_"
 COOKIE_PATH = "/oauth2/auth"
@@ -41,15 +46,22 @@ def parse(method: str, raw_query: str, body: str | None, cookies: dict[str, str]
         require_form(content_type, body)
     params = parse_urlencoded(body if method == "POST" and body else raw_query)
     csrf = {name[len(COOKIE_PREFIX):]: value for name, value in cookies.items() if name.startswith(COOKIE_PREFIX)}
-    return AuthorizationCall(params, csrf)
+    return AuthorizationCall(params, csrf, read_session_cookie(cookies))
 
 
 def render(outcome: Outcome) -> Response:
     if isinstance(outcome, ErrorPage):
+        settings = get_settings()
+        if settings.current_flow and settings.urls_error:  # Hydra's urls.error: the operator's error page
+            return redirect(with_query(settings.urls_error, {"error": outcome.error,
+                                                             "error_description": outcome.description}))
         return error_page(outcome)
     if isinstance(outcome, ToConsentApp):
-        cookie = _csrf_cookie(outcome.consent_id, outcome.csrf, outcome.lifespan)
-        return redirect(outcome.location, cookies=[cookie])
+        cookies = [_csrf_cookie(outcome.consent_id, outcome.csrf, outcome.lifespan)]
+        if outcome.session is not None:
+            cookies.append(session_cookie(outcome.session.value, outcome.session.max_age) if outcome.session.value
+                           else clear_session_cookie())
+        return redirect(outcome.location, cookies=cookies)
     return _deliver(outcome)
 
 

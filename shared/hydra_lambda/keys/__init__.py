@@ -188,10 +188,11 @@ def jwks() -> dict[str, Any]:
     return {"keys": [dict(key.jwk) for key in all_keys()]}
 
 
-def sign(claims: dict[str, Any], alg: str | None = None) -> str:
-    """Compact JWS of ``claims`` (header ``alg``, ``kid``, ``typ: JWT``) by :func:`signer` of ``alg``."""
+def sign(claims: dict[str, Any], alg: str | None = None, *, typ: str = "JWT") -> str:
+    """Compact JWS of ``claims`` (header ``alg``, ``kid``, ``typ``: ``JWT`` unless told, e.g. a logout
+    token's ``logout+jwt``) by :func:`signer` of ``alg``."""
     key = signer(alg)
-    message = signing_input({"alg": key.alg, "kid": key.kid, "typ": "JWT"}, claims)
+    message = signing_input({"alg": key.alg, "kid": key.kid, "typ": typ}, claims)
     return message.decode("ascii") + "." + b64url(key.sign(message))
 
 

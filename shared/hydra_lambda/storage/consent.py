@@ -6,6 +6,7 @@ exactly one wins."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,11 +14,16 @@ from pynamodb.exceptions import PutError, UpdateError
 
 from hydra_lambda import clock
 from hydra_lambda.consent.model import ACCEPTED as ACCEPTED  # the states, for the callers of this module
+from hydra_lambda.consent.model import LOGIN_ACCEPTED as LOGIN_ACCEPTED
+from hydra_lambda.consent.model import LOGIN_PENDING as LOGIN_PENDING
+from hydra_lambda.consent.model import LOGIN_REJECTED as LOGIN_REJECTED
 from hydra_lambda.consent.model import PENDING as PENDING
 from hydra_lambda.consent.model import REJECTED as REJECTED
 from hydra_lambda.consent.model import USED as USED
 from hydra_lambda.consent.model import Authentication, Consent
+from hydra_lambda.storage import sessions as session_rows
 from hydra_lambda.storage import token_rows
+from hydra_lambda.storage.sessions import ConsentSession, LoginSession
 from hydra_lambda.storage.tables import (
     ConsentRecord,
     connection,
@@ -48,6 +54,7 @@ def to_record(consent: Consent) -> ConsentRecord:
         id_token_extra=dict(consent.id_token_extra),
         deny_reason=consent.deny_reason,
         authentication=_authentication_map(consent.authentication),
+        flow=None if consent.flow is None else dict(consent.flow),
         created_at=consent.created_at or clock.now_int(),
         expires_at=consent.expires_at,
         ttl=datetime.fromtimestamp(consent.expires_at, UTC),
@@ -72,6 +79,7 @@ def from_record(record: ConsentRecord) -> Consent:
         deny_reason=record.deny_reason or "",
         created_at=int(record.created_at),
         authentication=_authentication(record.authentication or {}),
+        flow=None if record.flow is None else dict(record.flow),
     )
 
 
@@ -157,12 +165,71 @@ def consume(consent_id: str, expected_state: str) -> None:
 
 
 @ensure_bound
-def consume_with_tokens(consent_id: str, rows: list[Token]) -> None:
+def consume_with_tokens(consent_id: str, rows: list[Token], session: ConsentSession | None = None) -> None:
     """ONE transaction across the consent and token tables: mark the accepted request used and write
-    the token rows it yields. ConditionFailed (nothing written) if it was used or expired meanwhile."""
+    the token rows it yields (and, in the current flow, its consent ``session``). ConditionFailed
+    (nothing written) if it was used or expired meanwhile."""
     consumed = (ConsentRecord(consent_id), [ConsentRecord.state.set(USED)], _condition(ACCEPTED))
+    saves: list[Any] = [token_rows.to_record(row) for row in rows]
+    if session is not None:
+        saves.append(session_rows.consent_record(session))
     try:
-        token_rows.transact(saves=[token_rows.to_record(row) for row in rows], updates=[consumed])
+        token_rows.transact(saves=saves, updates=[consumed])
+    except token_rows.AlreadyUsed as exc:
+        raise ConditionFailed(consent_id) from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# The current flow's stages (consent.model.Consent.flow): each a conditional state change
+
+
+@dataclass
+class Advance:
+    """What a stage change of the current flow writes beside the new state (None: unchanged)."""
+
+    flow: dict[str, Any]
+    subject: str | None = None
+    grant_scopes: list[str] | None = None
+    access_token_extra: dict[str, Any] | None = None
+    id_token_extra: dict[str, Any] | None = None
+    authentication: Authentication | None = None
+    expires_at: int | None = None
+
+    def actions(self, state: str) -> list[Any]:
+        out = [ConsentRecord.state.set(state), ConsentRecord.flow.set(self.flow)]
+        if self.subject is not None:
+            out.append(ConsentRecord.subject.set(self.subject))
+        if self.grant_scopes is not None:
+            out.append(ConsentRecord.grant_scopes.set(self.grant_scopes))
+        if self.access_token_extra is not None:
+            out.append(ConsentRecord.access_token_extra.set(self.access_token_extra))
+        if self.id_token_extra is not None:
+            out.append(ConsentRecord.id_token_extra.set(self.id_token_extra))
+        if self.authentication is not None:
+            out.append(ConsentRecord.authentication.set(_authentication_map(self.authentication)))
+        if self.expires_at is not None:
+            out += [ConsentRecord.expires_at.set(self.expires_at),
+                    ConsentRecord.ttl.set(datetime.fromtimestamp(self.expires_at, UTC))]
+        return out
+
+
+@ensure_bound
+def advance(consent_id: str, expected_state: str, state: str, change: Advance) -> None:
+    """Move a current-flow request from ``expected_state`` to ``state`` (pending and unexpired), once:
+    of two racing writers exactly one wins, the other gets ConditionFailed. A resent write finds its
+    own change recorded and succeeds."""
+    _transition(consent_id, expected_state, change.actions(state),
+                lambda found: found.state == state and found.flow == change.flow)
+
+
+@ensure_bound
+def advance_with_login_session(consent_id: str, expected_state: str, state: str, change: Advance,
+                               session: LoginSession) -> None:
+    """``advance`` and the creation of a new login session in ONE transaction: the login stage is
+    consumed by exactly one request, and only the winner's session exists."""
+    update = (ConsentRecord(consent_id), change.actions(state), _condition(expected_state))
+    try:
+        token_rows.transact(saves=[session_rows.login_record(session)], updates=[update])
     except token_rows.AlreadyUsed as exc:
         raise ConditionFailed(consent_id) from exc
 

@@ -108,12 +108,23 @@ def _data(value: LoginSession | ConsentSession, *skip: str) -> dict[str, Any]:
 # Login sessions
 
 
+def login_record(session: LoginSession) -> SessionRecord:
+    """The row of a login session (to write it in a transaction with other rows)."""
+    return _record(LOGIN + session.sid, session.subject, session.expires_at, session.created_at,
+                   _data(session, "sid", "subject", "expires_at", "created_at"))
+
+
+def consent_record(session: ConsentSession) -> SessionRecord:
+    """The row of a consent session (to write it in a transaction with other rows)."""
+    return _record(CONSENT + session.challenge, session.subject, session.expires_at, session.created_at,
+                   _data(session, "challenge", "subject", "expires_at", "created_at"))
+
+
 @ensure_bound
 def create_login_session(session: LoginSession) -> None:
     """Store a new login session. A row already under its (random) sid is accepted only if it is this
     very session (botocore resent a put whose answer was lost); SessionExists otherwise."""
-    record = _record(LOGIN + session.sid, session.subject, session.expires_at, session.created_at,
-                     _data(session, "sid", "subject", "expires_at", "created_at"))
+    record = login_record(session)
     try:
         connection().save(record, condition=SessionRecord.id.does_not_exist())
     except PutError as exc:
@@ -177,8 +188,7 @@ def delete_login_session(sid: str) -> LoginSession | None:
 @ensure_bound
 def save_consent_session(session: ConsentSession) -> None:
     """Store (or overwrite: a resent write writes the same row) the consent session of a challenge."""
-    record = _record(CONSENT + session.challenge, session.subject, session.expires_at, session.created_at,
-                     _data(session, "challenge", "subject", "expires_at", "created_at"))
+    record = consent_record(session)
     try:
         connection().save(record)
     except PutError as exc:

@@ -231,6 +231,7 @@ class ConsentRecord(_Base):
     id_token_extra = JSONAttribute(default=dict)
     deny_reason = UnicodeAttribute(default="")
     authentication = JSONAttribute(default=dict)  # from the acceptance: auth_time, acr, amr
+    flow = JSONAttribute(null=True)  # the current login/consent flow's fields (consent.model.Consent.flow)
     created_at = NumberAttribute()
     expires_at = NumberAttribute()
     ttl = TTLAttribute()
@@ -264,6 +265,23 @@ class SessionRecord(_Base):
     expires_at = NumberAttribute()
     ttl = TTLAttribute()
     by_subject = BySubject()
+
+
+class LogoutRecord(_Base):
+    """A logout request (RP-initiated logout, storage/logout.py): a row of the sessions table, id
+    ``lr#<challenge>``, without a ``subject`` attribute (the subject sits in ``data``), so it stays out
+    of ``by_subject`` and its write is one unit. ``status`` moves by conditional writes only:
+    pending -> accepted | rejected, accepted (or pending, when this server asked the user) -> used."""
+
+    class Meta(_Base.Meta):
+        table_name = "hydra-sessions"
+
+    id = UnicodeAttribute(hash_key=True)
+    status = UnicodeAttribute(default="pending")
+    data = JSONAttribute(default=dict)
+    created_at = NumberAttribute()
+    expires_at = NumberAttribute()
+    ttl = TTLAttribute()
 
 
 class PolicyRecord(_Base):
@@ -302,6 +320,7 @@ def _table_names(settings: Settings) -> dict[type[Model], str]:
         ConsentRecord: settings.consent_table,
         PolicyRecord: settings.policies_table,
         SessionRecord: settings.sessions_table,
+        LogoutRecord: settings.sessions_table,  # shares the sessions table (not in MODELS)
     }
 
 

@@ -166,6 +166,8 @@ def session_to_map(session: TokenSession) -> dict[str, Any]:
             out["claims_request"] = identity.claims_request
         if identity.pairwise_subject:
             out["pairwise_subject"] = identity.pairwise_subject
+        if identity.sid:
+            out["sid"] = identity.sid
     if session.code_binding is not None:
         out["authorize"] = {key: getattr(session.code_binding, key) for key in _BINDING_KEYS}
     if session.access_signature:
@@ -188,6 +190,7 @@ def session_from_map(subject: str, data: dict[str, Any]) -> TokenSession:
             requested_at=int(data.get("requested_at") or 0),
             claims_request=dict(data.get("claims_request") or {}),
             pairwise_subject=str(data.get("pairwise_subject") or ""),
+            sid=str(data.get("sid") or ""),
         )
     binding = None
     authorize = data.get("authorize")

@@ -62,6 +62,8 @@ def claims(
         out["acr"] = identity.acr
     if identity.amr:
         out["amr"] = list(identity.amr)
+    if identity.sid:
+        out["sid"] = identity.sid  # OpenID Connect Front-/Back-Channel Logout 1.0: the login session
     if access_token:
         out["at_hash"] = half_hash(access_token, algorithm)
     if code:

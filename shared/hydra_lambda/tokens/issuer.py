@@ -26,6 +26,7 @@ from hydra_lambda.config import get_settings
 from hydra_lambda.errors import InvalidGrant, TemporarilyUnavailable
 from hydra_lambda.storage import consent as consent_store
 from hydra_lambda.storage import token_rows
+from hydra_lambda.storage.sessions import ConsentSession
 from hydra_lambda.tokens import id_tokens, opaque
 from hydra_lambda.tokens.model import CodeBinding, IdentityContext, Token, TokenSession
 
@@ -169,23 +170,30 @@ def _grant_tokens(client: Client, origin: Token, granted: list[str] | None, *,
 
 def authorize(identity: IdentityContext, *, consent_id: str, client_id: str, granted: list[str],
               extra: dict[str, Any], response_types: tuple[str, ...] | list[str],
-              binding: CodeBinding, id_token_alg: str | None = None) -> dict[str, str]:
+              binding: CodeBinding, id_token_alg: str | None = None,
+              consent_session: ConsentSession | None = None) -> dict[str, str]:
     """What ``/oauth2/auth`` answers for ``response_types`` (a code bound to ``binding``, an implicit
     access token, an ID token), every row starting a new grant (a new ``request_id``). Signed first,
     then ONE transaction consumes the accepted consent ``consent_id`` and writes the rows: a failure
     anywhere leaves the consent redeemable, so the browser can simply retry. Raises
-    ``storage.consent.ConditionFailed`` when the consent was used or expired meanwhile."""
+    ``storage.consent.ConditionFailed`` when the consent was used or expired meanwhile.
+
+    With a ``consent_session`` (the current flow), the grant's ``request_id`` is the consent
+    challenge (the session's), and the session is written in the same transaction: revoking the
+    consent session revokes exactly the tokens of its grant."""
+    request_id = consent_session.challenge if consent_session is not None else new_request_id()
     response, rows = _authorization_tokens(identity, client_id=client_id, granted=granted, extra=extra,
                                            response_types=response_types, binding=binding,
-                                           id_token_alg=id_token_alg)
-    consent_store.consume_with_tokens(consent_id, rows)
+                                           id_token_alg=id_token_alg, request_id=request_id)
+    consent_store.consume_with_tokens(consent_id, rows, consent_session)
     return response
 
 
 def _authorization_tokens(identity: IdentityContext, *, client_id: str, granted: list[str],
                           extra: dict[str, Any], response_types: tuple[str, ...] | list[str],
-                          binding: CodeBinding, id_token_alg: str | None) -> tuple[dict[str, str], list[Token]]:
-    common = {"client_id": client_id, "request_id": new_request_id(), "subject": identity.subject,
+                          binding: CodeBinding, id_token_alg: str | None,
+                          request_id: str) -> tuple[dict[str, str], list[Token]]:
+    common = {"client_id": client_id, "request_id": request_id, "subject": identity.subject,
               "scopes": granted, "extra": extra}
     out: dict[str, str] = {}
     rows = []

@@ -32,6 +32,8 @@ class IdentityContext:
     claims_request: dict[str, Any] = field(default_factory=dict)
     # The sub a pairwise client sees (hydra_lambda.subjects), fixed for the grant; "" for a public client
     pairwise_subject: str = ""
+    # The login session of the current flow (the ID token's ``sid``); "" in the classic flow
+    sid: str = ""
 
     @property
     def client_subject(self) -> str:

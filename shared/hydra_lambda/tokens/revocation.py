@@ -124,3 +124,16 @@ class _GrantWalk:
                 row = self.origin  # gone meanwhile (a concurrent revocation): what the caller read
             if row is not None:
                 pending.extend(self.follow(row))
+
+
+def revoke_request(request_id: str) -> None:
+    """Revoke every token of the grant ``request_id`` names (a consent session's challenge, in the
+    current flow): ``revoke_grant`` from one of its codes or refresh tokens, winning every race with
+    a refresh, then whatever the index still lists (access tokens of an implicit grant)."""
+    if not request_id:
+        return
+    refs = [TokenRef(key.kind, key.signature) for key in token_rows.keys_of_request(request_id)]
+    origin = next((row for row in token_rows.get_many(refs) if row.kind != "access"), None)
+    if origin is not None:
+        revoke_grant(origin, with_origin=True)
+    token_rows.revoke_request(request_id)

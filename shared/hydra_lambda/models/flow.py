@@ -1,0 +1,140 @@
+"""Wire models of the current login/consent flow's admin API, with Ory Hydra's field names
+(``spec/api.json``: ``acceptOAuth2LoginRequest``, ``acceptOAuth2ConsentRequest``,
+``rejectOAuth2Request``; answered ``oAuth2LoginRequest``, ``oAuth2ConsentRequest``,
+``oAuth2ConsentSession``, ``oAuth2RedirectTo``). Request bodies are pydantic models that ignore
+fields they do not know (Ory's SDKs of newer Hydra versions send more); responses are dataclasses
+(``body()`` leaves out what is None)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
+
+
+class AcceptOAuth2LoginRequest(BaseModel):
+    """``PUT /admin/oauth2/auth/requests/login/accept``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    subject: StrictStr
+    remember: StrictBool | None = None
+    remember_for: StrictInt | None = None
+    acr: StrictStr | None = None
+    amr: list[StrictStr] | None = None
+    context: Any = None
+    extend_session_lifespan: StrictBool | None = None
+    force_subject_identifier: StrictStr | None = None
+    identity_provider_session_id: StrictStr | None = None
+
+
+class AcceptOAuth2ConsentRequestSession(BaseModel):
+    """``session``: claims for introspection's ``ext`` (``access_token``) and the ID token and
+    ``/userinfo`` (``id_token``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    access_token: dict[str, Any] | None = None
+    id_token: dict[str, Any] | None = None
+
+
+class AcceptOAuth2ConsentRequest(BaseModel):
+    """``PUT /admin/oauth2/auth/requests/consent/accept``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    grant_scope: list[StrictStr] | None = None
+    grant_access_token_audience: list[StrictStr] | None = None
+    remember: StrictBool | None = None
+    remember_for: StrictInt | None = None
+    session: AcceptOAuth2ConsentRequestSession | None = None
+    context: Any = None
+
+
+class RejectOAuth2Request(BaseModel):
+    """``PUT .../login/reject`` and ``.../consent/reject``; ``error_debug`` and ``status_code`` are
+    read and never sent to the client."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    error: StrictStr | None = None
+    error_description: StrictStr | None = None
+    error_hint: StrictStr | None = None
+    error_debug: StrictStr | None = None
+    status_code: StrictInt | None = None
+
+
+def _without_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class RedirectTo:
+    """``oAuth2RedirectTo``: where the login or consent app sends the browser next."""
+
+    redirect_to: str
+
+    def body(self) -> dict[str, Any]:
+        return {"redirect_to": self.redirect_to}
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoginRequest:
+    """``oAuth2LoginRequest``."""
+
+    challenge: str
+    client: dict[str, Any]
+    request_url: str
+    requested_scope: list[str]
+    requested_access_token_audience: list[str]
+    skip: bool
+    subject: str
+    session_id: str | None = None
+    oidc_context: dict[str, Any]
+    requested_at: str
+
+    def body(self) -> dict[str, Any]:
+        return _without_none(self.__dict__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsentRequest:
+    """``oAuth2ConsentRequest``."""
+
+    challenge: str
+    consent_request_id: str
+    client: dict[str, Any]
+    subject: str
+    skip: bool
+    request_url: str
+    requested_scope: list[str]
+    requested_access_token_audience: list[str]
+    acr: str
+    amr: list[str]
+    context: Any = None
+    login_challenge: str
+    login_session_id: str
+    oidc_context: dict[str, Any]
+    requested_at: str
+
+    def body(self) -> dict[str, Any]:
+        return _without_none(self.__dict__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsentSession:
+    """``oAuth2ConsentSession``: one remembered (or given) consent, its request as it was."""
+
+    consent_request: dict[str, Any]
+    grant_scope: list[str]
+    grant_access_token_audience: list[str]
+    session: dict[str, Any]
+    remember: bool
+    remember_for: int
+    handled_at: str
+    context: Any = None
+    expires_at: dict[str, str]
+
+    def body(self) -> dict[str, Any]:
+        return _without_none(self.__dict__)
