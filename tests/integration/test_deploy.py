@@ -272,6 +272,10 @@ EXPECTED = {
     "keys-set-get.json": 401, "keys-key-get.json": 404,
     # Dynamic client registration is off unless OIDC_DYNAMIC_CLIENT_REGISTRATION_ENABLED: an unknown route.
     "oauth2-register.json": 404, "oauth2-register-get.json": 404,
+    # The current login/consent flow's admin routes (Hydra's paths): a token is needed.
+    "flow-login-get.json": 401, "flow-login-accept.json": 401, "flow-login-reject.json": 401,
+    "flow-consent-get.json": 401, "flow-consent-accept.json": 401, "flow-consent-reject.json": 401,
+    "flow-consent-sessions-list.json": 401, "flow-consent-sessions-revoke.json": 401,
 }
 
 

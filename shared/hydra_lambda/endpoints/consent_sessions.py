@@ -16,7 +16,7 @@ from hydra_lambda.consent import remembered
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.endpoints import client_body
 from hydra_lambda.errors import BadRequest
-from hydra_lambda.models.flow import ConsentRequest, ConsentSession
+from hydra_lambda.models.flow_answers import ConsentRequest, ConsentSession
 from hydra_lambda.storage.sessions import ConsentSession as Session
 
 SCOPE = "hydra.consent"

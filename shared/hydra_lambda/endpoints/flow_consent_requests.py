@@ -12,7 +12,7 @@ from hydra_lambda.clients.registry import get_client
 from hydra_lambda.consent import flow
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.endpoints import client_body, parse_model
-from hydra_lambda.models.flow import AcceptOAuth2ConsentRequest, ConsentRequest, RedirectTo, RejectOAuth2Request
+from hydra_lambda.models.flow_answers import ConsentRequest, RedirectTo
 
 SCOPE = "hydra.consent"
 
@@ -56,11 +56,11 @@ def get(caller: Credentials, challenge: str) -> dict[str, Any]:
 
 def accept(caller: Credentials, challenge: str, body: dict[str, Any]) -> dict[str, Any]:
     _require_access(caller, challenge, "accept")
-    answer = parse_model(AcceptOAuth2ConsentRequest, body, "consent acceptance")
+    answer = parse_model("AcceptOAuth2ConsentRequest", body, "consent acceptance")
     return RedirectTo(flow.accept_consent(challenge, answer)).body()
 
 
 def reject(caller: Credentials, challenge: str, body: dict[str, Any]) -> dict[str, Any]:
     _require_access(caller, challenge, "reject")
-    answer = parse_model(RejectOAuth2Request, body, "rejection")
+    answer = parse_model("RejectOAuth2Request", body, "rejection")
     return RedirectTo(flow.reject_consent(challenge, answer)).body()

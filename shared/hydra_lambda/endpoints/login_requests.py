@@ -13,7 +13,7 @@ from hydra_lambda.consent import flow
 from hydra_lambda.consent.model import Consent
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.endpoints import check_subject, client_body, parse_model
-from hydra_lambda.models.flow import AcceptOAuth2LoginRequest, LoginRequest, RedirectTo, RejectOAuth2Request
+from hydra_lambda.models.flow_answers import LoginRequest, RedirectTo
 
 SCOPE = "hydra.consent"
 
@@ -56,12 +56,12 @@ def oidc_context(found: Consent) -> dict[str, Any]:
 
 def accept(caller: Credentials, challenge: str, body: dict[str, Any]) -> dict[str, Any]:
     access = _require_access(caller, challenge, "accept")
-    answer = parse_model(AcceptOAuth2LoginRequest, body, "login acceptance")
+    answer = parse_model("AcceptOAuth2LoginRequest", body, "login acceptance")
     redirect_to = flow.accept_login(challenge, answer, lambda subject: check_subject(access.subject, subject))
     return RedirectTo(redirect_to).body()
 
 
 def reject(caller: Credentials, challenge: str, body: dict[str, Any]) -> dict[str, Any]:
     _require_access(caller, challenge, "reject")
-    answer = parse_model(RejectOAuth2Request, body, "rejection")
+    answer = parse_model("RejectOAuth2Request", body, "rejection")
     return RedirectTo(flow.reject_login(challenge, answer)).body()

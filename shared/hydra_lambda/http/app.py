@@ -84,13 +84,13 @@ class HydraResolver(APIGatewayHttpResolver):
                 if path in self._oauth_paths
                 else PayloadTooLarge(f"The request body is larger than {limit} bytes.")
             )
-            return self._build_plain(error_response(error, self._request_id(event)))
+            return self._build_plain(error_response(self._flow_shape(error, path), self._request_id(event)))
         if event.get("isBase64Encoded") and not _is_utf8(body):
             # Every body this API reads is JSON or form text; powertools' decoded_body would raise.
             path = event.get("rawPath", "")
             kind = InvalidRequest if path in self._oauth_paths else BadRequest
             error = kind("The request body is not valid UTF-8.")
-            return self._build_plain(error_response(error, self._request_id(event)))
+            return self._build_plain(error_response(self._flow_shape(error, path), self._request_id(event)))
         return None
 
     def _build_plain(self, response: Response) -> dict[str, Any]:
@@ -113,10 +113,11 @@ class HydraResolver(APIGatewayHttpResolver):
     def _is_oauth(self) -> bool:
         return self.current_event.path in self._oauth_paths
 
-    def _flow_shape(self, error: HydraError) -> HydraError:
+    def _flow_shape(self, error: HydraError, path: str | None = None) -> HydraError:
         """On the current flow's admin routes (``/admin/oauth2/auth/...``) every error is Hydra's
         ``errorOAuth2`` (Ory's SDKs parse it), but a handled request's 410 ``{redirect_to}``."""
-        if self.current_event.path.startswith(FLOW_ADMIN_PREFIX) and not isinstance(error, Handled):
+        path = self.current_event.path if path is None else path
+        if path.startswith(FLOW_ADMIN_PREFIX) and not isinstance(error, Handled):
             return FlowAdminError.of(error)
         return error
 

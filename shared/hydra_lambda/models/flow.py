@@ -2,12 +2,11 @@
 (``spec/api.json``: ``acceptOAuth2LoginRequest``, ``acceptOAuth2ConsentRequest``,
 ``rejectOAuth2Request``; answered ``oAuth2LoginRequest``, ``oAuth2ConsentRequest``,
 ``oAuth2ConsentSession``, ``oAuth2RedirectTo``). Request bodies are pydantic models that ignore
-fields they do not know (Ory's SDKs of newer Hydra versions send more); responses are dataclasses
-(``body()`` leaves out what is None)."""
+fields they do not know (Ory's SDKs of newer Hydra versions send more); the answers are plain
+dataclasses in ``models.flow_answers``, so reading a request never imports pydantic."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
@@ -63,78 +62,3 @@ class RejectOAuth2Request(BaseModel):
     error_hint: StrictStr | None = None
     error_debug: StrictStr | None = None
     status_code: StrictInt | None = None
-
-
-def _without_none(values: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in values.items() if value is not None}
-
-
-@dataclass(frozen=True)
-class RedirectTo:
-    """``oAuth2RedirectTo``: where the login or consent app sends the browser next."""
-
-    redirect_to: str
-
-    def body(self) -> dict[str, Any]:
-        return {"redirect_to": self.redirect_to}
-
-
-@dataclass(frozen=True, kw_only=True)
-class LoginRequest:
-    """``oAuth2LoginRequest``."""
-
-    challenge: str
-    client: dict[str, Any]
-    request_url: str
-    requested_scope: list[str]
-    requested_access_token_audience: list[str]
-    skip: bool
-    subject: str
-    session_id: str | None = None
-    oidc_context: dict[str, Any]
-    requested_at: str
-
-    def body(self) -> dict[str, Any]:
-        return _without_none(self.__dict__)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ConsentRequest:
-    """``oAuth2ConsentRequest``."""
-
-    challenge: str
-    consent_request_id: str
-    client: dict[str, Any]
-    subject: str
-    skip: bool
-    request_url: str
-    requested_scope: list[str]
-    requested_access_token_audience: list[str]
-    acr: str
-    amr: list[str]
-    context: Any = None
-    login_challenge: str
-    login_session_id: str
-    oidc_context: dict[str, Any]
-    requested_at: str
-
-    def body(self) -> dict[str, Any]:
-        return _without_none(self.__dict__)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ConsentSession:
-    """``oAuth2ConsentSession``: one remembered (or given) consent, its request as it was."""
-
-    consent_request: dict[str, Any]
-    grant_scope: list[str]
-    grant_access_token_audience: list[str]
-    session: dict[str, Any]
-    remember: bool
-    remember_for: int
-    handled_at: str
-    context: Any = None
-    expires_at: dict[str, str]
-
-    def body(self) -> dict[str, Any]:
-        return _without_none(self.__dict__)
