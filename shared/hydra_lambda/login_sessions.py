@@ -41,6 +41,22 @@ def make_session(subject: str, *, auth_time: int, lifespan: int, acr: str = "", 
     return session, cookie_value(session.sid, secret)
 
 
+def renew_session(session: LoginSession, *, auth_time: int, lifespan: int, acr: str = "",
+                  amr: list[str] | None = None, remember: bool = False, remember_for: int = 0,
+                  identity_provider_session_id: str = "") -> tuple[LoginSession, str]:
+    """``session`` after its user authenticated again in it (``prompt=login``, ``max_age``): the same
+    sid (so front- and back-channel logout still reach every client of the session), the new
+    authentication, and a new cookie secret (a value read before the login no longer works). NOT
+    stored; returns it and the new cookie value."""
+    secret = secrets.token_urlsafe(32)
+    renewed = LoginSession(sid=session.sid, subject=session.subject, cookie_hash=hash_secret(secret),
+                           auth_time=auth_time, expires_at=clock.now_int() + lifespan, acr=acr,
+                           amr=list(amr or []), remember=remember, remember_for=remember_for,
+                           identity_provider_session_id=identity_provider_session_id,
+                           created_at=session.created_at)
+    return renewed, cookie_value(renewed.sid, secret)
+
+
 def new_session(subject: str, *, auth_time: int, lifespan: int, acr: str = "", amr: list[str] | None = None,
                 remember: bool = False, remember_for: int = 0,
                 identity_provider_session_id: str = "") -> tuple[LoginSession, str]:

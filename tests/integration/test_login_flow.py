@@ -147,6 +147,26 @@ def test_prompt_login_forces_the_login_screen(client: tuple[str, str | None]) ->
     assert browser.login_request().json["skip"] is False
 
 
+def test_signing_in_again_keeps_the_session_and_changes_its_cookie(client: tuple[str, str | None]) -> None:
+    """prompt=login (or max_age) by the same user: Hydra's way, the same sid (logout still reaches every
+    client the session signed in to) with the new auth_time, and a new cookie secret (the value read
+    before no longer works); another user in that browser gets a session of their own."""
+    from hydra_lambda import login_sessions
+
+    browser = _signed_in(client[0])
+    old_cookie = _session_cookie(browser)
+    sid = login_sessions.from_cookie(old_cookie).sid
+    time.sleep(1.1)
+    again = browser.full("alice", login={"remember": True, "remember_for": 3600}, prompt="login")
+    claims = _id_token(client, again["code"])
+    assert claims["sid"] == sid
+    assert login_sessions.from_cookie(old_cookie) is None
+    renewed = login_sessions.from_cookie(_session_cookie(browser))
+    assert renewed is not None and renewed.sid == sid and renewed.auth_time == claims["auth_time"]
+    other = browser.full("bob", login={"remember": True, "remember_for": 3600}, prompt="login")
+    assert _id_token(client, other["code"])["sid"] != sid
+
+
 def test_max_age_exceeded_forces_the_login_screen(client: tuple[str, str | None]) -> None:
     browser = _signed_in(client[0])
     time.sleep(2.1)

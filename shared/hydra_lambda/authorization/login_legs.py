@@ -131,7 +131,7 @@ def _bound_login_leg(request: AuthorizeRequest, client: Client, found: Consent, 
     if found.state != store.LOGIN_ACCEPTED:
         raise InvalidRequest("The login request was already used.")
     login: dict[str, Any] = dict(flow.get("login") or {})
-    session, new_cookie = _login_session(found, flow, login)
+    session, new_cookie = _login_session(found, flow, login, cookie)
     skip = _consent_skip(request, found)
     if "none" in request.prompt.split() and not skip:
         spend(found.id, store.LOGIN_ACCEPTED)
@@ -153,10 +153,12 @@ def _bound_login_leg(request: AuthorizeRequest, client: Client, found: Consent, 
                         session=_cookie_for(login, new_cookie, cookie))
 
 
-def _login_session(found: Consent, flow: dict[str, Any], login: dict[str, Any]) -> tuple[LoginSession, str | None]:
-    """The login session of this authorization: the remembered one a skipped login reused, else a new
-    one (not stored yet: the caller writes it with the stage change), and its cookie value (None when
-    reused)."""
+def _login_session(found: Consent, flow: dict[str, Any], login: dict[str, Any],
+                   cookie: str) -> tuple[LoginSession, str | None]:
+    """The login session of this authorization: the remembered one a skipped login reused; the
+    browser's own session of the same subject, authenticated again (same sid, new time and cookie
+    secret: Hydra's way, so logout still reaches every client of the session); else a new one. Not
+    stored yet (the caller writes it with the stage change); with its cookie value (None when reused)."""
     if flow.get("login_skip"):
         session = session_store.get_login_session(str(flow.get("login_session_id") or ""))
         if session is None or session.subject != found.subject:
@@ -164,11 +166,14 @@ def _login_session(found: Consent, flow: dict[str, Any], login: dict[str, Any]) 
         return session, None
     remember, remember_for = bool(login.get("remember")), int(login.get("remember_for") or 0)
     lifespan = remember_for if remember and remember_for > 0 else get_settings().refresh_token_lifespan
-    session, value = login_sessions.make_session(
-        found.subject, auth_time=int(login.get("auth_time") or clock.now_int()), lifespan=lifespan,
-        acr=str(login.get("acr") or ""), amr=list(login.get("amr") or []), remember=remember,
-        remember_for=remember_for, identity_provider_session_id=str(login.get("identity_provider_session_id") or ""))
-    return session, value
+    details = {"auth_time": int(login.get("auth_time") or clock.now_int()), "lifespan": lifespan,
+               "acr": str(login.get("acr") or ""), "amr": list(login.get("amr") or []), "remember": remember,
+               "remember_for": remember_for,
+               "identity_provider_session_id": str(login.get("identity_provider_session_id") or "")}
+    current = login_sessions.from_cookie(cookie)
+    if current is not None and current.subject == found.subject:
+        return login_sessions.renew_session(current, **details)
+    return login_sessions.make_session(found.subject, **details)
 
 
 def _cookie_for(login: dict[str, Any], new_cookie: str | None, old_cookie: str) -> SessionCookie | None:
