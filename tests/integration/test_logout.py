@@ -608,3 +608,36 @@ def test_a_pairwise_client_gets_its_pairwise_sub_in_the_logout_token(monkeypatch
     assert claims is not None and jwt.get_unverified_header(token)["typ"] == "logout+jwt"
     assert claims["sub"] == subjects.pairwise_subject(client, "alice") != "alice"
     assert claims["sid"] == "sid-1" and claims["aud"] == client_id and "nonce" not in claims
+
+
+def test_logout_racing_refreshes_of_its_grant_leaves_no_live_token() -> None:
+    """Issue 24's race: a relying party keeps refreshing while the user logs out. Whatever the refreshes
+    obtained before or after, once logout returns no token of the grant is live (revocation marks
+    every row of the grant before deleting, so no rotation can commit a pair it misses)."""
+    from hydra_lambda import logout
+
+    from tests.support_flows import refresh
+
+    client_id, secret = logout_client()
+    for _round in range(6):
+        subject = unique("user")
+        session, _cookie = signed_in(subject)
+        tokens = grant(client_id, secret, subject, session.sid, ["openid", "offline"])
+        obtained = [tokens["access_token"], tokens["refresh_token"]]
+        go = threading.Barrier(2)
+
+        def keep_refreshing(current: str = tokens["refresh_token"]) -> None:
+            go.wait()
+            for _ in range(4):
+                answer = refresh(client_id, secret, current)
+                if answer.status != 200:
+                    return
+                current = answer.json["refresh_token"]
+                obtained.extend([answer.json["access_token"], current])
+
+        refresher = threading.Thread(target=keep_refreshing)
+        refresher.start()
+        go.wait()
+        logout.end_session(subject, session.sid)
+        refresher.join()
+        assert not [token for token in obtained if live(token)], "a token outlived the logout"

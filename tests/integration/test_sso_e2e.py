@@ -71,10 +71,10 @@ def result(page: Any) -> dict[str, Any]:
     return json.loads(page.locator("#result").inner_text())
 
 
-def sign_in(page: Any, app: str, password: str = "alice-password") -> None:
+def sign_in(page: Any, app: str, user: str = "alice") -> None:
     assert page.url.startswith(f"{app}/login"), page.url
-    page.fill("#username", "alice")
-    page.fill("#password", password)
+    page.fill("#username", user)
+    page.fill("#password", f"{user}-password")
     page.check("#remember")
     page.click("#accept")
 
@@ -124,14 +124,33 @@ def test_sso_silent_renew_and_logout(stack: tuple[LocalServer, str], relying_par
     assert "error" not in renewed and renewed["sid"] == first["sid"], renewed
     assert not any(url.startswith(app) for url in seen), seen  # no page of the app was shown
 
-    # 4. A browser without the session: prompt=none ends in login_required, no page shown.
+    # 3b. A plain login again: the session and the remembered consent answer; no page of the app.
+    seen.clear()
+    page.goto(f"{rp}/rp1/login")
+    page.wait_for_url(f"{rp}/rp1/callback*")
+    assert result(page)["sid"] == first["sid"] and not any(url.startswith(app) for url in seen), seen
+
+    # 4. A browser without the session: prompt=none ends in login_required, no page shown; bob then
+    #    signs in there, and rp1 asks alice's browser silently with bob's ID token as its hint:
+    #    the session is alice's, so login_required too.
     stranger = chromium.new_context().new_page()
     stranger.goto(f"{rp}/rp1/login?prompt=none")
     stranger.wait_for_url(f"{rp}/rp1/callback*")
     assert result(stranger)["error"] == "login_required"
+    stranger.goto(f"{rp}/rp1/login")
+    sign_in(stranger, app, "bob")
+    allow(stranger, app)
+    stranger.wait_for_url(f"{rp}/rp1/callback*")
+    assert result(stranger)["sub"] == "bob"
     stranger.context.close()
+    page.goto(f"{rp}/rp1/login?prompt=none&hint=yes")
+    page.wait_for_url(f"{rp}/rp1/callback*")
+    assert result(page)["error"] == "login_required"
+    page.goto(f"{rp}/rp1/login?prompt=none")  # alice's own token back for rp1 (its logout hint below)
+    page.wait_for_url(f"{rp}/rp1/callback*")
+    assert result(page)["sub"] == "alice"
 
-    # 5. max_age=0: the user must sign in again; auth_time moves, the session stays.
+    # 5. max_age=0: the user must sign in again; auth_time moves, the session (sid) stays.
     time.sleep(1.1)
     page.goto(f"{rp}/rp1/login?max_age=0")
     sign_in(page, app)
