@@ -626,7 +626,8 @@ def test_logout_racing_refreshes_of_its_grant_leaves_no_live_token() -> None:
         obtained = [tokens["access_token"], tokens["refresh_token"]]
         go = threading.Barrier(2)
 
-        def keep_refreshing(current: str = tokens["refresh_token"]) -> None:
+        def keep_refreshing(current: str = tokens["refresh_token"], go: threading.Barrier = go,
+                            obtained: list[str] = obtained) -> None:
             go.wait()
             for _ in range(4):
                 answer = refresh(client_id, secret, current)
