@@ -685,3 +685,25 @@ def test_the_readme_says_what_deleting_the_stack_keeps(translated: dict[str, Any
             if r.get("DeletionPolicy") == "Retain" and r["Type"] != "AWS::Lambda::Version"}
     assert named == kept
     assert "DeletionProtectionEnabled" in line and "import" in line  # how to delete them, how to re-attach
+
+
+def test_every_role_allowed_kms_sign_is_named_by_the_signing_keys_policies(template: dict[str, Any]) -> None:
+    """An IAM grant of kms:Sign is useless unless the key's own policy names the role: the back-channel
+    logout consumer signs logout tokens, so the keys' policies must let its role sign (moto enforces no
+    key policy, so only this check sees it)."""
+    resources = template["Resources"]
+    signers = set()
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function" or name.startswith("Private"):
+            continue
+        if "kms:Sign" in json.dumps(resource["Properties"].get("Policies") or []):
+            signers.add(f"{name}Role")
+    assert "LogoutFunctionRole" in signers and "OAuth2FunctionRole" in signers
+    keys = [r for r in resources.values() if r["Type"] == "AWS::KMS::Key"
+            and any(s.get("Sid") == "StackFunctionsSign" for s in r["Properties"]["KeyPolicy"]["Statement"])]
+    assert keys
+    for key in keys:
+        sign = next(s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "StackFunctionsSign")
+        named = {ref["GetAtt"].split(".")[0] if isinstance(ref["GetAtt"], str) else ref["GetAtt"][0]
+                 for ref in sign["Condition"]["ArnEquals"]["aws:PrincipalArn"]}
+        assert signers <= named, signers - named
