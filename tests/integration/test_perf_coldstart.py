@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from hydra_lambda.clients.model import Client
-from hydra_lambda.endpoints.clients import wire as client_wire
+from hydra_lambda.endpoints import client_wire
 from hydra_lambda.errors import BadRequest
 from hydra_lambda.models import responses
 from hydra_lambda.models.flush import FlushInactiveOAuth2TokensRequest, flush_cutoff

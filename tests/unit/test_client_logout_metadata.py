@@ -11,7 +11,8 @@ import pytest
 from hydra_lambda.clients import logout_metadata, registry
 from hydra_lambda.clients.model import Client
 from hydra_lambda.config import reset_settings
-from hydra_lambda.endpoints.clients import _parse_body, wire
+from hydra_lambda.endpoints import client_wire as wire
+from hydra_lambda.endpoints.clients import _parse_body
 from hydra_lambda.errors import BadRequest
 from hydra_lambda.storage.clients import from_record, to_record
 

@@ -10,7 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hydra_lambda.clients import metadata
 from hydra_lambda.clients.model import Client
-from hydra_lambda.endpoints.clients import _parse_body, wire
+from hydra_lambda.endpoints import client_wire as wire
+from hydra_lambda.endpoints.clients import _parse_body
 from hydra_lambda.errors import BadRequest
 
 

@@ -21,15 +21,16 @@ from hydra_lambda.models.responses import OAuth2Client
 # Shared by the current flow's admin routes (login_requests, flow_consent_requests, consent_sessions)
 
 
-def client_body(client: Client | None) -> dict[str, Any]:
-    """A client inside a login or consent request, in the ``OAuth2Client`` shape (never its secret)."""
-    if client is None:
-        return {}
+def client_wire(client: Client, secret: str | None = None) -> dict[str, Any]:
+    """A client in the API's ``OAuth2Client`` shape (``/clients``, and inside login and consent
+    requests); the cleartext secret only when the caller just set it."""
     return OAuth2Client(
         id=client.id,
         client_id=client.id,
+        client_secret=secret,
         **{
             **client.attributes(),
+            # The effective values (what the server does), so a GET answers what a client must use.
             "token_endpoint_auth_method": client.auth_method,
             "id_token_signed_response_alg": client.id_token_alg,
             "userinfo_signed_response_alg": client.userinfo_alg or "none",
@@ -39,9 +40,15 @@ def client_body(client: Client | None) -> dict[str, Any]:
     ).body()
 
 
+def client_body(client: Client | None) -> dict[str, Any]:
+    """A client inside a login or consent request (never its secret); {} when it is gone."""
+    return {} if client is None else client_wire(client)
+
+
 def check_subject(answerer: str, subject: str) -> None:
-    """The subject an app signs in must never be an admin identity unless the app may act as one
-    itself: the right to answer login or consent requests must not be the right to become root."""
+    """The subject a login or consent app signs in must never be an admin identity unless the app may
+    act as one itself: the right to answer login or consent requests must not be the right to become
+    root (the classic consent requests and the current flow's login requests alike)."""
     from hydra_lambda import warden  # lazy: the token endpoint imports this package, never the warden
 
     if warden.holds_admin_rights(subject) and not warden.holds_admin_rights(answerer):

@@ -7,31 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydra_lambda import clock, paging, warden
+from hydra_lambda import paging, warden
 from hydra_lambda.clients import registry
-from hydra_lambda.clients.model import Client
 from hydra_lambda.credentials import Credentials
+from hydra_lambda.endpoints import client_wire
 from hydra_lambda.errors import BadRequest, Forbidden, NotFound
-from hydra_lambda.models.responses import OAuth2Client
-
-
-def wire(client: Client, secret: str | None = None) -> dict[str, Any]:
-    """The API representation (``models.responses.OAuth2Client``); the cleartext secret only when
-    the caller just set it."""
-    return OAuth2Client(
-        id=client.id,
-        client_id=client.id,
-        client_secret=secret,
-        **{
-            **client.attributes(),
-            # The effective values (what the server does), so a GET answers what a client must use.
-            "token_endpoint_auth_method": client.auth_method,
-            "id_token_signed_response_alg": client.id_token_alg,
-            "userinfo_signed_response_alg": client.userinfo_alg or "none",
-        },  # type: ignore[arg-type]
-        created_at=clock.rfc3339(client.created_at),
-        updated_at=clock.rfc3339(client.updated_at),
-    ).body()
 
 
 def _parse_body(body: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +61,7 @@ def create(caller: Credentials, body: dict[str, Any]) -> dict[str, Any]:
     if chosen and warden.singles_out(chosen) and not warden.is_allowed(access.subject, "policies", "create"):
         raise Forbidden(f"The id '{chosen}' is named by policies or warden groups; only a caller allowed to "
                         "create policies may give it to a client.")
-    return wire(*registry.create_client(fields))
+    return client_wire(*registry.create_client(fields))
 
 
 def page(caller: Credentials, limit: str | None, offset: str | None) -> paging.Page[dict[str, Any]]:
@@ -90,7 +70,7 @@ def page(caller: Credentials, limit: str | None, offset: str | None) -> paging.P
     if size == 0:
         return paging.Page([], 0, start, False)
     found, more = registry.list_page(size, start)
-    return paging.Page([wire(client) for client in found], size, start, more)
+    return paging.Page([client_wire(client) for client in found], size, start, more)
 
 
 def get(caller: Credentials, client_id: str) -> dict[str, Any]:
@@ -99,7 +79,7 @@ def get(caller: Credentials, client_id: str) -> dict[str, Any]:
     _require_access(caller, f"clients:{client_id}", "get", client.owner if client else None)
     if client is None:
         raise NotFound(f"Client '{client_id}' not found")
-    return wire(client)
+    return client_wire(client)
 
 
 def update(caller: Credentials, client_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +94,7 @@ def update(caller: Credentials, client_id: str, body: dict[str, Any]) -> dict[st
     if "owner" in fields and new_owner != existing.owner:
         # Handing a client to another owner needs the right to update it as that owner too.
         _require_access(caller, f"clients:{client_id}", "update", new_owner)
-    return wire(*registry.update_existing(existing, fields))
+    return client_wire(*registry.update_existing(existing, fields))
 
 
 def delete(caller: Credentials, client_id: str) -> None:

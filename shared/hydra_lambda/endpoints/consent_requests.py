@@ -11,7 +11,8 @@ from hydra_lambda import claims, clock, id_token_hints, warden
 from hydra_lambda.consent import requests
 from hydra_lambda.consent.model import Consent
 from hydra_lambda.credentials import Credentials
-from hydra_lambda.errors import BadRequest, Forbidden, Gone
+from hydra_lambda.endpoints import check_subject
+from hydra_lambda.errors import BadRequest, Gone
 from hydra_lambda.models.responses import OAuth2ConsentRequest
 
 SCOPE = "hydra.consent"
@@ -55,21 +56,13 @@ def _asked(found: Consent) -> dict[str, Any]:
 def accept(caller: Credentials, consent_id: str, body: dict[str, Any]) -> None:
     access = _require_access(caller, consent_id, "accept")
     answer = _answer("ConsentRequestAcceptance", body, "acceptance")
-    requests.accept(consent_id, answer, lambda subject: _check_subject(access.subject, subject))
+    requests.accept(consent_id, answer, lambda subject: check_subject(access.subject, subject))
 
 
 def reject(caller: Credentials, consent_id: str, body: dict[str, Any]) -> None:
     _require_access(caller, consent_id, "reject")
     answer = _answer("ConsentRequestRejection", body, "rejection")
     requests.reject(consent_id, answer.reason or "")
-
-
-def _check_subject(answerer: str, subject: str) -> None:
-    """The subject a consent app signs in must never be an admin identity unless the consent app may
-    act as one itself: the right to answer consent requests must not be the right to become root."""
-    if warden.holds_admin_rights(subject) and not warden.holds_admin_rights(answerer):
-        raise Forbidden(f"The subject '{subject[:80]}' holds admin rights (it may manage policies, warden groups or "
-                        "clients): only a consent app that holds them itself may sign it in.")
 
 
 def _answer(model: str, body: dict[str, Any], what: str) -> Any:
