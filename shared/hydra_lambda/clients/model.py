@@ -13,7 +13,10 @@ from hydra_lambda import clock, scopes
 DEFAULT_GRANT_TYPES = ("authorization_code",)
 DEFAULT_RESPONSE_TYPES = ("code",)
 # "implicit" is accepted for classic clients that list it; "password" never had a handler.
-SUPPORTED_GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", "implicit")
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 section 3.4
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"  # RFC 7523 section 2.1
+SUPPORTED_GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", "implicit",
+                         DEVICE_CODE_GRANT, JWT_BEARER_GRANT)
 SUPPORTED_RESPONSE_TYPES = ("code", "token", "id_token")
 # OpenID Connect Dynamic Client Registration 1.0 section 2 and RFC 7591 section 2 metadata.
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none")
@@ -23,6 +26,18 @@ HMAC_ALGS = ("HS256", "HS384", "HS512")
 # What our KMS keys sign (ID tokens and signed userinfo): RSASSA-PKCS1-v1_5, RSASSA-PSS, ECDSA P-256.
 ID_TOKEN_SIGNING_ALGS = ("RS256", "PS256", "ES256")
 SUBJECT_TYPES = ("public", "pairwise")
+# RFC 9068 JWT access tokens or opaque ones; "" means the server's default (ACCESS_TOKEN_STRATEGY).
+ACCESS_TOKEN_STRATEGIES = ("opaque", "jwt")
+# Ory Hydra's per-client, per-grant token lifespans (PUT /admin/clients/{id}/lifespans), kept in seconds.
+LIFESPAN_FIELDS = (
+    "authorization_code_grant_access_token_lifespan", "authorization_code_grant_id_token_lifespan",
+    "authorization_code_grant_refresh_token_lifespan", "client_credentials_grant_access_token_lifespan",
+    "device_authorization_grant_access_token_lifespan", "device_authorization_grant_id_token_lifespan",
+    "device_authorization_grant_refresh_token_lifespan", "implicit_grant_access_token_lifespan",
+    "implicit_grant_id_token_lifespan", "jwt_bearer_grant_access_token_lifespan",
+    "refresh_token_grant_access_token_lifespan", "refresh_token_grant_id_token_lifespan",
+    "refresh_token_grant_refresh_token_lifespan",
+)
 OPENID_STRING_FIELDS = (
     "token_endpoint_auth_method", "token_endpoint_auth_signing_alg", "jwks_uri", "request_object_signing_alg",
     "id_token_signed_response_alg", "userinfo_signed_response_alg", "subject_type", "sector_identifier_uri",
@@ -31,10 +46,12 @@ OPENID_STRING_FIELDS = (
 # Logout 1.0 section 2.2 metadata (validated in clients/logout_metadata.py).
 LOGOUT_STRING_FIELDS = ("frontchannel_logout_uri", "backchannel_logout_uri")
 LOGOUT_FLAG_FIELDS = ("frontchannel_logout_session_required", "backchannel_logout_session_required")
+# The current Hydra client model's fields beyond the classic ones (issue 26).
+FLAG_FIELDS = (*LOGOUT_FLAG_FIELDS, "skip_consent", "skip_logout_consent")
 STRING_FIELDS = ("scope", "client_name", "owner", "policy_uri", "tos_uri", "client_uri", "logo_uri",
-                 *OPENID_STRING_FIELDS, *LOGOUT_STRING_FIELDS)
+                 *OPENID_STRING_FIELDS, *LOGOUT_STRING_FIELDS, "access_token_strategy")
 LIST_FIELDS = ("redirect_uris", "grant_types", "response_types", "contacts", "request_uris",
-               "post_logout_redirect_uris")
+               "post_logout_redirect_uris", "audience", "allowed_cors_origins")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -70,6 +87,15 @@ class Client:
     frontchannel_logout_session_required: bool = False
     backchannel_logout_uri: str = ""
     backchannel_logout_session_required: bool = False
+    # The current Hydra client model (issue 26); empty means not set.
+    audience: list[str] = field(default_factory=list)
+    allowed_cors_origins: list[str] = field(default_factory=list)
+    access_token_strategy: str = ""
+    skip_consent: bool = False
+    skip_logout_consent: bool = False
+    metadata: dict[str, Any] | None = None
+    # Per-grant lifespans in seconds, by LIFESPAN_FIELDS name; a name absent uses the server's setting.
+    lifespans: dict[str, int] = field(default_factory=dict)
     created_at: datetime = field(default_factory=lambda: _now())
     updated_at: datetime = field(default_factory=lambda: _now())
     secret_hash: str | None = None
@@ -135,11 +161,19 @@ class Client:
         return {
             **{name: getattr(self, name) for name in STRING_FIELDS},
             **{name: list(getattr(self, name)) for name in LIST_FIELDS},
-            **{name: bool(getattr(self, name)) for name in LOGOUT_FLAG_FIELDS},
+            **{name: bool(getattr(self, name)) for name in FLAG_FIELDS},
             "public": self.public,
             "self_registered": self.self_registered,
             "jwks": dict(self.jwks) if self.jwks is not None else None,
+            "metadata": dict(self.metadata) if self.metadata is not None else None,
         }
+
+    def lifespan(self, grant: str, token: str) -> int | None:
+        """This client's lifespan in seconds for ``token`` (``access_token``, ``id_token``,
+        ``refresh_token``) issued by ``grant`` (``authorization_code``, ``client_credentials``,
+        ``device_authorization``, ``implicit``, ``jwt_bearer``, ``refresh_token``), or None for the
+        server's setting."""
+        return self.lifespans.get(f"{grant}_grant_{token}_lifespan")
 
     @property
     def since(self) -> int:

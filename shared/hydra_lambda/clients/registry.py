@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from hydra_lambda import clock, keys, passwords, scopes, sealing, subjects
 from hydra_lambda.cache import TimedCache
 from hydra_lambda.client_ids import ID_RULE, MAX_ID_LENGTH, MIN_SECRET_LENGTH, is_valid_client_id
-from hydra_lambda.clients import logout_metadata, metadata
+from hydra_lambda.clients import current_metadata, logout_metadata, metadata
 from hydra_lambda.clients.model import SUPPORTED_GRANT_TYPES, SUPPORTED_RESPONSE_TYPES, Client
 from hydra_lambda.clients.uris import has_scheme, is_loopback, is_uri
 from hydra_lambda.config import get_settings
@@ -181,6 +181,7 @@ def _apply(client: Client, fields: dict[str, Any]) -> None:
         client.public = bool(fields["public"])
     metadata.apply(client, fields)
     logout_metadata.apply(client, fields)
+    current_metadata.apply(client, fields)
     _check_signing_algs(client, fields)
     client.__post_init__()
     if client.public and client.has_grant_type("client_credentials"):

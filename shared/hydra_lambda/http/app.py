@@ -30,7 +30,7 @@ from hydra_lambda.http.responses import error_response
 from hydra_lambda.observability import count, logger, metrics, tracer, tracing_enabled
 from hydra_lambda.transient import is_transient
 
-FLOW_ADMIN_PREFIX = "/admin/oauth2/auth/"
+FLOW_ADMIN_PREFIX = "/admin/"
 
 
 class HydraResolver(APIGatewayHttpResolver):
@@ -114,7 +114,7 @@ class HydraResolver(APIGatewayHttpResolver):
         return self.current_event.path in self._oauth_paths
 
     def _flow_shape(self, error: HydraError, path: str | None = None) -> HydraError:
-        """On the current flow's admin routes (``/admin/oauth2/auth/...``) every error is Hydra's
+        """On the current API's admin routes (``/admin/...``) every error is Hydra's
         ``errorOAuth2`` (Ory's SDKs parse it), but a handled request's 410 ``{redirect_to}``."""
         path = self.current_event.path if path is None else path
         if path.startswith(FLOW_ADMIN_PREFIX) and not isinstance(error, Handled):

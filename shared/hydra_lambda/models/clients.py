@@ -49,4 +49,11 @@ class ClientBody(BaseModel):
     frontchannel_logout_session_required: StrictBool | None = None
     backchannel_logout_uri: StrictStr | None = None
     backchannel_logout_session_required: StrictBool | None = None
+    # The current Hydra client model (validated by clients.current_metadata).
+    audience: list[StrictStr] | None = None
+    allowed_cors_origins: list[StrictStr] | None = None
+    access_token_strategy: StrictStr | None = None
+    skip_consent: StrictBool | None = None
+    skip_logout_consent: StrictBool | None = None
+    metadata: dict[str, Any] | None = None
 

@@ -53,6 +53,12 @@ class OAuth2Client:
     frontchannel_logout_session_required: bool
     backchannel_logout_uri: str
     backchannel_logout_session_required: bool
+    audience: list[str]
+    allowed_cors_origins: list[str]
+    access_token_strategy: str
+    skip_consent: bool
+    skip_logout_consent: bool
+    metadata: dict[str, Any] | None = None
     created_at: str
     updated_at: str
 

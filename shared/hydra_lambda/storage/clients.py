@@ -20,7 +20,7 @@ from pynamodb.transactions import TransactWrite
 
 from hydra_lambda import clock
 from hydra_lambda.client_ids import is_valid_client_id
-from hydra_lambda.clients.model import LIST_FIELDS, LOGOUT_FLAG_FIELDS, STRING_FIELDS, Client
+from hydra_lambda.clients.model import FLAG_FIELDS, LIST_FIELDS, STRING_FIELDS, Client
 from hydra_lambda.storage.tables import (
     ClientRecord,
     SubjectClaim,
@@ -95,7 +95,8 @@ def _is_too_large(exc: Exception) -> bool:
 
 
 def to_record(client: Client) -> ClientRecord:
-    return ClientRecord(client.id, **client.attributes(), secret_hash=client.secret_hash,
+    return ClientRecord(client.id, **client.attributes(), lifespans=dict(client.lifespans) or None,
+                        secret_hash=client.secret_hash,
                         registration_token_hash=client.registration_token_hash, secret_sealed=client.secret_sealed,
                         created_at=client.created_at, updated_at=client.updated_at)
 
@@ -105,9 +106,11 @@ def from_record(record: ClientRecord) -> Client:
         id=record.id,
         **{name: getattr(record, name) or "" for name in STRING_FIELDS},
         **{name: list(getattr(record, name) or []) for name in LIST_FIELDS},
-        **{name: bool(getattr(record, name)) for name in LOGOUT_FLAG_FIELDS},
+        **{name: bool(getattr(record, name)) for name in FLAG_FIELDS},
         public=bool(record.public),
         jwks=record.jwks,
+        metadata=record.metadata,
+        lifespans={name: int(value) for name, value in (record.lifespans or {}).items()},
         created_at=record.created_at,
         updated_at=record.updated_at,
         secret_hash=record.secret_hash,

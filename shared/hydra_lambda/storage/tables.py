@@ -119,6 +119,14 @@ class ClientRecord(_Base):
     frontchannel_logout_session_required = BooleanAttribute(default=False)
     backchannel_logout_uri = UnicodeAttribute(default="")
     backchannel_logout_session_required = BooleanAttribute(default=False)
+    # The current Hydra client model (clients.model, issue 26); absent on older rows.
+    audience = ListAttribute(of=UnicodeAttribute, default=list)
+    allowed_cors_origins = ListAttribute(of=UnicodeAttribute, default=list)
+    access_token_strategy = UnicodeAttribute(default="")
+    skip_consent = BooleanAttribute(default=False)
+    skip_logout_consent = BooleanAttribute(default=False)
+    metadata = JSONAttribute(null=True)
+    lifespans = JSONAttribute(null=True)  # {LIFESPAN_FIELDS name: seconds}
     # Dynamic client registration (clients/registration.py); absent on other rows.
     self_registered = BooleanAttribute(default=False)
     registration_token_hash = UnicodeAttribute(null=True)
