@@ -10,6 +10,8 @@ REDACTED = "[redacted]"
 SECRET_PARAMETERS = (
     "code", "consent_csrf", "consent_verifier", "access_token", "refresh_token", "client_secret",
     "code_verifier", "id_token", "id_token_hint", "token", "password", "assertion", "client_assertion",
+    # the current flow's verifiers (each finishes a step of a login, consent or logout) and RFC 8628's codes
+    "login_verifier", "logout_verifier", "device_verifier", "device_code", "user_code",
 )
 # name=value in a query string or form, also percent-encoded inside another parameter (%3D, %26).
 _IN_TEXT = re.compile(

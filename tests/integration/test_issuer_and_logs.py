@@ -105,6 +105,9 @@ def test_logs_of_complete_flows_hold_no_secret(verbose_server: str, capfd: pytes
     ("next=%2Fcb%3Fcode%3Dabc%26state%3Ds", "next=%2Fcb%3Fcode%3D[redacted]%26state%3Ds"),
     ("a=1&client_secret=p%2Bq&b=2", "a=1&client_secret=[redacted]&b=2"),
     ("barcode=1&mycode=2", "barcode=1&mycode=2"),
+    ("/oauth2/auth?client_id=c&login_verifier=lv1", "/oauth2/auth?client_id=c&login_verifier=[redacted]"),
+    ("/oauth2/sessions/logout?logout_verifier=v2&x=1", "/oauth2/sessions/logout?logout_verifier=[redacted]&x=1"),
+    ("device_code=d3&user_code=BCDF-GHJK", "device_code=[redacted]&user_code=[redacted]"),
 ])
 def test_redaction(text: str, expected: str) -> None:
     from hydra_lambda.redaction import redact
