@@ -391,3 +391,28 @@ def test_deleting_a_clients_tokens_kills_every_earlier_token_and_only_those(head
     assert unknown.status == 204
     assert call_private("DELETE", "/admin/oauth2/tokens", query={"client_id": client["client_id"]}).status == 204
     assert not active(later)
+
+
+# ---------------------------------------------------------------- what it costs
+
+
+def test_what_revoking_a_clients_tokens_and_listing_cost(headers: dict[str, str], capsys: Any) -> None:
+    from tests.integration.test_capacity import capacity
+
+    client = create(headers)
+    caller = admin_headers("hydra.oauth2.tokens")
+    call("GET", f"{PATH}/{client['client_id']}", headers=headers)  # warm the callers' caches
+    with capacity() as revoking:
+        assert call("DELETE", "/admin/oauth2/tokens", headers=caller,
+                    query={"client_id": client["client_id"]}).status == 204
+    # Whatever the number of tokens: the client read, its row written again (the caller's own token
+    # row may be read once more: the per-container caller cache).
+    assert [op for op, _, write in revoking if write] == ["PutItem"], revoking
+    assert sum(write for _, _, write in revoking) <= 2.0, revoking
+    with capacity() as listing:
+        result = call("GET", PATH, headers=headers, query={"page_size": "50"})
+    assert result.status == 200
+    assert [op for op, _, _ in listing if op == "Query"] == ["Query", "Query"], listing  # the page, the count
+    with capsys.disabled():
+        total = result.headers["x-total-count"]
+        print(f"\nrevoke a client's tokens: {revoking}\nlist 50 of {total} clients: {listing}")
