@@ -174,7 +174,7 @@ def test_patch_applies_json_patch_then_validates_as_a_put(headers: dict[str, str
         {"op": "replace", "path": "/client_name", "value": "patched"},
         {"op": "add", "path": "/redirect_uris/-", "value": "https://b.example/cb"},
         {"op": "copy", "from": "/redirect_uris/0", "path": "/post_logout_redirect_uris/0"},
-        {"op": "add", "path": "/metadata", "value": {"tier": "gold"}},
+        {"op": "replace", "path": "/metadata", "value": {"tier": "gold"}},
         {"op": "replace", "path": "/refresh_token_grant_refresh_token_lifespan", "value": "720h"},
         {"op": "test", "path": "/client_name", "value": "patched"},
     ])

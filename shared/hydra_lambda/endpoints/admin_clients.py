@@ -137,7 +137,8 @@ def update(caller: Credentials, client_id: str, body: dict[str, Any]) -> dict[st
 def patch(caller: Credentials, client_id: str, operations: Any) -> dict[str, Any]:
     """PATCH: ``operations`` (RFC 6902) applied to the client's document, then written as a PUT."""
     existing = _existing(caller, client_id, "update")
-    document = {**wire(existing), "client_secret": None}  # a patch may add or replace the secret
+    # Every member present (null when unset), so a patch may replace any of them: the secret too.
+    document = {"client_secret": None, "jwks": None, "metadata": None, **wire(existing)}
     patched = json_patch.apply(document, operations)
     if patched.get("client_id") != existing.id:
         raise BadRequest("client_id is immutable and cannot be patched.")
