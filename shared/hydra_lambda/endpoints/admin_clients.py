@@ -63,7 +63,7 @@ def _fields(body: dict[str, Any], existing: Client | None) -> dict[str, Any]:
     dropped); every field of the shape is set (absent = cleared), but ``client_secret``."""
     from pydantic import ValidationError  # lazy: pydantic only on the write routes
 
-    from hydra_lambda.models.admin_clients import AdminClientBody
+    from hydra_lambda.models.admin_client_bodies import AdminClientBody
 
     data = {key: value for key, value in body.items() if key not in ADMIN_READ_ONLY_FIELDS}
     try:
@@ -152,7 +152,7 @@ def set_lifespans(caller: Credentials, client_id: str, body: dict[str, Any]) -> 
     """PUT ``.../lifespans``: the 13 lifespans replaced (a field left out or null: the server's)."""
     from pydantic import ValidationError
 
-    from hydra_lambda.models.admin_clients import OAuth2ClientTokenLifespans
+    from hydra_lambda.models.admin_client_bodies import OAuth2ClientTokenLifespans
 
     try:
         parsed = OAuth2ClientTokenLifespans.model_validate(body)
