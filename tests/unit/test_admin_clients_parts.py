@@ -134,3 +134,10 @@ def test_test_compares_json_values() -> None:
     for wrong in ({"op": "test", "path": "/b", "value": 1}, {"op": "test", "path": "/o/b", "value": [2, 1]}):
         with pytest.raises(BadRequest):
             json_patch.apply(doc, [wrong])
+
+
+def test_copies_cannot_grow_the_document_without_bound() -> None:
+    doubling = [{"op": "copy", "from": "", "path": f"/c{i}"} for i in range(json_patch.MAX_OPERATIONS)]
+    with pytest.raises(BadRequest) as caught:
+        json_patch.apply({"pad": "x" * 1000}, doubling)
+    assert "larger than" in caught.value.message

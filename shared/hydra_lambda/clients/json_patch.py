@@ -17,6 +17,8 @@ from hydra_lambda.errors import BadRequest
 
 OPERATIONS = ("add", "remove", "replace", "move", "copy", "test")
 MAX_OPERATIONS = 100
+# A copy may double the document (copy "" into a member): 100 of them must not exhaust memory.
+MAX_DOCUMENT_BYTES = 256 * 1024
 _MEMBERS = {"op", "path", "value", "from"}
 
 
@@ -29,6 +31,8 @@ def apply(document: dict[str, Any], patch: Any) -> dict[str, Any]:
     result: Any = copy.deepcopy(document)
     for index, operation in enumerate(patch):
         result = _apply_one(result, operation, index)
+        if len(json.dumps(result)) > MAX_DOCUMENT_BYTES:
+            raise BadRequest(f"JSON Patch operation {index} makes the document larger than {MAX_DOCUMENT_BYTES} bytes.")
     if not isinstance(result, dict):
         raise BadRequest("The JSON Patch must leave a JSON object.")
     return result
