@@ -308,7 +308,7 @@ def test_listing_pages_by_token_with_link_and_total_and_filters(headers: dict[st
 
 
 @pytest.mark.parametrize("query", [{"page_size": "0"}, {"page_size": "1001"}, {"page_size": "x"},
-                                   {"page_token": "garbage!"}, {"page_token": "bzox"}])
+                                   {"page_token": "garbage!"}, {"page_token": "bzox"}, {"owner": "o" * 2001}])
 def test_bad_paging_is_400(headers: dict[str, str], query: dict[str, str]) -> None:
     assert_error(call("GET", PATH, headers=headers, query=query), 400)
 

@@ -29,6 +29,7 @@ from hydra_lambda.models.admin_clients import ADMIN_READ_ONLY_FIELDS, AdminOAuth
 
 PATH = "/admin/clients"
 DEFAULT_PAGE, MAX_PAGE = 250, 1000  # Hydra's (the SDK allows 1 to 1000)
+MAX_FILTER = registry.MAX_TEXT_LENGTH
 # Fields whose GET shows the effective value of an unregistered setting: sending that value back
 # keeps the setting unregistered (a GET then PUT round trip changes nothing).
 _EFFECTIVE = {"token_endpoint_auth_method": "auth_method", "id_token_signed_response_alg": "id_token_alg"}
@@ -114,6 +115,8 @@ def page(caller: Credentials, query: dict[str, str]) -> tuple[list[dict[str, Any
     client_access(caller, "clients", "get")
     size, after = _page_size(query.get("page_size", "")), _after(query.get("page_token", ""))
     filters = {name: query[name] for name in ("client_name", "owner") if name in query}
+    if any(len(value) > MAX_FILTER for value in filters.values()):
+        raise BadRequest(f"client_name and owner filters are at most {MAX_FILTER} characters (as the fields).")
     found, more = registry.list_after(after, size, filters.get("client_name"), filters.get("owner"))
     headers = {"X-Total-Count": str(registry.count(filters.get("client_name"), filters.get("owner")))}
     links = [f'<{PATH}?{urlencode({**filters, "page_size": size})}>; rel="first"']
