@@ -276,6 +276,8 @@ EXPECTED = {
     "flow-login-get.json": 401, "flow-login-accept.json": 401, "flow-login-reject.json": 401,
     "flow-consent-get.json": 401, "flow-consent-accept.json": 401, "flow-consent-reject.json": 401,
     "flow-consent-sessions-list.json": 401, "flow-consent-sessions-revoke.json": 401,
+    "admin-clients-list.json": 401, "admin-clients-patch.json": 401, "admin-clients-lifespans.json": 401,
+    "admin-oauth2-introspect.json": 401, "admin-oauth2-tokens-delete.json": 401,
     # Logout: no session in the sample, no target: the signed-out page. The admin samples name no
     # challenge (nor subject or sid): refused as malformed before the token is asked for.
     "oauth2-sessions-logout.json": 200, "logout-request-get.json": 400, "logout-request-accept.json": 400,

@@ -174,8 +174,9 @@ def admin() -> dict[str, str]:
 
 def test_client_reads_import_neither_pydantic_nor_boto3(admin: dict[str, str]) -> None:
     client_id, _ = make_client()
-    out = _fresh_process([("GET", f"/clients/{client_id}", admin, None), ("GET", "/clients", admin, None)])
-    assert out == {"statuses": [200, 200], "loaded": []}
+    out = _fresh_process([("GET", f"/clients/{client_id}", admin, None), ("GET", "/clients", admin, None),
+                          ("GET", f"/admin/clients/{client_id}", admin, None), ("GET", "/admin/clients", admin, None)])
+    assert out == {"statuses": [200, 200, 200, 200], "loaded": []}
 
 
 def test_consent_request_read_imports_neither_pydantic_nor_boto3(admin: dict[str, str]) -> None:

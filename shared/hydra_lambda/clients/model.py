@@ -96,6 +96,9 @@ class Client:
     metadata: dict[str, Any] | None = None
     # Per-grant lifespans in seconds, by LIFESPAN_FIELDS name; a name absent uses the server's setting.
     lifespans: dict[str, int] = field(default_factory=dict)
+    # When every token issued before was revoked at once (DELETE /admin/oauth2/tokens?client_id=), in
+    # microseconds; 0: never. Tokens carry the generation (``since``) they were issued under.
+    tokens_since: int = 0
     created_at: datetime = field(default_factory=lambda: _now())
     updated_at: datetime = field(default_factory=lambda: _now())
     secret_hash: str | None = None
@@ -178,8 +181,9 @@ class Client:
     @property
     def since(self) -> int:
         """The client's generation: its creation time in microseconds (a client deleted and created
-        again under the same id has another). Every token row records the one it was issued to."""
-        return (self.created_at - _EPOCH) // timedelta(microseconds=1)
+        again under the same id has another), or the moment all its tokens were revoked
+        (``tokens_since``). Every token row records the one it was issued to."""
+        return self.tokens_since or (self.created_at - _EPOCH) // timedelta(microseconds=1)
 
 
 def _now() -> datetime:

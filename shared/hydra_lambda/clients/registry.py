@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from hydra_lambda import clock, keys, passwords, scopes, sealing, subjects
 from hydra_lambda.cache import TimedCache
 from hydra_lambda.client_ids import ID_RULE, MAX_ID_LENGTH, MIN_SECRET_LENGTH, is_valid_client_id
-from hydra_lambda.clients import current_metadata, logout_metadata, metadata
+from hydra_lambda.clients import current_metadata, lifespans, logout_metadata, metadata
 from hydra_lambda.clients.model import SUPPORTED_GRANT_TYPES, SUPPORTED_RESPONSE_TYPES, Client
 from hydra_lambda.clients.uris import has_scheme, is_loopback, is_uri
 from hydra_lambda.config import get_settings
@@ -182,6 +182,8 @@ def _apply(client: Client, fields: dict[str, Any]) -> None:
     metadata.apply(client, fields)
     logout_metadata.apply(client, fields)
     current_metadata.apply(client, fields)
+    if "lifespans" in fields:  # the current API's per-grant lifespans (seconds), replaced as a whole
+        client.lifespans = lifespans.validate(fields["lifespans"] or {})
     _check_signing_algs(client, fields)
     client.__post_init__()
     if client.public and client.has_grant_type("client_credentials"):
@@ -335,3 +337,31 @@ def delete_client(client_id: str) -> bool:
 def list_page(limit: int, offset: int) -> tuple[list[Client], bool]:
     """Clients ``offset`` to ``offset + limit`` in id order, and whether more follow."""
     return store.list_page(limit, offset)
+
+
+def list_after(after: str, limit: int, client_name: str | None = None,
+               owner: str | None = None) -> tuple[list[Client], bool]:
+    """A keyset page: clients whose id sorts after ``after``, matching the exact filters."""
+    return store.list_after(after, limit, client_name, owner)
+
+
+def count(client_name: str | None = None, owner: str | None = None) -> int:
+    """How many clients match the exact filters (reads the whole listing index: see storage)."""
+    return store.count(client_name, owner)
+
+
+def revoke_all_tokens(existing: Client) -> Client:
+    """Every token issued to ``existing`` so far (access and refresh tokens, codes) stops being
+    honoured: the client gets a new generation (``tokens_since``), which the live-token lookup
+    compares with the one each token row recorded. One write of the client row, whatever the number
+    of tokens; other containers see it within CLIENT_CACHE_SECONDS. The rows go with the flush or TTL."""
+    updated = Client(**{**existing.__dict__})
+    updated.tokens_since = max(int(clock.now() * 1_000_000), existing.since + 1)
+    updated.updated_at = max(clock.moment(), existing.updated_at + timedelta(microseconds=1))
+    try:
+        store.replace(updated, existing.updated_at)
+    except store.Changed:
+        raise Conflict(f"Client '{existing.id}' was changed concurrently; read it again and retry") from None
+    finally:
+        forget_cached(existing.id)
+    return updated

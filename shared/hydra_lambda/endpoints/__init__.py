@@ -14,6 +14,7 @@ from typing import Any
 
 from hydra_lambda import clock
 from hydra_lambda.clients.model import Client
+from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest, Forbidden
 from hydra_lambda.models.responses import OAuth2Client
 
@@ -38,6 +39,36 @@ def client_wire(client: Client, secret: str | None = None) -> dict[str, Any]:
         created_at=clock.rfc3339(client.created_at),
         updated_at=clock.rfc3339(client.updated_at),
     ).body()
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared by both client APIs (clients: /clients, admin_clients: /admin/clients): one store, one guard
+
+
+def client_access(caller: Credentials, resource: str, action: str, owner: str | None = None) -> Any:
+    """The warden's decision for a client route (scope ``hydra.clients``, ``rn:hydra:<resource>``,
+    the client's owner as the ``owner`` context); its ``AccessContext``, or Unauthorized/Forbidden."""
+    from hydra_lambda import warden  # lazy: the token endpoint imports this package, never the warden
+
+    context = {"owner": owner} if owner is not None else None
+    return warden.require_access(caller, scope="hydra.clients", resource=resource, action=action, context=context)
+
+
+def check_new_client_id(answerer: str, chosen: str | None) -> None:
+    """A client acts as its id (its tokens' subject): an id the policies or groups single out hands
+    out their rights, which only someone allowed to write policies may do."""
+    from hydra_lambda import warden
+
+    if chosen and warden.singles_out(chosen) and not warden.is_allowed(answerer, "policies", "create"):
+        raise Forbidden(f"The id '{chosen}' is named by policies or warden groups; only a caller allowed to "
+                        "create policies may give it to a client.")
+
+
+def check_owner_change(caller: Credentials, existing: Client, fields: dict[str, Any]) -> None:
+    """Handing a client to another owner needs the right to update it as that owner too."""
+    new_owner = fields.get("owner") or ""
+    if "owner" in fields and new_owner != existing.owner:
+        client_access(caller, f"clients:{existing.id}", "update", new_owner)
 
 
 def client_body(client: Client | None) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from typing import Any
 from hydra_lambda import paging, warden
 from hydra_lambda.clients import registry
 from hydra_lambda.credentials import Credentials
-from hydra_lambda.endpoints import client_wire
-from hydra_lambda.errors import BadRequest, Forbidden, NotFound
+from hydra_lambda.endpoints import check_new_client_id, check_owner_change, client_access, client_wire
+from hydra_lambda.errors import BadRequest, NotFound
 
 
 def _parse_body(body: dict[str, Any]) -> dict[str, Any]:
@@ -48,19 +48,13 @@ def _describe(exc: Any) -> str:
 
 def _require_access(caller: Credentials, resource: str, action: str,
                     owner: str | None = None) -> warden.AccessContext:
-    context = {"owner": owner} if owner is not None else None
-    return warden.require_access(caller, scope="hydra.clients", resource=resource, action=action, context=context)
+    return client_access(caller, resource, action, owner)
 
 
 def create(caller: Credentials, body: dict[str, Any]) -> dict[str, Any]:
     fields = _parse_body(body)
     access = _require_access(caller, "clients", "create", fields.get("owner") or "")
-    chosen = fields.get("id")
-    # A client acts as its id (its tokens' subject): an id the policies or groups single out hands out
-    # their rights, which only someone allowed to write policies may do.
-    if chosen and warden.singles_out(chosen) and not warden.is_allowed(access.subject, "policies", "create"):
-        raise Forbidden(f"The id '{chosen}' is named by policies or warden groups; only a caller allowed to "
-                        "create policies may give it to a client.")
+    check_new_client_id(access.subject, fields.get("id"))
     return client_wire(*registry.create_client(fields))
 
 
@@ -90,10 +84,7 @@ def update(caller: Credentials, client_id: str, body: dict[str, Any]) -> dict[st
     _require_access(caller, f"clients:{client_id}", "update", existing.owner if existing else None)
     if existing is None:
         raise NotFound(f"Client '{client_id}' not found")
-    new_owner = fields.get("owner") or ""
-    if "owner" in fields and new_owner != existing.owner:
-        # Handing a client to another owner needs the right to update it as that owner too.
-        _require_access(caller, f"clients:{client_id}", "update", new_owner)
+    check_owner_change(caller, existing, fields)
     return client_wire(*registry.update_existing(existing, fields))
 
 

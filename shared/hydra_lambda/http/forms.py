@@ -77,6 +77,20 @@ def parse_json_object(raw: str | bytes | None, *, required: bool = True,
     return value
 
 
+def parse_json_array(raw: str | bytes | None) -> list[Any]:
+    """Decode a JSON array body (a JSON Patch document, RFC 6902); anything else is a 400."""
+    if raw is None or (isinstance(raw, str | bytes) and not raw.strip()):
+        raise BadRequest("The request body must be a JSON array.")
+    try:
+        value = json.loads(raw, parse_constant=_not_json)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadRequest("The request body is not valid JSON.") from exc
+    if not isinstance(value, list):
+        raise BadRequest("The request body must be a JSON array.")
+    _check_tree(value)
+    return value
+
+
 def _not_json(constant: str) -> Any:
     """``NaN`` and ``Infinity``: Python's json reads them, RFC 8259 has no such values."""
     raise ValueError(f"{constant} is not JSON")

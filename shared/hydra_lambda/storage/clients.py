@@ -96,6 +96,7 @@ def _is_too_large(exc: Exception) -> bool:
 
 def to_record(client: Client) -> ClientRecord:
     return ClientRecord(client.id, **client.attributes(), lifespans=dict(client.lifespans) or None,
+                        tokens_since=client.tokens_since or None,
                         secret_hash=client.secret_hash,
                         registration_token_hash=client.registration_token_hash, secret_sealed=client.secret_sealed,
                         created_at=client.created_at, updated_at=client.updated_at)
@@ -111,6 +112,7 @@ def from_record(record: ClientRecord) -> Client:
         jwks=record.jwks,
         metadata=record.metadata,
         lifespans={name: int(value) for name, value in (record.lifespans or {}).items()},
+        tokens_since=int(record.tokens_since or 0),
         created_at=record.created_at,
         updated_at=record.updated_at,
         secret_hash=record.secret_hash,
@@ -293,3 +295,51 @@ def any_exists() -> bool:
     for _ in connection().scan_rows(ClientRecord, limit=1, consistent_read=True, page_size=1):
         return True
     return False
+
+
+def _listing_filter(client_name: str | None, owner: str | None) -> Any:
+    """Exact-match filters of the current API's listing (``client_name``, ``owner``), or None."""
+    condition = None
+    for attribute, value in ((ClientRecord.client_name, client_name), (ClientRecord.owner, owner)):
+        if value is not None:
+            term = attribute == value
+            condition = term if condition is None else condition & term
+    return condition
+
+
+@ensure_bound
+def list_after(after: str, limit: int, client_name: str | None = None,
+               owner: str | None = None) -> tuple[list[Client], bool]:
+    """Up to ``limit`` clients with an id greater than ``after`` ("" = from the first), in id order,
+    matching the filters, and whether more follow: a keyset page of the ``by_listing`` index."""
+    out: list[Client] = []
+    start = None
+    condition = ClientRecord.id > after if after else None
+    while True:
+        data = connection().query(ClientRecord.Meta.table_name, LISTING, condition,
+                                  filter_condition=_listing_filter(client_name, owner),
+                                  index_name=ClientRecord.by_listing.Meta.index_name,
+                                  exclusive_start_key=start, limit=min(limit + 1, 1000))
+        for item in data.get("Items") or []:
+            if len(out) == limit:
+                return out, True
+            out.append(from_record(ClientRecord.from_raw_data(item)))
+        start = data.get("LastEvaluatedKey")
+        if not start:
+            return out, False
+
+
+@ensure_bound
+def count(client_name: str | None = None, owner: str | None = None) -> int:
+    """How many clients match the filters (a COUNT query over the ``by_listing`` index: DynamoDB
+    still reads, and bills, every client row of the index once)."""
+    total, start = 0, None
+    while True:
+        data = connection().query(ClientRecord.Meta.table_name, LISTING,
+                                  filter_condition=_listing_filter(client_name, owner),
+                                  index_name=ClientRecord.by_listing.Meta.index_name,
+                                  exclusive_start_key=start, select="COUNT")
+        total += int(data.get("Count") or 0)
+        start = data.get("LastEvaluatedKey")
+        if not start:
+            return total

@@ -127,6 +127,8 @@ class ClientRecord(_Base):
     skip_logout_consent = BooleanAttribute(default=False)
     metadata = JSONAttribute(null=True)
     lifespans = JSONAttribute(null=True)  # {LIFESPAN_FIELDS name: seconds}
+    # Tokens issued before this moment (microseconds) are dead: DELETE /admin/oauth2/tokens?client_id=
+    tokens_since = NumberAttribute(null=True)
     # Dynamic client registration (clients/registration.py); absent on other rows.
     self_registered = BooleanAttribute(default=False)
     registration_token_hash = UnicodeAttribute(null=True)

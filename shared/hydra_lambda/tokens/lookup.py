@@ -59,8 +59,9 @@ def issued_to_current_client(row: Token, client: Client | None = None) -> bool:
         return False
     if row.client_since:
         return row.client_since == client.since
-    # A row written before client generations: issued while this client existed.
-    return row.issued_at >= int(client.created_at.timestamp())
+    # A row written before client generations: issued while this client existed (and after its
+    # tokens were last revoked as a whole).
+    return row.issued_at >= client.since // 1_000_000
 
 
 # The callers' verified token rows, by storage key (bounded; CLIENT_CACHE_SECONDS, 0 = off).
