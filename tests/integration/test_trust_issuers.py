@@ -214,3 +214,15 @@ def test_the_warden_checks_the_resource_and_the_action() -> None:
         assert call("GET", f"{PATH}/{made['id']}", headers=headers).status == 403
     finally:
         remove_policy(policy)
+
+
+def test_a_trust_row_reads_through_the_client_model_without_error() -> None:
+    """The clients table is scanned through ClientRecord (storage.clients.any_exists, the tests'
+    wipe): a trust row must deserialize there too, so no attribute name carries another type."""
+    from hydra_lambda.storage.tables import ClientRecord, TrustRecord, connection
+
+    made = _post(_body()).json
+    raw = connection().client.get_item(TableName=ClientRecord.Meta.table_name, Key={"id": {"S": f"trust#{made['id']}"}},
+                                       ConsistentRead=True)["Item"]
+    assert ClientRecord.from_raw_data(raw).listing == "trust-issuer"
+    assert TrustRecord.from_raw_data(raw).issuer == made["issuer"]

@@ -163,7 +163,9 @@ class TrustListing(GlobalSecondaryIndex["TrustRecord"]):
 class TrustRecord(_Base):
     """A trusted issuer of the JWT bearer grant (storage/trust.py): a row of the clients table keyed
     ``trust#<id>`` (no client id holds ``#``), listed in ``by_listing`` under ``trust-issuer`` (never
-    with the clients). ``jwk`` is the public key only."""
+    with the clients). ``jwk`` is the public key only. No attribute shares a name with a different type
+    on ``ClientRecord`` (a scan of the table through it must read these rows too: ``trust_scope``, not
+    ``scope``; ``trusted_at``, not ``created_at``)."""
 
     class Meta(_Base.Meta):
         table_name = "hydra-clients"
@@ -173,9 +175,9 @@ class TrustRecord(_Base):
     issuer = UnicodeAttribute()
     subject = UnicodeAttribute(default="")
     allow_any_subject = BooleanAttribute(default=False)
-    scope = ListAttribute(of=UnicodeAttribute, default=list)
+    trust_scope = ListAttribute(of=UnicodeAttribute, default=list)
     jwk = JSONAttribute()
-    created_at = NumberAttribute()
+    trusted_at = NumberAttribute()
     expires_at = NumberAttribute()
     by_listing = TrustListing()
 

@@ -32,14 +32,14 @@ def _key(trust_id: str) -> str:
 
 def _to_record(trust: TrustedIssuer) -> TrustRecord:
     return TrustRecord(_key(trust.id), listing=LISTING, issuer=trust.issuer, subject=trust.subject,
-                       allow_any_subject=trust.allow_any_subject, scope=list(trust.scope), jwk=dict(trust.jwk),
-                       created_at=trust.created_at, expires_at=trust.expires_at)
+                       allow_any_subject=trust.allow_any_subject, trust_scope=list(trust.scope), jwk=dict(trust.jwk),
+                       trusted_at=trust.created_at, expires_at=trust.expires_at)
 
 
 def _from_record(record: TrustRecord) -> TrustedIssuer:
     return TrustedIssuer(id=record.id.removeprefix(KEY_PREFIX), issuer=record.issuer, subject=record.subject or "",
-                         allow_any_subject=bool(record.allow_any_subject), scope=list(record.scope or []),
-                         jwk=dict(record.jwk or {}), created_at=int(record.created_at),
+                         allow_any_subject=bool(record.allow_any_subject), scope=list(record.trust_scope or []),
+                         jwk=dict(record.jwk or {}), created_at=int(record.trusted_at),
                          expires_at=int(record.expires_at))
 
 
