@@ -1,7 +1,7 @@
 """Admin function: Ladon policies (``/policies``), the warden that resource servers ask
-(``/warden/allowed``, ``/warden/token/allowed``), warden groups (``/warden/groups``) and the classic
-JSON Web Key API (``/keys/<set>``: public keys, one rotation step, refusals), each guarded by the
-warden."""
+(``/warden/allowed``, ``/warden/token/allowed``), warden groups (``/warden/groups``), the classic
+JSON Web Key API (``/keys/<set>``: public keys, one rotation step, refusals) and the JWT bearer
+grant's trusted issuers (``/admin/trust/grants/jwt-bearer/issuers``), each guarded by the warden."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from hydra_lambda import snapstart
 from hydra_lambda.credentials import Credentials
-from hydra_lambda.endpoints import keys, policies, warden, warden_groups
+from hydra_lambda.endpoints import keys, policies, trust_issuers, warden, warden_groups
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_json_object
 from hydra_lambda.http.private_admin import private_entry
@@ -125,6 +125,32 @@ def change_key_set(set_name: str):
 @app.route("/keys/<set_name>/<kid>", ["PUT", "DELETE"])
 def change_key(set_name: str, kid: str):
     keys.refuse_change(_caller(), app.current_event.request_context.http.method, set_name, kid)
+
+
+TRUST_ISSUERS = "/admin/trust/grants/jwt-bearer/issuers"
+
+
+@app.get(TRUST_ISSUERS)
+def list_trusted_issuers():
+    items, headers = trust_issuers.page(_caller(), app.current_event.query_string_parameters or {})
+    return json_response(200, items, headers=headers)
+
+
+@app.post(TRUST_ISSUERS)
+def trust_issuer():
+    trust = trust_issuers.create(_caller(), _body())
+    return json_response(201, trust, headers={"Location": trust_issuers.location(trust)})
+
+
+@app.get(TRUST_ISSUERS + "/<trust_id>")
+def get_trusted_issuer(trust_id: str):
+    return json_response(200, trust_issuers.get(_caller(), trust_id))
+
+
+@app.delete(TRUST_ISSUERS + "/<trust_id>")
+def delete_trusted_issuer(trust_id: str):
+    trust_issuers.delete(_caller(), trust_id)
+    return empty(204)
 
 
 lambda_handler = lambda_entry(app)

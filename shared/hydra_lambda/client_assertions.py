@@ -16,7 +16,7 @@ from hydra_lambda import client_jwt, clock
 from hydra_lambda.clients.model import ASYMMETRIC_ALGS, HMAC_ALGS, Client
 from hydra_lambda.clients.registry import get_client_for_auth
 from hydra_lambda.config import get_settings
-from hydra_lambda.errors import InvalidClient, InvalidRequest
+from hydra_lambda.errors import InvalidClient, InvalidRequest, OAuth2Error
 from hydra_lambda.storage import assertions
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -98,26 +98,41 @@ def check_claims(claims: dict[str, Any], client_id: str, endpoint: str) -> int:
     return _check_times(claims)
 
 
-def _number(claims: dict[str, Any], name: str) -> float | None:
+def _number(claims: dict[str, Any], name: str, error: type[OAuth2Error], what: str) -> float | None:
     value = claims.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidClient(f"The client assertion's {name} must be a number of seconds since the epoch.")
+        raise error(f"The {what}'s {name} must be a number of seconds since the epoch.")
     return float(value)
 
 
 def _check_times(claims: dict[str, Any]) -> int:
+    return check_times(claims, max_lifetime=MAX_LIFETIME)
+
+
+def _span(seconds: int) -> str:
+    return f"{seconds // 60} minutes" if seconds < 7200 or seconds % 3600 else f"{seconds // 3600} hours"
+
+
+def check_times(claims: dict[str, Any], *, max_lifetime: int, error: type[OAuth2Error] = InvalidClient,
+                what: str = "client assertion", require_iat: bool = False) -> int:
+    """RFC 7523 section 3's times on verified claims (``exp`` required, live and at most
+    ``max_lifetime`` ahead; ``iat`` and ``nbf`` not in the future; ``iat`` required when asked), with
+    ``LEEWAY`` of clock skew; ``error`` names each failure. The time until which the jti must be
+    remembered. Shared by client assertions and the JWT bearer grant (``grants.jwt_bearer``)."""
     now = clock.now()
-    exp = _number(claims, "exp")
+    exp = _number(claims, "exp", error, what)
     if exp is None:
-        raise InvalidClient("The client assertion needs an exp.")
+        raise error(f"The {what} needs an exp.")
     if exp + LEEWAY <= now:
-        raise InvalidClient("The client assertion has expired.")
-    if exp - now > MAX_LIFETIME + LEEWAY:
-        raise InvalidClient(f"The client assertion's exp is more than {MAX_LIFETIME // 60} minutes ahead.")
+        raise error(f"The {what} has expired.")
+    if exp - now > max_lifetime + LEEWAY:
+        raise error(f"The {what}'s exp is more than {_span(max_lifetime)} ahead.")
+    if require_iat and claims.get("iat") is None:
+        raise error(f"The {what} needs an iat (when it was issued).")
     for name in ("iat", "nbf"):
-        value = _number(claims, name)
+        value = _number(claims, name, error, what)
         if value is not None and value > now + LEEWAY:
-            raise InvalidClient(f"The client assertion's {name} is in the future.")
+            raise error(f"The {what}'s {name} is in the future.")
     return math.ceil(exp) + LEEWAY

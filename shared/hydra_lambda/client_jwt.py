@@ -41,26 +41,43 @@ def unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 def verify(token: str, client: Client, algorithms: tuple[str, ...]) -> dict[str, Any]:
     """The claims of ``token`` once one of ``client``'s keys verifies it with its header's algorithm,
     which must be one of ``algorithms``; ClientJwtError otherwise."""
-    from jose import jws
-    from jose.exceptions import JOSEError
+    alg, kid = _algorithm(token, algorithms)
+    return _verified(token, alg, _keys(client, alg, kid), "the client's keys")
 
+
+def verify_with_jwk(token: str, key: dict[str, Any], algorithms: tuple[str, ...]) -> dict[str, Any]:
+    """The claims of ``token`` once the public JWK ``key`` (an RSA or EC key) verifies it with its
+    header's algorithm, one of ``algorithms`` and the key's own ``alg``; ClientJwtError otherwise (the
+    JWT bearer grant's trusted issuer keys)."""
+    alg, kid = _algorithm(token, algorithms)
+    return _verified(token, alg, _constructed([key], alg, kid), "the trusted key")
+
+
+def _algorithm(token: str, algorithms: tuple[str, ...]) -> tuple[str, Any]:
+    """The header's ``alg``, one of ``algorithms``, and its ``kid``."""
     head = header(token)
     alg = head.get("alg")
     if not isinstance(alg, str) or alg not in algorithms:
         raise ClientJwtError(f"the JWT's alg must be one of {', '.join(algorithms) or 'nothing'} here")
-    for key in _keys(client, alg, head.get("kid")):
+    return alg, head.get("kid")
+
+
+def _verified(token: str, alg: str, keys: list[Any], whose: str) -> dict[str, Any]:
+    from jose import jws
+    from jose.exceptions import JOSEError
+
+    for key in keys:
         try:
             payload = jws.verify(token, key, algorithms=[alg])
         except (JOSEError, ValueError, TypeError):
             continue
         return _decode_json(payload, "claims")
-    raise ClientJwtError("the JWT's signature was not made by any of the client's keys")
+    raise ClientJwtError(f"the JWT's signature was not made by any of {whose}")
 
 
 def _keys(client: Client, alg: str, kid: Any) -> list[Any]:
     """The client's keys usable with ``alg`` (python-jose Key objects)."""
     from jose import jwk
-    from jose.exceptions import JOSEError
 
     if alg in HMAC_ALGS:
         return [jwk.construct(_secret(client).encode("utf-8"), alg)]
@@ -68,6 +85,14 @@ def _keys(client: Client, alg: str, kid: Any) -> list[Any]:
         candidates = jwks.keys_for(client, kid if isinstance(kid, str) else None)
     except jwks.KeysUnavailable as exc:
         raise ClientJwtError(str(exc)) from None
+    return _constructed(candidates, alg, kid)
+
+
+def _constructed(candidates: list[dict[str, Any]], alg: str, kid: Any) -> list[Any]:
+    """The JWKs of ``candidates`` that fit ``alg`` and ``kid``, as python-jose keys."""
+    from jose import jwk
+    from jose.exceptions import JOSEError
+
     out = []
     for key in candidates:
         if not _fits(key, alg, kid):

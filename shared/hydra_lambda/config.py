@@ -292,6 +292,12 @@ class Settings:
     id_token_lifespan: Seconds = option("ID_TOKEN_LIFESPAN", "1h", "ID tokens", bounds=LIFESPAN)
     auth_code_lifespan: Seconds = option("AUTH_CODE_LIFESPAN", "10m", "authorization codes", bounds=LIFESPAN)
     challenge_token_lifespan: Seconds = option("CHALLENGE_TOKEN_LIFESPAN", "10m", "consent requests", bounds=LIFESPAN)
+    # Ory Hydra's oauth2.grant.jwt.max_ttl: a JWT bearer grant's assertion may expire at most this far
+    # ahead (its jti is remembered until then: storage/assertions.py).
+    oauth2_grant_jwt_max_ttl: Seconds = option(
+        "OAUTH2_GRANT_JWT_MAX_TTL", "720h", "how far ahead a JWT bearer grant assertion's exp may be",
+        bounds=LIFESPAN,
+    )
     refresh_token_grace_period: Seconds = option(
         "REFRESH_TOKEN_GRACE_PERIOD", "0s", "how long a rotated refresh token still gets a fresh pair",
         bounds=(0, MAX_GRACE_PERIOD),

@@ -76,7 +76,8 @@ def test_metadata_has_every_classic_and_modern_field(installed: None) -> None:
     assert doc["response_types_supported"] == ["code", "code id_token", "id_token", "token id_token", "token",
                                                "token id_token code", "code token"]
     assert doc["response_modes_supported"] == ["query", "fragment", "form_post"]
-    assert doc["grant_types_supported"] == ["authorization_code", "refresh_token", "client_credentials", "implicit"]
+    assert doc["grant_types_supported"] == ["authorization_code", "refresh_token", "client_credentials", "implicit",
+                                            "urn:ietf:params:oauth:grant-type:jwt-bearer"]
     assert doc["code_challenge_methods_supported"] == ["S256"]
     methods = ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"]
     algs = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512"]

@@ -408,6 +408,7 @@ DYNAMODB_ACTIONS = {
                         ("ClientsTable/index", "Query"), ("TokensTable", "GetItem"), ("TokensTable", "DeleteItem"),
                         ("TokensTable", "BatchWriteItem"), ("TokensTable/index", "Query"), ("PoliciesTable", "Scan")},
     "OAuth2Function": {("ClientsTable", a) for a in ("GetItem", "PutItem", "Scan", "ConditionCheckItem")}
+    | {("ClientsTable", "UpdateItem")}  # a JWT bearer grant's subject claimed (subject#... rows only)
     | {("TokensTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem",
                                      "ConditionCheckItem", "BatchGetItem")}  # a revocation reads a grant's rows
     | {("TokensTable/index", "Query")}
@@ -431,7 +432,9 @@ DYNAMODB_ACTIONS = {
                       ("ConsentTable", "BatchWriteItem"), ("ConsentTable/index", "Query"), ("PoliciesTable", "Scan")},
     "AdminFunction": {("PoliciesTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan")}
     | {("TokensTable", "GetItem"), ("ClientsTable", "GetItem"),
-       ("TokensTable", "PutItem"), ("TokensTable", "DeleteItem")},  # the rotation lease (POST /keys)
+       ("TokensTable", "PutItem"), ("TokensTable", "DeleteItem"),  # the rotation lease (POST /keys)
+       # the JWT bearer grant's trusted issuers (trust#... rows, listed under trust-issuer)
+       ("ClientsTable", "PutItem"), ("ClientsTable", "DeleteItem"), ("ClientsTable/index", "Query")},
     "KeyRotationFunction": {("TokensTable", "PutItem"), ("TokensTable", "DeleteItem")},  # the rotation lease
 }
 

@@ -208,6 +208,7 @@ def test_endpoint_modules_are_named_after_their_routes() -> None:
         "/admin/oauth2/auth/sessions/login": "login_sessions",
         "/admin/clients": "admin_clients", "/admin/oauth2/introspect": "admin_tokens",
         "/admin/oauth2/tokens": "admin_tokens",
+        "/admin/trust/grants/jwt-bearer/issuers": "trust_issuers",
     }
     served = {path for path in paths if path != "/health/status"}
     for path in served:

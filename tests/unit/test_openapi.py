@@ -32,7 +32,10 @@ MODEL_SCHEMAS = {"ClientBody": "OAuth2ClientBody", "AcceptOAuth2LoginRequest": "
                  "LoginRequest": "oAuth2LoginRequest", "ConsentRequest": "oAuth2ConsentRequest",
                  "ConsentSession": "oAuth2ConsentSession", "AdminOAuth2Client": "oAuth2Client",
                  "AdminClientBody": "oAuth2Client", "OAuth2ClientTokenLifespans": "oAuth2ClientTokenLifespans",
-                 "IntrospectedOAuth2Token": "introspectedOAuth2Token"}
+                 "IntrospectedOAuth2Token": "introspectedOAuth2Token",
+                 "TrustOAuth2JwtGrantIssuer": "trustOAuth2JwtGrantIssuer",
+                 "TrustedOAuth2JwtGrantIssuer": "trustedOAuth2JwtGrantIssuer",
+                 "TrustedOAuth2JwtGrantJsonWebKey": "trustedOAuth2JwtGrantJsonWebKey"}
 
 
 @cache

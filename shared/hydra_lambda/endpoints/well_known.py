@@ -12,7 +12,7 @@ from typing import Any
 
 from hydra_lambda import claims, keys, pkce, scopes, warden
 from hydra_lambda.authorization.request import DISPLAYS, PROMPTS
-from hydra_lambda.clients.model import ASYMMETRIC_ALGS, HMAC_ALGS
+from hydra_lambda.clients.model import ASYMMETRIC_ALGS, HMAC_ALGS, JWT_BEARER_GRANT
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import ANONYMOUS, Credentials
 from hydra_lambda.errors import HydraError
@@ -27,7 +27,7 @@ KEYS_SCOPE = "hydra.keys.get"
 # Exactly what /oauth2/auth serves: every combination of code, token and id_token (the classic six,
 # in the classic order, plus "code token", which classic Hydra served without listing it).
 RESPONSE_TYPES = ["code", "code id_token", "id_token", "token id_token", "token", "token id_token code", "code token"]
-GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials", "implicit"]
+GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials", "implicit", JWT_BEARER_GRANT]
 RESPONSE_MODES = ["query", "fragment", "form_post"]
 PKCE_METHODS = list(pkce.ADVERTISED)  # plain: confidential clients only, so not advertised
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"]

@@ -151,6 +151,39 @@ class SubjectClaim(_Base):
     claimed_at = NumberAttribute()
 
 
+class TrustListing(GlobalSecondaryIndex["TrustRecord"]):
+    """``by_listing`` as the trusted issuers' rows are listed: their own partition (``trust-issuer``)."""
+
+    class Meta:
+        index_name = "by_listing"
+        projection = AllProjection()
+
+    listing = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+
+
+class TrustRecord(_Base):
+    """A trusted issuer of the JWT bearer grant (storage/trust.py): a row of the clients table keyed
+    ``trust#<id>`` (no client id holds ``#``), listed in ``by_listing`` under ``trust-issuer`` (never
+    with the clients). ``jwk`` is the public key only. No attribute shares a name with a different type
+    on ``ClientRecord`` (a scan of the table through it must read these rows too: ``trust_scope``, not
+    ``scope``; ``trusted_at``, not ``created_at``)."""
+
+    class Meta(_Base.Meta):
+        table_name = "hydra-clients"
+
+    id = UnicodeAttribute(hash_key=True)
+    listing = UnicodeAttribute(default="trust-issuer")
+    issuer = UnicodeAttribute()
+    subject = UnicodeAttribute(default="")
+    allow_any_subject = BooleanAttribute(default=False)
+    trust_scope = ListAttribute(of=UnicodeAttribute, default=list)
+    jwk = JSONAttribute()
+    trusted_at = NumberAttribute()
+    expires_at = NumberAttribute()
+    by_listing = TrustListing()
+
+
 class ByRequest(GlobalSecondaryIndex["TokenRecord"]):
     """Sparse: only the rows of a grant chain (codes, refresh tokens and the access tokens issued with
     them) carry ``request_id``, so revoking the chain is one query; a client_credentials token is not
@@ -325,6 +358,7 @@ def _table_names(settings: Settings) -> dict[type[Model], str]:
     return {
         ClientRecord: settings.clients_table,
         SubjectClaim: settings.clients_table,  # shares the clients table (not in MODELS: no table of its own)
+        TrustRecord: settings.clients_table,  # shares the clients table (not in MODELS)
         TokenRecord: settings.tokens_table,
         AssertionRecord: settings.tokens_table,  # shares the tokens table (not in MODELS)
         ConsentRecord: settings.consent_table,

@@ -2,7 +2,8 @@
 ID tokens and writes them. Every grant and the authorization endpoint call it; none of them touches
 ``tokens.opaque`` or ``storage.token_rows`` to issue.
 
-- ``issue_to_client``: a token for the client itself (client credentials), one row, one write.
+- ``issue_to_client``: a token for the client itself (client credentials), or for the subject of a
+  JWT bearer grant, one row, one write.
 - ``issue_from``: the tokens a single-use origin (an authorization code, a refresh token) yields,
   written in ONE transaction that also consumes the origin (a condition on ``used_at``), so of two
   racing redemptions exactly one issues anything. ``None`` when the origin was consumed already.
@@ -95,15 +96,17 @@ def mint(
 # The token endpoint's grants
 
 
-def issue_to_client(client: Client, granted: list[str]) -> TokenResponse:
-    """An access token for the client itself (subject = client id), no refresh token: one write."""
-    lifespan = access_lifespan()
+def issue_to_client(client: Client, granted: list[str], *, subject: str | None = None,
+                    lifespan: int | None = None) -> TokenResponse:
+    """An access token for the client itself (subject = client id), or for ``subject`` (the JWT bearer
+    grant's), for ``lifespan`` seconds (default ACCESS_TOKEN_LIFESPAN); no refresh token: one write."""
+    lifespan = lifespan or access_lifespan()
     value, row = mint(
         "access",
         client_id=client.id,
         client=client,
         request_id="",  # no grant chain: the row stays out of the by_request index
-        subject=client.id,
+        subject=subject or client.id,
         scopes=granted,
         lifespan=lifespan,
     )
