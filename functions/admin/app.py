@@ -1,7 +1,7 @@
 """Admin function: Ladon policies (``/policies``), the warden that resource servers ask
 (``/warden/allowed``, ``/warden/token/allowed``), warden groups (``/warden/groups``) and the classic
-JSON Web Key API (``/keys/<set>``: public keys, one rotation step, refusals), each guarded by the
-warden."""
+JSON Web Key API (``/keys/<set>``: public keys, one rotation step, refusals) and the current one
+(``/admin/keys/<set>``: the stack's public keys, application key sets), each guarded by the warden."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from hydra_lambda import snapstart
 from hydra_lambda.credentials import Credentials
-from hydra_lambda.endpoints import keys, policies, warden, warden_groups
+from hydra_lambda.endpoints import admin_keys, keys, policies, warden, warden_groups
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_json_object
 from hydra_lambda.http.private_admin import private_entry
@@ -125,6 +125,43 @@ def change_key_set(set_name: str):
 @app.route("/keys/<set_name>/<kid>", ["PUT", "DELETE"])
 def change_key(set_name: str, kid: str):
     keys.refuse_change(_caller(), app.current_event.request_context.http.method, set_name, kid)
+
+
+@app.get("/admin/keys/<set_name>")
+def get_json_web_key_set(set_name: str):
+    return json_response(200, admin_keys.get_set(_caller(), set_name), no_store=True)
+
+
+@app.post("/admin/keys/<set_name>")
+def create_json_web_key_set(set_name: str):
+    return json_response(201, admin_keys.create_set(_caller(), set_name, _body()), no_store=True)
+
+
+@app.put("/admin/keys/<set_name>")
+def set_json_web_key_set(set_name: str):
+    return json_response(200, admin_keys.replace_set(_caller(), set_name, _body()), no_store=True)
+
+
+@app.delete("/admin/keys/<set_name>")
+def delete_json_web_key_set(set_name: str):
+    admin_keys.delete_set(_caller(), set_name)
+    return empty(204)
+
+
+@app.get("/admin/keys/<set_name>/<kid>")
+def get_json_web_key(set_name: str, kid: str):
+    return json_response(200, admin_keys.get_key(_caller(), set_name, kid), no_store=True)
+
+
+@app.put("/admin/keys/<set_name>/<kid>")
+def set_json_web_key(set_name: str, kid: str):
+    return json_response(200, admin_keys.replace_key(_caller(), set_name, kid, _body()), no_store=True)
+
+
+@app.delete("/admin/keys/<set_name>/<kid>")
+def delete_json_web_key(set_name: str, kid: str):
+    admin_keys.delete_key(_caller(), set_name, kid)
+    return empty(204)
 
 
 lambda_handler = lambda_entry(app)

@@ -431,7 +431,8 @@ DYNAMODB_ACTIONS = {
                       ("ConsentTable", "BatchWriteItem"), ("ConsentTable/index", "Query"), ("PoliciesTable", "Scan")},
     "AdminFunction": {("PoliciesTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan")}
     | {("TokensTable", "GetItem"), ("ClientsTable", "GetItem"),
-       ("TokensTable", "PutItem"), ("TokensTable", "DeleteItem")},  # the rotation lease (POST /keys)
+       ("TokensTable", "PutItem"), ("TokensTable", "DeleteItem"),  # the rotation lease (POST /keys)
+       ("ClientsTable", "PutItem"), ("ClientsTable", "DeleteItem")},  # application key sets (jwks#*) only
     "KeyRotationFunction": {("TokensTable", "PutItem"), ("TokensTable", "DeleteItem")},  # the rotation lease
 }
 
