@@ -177,11 +177,13 @@ def validate(key: dict[str, Any]) -> dict[str, Any]:
     return _canonical(_construct(key, alg), kid=kid, alg=alg, use=use)
 
 
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def _decoded_length(value: str, member: str) -> int:
-    try:
-        return len(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-    except ValueError:
-        raise InvalidKey(f"JWK member '{member}' is not base64url.") from None
+    if not _BASE64URL.fullmatch(value) or len(value) % 4 == 1:
+        raise InvalidKey(f"JWK member '{member}' is not base64url (RFC 7515 section 2, no padding).")
+    return len(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
 
 
 def _check_material(key: dict[str, Any], kty: str, size: Any) -> None:
