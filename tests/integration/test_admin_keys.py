@@ -317,3 +317,38 @@ def test_no_kid_can_break_out_of_its_path(kid: str) -> None:
 
     with pytest.raises(app_sets.InvalidKey):
         app_sets.check_kid(kid)
+
+
+def test_a_concurrent_change_is_never_overwritten(root: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two writers read the same version: the second write fails its condition, reads again and adds
+    its key to the first one's set (no lost update); one that keeps losing writes nothing (409)."""
+    from hydra_lambda.keys import app_sets
+
+    set_name = unique("race")
+    assert call("PUT", path(set_name), headers=root, json_body={"keys": [hs_jwk("first")]}).status == 200
+    real_load, raced = app_sets.load, []
+
+    def load_then_race(name: str) -> Any:
+        found = real_load(name)
+        if not raced:  # another writer commits between our read and our write
+            raced.append(True)
+            app_sets.put_key(set_name, app_sets.validate(hs_jwk("theirs")))  # (in process: no nested call)
+        return found
+
+    monkeypatch.setattr(app_sets, "load", load_then_race)
+    mine = call("PUT", path(set_name, "mine"), headers=root, json_body=hs_jwk("mine"))
+    assert mine.status == 200, mine.body
+    listed = call("GET", path(set_name), headers=root)
+    assert [k["kid"] for k in listed.json["keys"]] == ["first", "theirs", "mine"]
+    assert listed.headers["cache-control"] == "no-store"  # private keys: never cached
+
+    def always_raced(name: str) -> Any:
+        found = real_load(name)
+        app_sets.store.put(name, app_sets.store.get(name)[0], found.version)  # bump the version under us
+        return found
+
+    monkeypatch.setattr(app_sets, "load", always_raced)
+    lost = call("DELETE", path(set_name, "first"), headers=root)
+    assert "changed concurrently" in error_of(lost, 409)
+    monkeypatch.undo()
+    assert [k["kid"] for k in call("GET", path(set_name), headers=root).json["keys"]] == ["first", "theirs", "mine"]
