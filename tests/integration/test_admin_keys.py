@@ -70,7 +70,7 @@ def test_a_generated_key_signs_what_its_public_part_verifies(root: dict[str, str
 def test_the_sealed_row_at_rest_is_not_the_private_key(root: dict[str, str]) -> None:
     set_name, key = generated(root, "RS256")
     item = row(set_name)
-    assert item is not None and set(item) == {"id", "sealed", "version", "updated_at", "written_by"}
+    assert item is not None and set(item) == {"id", "sealed", "version", "written_at", "written_by"}
     stored = json.dumps(item)
     for member in ("d", "p", "q", "n"):
         assert key[member] not in stored
@@ -352,3 +352,16 @@ def test_a_concurrent_change_is_never_overwritten(root: dict[str, str], monkeypa
     assert "changed concurrently" in error_of(lost, 409)
     monkeypatch.undo()
     assert [k["kid"] for k in call("GET", path(set_name), headers=root).json["keys"]] == ["first", "theirs", "mine"]
+
+
+def test_a_key_set_row_is_never_read_or_listed_as_a_client(root: dict[str, str]) -> None:
+    from hydra_lambda.storage import clients
+    from hydra_lambda.storage.tables import ClientRecord, connection
+
+    set_name, _ = generated(root, "HS256")
+    assert clients.get(f"jwks#{set_name}") is None
+    assert clients.any_exists()
+    scanned = [r.id for r in connection().scan_rows(ClientRecord, consistent_read=True)]  # as the first start reads
+    assert f"jwks#{set_name}" in scanned
+    listed = call("GET", "/clients", headers=bearer(token(scope="hydra.clients")), query={"limit": "500"})
+    assert listed.status == 200 and all("#" not in c["id"] for c in listed.json)

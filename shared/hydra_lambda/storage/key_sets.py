@@ -40,7 +40,7 @@ def put(name: str, sealed: str, expected_version: int | None) -> bool:
     when another write came first."""
     mine = secrets.token_urlsafe(12)
     record = KeySetRecord(row_key(name), sealed=sealed, version=(expected_version or 0) + 1,
-                          updated_at=clock.now_int())
+                          written_at=clock.now_int())
     record.written_by = mine
     condition = KeySetRecord.id.does_not_exist() if expected_version is None \
         else KeySetRecord.version == expected_version

@@ -161,7 +161,9 @@ class KeySetRecord(_Base):
     id = UnicodeAttribute(hash_key=True)
     sealed = UnicodeAttribute()
     version = NumberAttribute()
-    updated_at = NumberAttribute()
+    # Not `updated_at`: a client row's is a date string, and readers that scan the table as clients
+    # (storage.clients.any_exists, tests' wipe) must be able to read this row's attributes.
+    written_at = NumberAttribute()
     written_by = UnicodeAttribute(null=True)  # a random value per write: a resent write knows its own
 
 
