@@ -1,7 +1,8 @@
 """Admin function: Ladon policies (``/policies``), the warden that resource servers ask
 (``/warden/allowed``, ``/warden/token/allowed``), warden groups (``/warden/groups``), the classic
-JSON Web Key API (``/keys/<set>``: public keys, one rotation step, refusals) and the JWT bearer
-grant's trusted issuers (``/admin/trust/grants/jwt-bearer/issuers``), each guarded by the warden."""
+JSON Web Key API (``/keys/<set>``: public keys, one rotation step, refusals) and the current one
+(``/admin/keys/<set>``: the stack's public keys, application key sets), and the JWT bearer grant's
+trusted issuers (``/admin/trust/grants/jwt-bearer/issuers``), each guarded by the warden."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from urllib.parse import quote
 
 from hydra_lambda import snapstart
 from hydra_lambda.credentials import Credentials
-from hydra_lambda.endpoints import keys, policies, trust_issuers, warden, warden_groups
+from hydra_lambda.endpoints import admin_keys, keys, policies, trust_issuers, warden, warden_groups
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials, parse_json_object
 from hydra_lambda.http.private_admin import private_entry
@@ -150,6 +151,43 @@ def get_trusted_issuer(trust_id: str):
 @app.delete(TRUST_ISSUERS + "/<trust_id>")
 def delete_trusted_issuer(trust_id: str):
     trust_issuers.delete(_caller(), trust_id)
+    return empty(204)
+
+
+@app.get("/admin/keys/<set_name>")
+def get_json_web_key_set(set_name: str):
+    return json_response(200, admin_keys.get_set(_caller(), set_name), no_store=True)
+
+
+@app.post("/admin/keys/<set_name>")
+def create_json_web_key_set(set_name: str):
+    return json_response(201, admin_keys.create_set(_caller(), set_name, _body()), no_store=True)
+
+
+@app.put("/admin/keys/<set_name>")
+def set_json_web_key_set(set_name: str):
+    return json_response(200, admin_keys.replace_set(_caller(), set_name, _body()), no_store=True)
+
+
+@app.delete("/admin/keys/<set_name>")
+def delete_json_web_key_set(set_name: str):
+    admin_keys.delete_set(_caller(), set_name)
+    return empty(204)
+
+
+@app.get("/admin/keys/<set_name>/<kid>")
+def get_json_web_key(set_name: str, kid: str):
+    return json_response(200, admin_keys.get_key(_caller(), set_name, kid), no_store=True)
+
+
+@app.put("/admin/keys/<set_name>/<kid>")
+def set_json_web_key(set_name: str, kid: str):
+    return json_response(200, admin_keys.replace_key(_caller(), set_name, kid, _body()), no_store=True)
+
+
+@app.delete("/admin/keys/<set_name>/<kid>")
+def delete_json_web_key(set_name: str, kid: str):
+    admin_keys.delete_key(_caller(), set_name, kid)
     return empty(204)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
-from hydra_lambda_local import consent_app, user_token
+from hydra_lambda_local import cli_jwk, consent_app, user_token
 from hydra_lambda_local.api import (
     AdminApi,
     CliError,
@@ -217,10 +217,30 @@ def _add_local(sub: Any) -> None:
     consent_app.add_parser(sub)
 
 
+# The current `hydra` CLI's habit: VERB NOUN (`create jwk`, `get jwk`...). Each verb is one parser whose
+# nouns several modules add (cli_jwk); NOUN_COMMANDS runs (verb, noun).
+VERB_HELP = {"create": "create a resource (current hydra CLI: create jwk)",
+             "get": "print resources (current hydra CLI: get jwk)",
+             "delete": "delete resources (current hydra CLI: delete jwk)"}
+
+
+def _verb_nouns(sub: Any, verb: str) -> Any:
+    """The noun subparsers of ``verb``, made on first use."""
+    parser = sub.choices.get(verb)
+    if parser is None:
+        parser = _sub(sub, verb, VERB_HELP[verb])
+        parser.set_defaults(nouns=parser.add_subparsers(dest="noun", required=True, metavar="NOUN"))
+    return parser.get_default("nouns")
+
+
+def _add_current(sub: Any) -> None:
+    cli_jwk.add_parsers(lambda verb: _verb_nouns(sub, verb), CONNECTION)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hydra-lambda", description=__doc__, parents=[CONNECTION])
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_clients, _add_policies, _add_groups, _add_keys, _add_token, _add_other, _add_local):
+    for add in (_add_clients, _add_policies, _add_groups, _add_keys, _add_token, _add_current, _add_other, _add_local):
         add(sub)
     return top
 
@@ -461,9 +481,18 @@ def run_connect(args: argparse.Namespace, credentials: Credentials) -> int:
     return 0
 
 
+NOUN_COMMANDS: dict[tuple[str, str], Callable[[argparse.Namespace, Credentials], int]] = {
+    ("create", "jwk"): cli_jwk.run, ("get", "jwk"): cli_jwk.run, ("delete", "jwk"): cli_jwk.run,
+}
+
+
+def run_current(args: argparse.Namespace, credentials: Credentials) -> int:
+    return NOUN_COMMANDS[(args.command, args.noun)](args, credentials)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Credentials], int]] = {
     "clients": run_clients, "policies": run_policies, "groups": run_groups, "keys": run_keys, "token": run_token,
-    "connect": run_connect,
+    "connect": run_connect, **{verb: run_current for verb in VERB_HELP},
 }
 
 

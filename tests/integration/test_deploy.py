@@ -270,6 +270,8 @@ EXPECTED = {
     "admin-warden-groups-list.json": 401, "admin-warden-groups-members-add.json": 401,
     # The set needs a token; one key is public by the first start's policy (an unknown kid: 404).
     "keys-set-get.json": 401, "keys-key-get.json": 404,
+    # Application key sets (/admin/keys): a token is needed.
+    "admin-keys-set-get.json": 401, "admin-keys-key-get.json": 401,
     # Dynamic client registration is off unless OIDC_DYNAMIC_CLIENT_REGISTRATION_ENABLED: an unknown route.
     "oauth2-register.json": 404, "oauth2-register-get.json": 404,
     # The current login/consent flow's admin routes (Hydra's paths): a token is needed.

@@ -433,7 +433,8 @@ DYNAMODB_ACTIONS = {
     "AdminFunction": {("PoliciesTable", a) for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan")}
     | {("TokensTable", "GetItem"), ("ClientsTable", "GetItem"),
        ("TokensTable", "PutItem"), ("TokensTable", "DeleteItem"),  # the rotation lease (POST /keys)
-       # the JWT bearer grant's trusted issuers (trust#... rows, listed under trust-issuer)
+       # the JWT bearer grant's trusted issuers (trust#... rows, listed under trust-issuer) and application
+       # key sets (jwks#... rows)
        ("ClientsTable", "PutItem"), ("ClientsTable", "DeleteItem"), ("ClientsTable/index", "Query")},
     "KeyRotationFunction": {("TokensTable", "PutItem"), ("TokensTable", "DeleteItem")},  # the rotation lease
 }

@@ -209,6 +209,7 @@ def test_endpoint_modules_are_named_after_their_routes() -> None:
         "/admin/clients": "admin_clients", "/admin/oauth2/introspect": "admin_tokens",
         "/admin/oauth2/tokens": "admin_tokens",
         "/admin/trust/grants/jwt-bearer/issuers": "trust_issuers",
+        "/admin/keys": "admin_keys",
     }
     served = {path for path in paths if path != "/health/status"}
     for path in served:

@@ -35,7 +35,9 @@ MODEL_SCHEMAS = {"ClientBody": "OAuth2ClientBody", "AcceptOAuth2LoginRequest": "
                  "IntrospectedOAuth2Token": "introspectedOAuth2Token",
                  "TrustOAuth2JwtGrantIssuer": "trustOAuth2JwtGrantIssuer",
                  "TrustedOAuth2JwtGrantIssuer": "trustedOAuth2JwtGrantIssuer",
-                 "TrustedOAuth2JwtGrantJsonWebKey": "trustedOAuth2JwtGrantJsonWebKey"}
+                 "TrustedOAuth2JwtGrantJsonWebKey": "trustedOAuth2JwtGrantJsonWebKey",
+                 "CreateJsonWebKeySet": "createJsonWebKeySet", "JsonWebKey": "jsonWebKey",
+                 "JsonWebKeySet": "jsonWebKeySet"}
 
 
 @cache

@@ -184,6 +184,24 @@ class TrustRecord(_Base):
     by_listing = TrustListing()
 
 
+class KeySetRecord(_Base):
+    """An application JSON Web Key set (``/admin/keys/<set>``; keys/app_sets.py): a row of the clients
+    table under ``jwks#<set>`` (no client id holds ``#``), without ``listing`` (never in ``by_listing``,
+    never read as a client). ``sealed``: the set's JWKs, sealed with the system secret (sealing.py);
+    ``version`` grows by one with every write, each write conditional on the version it read."""
+
+    class Meta(_Base.Meta):
+        table_name = "hydra-clients"
+
+    id = UnicodeAttribute(hash_key=True)
+    sealed = UnicodeAttribute()
+    version = NumberAttribute()
+    # Not `updated_at`: a client row's is a date string, and readers that scan the table as clients
+    # (storage.clients.any_exists, tests' wipe) must be able to read this row's attributes.
+    written_at = NumberAttribute()
+    written_by = UnicodeAttribute(null=True)  # a random value per write: a resent write knows its own
+
+
 class ByRequest(GlobalSecondaryIndex["TokenRecord"]):
     """Sparse: only the rows of a grant chain (codes, refresh tokens and the access tokens issued with
     them) carry ``request_id``, so revoking the chain is one query; a client_credentials token is not
@@ -359,6 +377,7 @@ def _table_names(settings: Settings) -> dict[type[Model], str]:
         ClientRecord: settings.clients_table,
         SubjectClaim: settings.clients_table,  # shares the clients table (not in MODELS: no table of its own)
         TrustRecord: settings.clients_table,  # shares the clients table (not in MODELS)
+        KeySetRecord: settings.clients_table,  # shares the clients table (not in MODELS)
         TokenRecord: settings.tokens_table,
         AssertionRecord: settings.tokens_table,  # shares the tokens table (not in MODELS)
         ConsentRecord: settings.consent_table,
