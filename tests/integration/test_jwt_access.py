@@ -168,3 +168,17 @@ def test_deleting_the_client_revokes_its_jwts_and_the_warden_honours_live_ones(j
     assert not is_active(token)
     assert revoke(admin, basic(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET)).status == 200
     assert call("GET", "/clients", headers=bearer(admin)).status == 401
+
+
+def test_key_rotation_waits_for_jwt_access_tokens_signed_by_the_retired_key_to_expire(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from hydra_lambda.keys import rotation
+
+    monkeypatch.setenv("ACCESS_TOKEN_LIFESPAN", "5h")
+    monkeypatch.setenv("SIGNING_KEYS_CACHE_SECONDS", "0")
+    reset_settings()
+    try:
+        assert rotation.minimum_interval() == 5 * 3600  # beyond the 1h ID tokens and the JWKS max-age
+    finally:
+        monkeypatch.undo()
+        reset_settings()

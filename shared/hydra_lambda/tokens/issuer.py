@@ -7,6 +7,7 @@ ID tokens and writes them. Every grant and the authorization endpoint call it; n
   server's settings) and its access token strategy (opaque, or an RFC 9068 JWT: ``tokens.jwt_access``)
   applied once, giving the token response and the rows to write (not yet written: the caller writes
   them alone or inside its own transaction, e.g. with the consumption of a device code).
+- ``issue_new``: ``issue_tokens`` and the write, for a grant that consumes nothing (jwt-bearer).
 - ``issue_to_client``: a token for the client itself (client credentials), one row, one write.
 - ``issue_from``: the tokens a single-use origin (an authorization code, a refresh token) yields,
   written in ONE transaction that also consumes the origin (a condition on ``used_at``), so of two
@@ -171,6 +172,17 @@ def issue_tokens(client: Client, grant: str, *, subject: str, granted: list[str]
     return Issued(response, rows)
 
 
+def issue_new(client: Client, grant: str, **options: Any) -> TokenResponse:
+    """``issue_tokens`` for a grant that starts a new grant and consumes nothing of ours (e.g. the
+    jwt-bearer grant), its rows written: one PutItem for one row, else one transaction."""
+    issued = issue_tokens(client, grant, **options)
+    if len(issued.rows) == 1:
+        token_rows.put(issued.rows[0])
+    else:
+        token_rows.put_many(issued.rows)
+    return issued.response
+
+
 def _hooked(client: Client, grant: str, *, subject: str, granted: list[str], audience: list[str] | None,
             extra: dict[str, Any] | None, identity: IdentityContext | None, request_id: str,
             payload: dict[str, list[str]] | None) -> tuple[dict[str, Any], IdentityContext | None]:
@@ -201,9 +213,8 @@ def _hooked(client: Client, grant: str, *, subject: str, granted: list[str], aud
 
 def issue_to_client(client: Client, granted: list[str]) -> TokenResponse:
     """An access token for the client itself (subject = client id), no refresh token: one write."""
-    issued = issue_tokens(client, "client_credentials", subject=client.id, granted=granted)
-    token_rows.put(issued.rows[0])  # request_id "": no grant chain, the row stays out of the by_request index
-    return issued.response
+    # request_id "": no grant chain, the row stays out of the by_request index
+    return issue_new(client, "client_credentials", subject=client.id, granted=granted)
 
 
 def issue_from(client: Client, origin: Token, *, granted: list[str] | None = None,
