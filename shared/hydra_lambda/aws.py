@@ -1,4 +1,5 @@
-"""botocore clients (KMS, Secrets Manager), created once per container and reused across invocations.
+"""botocore clients (KMS, Secrets Manager, Lambda for the token hook), created once per container and
+reused across invocations.
 
 Made with botocore alone: boto3 adds nothing to a plain client but its import (~25 ms of a cold
 start) and resource factories we never use."""
@@ -54,20 +55,26 @@ def botocore_session() -> Any:
     return _botocore
 
 
-def client(service: str) -> Any:
+def client(service: str, *, timeout: float | None = None) -> Any:
+    """The client of ``service``; with a ``timeout`` (seconds), one that waits at most that long to
+    connect and to read, and never retries (a call bounded by one deadline, e.g. the token hook)."""
     settings = get_settings()
     endpoint = {
         "kms": settings.kms_endpoint,
         "dynamodb": settings.dynamodb_endpoint,
         "secretsmanager": settings.secretsmanager_endpoint,
     }.get(service, "")
-    key = (service, endpoint, settings.aws_region)
+    key = (service if timeout is None else f"{service}@{timeout}", endpoint, settings.aws_region)
     found = _clients.get(key)
     if found is None:
         with _lock:
             found = _clients.get(key)
             if found is None:
-                config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+                if timeout is None:
+                    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+                else:
+                    config = Config(connect_timeout=timeout, read_timeout=timeout,
+                                    retries={"total_max_attempts": 1, "mode": "standard"})
                 found = drop_telemetry_headers(botocore_session().create_client(
                     service, endpoint_url=endpoint or None, region_name=settings.aws_region, config=config
                 ))

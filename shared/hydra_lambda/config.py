@@ -211,6 +211,26 @@ def initial_access_token(value: str) -> None:
                          "or sha256:<hex digest of the token>")
 
 
+def hook_url(value: str) -> None:
+    """TOKEN_HOOK_URL: an absolute https URL (http only for loopback hosts with FETCH_ALLOW_LOOPBACK,
+    which hydra_lambda.fetch checks when it calls)."""
+    parts = urlsplit(value)
+    parts.port  # noqa: B018 - raises ValueError on a bad port
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.fragment or "@" in parts.netloc:
+        raise ValueError("must be an https URL (no fragment or user info)")
+
+
+LAMBDA_FUNCTION = re.compile(
+    r"(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?"
+)
+
+
+def hook_function(value: str) -> None:
+    """TOKEN_HOOK_FUNCTION: a Lambda function name or ARN, optionally qualified (version or alias)."""
+    if not LAMBDA_FUNCTION.fullmatch(value):
+        raise ValueError("must be a Lambda function name or ARN (optionally :alias or :version)")
+
+
 def option(
     variable: str,
     default: str,
@@ -404,6 +424,24 @@ class Settings:
     cors_allowed_origins: CommaList = option(
         "CORS_ALLOWED_ORIGINS", "", "origins allowed to call the API", check=origins
     )
+    # RFC 9068 JWT access tokens or opaque ones, for clients whose access_token_strategy is empty.
+    access_token_strategy: str = option(
+        "ACCESS_TOKEN_STRATEGY", "opaque", "access tokens of clients that chose no strategy",
+        choices=("opaque", "jwt"),
+    )
+    # Ory Hydra's oauth2.token_hook (an https URL) or a Lambda function (its name or ARN) that may add
+    # claims to, or refuse, the tokens of every grant before they are issued (hydra_lambda.tokens.hook).
+    token_hook_url: str = option(
+        "TOKEN_HOOK_URL", "", "https URL called before tokens are issued (Hydra's token hook)", check=hook_url
+    )
+    token_hook_function: str = option(
+        "TOKEN_HOOK_FUNCTION", "", "Lambda function invoked before tokens are issued (name or ARN)",
+        check=hook_function,
+    )
+    token_hook_timeout_ms: int = option(
+        "TOKEN_HOOK_TIMEOUT_MS", "3000", "how long the token hook may take (ms); then no token is issued",
+        bounds=(100, 5000),
+    )
 
     @classmethod
     def options(cls) -> tuple[dataclasses.Field[Any], ...]:
@@ -423,6 +461,8 @@ class Settings:
         # Unset, it is the example consent app's local address (hydra-lambda serve starts that app).
         values["consent_url"] = values["consent_url"] or f"http://127.0.0.1:{values['consent_app_port']}/consent"
         values["resource_name_prefix"] = values["resource_name_prefix"].removesuffix(":")
+        if values["token_hook_url"] and values["token_hook_function"]:
+            raise ConfigError("TOKEN_HOOK_URL and TOKEN_HOOK_FUNCTION name one token hook: set one of them")
         if bool(values["urls_login"]) != bool(values["urls_consent"]):
             raise ConfigError("URLS_LOGIN and URLS_CONSENT turn the current login/consent flow on together: set both "
                               "or neither")

@@ -53,6 +53,19 @@ def post_form(url: str, form: dict[str, str], *, timeout: float = DEFAULT_TIMEOU
                      {"Accept": "*/*", "Content-Type": "application/x-www-form-urlencoded"}, deadline)
 
 
+def post_json(url: str, payload: Any, *, timeout: float = DEFAULT_TIMEOUT,
+              max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[int, bytes]:
+    """POST ``payload`` as JSON to ``url`` under the same rules as :func:`fetch` (https, public
+    addresses, no redirects, one deadline): the answer's status and its body (at most ``max_bytes``;
+    FetchError beyond, or when no answer came in time)."""
+    deadline = time.monotonic() + timeout
+    scheme, host, port, target = _parse(url)
+    address = _checked_address(host, port, scheme)
+    body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+    headers = {"Accept": "application/json", "Content-Type": "application/json; charset=UTF-8"}
+    return _exchange_reading("POST", scheme, host, port, target, address, body, headers, max_bytes, deadline)
+
+
 def fetch_json(url: str, **options: Any) -> Any:
     """``fetch``, parsed as JSON (FetchError if it is not)."""
     body = fetch(url, **options)
@@ -132,6 +145,27 @@ def _exchange(method: str, scheme: str, host: str, port: int, target: str, addre
             except FetchError:
                 pass  # the status is the answer; an oversized or slow body changes nothing
             return int(response.status)
+        finally:
+            response.release_conn()
+    except urllib3.exceptions.HTTPError as exc:
+        raise FetchError(f"the request could not be made ({type(exc).__name__})") from None
+    finally:
+        pool.close()
+
+
+def _exchange_reading(method: str, scheme: str, host: str, port: int, target: str, address: str, body: bytes,
+                      headers: dict[str, str], max_bytes: int, deadline: float) -> tuple[int, bytes]:
+    """One request with a body; its status and the body of the answer (FetchError past the cap)."""
+    import urllib3
+
+    pool = _pool(scheme, host, port, address, deadline)
+    sent = {"Host": host if port in (80, 443) else f"{host}:{port}", "Accept-Encoding": "identity",
+            "User-Agent": "hydra-lambda", **headers}
+    try:
+        response = pool.urlopen(method, target, body=body, headers=sent, redirect=False, preload_content=False,
+                                assert_same_host=False)
+        try:
+            return int(response.status), _read(response, max_bytes, deadline)
         finally:
             response.release_conn()
     except urllib3.exceptions.HTTPError as exc:

@@ -351,7 +351,8 @@ def _decide(statements: list[dict[str, Any]], action: str, resource: str, contex
 
 
 # kms mode, the stack's key, rotation on
-_CONDITIONS = {"RotatableStackKey": True, "RotatableKeys": True, "EnvelopeMode": False}
+_CONDITIONS = {"RotatableStackKey": True, "RotatableKeys": True, "EnvelopeMode": False,
+               "TokenHookFunctionGiven": False}  # its lambda:InvokeFunction: tests/integration/test_token_hook.py
 
 
 def _policy(translated: dict[str, Any], function: str) -> list[dict[str, Any]]:

@@ -53,8 +53,9 @@ def grant(client: Client, form: dict[str, str]) -> TokenResponse:
     _claim_subject(subject)
     if not assertions.use_grant_jti_once(trust.issuer, claims["jti"], expires_at):
         raise InvalidGrant("The assertion was used before: its jti must be new each time.")
-    lifespan = client.lifespan("jwt_bearer", "access_token")
-    return issuer.issue_to_client(client, requested, subject=subject, lifespan=lifespan)
+    # The client's jwt_bearer lifespan, the hook and the access token strategy apply there.
+    return issuer.issue_new(client, "jwt_bearer", subject=subject, granted=requested,
+                            payload={"assertion": [assertion]})
 
 
 def _requested_scopes(form: dict[str, str]) -> list[str]:

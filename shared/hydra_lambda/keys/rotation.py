@@ -171,10 +171,12 @@ def minimum_interval() -> int:
     """Seconds between two steps. A step publishes a key that the next step makes sign, and retires
     the key that stopped signing at the step before; other containers follow within
     SIGNING_KEYS_CACHE_SECONDS. So the next step must wait until every relying party's cached JWKS has
-    the new key (the JWKS max-age after the last container serves it) and every ID token the retired
-    key signed has expired (ID_TOKEN_LIFESPAN after the last container signed with it)."""
+    the new key (the JWKS max-age after the last container serves it) and every ID token and JWT
+    access token (RFC 9068) the retired key signed has expired (ID_TOKEN_LIFESPAN, ACCESS_TOKEN_LIFESPAN
+    after the last container signed with it; a client's longer own lifespan is not waited for)."""
     settings = get_settings()
-    return max(JWKS_MAX_AGE, settings.id_token_lifespan) + settings.signing_keys_cache_seconds
+    signed_for = max(settings.id_token_lifespan, settings.access_token_lifespan)
+    return max(JWKS_MAX_AGE, signed_for) + settings.signing_keys_cache_seconds
 
 
 def _last_step_at(alias: str) -> float | None:

@@ -41,7 +41,9 @@ def claims(
     code: str | None = None,
     include_nonce: bool = True,
     algorithm: str = "RS256",
+    lifespan: int | None = None,
 ) -> dict[str, Any]:
+    """The claims of an ID token living ``lifespan`` seconds (None: ID_TOKEN_LIFESPAN)."""
     now = clock.now_int()
     out = user_claims.released(identity.extra, granted_scopes=granted, request=identity.claims_request,
                                target="id_token", reserved=STANDARD_CLAIMS)
@@ -50,7 +52,7 @@ def claims(
             "iss": get_settings().issuer,
             "sub": identity.client_subject,  # a pairwise client's own identifier of the user
             "aud": client_id,
-            "exp": now + get_settings().id_token_lifespan,
+            "exp": now + (lifespan or get_settings().id_token_lifespan),
             "iat": now,
             "auth_time": identity.auth_time,
             "rat": identity.requested_at or identity.auth_time,
@@ -80,13 +82,15 @@ def issue(
     code: str | None = None,
     include_nonce: bool = True,
     algorithm: str | None = None,
+    lifespan: int | None = None,
 ) -> str:
     """A signed ID token (compact JWS) for ``client_id``, for the ``granted`` scopes, signed with the
-    set of ``algorithm`` (the client's ``id_token_signed_response_alg``; None: SIGNING_KEYS's)."""
+    set of ``algorithm`` (the client's ``id_token_signed_response_alg``; None: SIGNING_KEYS's), living
+    ``lifespan`` seconds (the client's for the grant; None: ID_TOKEN_LIFESPAN)."""
     key = signer(algorithm, client_id, "id_token_signed_response_alg")
     return keys.sign(
         claims(identity, client_id=client_id, granted=granted, access_token=access_token, code=code,
-               include_nonce=include_nonce, algorithm=key.alg),
+               include_nonce=include_nonce, algorithm=key.alg, lifespan=lifespan),
         algorithm,
     )
 

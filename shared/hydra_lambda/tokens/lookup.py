@@ -2,7 +2,8 @@
 
 Every reader of a presented token asks here (the code and refresh grants, introspection, revocation,
 the warden, the warden API, userinfo). A malformed or forged string (or one whose expiry was
-altered) is refused by its HMAC before any read (``opaque``); one consistent read of the row decides
+altered) is refused by its HMAC before any read (``opaque``), a JWT access token by its signature
+(``jwt_access``, RFC 9068); one consistent read of the row decides
 the rest (absent, expired, used or revoked: None); and a token is honoured only while the client it
 was issued to exists, as the same client (``issued_to_current_client``): how deleting a client
 revokes its tokens, checked on the client record (cached per container: CLIENT_CACHE_SECONDS).
@@ -22,17 +23,28 @@ from hydra_lambda.clients.model import Client
 from hydra_lambda.clients.registry import get_client_for_auth
 from hydra_lambda.config import get_settings
 from hydra_lambda.storage import token_rows
-from hydra_lambda.tokens import opaque
+from hydra_lambda.tokens import jwt_access, opaque
 from hydra_lambda.tokens.model import Token
 
 ACCESS = ("access",)
+
+
+def identify(presented: str | None, kinds: Iterable[str]) -> tuple[str, str] | None:
+    """The kind (one of ``kinds``) and storage key of a genuine token: opaque, or (access tokens) an
+    RFC 9068 JWT of this server; None for anything else, before any database read."""
+    if jwt_access.looks_like(presented):
+        if "access" not in kinds:
+            return None
+        signature = jwt_access.signature_of(presented)
+        return None if signature is None else ("access", signature)
+    return opaque.identify(presented, kinds)
 
 
 def find(presented: str | None, kinds: Iterable[str] = ACCESS, *, include_used: bool = False) -> Token | None:
     """The stored row of a genuine token of one of ``kinds`` (used rows too with ``include_used``),
     else None. The client rule is the caller's next step (``issued_to_current_client``): the grants
     tell a token of another client from a dead one."""
-    genuine = opaque.identify(presented, kinds)
+    genuine = identify(presented, kinds)
     if genuine is None:
         return None
     kind, signature = genuine
@@ -71,9 +83,10 @@ _callers: TimedCache[str, Token] = TimedCache("caller tokens", lambda: get_setti
 def caller(presented: str | None) -> Token | None:
     """``live`` for a caller's own access token: its row read once, then reused for
     ``CLIENT_CACHE_SECONDS`` (never past its expiry); its client is checked on every call."""
-    signature = opaque.signature_of(presented, "access")
-    if signature is None:
+    genuine = identify(presented, ACCESS)
+    if genuine is None:
         return None
+    signature = genuine[1]
     row = _callers.get(signature)
     if row is not None and row.expired:
         _callers.pop(signature)

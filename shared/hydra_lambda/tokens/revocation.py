@@ -3,7 +3,9 @@ logout, the replay of a code or of a rotated refresh token).
 
 Revoking a refresh token revokes its whole grant (every token sharing its request id); revoking an
 access token revokes that token. An unknown, expired, malformed or forged token, or a token of
-another client, changes nothing. ``token_type_hint`` is not needed: the prefix names the kind.
+another client, changes nothing. A JWT access token (RFC 9068) is revoked the same way, by its row:
+introspection then says inactive, but a resource server checking only its signature accepts it
+until it expires. ``token_type_hint`` is not needed: the prefix names the kind.
 Revoking a grant wins against a refresh of the same token racing it in another container: once it
 returns, no token of the grant is live.
 """
@@ -14,7 +16,7 @@ from hydra_lambda import clock
 from hydra_lambda.config import get_settings
 from hydra_lambda.errors import TemporarilyUnavailable
 from hydra_lambda.storage import token_rows
-from hydra_lambda.tokens import lookup, opaque
+from hydra_lambda.tokens import lookup
 from hydra_lambda.tokens.model import Token, TokenRef
 
 REVOCABLE = ("access", "refresh")
@@ -22,7 +24,7 @@ REVOCABLE = ("access", "refresh")
 
 def revoke(client_id: str, token: str) -> bool:
     """Revoke ``token`` if it is a live access or refresh token of ``client_id``; True if it was."""
-    genuine = opaque.identify(token, REVOCABLE)
+    genuine = lookup.identify(token, REVOCABLE)
     if genuine is None:
         return False
     kind, signature = genuine
