@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hydra_lambda.clients.model import Client
-from hydra_lambda.grants import authorization_code, client_credentials, refresh_token
+from hydra_lambda.grants import authorization_code, client_credentials, device_code, refresh_token
 from hydra_lambda.tokens.issuer import TokenResponse
 
 Grant = Callable[[Client, dict[str, str]], TokenResponse]
 
 GRANTS: dict[str, Grant] = {
-    module.GRANT_TYPE: module.grant for module in (client_credentials, authorization_code, refresh_token)
+    module.GRANT_TYPE: module.grant for module in (client_credentials, authorization_code, refresh_token, device_code)
 }
