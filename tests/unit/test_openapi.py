@@ -30,7 +30,8 @@ MODEL_SCHEMAS = {"ClientBody": "OAuth2ClientBody", "AcceptOAuth2LoginRequest": "
                  "AcceptOAuth2ConsentRequestSession": "acceptOAuth2ConsentRequestSession",
                  "RejectOAuth2Request": "rejectOAuth2Request", "RedirectTo": "oAuth2RedirectTo",
                  "LoginRequest": "oAuth2LoginRequest", "ConsentRequest": "oAuth2ConsentRequest",
-                 "ConsentSession": "oAuth2ConsentSession"}
+                 "ConsentSession": "oAuth2ConsentSession", "DeviceAuthorization": "deviceAuthorization",
+                 "AcceptDeviceUserCodeRequest": "acceptDeviceUserCodeRequest"}
 
 
 @cache
