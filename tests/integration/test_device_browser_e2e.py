@@ -1,12 +1,14 @@
-"""A device login in a real headless Chromium (issue 26's "done when"): a client starts the device
-flow and polls the token endpoint in a thread while the user opens the verification URI, enters the
-user code on the bundled example app's device page, signs in and consents; the device then
-receives its tokens."""
+"""A device login in a real headless Chromium (issue 26's "done when"): the CLI starts the device flow
+and polls the token endpoint while the user opens the verification URI, enters the user code on the
+bundled example app's device page, signs in and consents; the CLI then prints the tokens."""
 
 from __future__ import annotations
 
-import threading
-import time
+import json
+import os
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support import ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, LocalServer, free_port
+from tests.support import ROOT, ROOT_CLIENT_ID, ROOT_CLIENT_SECRET, LocalServer, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -45,60 +47,56 @@ def public_device_client(api: str) -> str:
     return body["id"]
 
 
-class Device:
-    """Polls as RFC 8628 section 3.4 says: every ``interval`` seconds, 5 more after slow_down."""
-
-    def __init__(self, api: str, client_id: str, device_code: str, interval: int) -> None:
-        self.answers: list[str] = []
-        self.tokens: dict[str, Any] = {}
-        self._args = (api, client_id, device_code, interval)
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        api, client_id, device_code, interval = self._args
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            answer = requests.post(f"{api}/oauth2/token", timeout=10, data={
-                "grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": client_id})
-            if answer.status_code == 200:
-                self.tokens = answer.json()
-                return
-            error = answer.json()["error"]
-            self.answers.append(error)
-            if error not in ("authorization_pending", "slow_down"):
-                return
-            interval += 5 if error == "slow_down" else 0
-            time.sleep(interval)
+def cli(*args: str, server: LocalServer, client_id: str) -> subprocess.Popen[str]:
+    """``hydra-lambda ARGS`` as a user's shell runs it: HYDRA_URL and a public client's id only."""
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    env |= {"HYDRA_URL": server.url, "HYDRA_CLIENT_ID": client_id}
+    return subprocess.Popen([sys.executable, "-m", "hydra_lambda_local.cli", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_a_user_signs_a_device_in_while_it_polls(stack: tuple[LocalServer, str], chromium: Any) -> None:
+    """The device is the CLI (``perform device-code``, Ory's habit): it prints where to go and the
+    code, and polls while the user works in the browser."""
     server, app = stack
     client_id = public_device_client(server.url)
-    started = requests.post(f"{server.url}/oauth2/device/auth", timeout=10,
-                            data={"client_id": client_id, "scope": "openid offline email"}).json()
-    device = Device(server.url, client_id, started["device_code"], started["interval"])
+    device = cli("perform", "device-code", "--scope", "openid offline email", server=server, client_id=client_id)
+    try:
+        assert device.stderr is not None
+        told = device.stderr.readline()
+        found = re.search(r"open (\S+) and enter the code: ([A-Z]{4}-[A-Z]{4})$", told.strip())
+        assert found, told
+        verification_uri, user_code = found.groups()
+        assert verification_uri == f"{server.url}/oauth2/device/verify"
 
-    page = chromium.new_context().new_page()
-    page.goto(started["verification_uri"])
-    assert page.url.startswith(f"{app}/device?device_challenge="), page.url
-    page.fill("#user_code", "BCDF-GHJK")  # a wrong code first: the form comes back with the error
-    page.click("#accept")
-    assert "attempts left" in page.locator("[role=alert]").inner_text()
-    page.fill("#user_code", started["user_code"].lower())
-    page.click("#accept")
-    page.wait_for_url(f"{app}/login*")
-    page.fill("#username", "alice")
-    page.fill("#password", "alice-password")
-    page.click("#accept")
-    page.wait_for_url(f"{app}/consent*")
-    page.click("#accept")
-    page.wait_for_url(f"{app}/device/done")
-    assert "Your device is signed in" in page.content()
-
-    device.thread.join(timeout=30)
-    assert device.answers and set(device.answers) <= {"authorization_pending", "slow_down"}, device.answers
-    assert device.tokens.get("access_token") and device.tokens.get("id_token"), device.answers
+        page = chromium.new_context().new_page()
+        page.goto(verification_uri)
+        assert page.url.startswith(f"{app}/device?device_challenge="), page.url
+        page.fill("#user_code", "BCDF-GHJK")  # a wrong code first: the form comes back with the error
+        page.click("#accept")
+        assert "attempts left" in page.locator("[role=alert]").inner_text()
+        page.fill("#user_code", user_code.lower())
+        page.click("#accept")
+        page.wait_for_url(f"{app}/login*")
+        page.fill("#username", "alice")
+        page.fill("#password", "alice-password")
+        page.click("#accept")
+        page.wait_for_url(f"{app}/consent*")
+        page.click("#accept")
+        page.wait_for_url(f"{app}/device/done")
+        assert "Your device is signed in" in page.content()
+        out, err = device.communicate(timeout=60)
+    finally:
+        device.kill()
+    assert device.returncode == 0, err
+    tokens = json.loads(out)
+    assert tokens["access_token"] and tokens["refresh_token"] and tokens["id_token"]
     userinfo = requests.get(f"{server.url}/userinfo", timeout=10,
-                            headers={"Authorization": f"Bearer {device.tokens['access_token']}"}).json()
+                            headers={"Authorization": f"Bearer {tokens['access_token']}"}).json()
     assert userinfo["sub"] == "alice"
+
+
+def test_token_device_reports_a_refusal_in_one_line(stack: tuple[LocalServer, str]) -> None:
+    server, _app = stack
+    out, err = cli("token", "device", server=server, client_id="no-such-client").communicate(timeout=60)
+    assert out == "" and err.count("\n") == 1 and err.startswith("hydra-lambda: POST /oauth2/device/auth: HTTP 401")
