@@ -228,6 +228,23 @@ def test_a_device_login_polls_then_gets_tokens_once(stack: tuple[LocalServer, st
     assert refreshed.status_code == 200, refreshed.text
 
 
+def test_the_clients_device_lifespans_apply(stack: tuple[LocalServer, str], app: SdkApp) -> None:
+    from hydra_lambda.storage.tables import ClientRecord, connection
+
+    server, _admin = stack
+    client = register(server.url)
+    connection().update(ClientRecord(client[0]), actions=[ClientRecord.lifespans.set({
+        "device_authorization_grant_access_token_lifespan": 120,
+        "device_authorization_grant_refresh_token_lifespan": 7200})])
+    started = device_authorization(server, client, scope="offline")
+    approve(server, app, started.user_code)
+    tokens = poll(server, client, started.device_code).json()
+    assert tokens["expires_in"] == 120
+    introspected = requests.post(f"{server.url}/oauth2/introspect", auth=(ROOT_CLIENT_ID, ROOT_CLIENT_SECRET),
+                                 data={"token": tokens["refresh_token"]}, timeout=10).json()
+    assert 7100 < introspected["exp"] - introspected["iat"] <= 7200
+
+
 def test_two_racing_polls_get_the_tokens_once(stack: tuple[LocalServer, str], app: SdkApp) -> None:
     server, _admin = stack
     client = register(server.url, public=True)

@@ -45,6 +45,7 @@ _CREATE_ATTEMPTS = 4  # user codes drawn before giving up (a live code already h
 _USER_CODE_LABEL = b"hydra-lambda user code\x00"
 _DEVICE_VERIFIER_LABEL = b"hydra-lambda device verifier\x00"
 _SEAL_CONTEXT = "device-code-grant"
+LIFESPAN_GRANT = "device_authorization"  # the client's device_authorization_grant_*_lifespan
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ def _redeem(client: Client, grant: store.DeviceGrant) -> TokenResponse:
         raise ExpiredToken("The device authorization expired before the device redeemed it.")
     if row.used_at is not None or row.client_id != client.id:
         raise InvalidGrant("The device code was already used.")
-    response = issuer.issue_from(client, row, include_nonce=False)
+    response = issuer.issue_from(client, row, include_nonce=False, grant=LIFESPAN_GRANT)
     if response is None:
         raise InvalidGrant("The device code was already used.")
     return response

@@ -112,12 +112,14 @@ def issue_to_client(client: Client, granted: list[str]) -> TokenResponse:
 
 
 def issue_from(client: Client, origin: Token, *, granted: list[str] | None = None,
-               include_nonce: bool) -> TokenResponse | None:
+               include_nonce: bool, grant: str = "") -> TokenResponse | None:
     """Redeem the single-use ``origin`` (a code or a refresh token): the tokens of its grant (same
     ``request_id``, subject and extras; ``granted`` scopes, the origin's when None), written in ONE
     transaction that consumes it and deletes the access token a refresh token was issued with.
-    None if ``origin`` was consumed by another request: nothing is written then."""
-    response, rows = _grant_tokens(client, origin, granted, include_nonce=include_nonce)
+    None if ``origin`` was consumed by another request: nothing is written then. ``grant``: whose
+    per-client lifespans apply (``client.lifespan``; the device grant redeems its code with
+    ``device_authorization``)."""
+    response, rows = _grant_tokens(client, origin, granted, include_nonce=include_nonce, grant=grant)
     replaced = [origin.session.access_signature] if origin.session.access_signature else []
     try:
         redeemed = token_rows.redeem(origin, rows, delete_access=replaced)
@@ -137,13 +139,13 @@ def reissue_from(client: Client, origin: Token, *, granted: list[str] | None = N
 
 
 def _grant_tokens(client: Client, origin: Token, granted: list[str] | None, *,
-                  include_nonce: bool) -> tuple[TokenResponse, list[Token]]:
+                  include_nonce: bool, grant: str = "") -> tuple[TokenResponse, list[Token]]:
     """The token response of a code or refresh grant and the rows to write."""
     granted = list(origin.scopes if granted is None else granted)
     identity = origin.session.identity
     common = {"client_id": client.id, "client": client, "request_id": origin.request_id, "subject": origin.subject,
               "scopes": granted, "extra": origin.extra}
-    lifespan = access_lifespan()
+    lifespan = (client.lifespan(grant, "access_token") if grant else None) or access_lifespan()
     access, access_row = mint("access", lifespan=lifespan, session=TokenSession(identity=identity), **common)
     rows = [access_row]
     refresh = None
@@ -152,7 +154,8 @@ def _grant_tokens(client: Client, origin: Token, granted: list[str] | None, *,
     kept = list(origin.scopes)
     if any(scope in kept for scope in OFFLINE_SCOPES) and client.has_grant_type("refresh_token"):
         refresh_session = TokenSession(identity=identity, access_signature=access_row.signature)
-        refresh, refresh_row = mint("refresh", lifespan=get_settings().refresh_token_lifespan,
+        refresh_lifespan = (client.lifespan(grant, "refresh_token") if grant else None)
+        refresh, refresh_row = mint("refresh", lifespan=refresh_lifespan or get_settings().refresh_token_lifespan,
                                     session=refresh_session, **{**common, "scopes": kept})
         rows.append(refresh_row)
     id_token = None
