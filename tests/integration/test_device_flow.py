@@ -370,6 +370,26 @@ def test_the_browser_legs_are_bound_to_the_browser_that_started(stack: tuple[Loc
     assert replay.status_code == 400  # the device verifier is used once
 
 
+def test_a_login_of_the_authorization_endpoint_is_not_redeemed_at_the_device_verify(
+        stack: tuple[LocalServer, str], app: SdkApp) -> None:
+    server, _admin = stack
+    redirect = "http://127.0.0.1:9/callback"
+    client = register(server.url, grant_types=["authorization_code"])
+    requests.put(f"{server.url}/clients/{client[0]}", timeout=10, json={
+        "id": client[0], "redirect_uris": [redirect], "grant_types": ["authorization_code"],
+        "response_types": ["code"], "scope": "openid"},
+        headers={"Authorization": f"Bearer {root_token(server.url, 'hydra.clients')}"}).raise_for_status()
+    browser = requests.Session()
+    to_login = browser.get(f"{server.url}/oauth2/auth", allow_redirects=False, timeout=10, params={
+        "client_id": client[0], "redirect_uri": redirect, "response_type": "code", "scope": "openid",
+        "state": "state-of-the-rp"})
+    back = browser.get(to_login.headers["Location"], allow_redirects=False, timeout=10)  # the app accepts
+    assert back.headers["Location"].startswith(f"{server.url}/oauth2/auth?"), back.headers
+    query = urlsplit(back.headers["Location"]).query
+    elsewhere = browser.get(f"{server.url}/oauth2/device/verify?{query}", allow_redirects=False, timeout=10)
+    assert elsewhere.status_code == 400 and "login request is unknown" in elsewhere.text
+
+
 def test_the_accept_route_on_the_public_api_needs_a_token(stack: tuple[LocalServer, str]) -> None:
     from ory_hydra_client.exceptions import ApiException
     from ory_hydra_client.models import AcceptDeviceUserCodeRequest
