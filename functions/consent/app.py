@@ -13,6 +13,7 @@ from hydra_lambda.credentials import Credentials
 from hydra_lambda.endpoints import (
     consent_requests,
     consent_sessions,
+    device_requests,
     flow_consent_requests,
     login_requests,
     login_sessions,
@@ -29,6 +30,7 @@ app = HydraResolver()
 LOGIN = "/admin/oauth2/auth/requests/login"
 CONSENT = "/admin/oauth2/auth/requests/consent"
 CONSENT_SESSIONS = "/admin/oauth2/auth/sessions/consent"
+DEVICE = "/admin/oauth2/auth/requests/device"
 
 
 def _caller() -> Credentials:
@@ -137,6 +139,12 @@ def reject_logout_request():
 def delete_login_sessions():
     login_sessions.delete(_caller(), _query().get("subject", ""), _query().get("sid", ""))
     return empty(204)
+
+
+@app.put(DEVICE + "/accept")
+def accept_user_code_request():
+    body = parse_json_object(app.current_event.decoded_body)
+    return json_response(200, device_requests.accept(_caller(), _challenge("device_challenge"), body), no_store=True)
 
 
 lambda_handler = lambda_entry(app)

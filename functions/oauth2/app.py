@@ -20,7 +20,8 @@ from hydra_lambda.http.responses import empty, json_response, userinfo_response
 # importtime, fastest of 3), less than the branching is worth. Two stay lazy, below: /oauth2/auth's
 # browser flow (about 9 ms) and introspection, the one route here that asks the warden (the policies,
 # Ladon and re2): the token, revocation and userinfo containers never import them.
-app = HydraResolver(oauth_paths=("/oauth2/token", "/oauth2/revoke", "/oauth2/introspect", "/userinfo"))
+app = HydraResolver(oauth_paths=("/oauth2/token", "/oauth2/revoke", "/oauth2/introspect", "/userinfo",
+                                 "/oauth2/device/auth"))
 
 
 def _caller() -> Credentials:
@@ -67,6 +68,28 @@ def authorize():
     except HydraError as exc:
         return edge.error_page(exc)
     return edge.render(auth.serve(call))
+
+
+@app.post("/oauth2/device/auth")
+def device_authorization():
+    # Lazy, as /oauth2/auth: only device flows load it.
+    from hydra_lambda.endpoints import device_auth
+
+    return json_response(200, device_auth.serve(_caller(), _form()), no_store=True)
+
+
+@app.get("/oauth2/device/verify")
+def device_verify():
+    from hydra_lambda.endpoints import device_verify as verify_endpoint
+    from hydra_lambda.http import device as edge
+    from hydra_lambda.http.authorization import error_page
+
+    event = app.current_event
+    try:
+        call = edge.parse(event.raw_query_string, event.resolved_cookies_field)
+    except HydraError as exc:
+        return error_page(exc)
+    return edge.render(verify_endpoint.serve(call))
 
 
 @app.route("/oauth2/sessions/logout", method=["GET", "POST"])

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
-from hydra_lambda_local import cli_jwk, consent_app, user_token
+from hydra_lambda_local import cli_jwk, consent_app, device_token, user_token
 from hydra_lambda_local.api import (
     AdminApi,
     CliError,
@@ -189,6 +189,23 @@ def _add_token(sub: Any) -> None:
     user.add_argument("--no-open", dest="open_browser", action="store_false",
                       help="print the address to visit instead of opening a browser")
     user.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the browser (default 300)")
+    _device_options(_sub(actions, "device", DEVICE_HELP))
+
+
+DEVICE_HELP = ("sign a user in for this client with the device flow (RFC 8628): print the verification URI and the "
+               "user code, poll, print the tokens (a public client needs only --client-id)")
+
+
+def _device_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scope", default="openid offline")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the user (default 600)")
+
+
+def _add_perform(sub: Any) -> None:
+    """Ory's ``hydra perform device-code`` habit, the same command as ``token device``."""
+    perform = _sub(sub, "perform", "run an OAuth 2.0 flow as Ory's hydra CLI does")
+    actions = perform.add_subparsers(dest="action", required=True, metavar="FLOW")
+    _device_options(_sub(actions, "device-code", DEVICE_HELP))
 
 
 def _add_other(sub: Any) -> None:
@@ -240,7 +257,8 @@ def _add_current(sub: Any) -> None:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hydra-lambda", description=__doc__, parents=[CONNECTION])
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_clients, _add_policies, _add_groups, _add_keys, _add_token, _add_current, _add_other, _add_local):
+    for add in (_add_clients, _add_policies, _add_groups, _add_keys, _add_token, _add_current, _add_perform,
+                _add_other, _add_local):
         add(sub)
     return top
 
@@ -465,10 +483,16 @@ def run_token(args: argparse.Namespace, credentials: Credentials) -> int:
         answer = client_post(credentials, "/oauth2/introspect", {"token": args.token}).json()
         _print(answer)
         return 0 if answer.get("active") is True else 1
+    elif args.action == "device":
+        return device_token.run(credentials, scope=args.scope, timeout=args.timeout)
     else:
         return user_token.run(credentials, scope=args.scope, redirect_uri=args.redirect_uri,
                               open_browser=args.open_browser, timeout=args.timeout)
     return 0
+
+
+def run_perform(args: argparse.Namespace, credentials: Credentials) -> int:
+    return device_token.run(credentials, scope=args.scope, timeout=args.timeout)
 
 
 def run_connect(args: argparse.Namespace, credentials: Credentials) -> int:
@@ -492,7 +516,7 @@ def run_current(args: argparse.Namespace, credentials: Credentials) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Credentials], int]] = {
     "clients": run_clients, "policies": run_policies, "groups": run_groups, "keys": run_keys, "token": run_token,
-    "connect": run_connect, **{verb: run_current for verb in VERB_HELP},
+    "connect": run_connect, "perform": run_perform, **{verb: run_current for verb in VERB_HELP},
 }
 
 

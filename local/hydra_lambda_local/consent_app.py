@@ -11,7 +11,9 @@ hydra-lambda never sees a password. It serves two flows, and this app answers bo
   asks which scopes to grant (or accepts at once on ``skip``), ``/logout?logout_challenge=`` asks
   whether to sign out; every answer is a ``PUT /admin/oauth2/auth/requests/<kind>/accept|reject`` whose
   ``redirect_to`` the browser follows. ``/logged-out`` and ``/error`` are the pages URLS_POST_LOGOUT_REDIRECT
-  and URLS_ERROR point at.
+  and URLS_ERROR point at. ``/device?device_challenge=`` (URLS_DEVICE_VERIFICATION, RFC 8628) asks for the
+  code a device shows and sends it with ``PUT /admin/oauth2/auth/requests/device/accept``; the sign-in and
+  consent then run as above and end at ``/device/done`` (URLS_DEVICE_SUCCESS).
 
 It authenticates to the API with its own client-credentials client (scope ``hydra.consent``), whose
 token it caches until shortly before it expires; given the operator-only admin address instead
@@ -69,7 +71,7 @@ MAX_ID_LENGTH = 128
 # The current flow's challenges are opaque strings of the server's making (Ory Hydra's are long
 # encrypted blobs): URL-safe characters only, bounded.
 CHALLENGE = re.compile(r"[A-Za-z0-9._~=-]{1,4096}")
-FLOW_KINDS = ("login", "consent", "logout")
+FLOW_KINDS = ("login", "consent", "logout", "device")
 # A login_hint longer than this (or with control characters) does not prefill the form.
 MAX_HINT_LENGTH = 254
 MAX_SHOWN_TEXT = 500  # error texts from a query string are cut here before they are shown
@@ -522,6 +524,17 @@ def login_page(
     return _page(f"Sign in to {name}", body)
 
 
+def device_page(challenge: str, csrf: str, user_code: str = "", alert: str = "") -> str:
+    """The device page (RFC 8628): the code the device shows, prefilled from ``verification_uri_complete``."""
+    body = _template("device.html").substitute(
+        alert=f'<p class="alert" role="alert">{html.escape(alert)}</p>' if alert else "",
+        challenge=html.escape(challenge),
+        csrf=html.escape(csrf),
+        user_code=html.escape(user_code[:MAX_HINT_LENGTH]),
+    )
+    return _page("Sign in a device", body)
+
+
 def grant_page(request: FlowRequest, csrf: str) -> str:
     """The current flow's consent screen: the client, each requested scope with a checkbox, and
     "remember this decision"."""
@@ -737,6 +750,7 @@ class _Handler(BaseHTTPRequestHandler):
                   "Applications send people here through hydra-lambda's /oauth2/auth."),
             "/logged-out": (200, "You are signed out", "You can close this window, or go back to the application."),
             "/logout-cancelled": (200, "You are still signed in", "Nothing was changed. You can close this window."),
+            "/device/done": (200, "Your device is signed in", "You can close this window and go back to your device."),
         }
         if url.path in pages:
             status, heading, text = pages[url.path]
@@ -747,6 +761,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._login_get(self._challenge(query, "login"))
         if url.path == "/logout":
             self._logout_get(self._challenge(query, "logout"))
+        if url.path == "/device":
+            self._device_form(self._challenge(query, "device"), (query.get("user_code") or [""])[0])
         if url.path != "/consent":
             raise _Response(404, message_page("Not found", "There is nothing at this address."))
         if "error" in query:  # the API sends errors it cannot redirect to a client here
@@ -784,7 +800,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the body cannot be skipped safely: drop the connection
             raise _Response(400, message_page("Bad form", "The form could not be read."))
         raw = self.rfile.read(length)  # read in full, so a kept-alive connection stays in step
-        if urlsplit(self.path).path not in ("/consent", "/login", "/logout"):
+        if urlsplit(self.path).path not in ("/consent", "/login", "/logout", "/device"):
             raise _Response(404, message_page("Not found", "There is nothing at this address."))
         kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if kind != "application/x-www-form-urlencoded" or length > MAX_FORM_BYTES:
@@ -808,6 +824,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._login_post(form, one)
         if path == "/logout":
             self._logout_post(form, one)
+        if path == "/device":
+            self._device_post(form, one)
         if "consent_challenge" in form:
             self._grant_post(form, one)
         self._classic_post(form, one)
@@ -862,7 +880,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _challenge(self, source: dict[str, list[str]], kind: str) -> str:
         values = source.get(f"{kind}_challenge") or [""]
         if len(values) != 1 or not _valid_challenge(values[0]):
-            what = {"login": "sign-in", "consent": "consent", "logout": "sign-out"}[kind]
+            what = {"login": "sign-in", "consent": "consent", "logout": "sign-out", "device": "device sign-in"}[kind]
             raise _Response(400, message_page(
                 f"No {what} request", "Open this page through an application's sign-in or sign-out link."))
         return values[0]
@@ -875,7 +893,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiError as exc:
             if exc.redirect_to:
                 raise _go(exc.redirect_to, [self._spent(kind, challenge)]) from exc
-            what = {"login": "sign-in request", "consent": "consent request", "logout": "sign-out request"}[kind]
+            what = {"login": "sign-in request", "consent": "consent request", "logout": "sign-out request",
+                    "device": "device sign-in"}[kind]
             request = "sign-out request" if kind == "logout" else "sign-in request"
             raise _Response(*_api_failure(exc, what, request)) from exc
 
@@ -982,6 +1001,24 @@ class _Handler(BaseHTTPRequestHandler):
         granted = [scope for scope in request.requested_scope if scope in checked]
         self._accepted("consent", challenge, self._grant(request, granted, one("remember") == "1"))
 
+    # device (RFC 8628): the code the device shows; a wrong one shows the form again
+    def _device_form(self, challenge: str, user_code: str = "", status: int = 200, alert: str = "") -> NoReturn:
+        csrf, cookie = self._form_token("device", challenge)
+        raise _Response(status, device_page(challenge, csrf, user_code, alert), [cookie])
+
+    def _device_post(self, form: dict[str, list[str]], one: Callable[[str], str]) -> NoReturn:
+        challenge, action = self._posted("device", form, one)
+        if action != "accept":
+            raise _Response(400, message_page("Bad form", "Enter the code and choose Continue."))
+        user_code = one("user_code")
+        try:
+            location = self.server.api.flow_accept("device", challenge, {"user_code": user_code})
+        except ApiError as exc:
+            if exc.status == 400:  # a wrong code (the server counts the guesses)
+                self._device_form(challenge, user_code, 400, exc.message)
+            raise _Response(*_api_failure(exc, "device sign-in", "device sign-in")) from exc
+        raise _go(location, [self._spent("device", challenge)])
+
     # logout
     def _logout_get(self, challenge: str) -> NoReturn:
         request = self._fetch("logout", challenge)
@@ -1048,7 +1085,8 @@ def run(host: str, port: int, api: AdminApi, users: dict[str, DemoUser]) -> int:
 
 # The current flow's settings (Ory Hydra's urls.*) and the page of this app each points at.
 FLOW_PAGES = (("URLS_LOGIN", "/login"), ("URLS_CONSENT", "/consent"), ("URLS_LOGOUT", "/logout"),
-              ("URLS_POST_LOGOUT_REDIRECT", "/logged-out"), ("URLS_ERROR", "/error"))
+              ("URLS_POST_LOGOUT_REDIRECT", "/logged-out"), ("URLS_ERROR", "/error"),
+              ("URLS_DEVICE_VERIFICATION", "/device"), ("URLS_DEVICE_SUCCESS", "/device/done"))
 
 
 def flow_urls(consent_url: str) -> dict[str, str]:

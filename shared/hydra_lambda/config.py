@@ -287,6 +287,12 @@ class Settings:
         check=absolute_http_url,
     )
     urls_error: str = option("URLS_ERROR", "", "error page of the current flow", check=absolute_http_url)
+    # RFC 8628 (the device flow, riding the current flow): Hydra's urls.device.verification and .success.
+    urls_device_verification: str = option(
+        "URLS_DEVICE_VERIFICATION", "", "device verification page (the user enters the user code; unset: no device "
+        "flow)", check=absolute_http_url)
+    urls_device_success: str = option(
+        "URLS_DEVICE_SUCCESS", "", "where a device login ends (unset: a page of the server)", check=absolute_http_url)
     # OpenID Connect Back-Channel Logout 1.0: the template sets it to the stack's queue (its consumer signs
     # and POSTs the logout tokens); unset (make run, tests), the same delivery runs in a background thread.
     backchannel_logout_queue_url: str = option(
@@ -318,6 +324,8 @@ class Settings:
         "OAUTH2_GRANT_JWT_MAX_TTL", "720h", "how far ahead a JWT bearer grant assertion's exp may be",
         bounds=LIFESPAN,
     )
+    device_code_lifespan: Seconds = option("DEVICE_CODE_LIFESPAN", "10m", "device and user codes (RFC 8628)",
+                                           bounds=LIFESPAN)
     refresh_token_grace_period: Seconds = option(
         "REFRESH_TOKEN_GRACE_PERIOD", "0s", "how long a rotated refresh token still gets a fresh pair",
         bounds=(0, MAX_GRACE_PERIOD),
@@ -477,6 +485,11 @@ class Settings:
     def current_flow(self) -> bool:
         """Whether ``/oauth2/auth`` runs the current login/consent flow (URLS_LOGIN and URLS_CONSENT)."""
         return bool(self.urls_login)
+
+    @property
+    def device_flow(self) -> bool:
+        """Whether the device authorization grant is served (the current flow and a device page)."""
+        return self.current_flow and bool(self.urls_device_verification)
 
     @property
     def fetches_loopback(self) -> bool:

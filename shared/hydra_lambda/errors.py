@@ -110,6 +110,30 @@ class AccessDenied(OAuth2Error):
     default_description = "The resource owner or authorization server denied the request."
 
 
+class AuthorizationPending(OAuth2Error):
+    """RFC 8628 section 3.5: the user has not finished the device login yet; poll again."""
+
+    status = 400
+    error = "authorization_pending"
+    default_description = "The user has not yet completed the authorization; poll again after the interval."
+
+
+class SlowDown(OAuth2Error):
+    """RFC 8628 section 3.5: polled faster than the interval; it grows by 5 seconds."""
+
+    status = 400
+    error = "slow_down"
+    default_description = "The device polls too fast: wait 5 seconds longer between polls."
+
+
+class ExpiredToken(OAuth2Error):
+    """RFC 8628 section 3.5: the device code expired; start a new device authorization."""
+
+    status = 400
+    error = "expired_token"
+    default_description = "The device code has expired; start a new device authorization."
+
+
 class LoginRequired(OAuth2Error):
     """OpenID Connect Core 3.1.2.6: ``prompt=none`` but the user must interact (we keep no login
     session of our own: the consent app always does)."""

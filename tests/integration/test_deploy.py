@@ -284,6 +284,9 @@ EXPECTED = {
     # challenge (nor subject or sid): refused as malformed before the token is asked for.
     "oauth2-sessions-logout.json": 200, "logout-request-get.json": 400, "logout-request-accept.json": 400,
     "logout-request-reject.json": 400, "login-sessions-delete.json": 400,
+    # The device flow (RFC 8628) is off without URLS_DEVICE_VERIFICATION: an OAuth error, an error page;
+    # its admin accept needs a token.
+    "oauth2-device-auth.json": 400, "oauth2-device-verify.json": 400, "flow-device-accept.json": 401,
 }
 
 

@@ -106,7 +106,8 @@ def test_generated_requests_get_conforming_answers(case: Any, fuzz_server: Local
 # draws meet different choices, which hypothesis reports as a flaky strategy in the full suite.
 STATEFUL_EXCLUDED = "^/(policies|warden|keys)|^/oauth2/auth$"
 # (and /oauth2/register, whose errors are RFC 7591's, in the same JSON shape)
-OAUTH_FORM_PATHS = frozenset({"/oauth2/token", "/oauth2/introspect", "/oauth2/revoke", "/userinfo", "/oauth2/register"})
+OAUTH_FORM_PATHS = frozenset({"/oauth2/token", "/oauth2/introspect", "/oauth2/revoke", "/userinfo", "/oauth2/register",
+                              "/oauth2/device/auth"})
 
 
 def _declared() -> dict[str, set[str]]:

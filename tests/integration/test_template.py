@@ -420,6 +420,7 @@ DYNAMODB_ACTIONS = {
     "ConsentFunction": {("ConsentTable", "GetItem"), ("ConsentTable", "UpdateItem"), ("ClientsTable", "GetItem"),
                         ("ClientsTable", "UpdateItem"), ("ClientsTable", "ConditionCheckItem"),  # subject claims
                         ("TokensTable", "GetItem"), ("PoliciesTable", "Scan"),
+                        ("TokensTable", "ConditionCheckItem"),  # the device accept (RFC 8628: storage/device.py)
                         # consent sessions: listed (by_subject), revoked with the tokens of their grants
                         ("SessionsTable", "BatchWriteItem"), ("SessionsTable/index", "Query"),
                         ("TokensTable", "BatchGetItem"), ("TokensTable", "UpdateItem"), ("TokensTable", "DeleteItem"),

@@ -979,6 +979,8 @@ def test_flow_current_points_the_current_flow_at_the_example_app(environment: di
         "URLS_LOGOUT": "https://operator.example/logout",
         "URLS_POST_LOGOUT_REDIRECT": "http://127.0.0.1:3456/logged-out",
         "URLS_ERROR": "http://127.0.0.1:3456/error",
+        "URLS_DEVICE_VERIFICATION": "http://127.0.0.1:3456/device",
+        "URLS_DEVICE_SUCCESS": "http://127.0.0.1:3456/device/done",
     }
     assert get_settings().consent_app_port == 3456  # the settings are made again from the new environment
     assert serve.flow_line() == ("  flow: current (login http://127.0.0.1:3456/login, consent "

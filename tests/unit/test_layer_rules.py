@@ -210,6 +210,8 @@ def test_endpoint_modules_are_named_after_their_routes() -> None:
         "/admin/oauth2/tokens": "admin_tokens",
         "/admin/trust/grants/jwt-bearer/issuers": "trust_issuers",
         "/admin/keys": "admin_keys",
+        "/oauth2/device/auth": "device_auth", "/oauth2/device/verify": "device_verify",
+        "/admin/oauth2/auth/requests/device": "device_requests",
     }
     served = {path for path in paths if path != "/health/status"}
     for path in served:

@@ -37,7 +37,8 @@ MODEL_SCHEMAS = {"ClientBody": "OAuth2ClientBody", "AcceptOAuth2LoginRequest": "
                  "TrustedOAuth2JwtGrantIssuer": "trustedOAuth2JwtGrantIssuer",
                  "TrustedOAuth2JwtGrantJsonWebKey": "trustedOAuth2JwtGrantJsonWebKey",
                  "CreateJsonWebKeySet": "createJsonWebKeySet", "JsonWebKey": "jsonWebKey",
-                 "JsonWebKeySet": "jsonWebKeySet"}
+                 "JsonWebKeySet": "jsonWebKeySet", "DeviceAuthorization": "deviceAuthorization",
+                 "AcceptDeviceUserCodeRequest": "acceptDeviceUserCodeRequest"}
 
 
 @cache

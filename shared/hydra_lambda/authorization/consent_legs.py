@@ -70,11 +70,12 @@ def second_leg(request: AuthorizeRequest, client: Client, params: dict[str, str]
     consent_id, verifier = params.get("consent", ""), params.get("consent_verifier", "")
     found = store.get(consent_id) if consent_id and verifier else None
     # Each flow redeems only its own requests: a classic answer never stands for a login.
-    if found is None or found.current != get_settings().current_flow:
+    # Each flow redeems only its own requests: a device flow's consent neither (``device_legs``).
+    if found is None or found.current != get_settings().current_flow or (found.flow or {}).get("device"):
         raise InvalidRequest("The consent request is unknown.")
     if found.client_id != client.id:
         raise InvalidRequest("The consent request was made for another client.")
-    _check_binding(found, verifier, csrf_cookies.get(found.id, ""))
+    check_binding(found, verifier, csrf_cookies.get(found.id, ""))
     try:
         return _bound_second_leg(request, client, found)
     except OAuth2Error as exc:
@@ -99,12 +100,12 @@ def _bound_second_leg(request: AuthorizeRequest, client: Client, found: Consent)
         raise InvalidRequest("The consent request was already used.")
     if "id_token" in request.response_types and "openid" not in found.grant_scopes:
         raise AccessDenied("The openid scope was not granted, so no ID token can be issued.")
-    response = _issue(request, client, found)
+    response = issue(request, client, found)
     params = {**response, "state": request.state, "iss": get_settings().issuer}
     return ToClient(request.redirect_uri, request.response_mode, params, clear_consent=found.id)
 
 
-def _check_binding(found: Consent, verifier: str, cookie: str) -> None:
+def check_binding(found: Consent, verifier: str, cookie: str) -> None:
     """The second leg needs BOTH the verifier (only the consent app learns it, from the admin API) and
     the cookie of the browser that started the flow (only its hash is stored). With the verifier but
     not the cookie, the consent app sent someone else's browser here (a fixation attempt, or a lost
@@ -133,7 +134,7 @@ def _consume(consent_id: str, state: str) -> None:
         raise InvalidRequest("The consent request was already used or has expired.") from None
 
 
-def _issue(request: AuthorizeRequest, client: Client, found: Consent) -> dict[str, str]:
+def issue(request: AuthorizeRequest, client: Client, found: Consent) -> dict[str, str]:
     """What the response types ask for, issued by the issuer with the consent's consumption (one
     transaction: a failure anywhere leaves the consent redeemable, so the browser can simply retry);
     returns the response parameters."""

@@ -42,18 +42,22 @@ from hydra_lambda.storage.sessions import LoginSession
 # First leg
 
 
-def first_leg(request: AuthorizeRequest, client: Client, cookie: str) -> ToConsentApp:
-    """Store the login request and send the browser to the login app."""
+def first_leg(request: AuthorizeRequest, client: Client, cookie: str, *, base_redirect: str = "",
+              device: str = "") -> ToConsentApp:
+    """Store the login request and send the browser to the login app. The device flow (RFC 8628)
+    passes where the browser comes back (``base_redirect``) and its device row (``device``)."""
     settings = get_settings()
     session = reusable_session(request, client, login_sessions.from_cookie(cookie))
     if session is None and "none" in request.prompt.split():
         raise LoginRequired("No login session can be used for this request, and prompt=none forbids asking the user.")
-    flow = {"login_skip": session is not None, "login_session_id": session.sid if session else ""}
+    flow: dict[str, Any] = {"login_skip": session is not None, "login_session_id": session.sid if session else ""}
+    if device:
+        flow["device"] = device
     stored, csrf = consent.create(
         client_id=request.client_id,
         requested_scopes=list(request.scopes),
         request=request.to_dict(),
-        base_redirect=with_query(settings.url("/oauth2/auth"), request.to_query()),
+        base_redirect=base_redirect or with_query(settings.url("/oauth2/auth"), request.to_query()),
         flow=flow,
         subject=session.subject if session else "",
     )
@@ -88,10 +92,11 @@ def _subjects_of(client: Client, subject: str) -> set[str]:
 
 
 def login_leg(request: AuthorizeRequest, client: Client, params: dict[str, str],
-              csrf_cookies: dict[str, str], cookie: str) -> ToConsentApp:
+              csrf_cookies: dict[str, str], cookie: str, *, device: bool = False) -> ToConsentApp:
+    """``device``: the device flow's leg (``/oauth2/device/verify``); each redeems only its own requests."""
     challenge, verifier = params.get("login_challenge", ""), params.get(consent.LOGIN_VERIFIER_PARAM, "")
     found = store.get(challenge) if challenge and verifier else None
-    if found is None or not found.current:
+    if found is None or not found.current or bool((found.flow or {}).get("device")) != device:
         raise InvalidRequest("The login request is unknown.")
     if found.client_id != client.id:
         raise InvalidRequest("The login request was made for another client.")

@@ -12,7 +12,7 @@ from typing import Any
 
 from hydra_lambda import claims, keys, pkce, scopes, warden
 from hydra_lambda.authorization.request import DISPLAYS, PROMPTS
-from hydra_lambda.clients.model import ASYMMETRIC_ALGS, HMAC_ALGS, JWT_BEARER_GRANT
+from hydra_lambda.clients.model import ASYMMETRIC_ALGS, DEVICE_CODE_GRANT, HMAC_ALGS, JWT_BEARER_GRANT
 from hydra_lambda.config import get_settings
 from hydra_lambda.credentials import ANONYMOUS, Credentials
 from hydra_lambda.errors import HydraError
@@ -59,6 +59,9 @@ def metadata() -> dict[str, Any]:
     # Only when relying parties may register themselves (OIDC_DYNAMIC_CLIENT_REGISTRATION_ENABLED).
     registration = {"registration_endpoint": settings.url("/oauth2/register")} if settings.registration_enabled else {}
     algorithms = keys.signing_algorithms()
+    # RFC 8628 section 4: only when the device flow is on (URLS_DEVICE_VERIFICATION with the current flow).
+    device = {"device_authorization_endpoint": settings.url("/oauth2/device/auth")} if settings.device_flow else {}
+    device_grant = [DEVICE_CODE_GRANT] if settings.device_flow else []
     return {
         "issuer": settings.issuer,
         "authorization_endpoint": settings.url("/oauth2/auth"),
@@ -68,6 +71,7 @@ def metadata() -> dict[str, Any]:
         "revocation_endpoint": settings.url("/oauth2/revoke"),
         "introspection_endpoint": settings.url("/oauth2/introspect"),
         **registration,
+        **device,
         # OpenID Connect RP-Initiated Logout 1.0, Front-Channel Logout 1.0 (iss and sid on the
         # frontchannel_logout_uri) and Back-Channel Logout 1.0 (a logout token with sid).
         "end_session_endpoint": settings.url(END_SESSION_PATH),
@@ -77,7 +81,7 @@ def metadata() -> dict[str, Any]:
         "backchannel_logout_session_supported": True,
         "response_types_supported": list(RESPONSE_TYPES),
         "response_modes_supported": list(RESPONSE_MODES),
-        "grant_types_supported": list(GRANT_TYPES),
+        "grant_types_supported": [*GRANT_TYPES, *device_grant],
         # pairwise only with a salt (hydra_lambda.subjects; SUBJECT_IDENTIFIERS_PAIRWISE_SALT)
         "subject_types_supported": ["public", "pairwise"] if settings.pairwise_subjects else ["public"],
         # Exactly the algorithms a key set signs (keys.signing_algorithms), for ID tokens and userinfo.

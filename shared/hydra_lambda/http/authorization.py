@@ -49,7 +49,8 @@ def parse(method: str, raw_query: str, body: str | None, cookies: dict[str, str]
     return AuthorizationCall(params, csrf, read_session_cookie(cookies))
 
 
-def render(outcome: Outcome) -> Response:
+def render(outcome: Outcome, cookie_path: str = COOKIE_PATH) -> Response:
+    """``cookie_path``: where the binding cookie is sent back (the device flow's ``/oauth2/device/verify``)."""
     if isinstance(outcome, ErrorPage):
         settings = get_settings()
         if settings.current_flow and settings.urls_error:  # Hydra's urls.error: the operator's error page
@@ -57,7 +58,7 @@ def render(outcome: Outcome) -> Response:
                                                              "error_description": outcome.description}))
         return error_page(outcome)
     if isinstance(outcome, ToConsentApp):
-        cookies = [_csrf_cookie(outcome.consent_id, outcome.csrf, outcome.lifespan)]
+        cookies = [_csrf_cookie(outcome.consent_id, outcome.csrf, outcome.lifespan, cookie_path)]
         if outcome.session is not None:
             cookies.append(session_cookie(outcome.session.value, outcome.session.max_age) if outcome.session.value
                            else clear_session_cookie())
@@ -75,11 +76,11 @@ def error_page(error: ErrorPage | HydraError) -> Response:
     )
 
 
-def _csrf_cookie(consent_id: str, value: str, max_age: int) -> Cookie:
+def _csrf_cookie(consent_id: str, value: str, max_age: int, path: str = COOKIE_PATH) -> Cookie:
     return Cookie(
         name=COOKIE_PREFIX + consent_id,
         value=value,
-        path=COOKIE_PATH,
+        path=path,
         secure=not plain_http_loopback(get_settings().issuer),
         http_only=True,
         same_site=SameSite.LAX_MODE,
@@ -87,13 +88,13 @@ def _csrf_cookie(consent_id: str, value: str, max_age: int) -> Cookie:
     )
 
 
-def _clear_cookie(consent_id: str) -> Cookie:
+def clear_cookie(consent_id: str, path: str = COOKIE_PATH) -> Cookie:
     safe_id = consent_id if consent_id.isalnum() and len(consent_id) <= 64 else "invalid"
-    return _csrf_cookie(safe_id, "", 0)
+    return _csrf_cookie(safe_id, "", 0, path)
 
 
 def _deliver(outcome: ToClient) -> Response:
-    cookies = [] if outcome.clear_consent is None else [_clear_cookie(outcome.clear_consent)]
+    cookies = [] if outcome.clear_consent is None else [clear_cookie(outcome.clear_consent)]
     if outcome.mode == "form_post":
         return _form_post(outcome.redirect_uri, outcome.params, cookies)
     if outcome.mode == "fragment":

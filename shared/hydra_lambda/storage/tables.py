@@ -275,6 +275,30 @@ class AssertionRecord(_Base):
     written_by = UnicodeAttribute()
 
 
+class DeviceRecord(_Base):
+    """The device authorization grant's rows in the tokens table (storage/device.py), kinds the flush
+    never reads (DynamoDB's TTL removes them; reads never trust TTL): ``device#<n>`` (a device code,
+    keyed by its digest), ``user_code#<n>`` (a user code, keyed by its HMAC, naming the device row)
+    and ``device_challenge#<n>`` (a browser's visit to the device page, keyed by its challenge)."""
+
+    class Meta(_Base.Meta):
+        table_name = "hydra-tokens"
+
+    shard = UnicodeAttribute(hash_key=True)
+    signature = UnicodeAttribute(range_key=True)
+    expires_at = NumberAttribute()
+    ttl = TTLAttribute()
+    state = UnicodeAttribute(default="pending")
+    target = UnicodeAttribute(default="")  # user code and challenge rows: the device row's signature
+    client_id = UnicodeAttribute(default="")
+    scopes = ListAttribute(of=UnicodeAttribute, default=list)
+    interval = NumberAttribute(default=5)
+    last_poll = NumberAttribute(default=0)
+    code_sealed = UnicodeAttribute(null=True)  # approved: the grant's authorization code, sealed
+    csrf_hash = UnicodeAttribute(default="")  # challenge rows: the browser's binding cookie, hashed
+    attempts = NumberAttribute(default=0)  # challenge rows: wrong user codes entered
+
+
 class ConsentRecord(_Base):
     class Meta(_Base.Meta):
         table_name = "hydra-consent"
@@ -380,6 +404,7 @@ def _table_names(settings: Settings) -> dict[type[Model], str]:
         KeySetRecord: settings.clients_table,  # shares the clients table (not in MODELS)
         TokenRecord: settings.tokens_table,
         AssertionRecord: settings.tokens_table,  # shares the tokens table (not in MODELS)
+        DeviceRecord: settings.tokens_table,  # shares the tokens table (not in MODELS)
         ConsentRecord: settings.consent_table,
         PolicyRecord: settings.policies_table,
         SessionRecord: settings.sessions_table,

@@ -218,12 +218,14 @@ def issue_to_client(client: Client, granted: list[str]) -> TokenResponse:
 
 
 def issue_from(client: Client, origin: Token, *, granted: list[str] | None = None,
-               include_nonce: bool) -> TokenResponse | None:
+               include_nonce: bool, grant: str = "") -> TokenResponse | None:
     """Redeem the single-use ``origin`` (a code or a refresh token): the tokens of its grant (same
     ``request_id``, subject and extras; ``granted`` scopes, the origin's when None), written in ONE
     transaction that consumes it and deletes the access token a refresh token was issued with.
-    None if ``origin`` was consumed by another request: nothing is written then."""
-    response, rows = _grant_tokens(client, origin, granted, include_nonce=include_nonce)
+    None if ``origin`` was consumed by another request: nothing is written then. ``grant``: whose
+    per-client lifespans apply (``client.lifespan``; the device grant redeems its code with
+    ``device_authorization``)."""
+    response, rows = _grant_tokens(client, origin, granted, include_nonce=include_nonce, grant=grant)
     replaced = [origin.session.access_signature] if origin.session.access_signature else []
     try:
         redeemed = token_rows.redeem(origin, rows, delete_access=replaced)
@@ -243,12 +245,13 @@ def reissue_from(client: Client, origin: Token, *, granted: list[str] | None = N
 
 
 def _grant_tokens(client: Client, origin: Token, granted: list[str] | None, *,
-                  include_nonce: bool) -> tuple[TokenResponse, list[Token]]:
+                  include_nonce: bool, grant: str = "") -> tuple[TokenResponse, list[Token]]:
     """The token response of a code or refresh grant and the rows to write."""
     # RFC 6749 section 6: a narrower scope asked at a refresh narrows the access token only; "the
     # refresh token scope MUST be identical to that of the refresh token included in the request".
+    # ``grant``: the lifespans' grant when it is not the origin's (the device grant redeems a code row).
     issued = issue_tokens(
-        client, "authorization_code" if origin.kind == "code" else "refresh_token", subject=origin.subject,
+        client, grant or ("authorization_code" if origin.kind == "code" else "refresh_token"), subject=origin.subject,
         granted=list(origin.scopes if granted is None else granted), request_id=origin.request_id,
         audience=origin.audience, extra=origin.extra, identity=origin.session.identity,
         refresh_scopes=list(origin.scopes), include_nonce=include_nonce,
