@@ -8,11 +8,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 import hydra_lambda
+import pytest
 from hydra_lambda import readiness
 from hydra_lambda.config import reset_settings
+
 from tests.support import LocalServer, call, count_aws_calls, free_port
 
 pytestmark = pytest.mark.e2e
