@@ -13,7 +13,7 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
-from hydra_lambda_local import consent_app, user_token
+from hydra_lambda_local import cli_current, consent_app, user_token
 from hydra_lambda_local.api import (
     AdminApi,
     CliError,
@@ -222,6 +222,7 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_clients, _add_policies, _add_groups, _add_keys, _add_token, _add_other, _add_local):
         add(sub)
+    cli_current.add_parsers(sub, [CONNECTION])  # the current hydra CLI's verbs: create client, perform ...
     return top
 
 
@@ -463,7 +464,7 @@ def run_connect(args: argparse.Namespace, credentials: Credentials) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Credentials], int]] = {
     "clients": run_clients, "policies": run_policies, "groups": run_groups, "keys": run_keys, "token": run_token,
-    "connect": run_connect,
+    "connect": run_connect, **dict.fromkeys(cli_current.VERBS, cli_current.run),
 }
 
 
