@@ -15,6 +15,7 @@ cannot run here; everything else is the template's build.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -201,6 +202,13 @@ def moto_server() -> Iterator[tuple[str, _Recorder]]:
 
 
 def _table_names() -> dict[str, str]:
+    return dict(_template_table_names())
+
+
+@functools.cache
+def _template_table_names() -> dict[str, str]:
+    """Parsed once: the policy check asks for every call of every sample (parsing the template each
+    time took minutes on a busy machine)."""
     return {name: f"deploy-check-{name}" for name, res in load_template(TEMPLATE)["Resources"].items()
             if res["Type"] == "AWS::DynamoDB::Table"}
 
