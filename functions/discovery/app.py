@@ -1,9 +1,11 @@
-"""Discovery function: well-known documents, the JWKS, health, and the JSON 404 for unknown routes.
+"""Discovery function: well-known documents, the JWKS, health (classic ``/health/status``, Hydra's
+``/health/alive`` and ``/health/ready``), ``/version``, and the JSON 404 for unknown routes.
 It answers the public internet, so it holds no key-management rights: the classic ``/keys`` API
 (public keys and rotation) is the admin function's."""
 
 from hydra_lambda import snapstart
 from hydra_lambda.credentials import Credentials
+from hydra_lambda.endpoints import health as health_routes
 from hydra_lambda.endpoints import well_known
 from hydra_lambda.http.app import HydraResolver, lambda_entry
 from hydra_lambda.http.forms import credentials
@@ -15,6 +17,21 @@ app = HydraResolver()
 @app.get("/health/status")
 def health():
     return json_response(200, {"status": "ok"})
+
+
+@app.get("/health/alive")
+def alive():
+    return json_response(*health_routes.alive(), no_store=True)
+
+
+@app.get("/health/ready")
+def ready():
+    return json_response(*health_routes.ready(), no_store=True)
+
+
+@app.get("/version")
+def version():
+    return json_response(*health_routes.version())
 
 
 @app.get("/.well-known/openid-configuration")

@@ -24,10 +24,11 @@ TIMEOUT = 30.0
 class CliError(Exception):
     """A failure the CLI reports as one line (``exit_code`` 1 for the server or network, 2 for input)."""
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
+    def __init__(self, message: str, exit_code: int = 1, status: int = 0) -> None:
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
+        self.status = status  # the HTTP status of the answer that failed, 0 when there was none
 
 
 def read_secret(path: str, option: str) -> str:
@@ -161,13 +162,17 @@ def client_credentials_token(credentials: Credentials, scope: str) -> dict[str, 
 
 @dataclass
 class AdminApi:
-    """Admin calls with a Bearer token for ``scope``, fetched on first use."""
+    """Admin calls with a Bearer token for ``scope``, fetched on first use; ``tokenless``: no token (the
+    private admin API, or ``make run``'s admin port 4445, as Hydra's admin port)."""
 
     credentials: Credentials
     scope: str
     _token: str = field(default="", repr=False)
+    tokenless: bool = False
 
     def token(self) -> str:
+        if self.tokenless:
+            return ""
         if not self._token:
             self._token = str(client_credentials_token(self.credentials, self.scope)["access_token"])
         return self._token
@@ -175,7 +180,9 @@ class AdminApi:
     def call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None,
              headers: dict[str, str] | None = None) -> Any:
         """The parsed JSON answer (None when empty); CliError unless 2xx."""
-        headers = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json", **(headers or {})}
+        token = self.token()
+        headers = {**({"Authorization": f"Bearer {token}"} if token else {}), "Accept": "application/json",
+                   **(headers or {})}
         url = self.credentials.endpoint + path
         with no_redirects(requests.Session()) as session:
             try:
@@ -184,7 +191,7 @@ class AdminApi:
             except requests.RequestException as exc:
                 raise unreachable(self.credentials.endpoint, exc) from None
         if response.status_code >= 300:
-            raise CliError(f"{method} {path}: {error_message(response)}")
+            raise CliError(f"{method} {path}: {error_message(response)}", status=response.status_code)
         if not response.content:
             return None
         try:
@@ -193,11 +200,13 @@ class AdminApi:
             raise CliError(f"{method} {path}: the answer is not JSON") from None
 
 
-def client_post(credentials: Credentials, path: str, form: dict[str, str]) -> requests.Response:
+def client_post(credentials: Credentials, path: str, form: dict[str, str] | list[tuple[str, str]],
+                anonymous: bool = False) -> requests.Response:
     """A form POST to an OAuth endpoint with the client's credentials (client_secret_basic: each half
-    URL-encoded, RFC 6749 section 2.3.1); CliError unless 2xx."""
-    credentials.require()
-    auth = (quote(credentials.client_id, safe=""), quote(credentials.client_secret, safe=""))
+    URL-encoded, RFC 6749 section 2.3.1), or none when ``anonymous`` (the private admin API); CliError
+    unless 2xx."""
+    auth = None if anonymous else (quote(credentials.require().client_id, safe=""),
+                                   quote(credentials.client_secret, safe=""))
     with no_redirects(requests.Session()) as session:
         try:
             response = session.post(credentials.endpoint + path, data=form, auth=auth, timeout=TIMEOUT,
@@ -205,7 +214,7 @@ def client_post(credentials: Credentials, path: str, form: dict[str, str]) -> re
         except requests.RequestException as exc:
             raise unreachable(credentials.endpoint, exc) from None
     if response.status_code >= 300:
-        raise CliError(f"POST {path}: {error_message(response)}")
+        raise CliError(f"POST {path}: {error_message(response)}", status=response.status_code)
     return response
 
 

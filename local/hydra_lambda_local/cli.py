@@ -13,7 +13,7 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
-from hydra_lambda_local import cli_jwk, consent_app, device_token, user_token
+from hydra_lambda_local import cli_current, cli_jwk, consent_app, device_token, user_token
 from hydra_lambda_local.api import (
     AdminApi,
     CliError,
@@ -201,13 +201,6 @@ def _device_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the user (default 600)")
 
 
-def _add_perform(sub: Any) -> None:
-    """Ory's ``hydra perform device-code`` habit, the same command as ``token device``."""
-    perform = _sub(sub, "perform", "run an OAuth 2.0 flow as Ory's hydra CLI does")
-    actions = perform.add_subparsers(dest="action", required=True, metavar="FLOW")
-    _device_options(_sub(actions, "device-code", DEVICE_HELP))
-
-
 def _add_other(sub: Any) -> None:
     _sub(sub, "connect", "check the endpoint and the client's credentials, and print the lines that keep them for "
          "this shell (the secret is never printed)")
@@ -236,29 +229,19 @@ def _add_local(sub: Any) -> None:
 
 # The current `hydra` CLI's habit: VERB NOUN (`create jwk`, `get jwk`...). Each verb is one parser whose
 # nouns several modules add (cli_jwk); NOUN_COMMANDS runs (verb, noun).
-VERB_HELP = {"create": "create a resource (current hydra CLI: create jwk)",
-             "get": "print resources (current hydra CLI: get jwk)",
-             "delete": "delete resources (current hydra CLI: delete jwk)"}
-
-
-def _verb_nouns(sub: Any, verb: str) -> Any:
-    """The noun subparsers of ``verb``, made on first use."""
-    parser = sub.choices.get(verb)
-    if parser is None:
-        parser = _sub(sub, verb, VERB_HELP[verb])
-        parser.set_defaults(nouns=parser.add_subparsers(dest="noun", required=True, metavar="NOUN"))
-    return parser.get_default("nouns")
-
-
 def _add_current(sub: Any) -> None:
-    cli_jwk.add_parsers(lambda verb: _verb_nouns(sub, verb), CONNECTION)
+    """The current hydra CLI's verbs (``create client``, ``perform client-credentials``, ...: cli_current),
+    with the nouns of ``create/get/delete jwk`` (cli_jwk) and ``perform device-code``."""
+    nouns = cli_current.add_parsers(sub, [CONNECTION])
+    cli_jwk.add_parsers(nouns.__getitem__, CONNECTION)
+    _device_options(_sub(nouns["perform"], "device-code", DEVICE_HELP))
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hydra-lambda", description=__doc__, parents=[CONNECTION])
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_clients, _add_policies, _add_groups, _add_keys, _add_token, _add_current, _add_perform,
-                _add_other, _add_local):
+    for add in (_add_clients, _add_policies, _add_groups, _add_keys, _add_token, _add_current, _add_other,
+                _add_local):
         add(sub)
     return top
 
@@ -507,16 +490,17 @@ def run_connect(args: argparse.Namespace, credentials: Credentials) -> int:
 
 NOUN_COMMANDS: dict[tuple[str, str], Callable[[argparse.Namespace, Credentials], int]] = {
     ("create", "jwk"): cli_jwk.run, ("get", "jwk"): cli_jwk.run, ("delete", "jwk"): cli_jwk.run,
+    ("perform", "device-code"): run_perform,
 }
 
 
 def run_current(args: argparse.Namespace, credentials: Credentials) -> int:
-    return NOUN_COMMANDS[(args.command, args.noun)](args, credentials)
+    return NOUN_COMMANDS.get((args.command, args.noun), cli_current.run)(args, credentials)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Credentials], int]] = {
     "clients": run_clients, "policies": run_policies, "groups": run_groups, "keys": run_keys, "token": run_token,
-    "connect": run_connect, "perform": run_perform, **{verb: run_current for verb in VERB_HELP},
+    "connect": run_connect, **dict.fromkeys(cli_current.VERBS, run_current),
 }
 
 

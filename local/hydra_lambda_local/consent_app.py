@@ -216,6 +216,7 @@ class FlowRequest:
     requested_audience: list[str] = field(default_factory=list)
     login_hint: str = ""
     requested_claims: dict[str, Any] = field(default_factory=dict)
+    rp_initiated: bool = False  # a logout request's: a relying party asked for it (with an id_token_hint)
 
     @classmethod
     def from_json(cls, challenge: str, body: Any) -> FlowRequest:
@@ -233,6 +234,7 @@ class FlowRequest:
             login_hint=hint if isinstance(hint, str) else "",
             # Not in Hydra's API: the claims request parameter, should the server pass it on.
             requested_claims=_object(body.get("requested_claims")),
+            rp_initiated=body.get("rp_initiated") is True,
         )
 
     @property
@@ -1022,6 +1024,8 @@ class _Handler(BaseHTTPRequestHandler):
     # logout
     def _logout_get(self, challenge: str) -> NoReturn:
         request = self._fetch("logout", challenge)
+        if request.rp_initiated and request.client.get("skip_logout_consent") is True:  # a trusted client
+            self._accepted("logout", challenge)
         csrf, cookie = self._form_token("logout", challenge)
         raise _Response(200, logout_page(request, csrf), [cookie])
 

@@ -106,6 +106,14 @@ def _one(query: dict[str, list[str]], name: str) -> str:
 
 
 def run(credentials: Credentials, *, scope: str, redirect_uri: str, open_browser: bool, timeout: float) -> int:
+    token = sign_in(credentials, scope=scope, redirect_uri=redirect_uri, open_browser=open_browser, timeout=timeout)
+    print(json.dumps(token, indent=2, sort_keys=True))
+    return 0
+
+
+def sign_in(credentials: Credentials, *, scope: str, redirect_uri: str, open_browser: bool, timeout: float,
+            extra: dict[str, str] | None = None) -> dict[str, Any]:
+    """The whole flow; the token response. ``extra``: more authorization request parameters."""
     if not credentials.client_id:
         raise CliError("set --client-id (or HYDRA_CLIENT_ID): the client that signs the user in", 2)
     result, done, expected = Callback(), threading.Event(), []
@@ -117,7 +125,7 @@ def run(credentials: Credentials, *, scope: str, redirect_uri: str, open_browser
     ))
     verifier = secrets.token_urlsafe(48)
     url, state = session.create_authorization_url(credentials.endpoint + "/oauth2/auth", code_verifier=verifier,
-                                                  state=secrets.token_urlsafe(24))
+                                                  state=secrets.token_urlsafe(24), **(extra or {}))
     expected.append(state)
     try:
         preflight(url, redirect_uri, credentials.endpoint)
@@ -152,5 +160,4 @@ def run(credentials: Credentials, *, scope: str, redirect_uri: str, open_browser
         raise unreachable(credentials.endpoint, exc) from None
     finally:
         session.close()
-    print(json.dumps(dict(token), indent=2, sort_keys=True))
-    return 0
+    return dict(token)

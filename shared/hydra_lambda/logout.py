@@ -14,7 +14,8 @@ Who may ask for what:
   with the CSRF cookie the asking browser got: a verifier replayed, or carried to another browser,
   ends nothing. The request is consumed by one conditional write.
 - Without ``URLS_LOGOUT``, this server asks the user itself (a POST form); a bare GET (no hint naming
-  the browser's own session) never logs out, since any site can make a browser send one.
+  the browser's own session) never logs out, since any site can make a browser send one. A client
+  with ``skip_logout_consent`` skips the question when its logout carries an id_token_hint of ours.
 
 Ending a login session (``end_session``) deletes it, revokes the tokens of the grants made in it
 (consent sessions with its ``login_session_id``; their challenge is the grant's ``request_id``) except
@@ -174,7 +175,7 @@ def start(call: LogoutCall) -> Outcome:
         challenge=uuid.uuid4().hex, subject=session.subject, sid=session.sid, csrf_hash=hash_csrf(csrf),
         expires_at=now + get_settings().challenge_token_lifespan, requested_at=now,
         client_id=asked.client.id if asked.client else "", request_url=_shown_url(call.request_url),
-        rp_initiated=asked.client is not None, post_logout_redirect_uri=asked.target, state=asked.state,
+        rp_initiated=asked.hint is not None, post_logout_redirect_uri=asked.target, state=asked.state,
         ui_locales=asked.ui_locales,
     )
     store.create(request)
@@ -183,7 +184,7 @@ def start(call: LogoutCall) -> Outcome:
         sep = "&" if "?" in settings.urls_logout else "?"
         return GoTo(f"{settings.urls_logout}{sep}{urlencode({CHALLENGE_PARAM: request.challenge})}",
                     challenge=request.challenge, csrf=csrf)
-    if _hint_names(asked, session):  # the relying party of this very session asks: no question needed
+    if _hint_names(asked, session) or _trusted_to_skip(asked, session):  # no question needed
         return _finish(request, (store.PENDING,))
     name = asked.client.client_name or asked.client.id if asked.client else ""
     return Confirm(request.challenge, verifier(request.challenge), csrf, name)
@@ -252,13 +253,24 @@ def _client(hint: dict[str, Any] | None, client_id: str) -> Client | ErrorPage |
     return client
 
 
-def _hint_names(asked: _Asked, session: LoginSession) -> bool:
-    """Whether the hint was issued in ``session`` to its subject (the client's view of the subject)."""
+def _hint_names(asked: _Asked, session: LoginSession, *, any_session: bool = False) -> bool:
+    """Whether the hint was issued in ``session`` to its subject (the client's view of the subject);
+    ``any_session``: in any login session of that subject."""
     if asked.hint is None or asked.client is None:
         return False
     sub = subjects.pairwise_subject(asked.client, session.subject) or session.subject
     sid = asked.hint.get("sid")
-    return asked.hint.get("sub") == sub and (sid is None or sid == session.sid)
+    return asked.hint.get("sub") == sub and (any_session or sid is None or sid == session.sid)
+
+
+def _trusted_to_skip(asked: _Asked, session: LoginSession) -> bool:
+    """An RP-initiated logout (an ``id_token_hint`` we signed naming the browser's user, from any of
+    their login sessions) of a client whose ``skip_logout_consent`` an admin set: this server, as the
+    logout app, asks nothing. (A logout app behind URLS_LOGOUT decides itself: the logout request
+    carries the flag in ``client``, with ``rp_initiated``, as Hydra's does.) A bare ``client_id`` is
+    never enough: any site can send a browser to that URL."""
+    return asked.client is not None and asked.client.skip_logout_consent and _hint_names(asked, session,
+                                                                                        any_session=True)
 
 
 def _target(uri: str, state: str) -> str:

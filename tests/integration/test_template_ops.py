@@ -250,7 +250,7 @@ def test_the_lifespans_that_took_every_function_down_no_longer_deploy(template: 
 
 PUBLIC_ROUTES = {"ANY /oauth2/auth", "ANY /.well-known/openid-configuration",
                  "ANY /.well-known/oauth-authorization-server", "ANY /.well-known/jwks.json", "ANY /userinfo",
-                 "ANY /health/status"}
+                 "ANY /health/status", "ANY /health/alive", "ANY /health/ready", "ANY /version"}
 
 
 def test_every_route_is_throttled_and_the_public_ones_tighter(translated: dict[str, Any]) -> None:
@@ -260,7 +260,7 @@ def test_every_route_is_throttled_and_the_public_ones_tighter(translated: dict[s
                                              "ThrottlingBurstLimit": {"Ref": "DefaultBurstLimit"}}
     routes = {route.route_key for route in load_routes(TEMPLATE)}
     public = {r for r in routes if r.split(" ")[-1].startswith(("/.well-known/", "/oauth2/auth", "/userinfo",
-                                                                   "/health", "/oauth2/sessions/logout"))}
+                                                                   "/health", "/version", "/oauth2/sessions/logout"))}
     assert PUBLIC_ROUTES <= public
     for route in public:
         assert props["RouteSettings"][route] == {"ThrottlingRateLimit": {"Ref": "PublicRateLimit"},

@@ -137,7 +137,7 @@ def _bound_login_leg(request: AuthorizeRequest, client: Client, found: Consent, 
         raise InvalidRequest("The login request was already used.")
     login: dict[str, Any] = dict(flow.get("login") or {})
     session, new_cookie = _login_session(found, flow, login, cookie)
-    skip = _consent_skip(request, found)
+    skip = _consent_skip(request, found, client)
     if "none" in request.prompt.split() and not skip:
         spend(found.id, store.LOGIN_ACCEPTED)
         raise ConsentRequired("The user has not given consent to this client for these scopes, and prompt=none "
@@ -200,11 +200,15 @@ def _authentication(session: LoginSession, login: dict[str, Any]) -> Authenticat
                           amr=list(login.get("amr") or session.amr))
 
 
-def _consent_skip(request: AuthorizeRequest, found: Consent) -> bool:
-    """A remembered consent of this subject and client covers the request, and ``prompt=consent``
-    does not ask for the screen."""
+def _consent_skip(request: AuthorizeRequest, found: Consent, client: Client) -> bool:
+    """The consent request's ``skip``: the client is trusted to skip the screen (its ``skip_consent``,
+    set by an admin only) or a remembered consent of this subject and client covers the request;
+    never when ``prompt=consent`` asks for the screen. The consent app is asked either way and must
+    accept (``skip`` tells it to do so without asking the user)."""
     if "consent" in request.prompt.split():
         return False
+    if client.skip_consent:
+        return True
     return remembered.covering(found.subject, found.client_id, request.scopes) is not None
 
 
