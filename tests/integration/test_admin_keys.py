@@ -299,8 +299,11 @@ def test_only_the_admin_function_writes_key_set_rows_and_only_those() -> None:
     clients_table = {"GetAtt": "ClientsTable.Arn"}
     writes = [s for s in statements if isinstance(s, dict) and s.get("Resource") == clients_table
               and {"dynamodb:PutItem", "dynamodb:DeleteItem"} & set(s["Action"])]
-    assert len(writes) == 1, writes
-    assert writes[0]["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["jwks#*"]}}
+    # Each write to the clients table is held to its own row prefix: key sets (jwks#) and the JWT bearer
+    # grant's trusted issuers (trust#); never a client's row.
+    conditions = sorted(str(statement.get("Condition")) for statement in writes)
+    assert conditions == sorted(str({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [prefix]}})
+                                for prefix in ("jwks#*", "trust#*")), writes
 
 
 @pytest.mark.parametrize("name", ["a#b", "a/b", "a%2Fb", "a:b", "", "-x", "a b"])

@@ -281,6 +281,9 @@ EXPECTED = {
     "keys-set-get.json": 401, "keys-key-get.json": 404,
     # Application key sets (/admin/keys): a token is needed.
     "admin-keys-set-get.json": 401, "admin-keys-key-get.json": 401,
+    # The JWT bearer grant's trusted issuers: a token is needed.
+    "admin-trust-issuers-create.json": 401, "admin-trust-issuers-delete.json": 401,
+    "admin-trust-issuers-get.json": 401, "admin-trust-issuers-list.json": 401,
     # Dynamic client registration is off unless OIDC_DYNAMIC_CLIENT_REGISTRATION_ENABLED: an unknown route.
     "oauth2-register.json": 404, "oauth2-register-get.json": 404,
     # The current login/consent flow's admin routes (Hydra's paths): a token is needed.
