@@ -15,11 +15,10 @@ nothing changed).
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 from urllib.parse import urlencode
 
-from hydra_lambda import clock
+from hydra_lambda import clock, paging
 from hydra_lambda.clients import json_patch, lifespans, registry
 from hydra_lambda.clients.model import LIFESPAN_FIELDS, Client
 from hydra_lambda.credentials import Credentials
@@ -113,7 +112,8 @@ def page(caller: Credentials, query: dict[str, str]) -> tuple[list[dict[str, Any
     """GET: one page in id order (``page_size``, ``page_token``), exact ``client_name`` / ``owner``
     filters, the total in ``X-Total-Count`` and the next page in ``Link`` (Hydra's headers)."""
     client_access(caller, "clients", "get")
-    size, after = _page_size(query.get("page_size", "")), _after(query.get("page_token", ""))
+    size = paging.page_size(query.get("page_size", ""), DEFAULT_PAGE, MAX_PAGE)
+    after = paging.keyset_after(query.get("page_token", ""), "k", _listed_id)
     filters = {name: query[name] for name in ("client_name", "owner") if name in query}
     if any(len(value) > MAX_FILTER for value in filters.values()):
         raise BadRequest(f"client_name and owner filters are at most {MAX_FILTER} characters (as the fields).")
@@ -121,7 +121,8 @@ def page(caller: Credentials, query: dict[str, str]) -> tuple[list[dict[str, Any
     headers = {"X-Total-Count": str(registry.count(filters.get("client_name"), filters.get("owner")))}
     links = [f'<{PATH}?{urlencode({**filters, "page_size": size})}>; rel="first"']
     if more and found:
-        links.append(f'<{PATH}?{urlencode({**filters, "page_size": size, "page_token": _token(found[-1].id)})}>; '
+        next_token = paging.keyset_token("k", found[-1].id)
+        links.append(f'<{PATH}?{urlencode({**filters, "page_size": size, "page_token": next_token})}>; '
                      'rel="next"')
     headers["Link"] = ", ".join(links)
     return [wire(client) for client in found], headers
@@ -191,26 +192,5 @@ def _replace(caller: Credentials, existing: Client, document: dict[str, Any]) ->
 # ---------------------------------------------------------------- paging
 
 
-def _page_size(raw: str) -> int:
-    if not raw:
-        return DEFAULT_PAGE
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw[:6]) <= MAX_PAGE:
-        raise BadRequest(f"page_size must be a whole number from 1 to {MAX_PAGE}.")
-    return int(raw)
-
-
-def _token(last_id: str) -> str:
-    return base64.urlsafe_b64encode(f"k:{last_id}".encode()).rstrip(b"=").decode()
-
-
-def _after(token: str) -> str:
-    """The last id of the previous page, from a ``page_token`` this server gave ("" = the first page)."""
-    if not token:
-        return ""
-    try:
-        kind, _, last_id = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().partition(":")
-    except (ValueError, UnicodeDecodeError):
-        kind, last_id = "", ""
-    if kind != "k" or not last_id or len(last_id) > 1000:
-        raise BadRequest("page_token is not one this server gave.")
-    return last_id
+def _listed_id(last_id: str) -> bool:
+    return bool(last_id) and len(last_id) <= 1000

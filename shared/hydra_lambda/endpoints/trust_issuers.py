@@ -6,11 +6,10 @@ GET and DELETE (204) by id. Guarded by the warden: scope ``hydra.trust``, resour
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 from urllib.parse import urlencode
 
-from hydra_lambda import clock, warden
+from hydra_lambda import clock, paging, warden
 from hydra_lambda.credentials import Credentials
 from hydra_lambda.errors import BadRequest
 from hydra_lambda.models.trust_answers import TrustedOAuth2JwtGrantIssuer, TrustedOAuth2JwtGrantJsonWebKey
@@ -26,12 +25,14 @@ DEFAULT_PAGE, MAX_PAGE = 250, 1000  # Ory's default and the SDK's bound
 def page(caller: Credentials, query: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """One page of the trusts in id order, and the ``Link`` header to the next one."""
     warden.require_access(caller, scope=SCOPE, resource=RESOURCE, action="list")
-    size, after = _page_size(query.get("page_size", "")), _after(query.get("page_token", ""))
+    size = paging.page_size(query.get("page_size", ""), DEFAULT_PAGE, MAX_PAGE)
+    after = paging.keyset_after(query.get("page_token", ""), "t", _trust_id)
     issuer = query.get("issuer") or None
     found, more = issuers.page(size, after, issuer)
     headers: dict[str, str] = {}
     if more:
-        params = {**({"issuer": issuer} if issuer else {}), "page_size": str(size), "page_token": _token(found[-1].id)}
+        next_token = paging.keyset_token("t", found[-1].id)
+        params = {**({"issuer": issuer} if issuer else {}), "page_size": str(size), "page_token": next_token}
         headers["Link"] = f'<{PATH}?{urlencode(params)}>; rel="next"'
     return [wire(trust) for trust in found], headers
 
@@ -81,25 +82,5 @@ def _parse(body: dict[str, Any]) -> Any:
         raise BadRequest(f"The trust is invalid: {where}: {error.get('msg', 'invalid')}") from None
 
 
-def _page_size(raw: str) -> int:
-    if not raw:
-        return DEFAULT_PAGE
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
-        raise BadRequest(f"page_size must be a whole number from 1 to {MAX_PAGE}.")
-    return int(raw)
-
-
-def _token(last_id: str) -> str:
-    return base64.urlsafe_b64encode(f"t:{last_id}".encode()).rstrip(b"=").decode()
-
-
-def _after(token: str) -> str:
-    if not token:
-        return ""
-    try:
-        kind, _, last_id = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().partition(":")
-    except (ValueError, UnicodeDecodeError):
-        kind, last_id = "", ""
-    if kind != "t" or len(last_id) != 36:
-        raise BadRequest("page_token is not one this server gave.")
-    return last_id
+def _trust_id(last_id: str) -> bool:
+    return len(last_id) == 36
